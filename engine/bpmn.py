@@ -1,0 +1,305 @@
+"""Parse BPMN and DMN files safely into SpiffWorkflow specs, turning every failure into a precise problem.
+
+A set of files is always parsed together (one deployment), so call activities and business
+rule tasks can reach processes and decisions in sibling files.  XML is read with entity
+expansion, DTD loading and network access off.  Files made with Camunda Modeler are parsed
+with SpiffWorkflow's Camunda dialect, all others with the Spiff dialect; carecenter reads the
+extension attributes it needs itself (:class:`ElementInfo`), so both dialects look alike to
+the rest of the engine.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.errors import DeploymentInvalid, DeploymentProblem
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
+CAMUNDA_VALIDATOR = BpmnValidator()
+
+
+def _loadable_dmn_schemas() -> dict[str, str]:
+    """The DMN XSDs SpiffWorkflow ships that lxml can load; other DMN versions are parsed unvalidated."""
+    schemas = {}
+    for namespace, path in DMN_SCHEMAS.items():
+        try:
+            BpmnValidator(path)
+        except etree.XMLSchemaParseError:
+            continue
+        schemas[namespace] = path
+    return schemas
+
+
+LOADABLE_DMN_SCHEMAS = _loadable_dmn_schemas()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One uploaded file."""
+
+    filename: str
+    content: bytes
+
+    @property
+    def kind(self) -> str:
+        return "dmn" if self.filename.lower().endswith(".dmn") else "bpmn"
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    id: str
+    name: str
+    executable: bool
+    filename: str
+
+
+@dataclass(frozen=True)
+class ElementInfo:
+    """What carecenter needs to know about a flow node, read the same way from Spiff and Camunda files."""
+
+    element_id: str
+    name: str
+    candidate_groups: tuple[str, ...] = ()
+    candidate_users: tuple[str, ...] = ()
+    assignee: str | None = None
+    form_key: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+def read_xml(source: SourceFile) -> etree._ElementTree:
+    """Parse XML without entity expansion, DTDs or network access."""
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+    try:
+        tree = etree.ElementTree(etree.fromstring(source.content, parser))
+    except etree.XMLSyntaxError as error:
+        raise DeploymentInvalid(
+            [DeploymentProblem(source.filename, error.lineno or None, None, f"not well-formed XML: {error.msg}")]
+        ) from None
+    if tree.docinfo.doctype:
+        raise DeploymentInvalid([DeploymentProblem(source.filename, 1, None, "DOCTYPE declarations are not allowed")])
+    return tree
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _properties(node: etree._Element) -> dict[str, str]:
+    properties: dict[str, str] = {}
+    for prop in node.xpath(
+        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
+        " | ./bpmn:extensionElements/camunda:properties/camunda:property",
+        namespaces=NS,
+    ):
+        if prop.get("name") is not None:
+            properties[prop.get("name")] = prop.get("value", "")
+    return properties
+
+
+def _element_info(node: etree._Element) -> ElementInfo:
+    properties = _properties(node)
+    camunda = lambda name: node.get(f"{{{CAMUNDA_NS}}}{name}")  # noqa: E731
+    return ElementInfo(
+        element_id=node.get("id"),
+        name=node.get("name") or node.get("id"),
+        candidate_groups=_split(camunda("candidateGroups") or properties.get("candidate_groups")),
+        candidate_users=_split(camunda("candidateUsers") or properties.get("candidate_users")),
+        assignee=camunda("assignee") or properties.get("assignee") or None,
+        form_key=camunda("formKey") or properties.get("formJsonSchemaFilename") or None,
+        properties=properties,
+    )
+
+
+class ParsedFiles:
+    """A set of files parsed together; raises :class:`DeploymentInvalid` listing every problem found."""
+
+    def __init__(self, sources: list[SourceFile]) -> None:
+        self.sources = sources
+        self.trees: dict[str, etree._ElementTree] = {}
+        problems: list[DeploymentProblem] = []
+        seen: set[str] = set()
+        for source in sources:
+            if source.filename in seen:
+                problems.append(DeploymentProblem(source.filename, None, None, "file name given twice"))
+                continue
+            seen.add(source.filename)
+            if source.kind == "bpmn" and not source.filename.lower().endswith(".bpmn"):
+                problems.append(DeploymentProblem(source.filename, None, None, "only .bpmn and .dmn files"))
+                continue
+            try:
+                self.trees[source.filename] = read_xml(source)
+            except DeploymentInvalid as invalid:
+                problems.extend(invalid.problems)
+        if problems:
+            raise DeploymentInvalid(problems)
+
+        self.dialect = "camunda" if any(self._uses_camunda(tree) for tree in self.trees.values()) else "spiff"
+        parser_class, validator = (
+            (CamundaParser, CAMUNDA_VALIDATOR) if self.dialect == "camunda" else (SpiffBpmnParser, SPIFF_VALIDATOR)
+        )
+        self.parser = parser_class(validator=validator)
+        self.parser.dmn_schemas = LOADABLE_DMN_SCHEMAS
+        for source in sources:
+            tree = self.trees[source.filename]
+            try:
+                self._add(source, tree)
+            except ValidationException as error:
+                problems.append(self._problem(error, source.filename))
+            except Exception as error:  # the library fails in many ways on unusual input; report, never crash
+                problems.append(DeploymentProblem(source.filename, None, None, _message(error)))
+            problems.extend(_syntax_problems(source.filename, tree))
+        if not problems and not self.parser.process_parsers and not self.parser.dmn_parsers:
+            problems.append(DeploymentProblem(", ".join(self.trees), None, None, "no process or decision found"))
+        if problems:
+            raise DeploymentInvalid(problems)
+        self.elements: dict[tuple[str, str], ElementInfo] = {}
+        for tree in self.trees.values():
+            for node in tree.getroot().iter(f"{{{BPMN_NS}}}*"):
+                if node.get("id") and _is_flow_node(node):
+                    self.elements[(_container_id(node), node.get("id"))] = _element_info(node)
+
+    @staticmethod
+    def _uses_camunda(tree: etree._ElementTree) -> bool:
+        root = tree.getroot()
+        return CAMUNDA_NS in root.nsmap.values() and SPIFF_NS not in root.nsmap.values()
+
+    def _add(self, source: SourceFile, tree: etree._ElementTree) -> None:
+        root = tree.getroot()
+        namespace = etree.QName(root).namespace or ""
+        if source.kind == "dmn" or namespace.startswith(DMN_NAMESPACE_PREFIX):
+            if not namespace.startswith(DMN_NAMESPACE_PREFIX):
+                raise ValidationException("a .dmn file must hold a DMN definitions element", file_name=source.filename)
+            self.parser.add_dmn_xml(root, filename=source.filename)
+        elif namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+            raise ValidationException(
+                "not a BPMN 2.0 file: the root element must be bpmn:definitions", file_name=source.filename
+            )
+        else:
+            self.parser.add_bpmn_xml(tree, filename=source.filename)
+
+    def _problem(self, error: ValidationException, default_file: str) -> DeploymentProblem:
+        filename = error.file_name or default_file
+        element_id = getattr(error, "id", "") or None
+        line = error.line_number if isinstance(error.line_number, int) and error.line_number else None
+        if line is None and element_id and filename in self.trees:
+            found = self.trees[filename].getroot().xpath("//*[@id=$id]", id=element_id)
+            line = found[0].sourceline if found else None
+        return DeploymentProblem(filename, line, element_id, _message(error))
+
+    @property
+    def processes(self) -> list[ProcessInfo]:
+        return [
+            ProcessInfo(pid, parser.get_name() or pid, bool(parser.process_executable), parser.filename)
+            for pid, parser in self.parser.process_parsers.items()
+        ]
+
+    @property
+    def decision_files(self) -> dict[str, str]:
+        """Decision id -> file name for every decision in these files."""
+        return {did: parser.filename for did, parser in self.parser.dmn_parsers.items()}
+
+    def referenced_decisions(self) -> set[str]:
+        return set(self.parser.get_dmn_dependencies()) - {None}
+
+    def build(self, process_id: str) -> tuple[object, dict[str, object], set[str]]:
+        """The spec of one process, the specs it calls, and the called process ids not found in these files."""
+        filename = self.parser.process_parsers[process_id].filename
+        try:
+            spec = self.parser.get_spec(process_id)
+            subprocess_specs: dict[str, object] = {}
+            missing: set[str] = set()
+            self._collect_called(spec, subprocess_specs, missing)
+        except ValidationException as error:
+            raise DeploymentInvalid([self._problem(error, filename)]) from None
+        except Exception as error:  # see __init__: report, never crash
+            raise DeploymentInvalid([DeploymentProblem(filename, None, None, _message(error))]) from None
+        return spec, subprocess_specs, missing
+
+    def _collect_called(self, spec, found: dict[str, object], missing: set[str]) -> None:
+        for task_spec in spec.task_specs.values():
+            name = getattr(task_spec, "spec", None)
+            if not isinstance(task_spec, SubWorkflowTask) or name in found or name in missing:
+                continue
+            called = self.parser.get_spec(name, required=False)
+            if called is None:
+                missing.add(name)
+            else:
+                found[name] = called
+                self._collect_called(called, found, missing)
+
+    def call_sites(self, process_id: str, called: str) -> DeploymentProblem:
+        """A problem pointing at the call activity of ``process_id`` that calls ``called``."""
+        filename = self.parser.process_parsers[process_id].filename
+        nodes = self.trees[filename].getroot().xpath("//bpmn:callActivity[@calledElement=$c]", namespaces=NS, c=called)
+        node = nodes[0] if nodes else None
+        return DeploymentProblem(
+            filename,
+            node.sourceline if node is not None else None,
+            node.get("id") if node is not None else None,
+            f"call activity calls process '{called}', which is neither in this deployment nor deployed",
+        )
+
+
+CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
+
+
+def _container_id(node: etree._Element) -> str:
+    """The id of the process or subprocess that holds a flow node: SpiffWorkflow's ``workflow.spec.name``."""
+    parent = node.getparent()
+    while parent is not None and etree.QName(parent).localname not in CONTAINERS:
+        parent = parent.getparent()
+    return parent.get("id") if parent is not None else ""
+
+
+def _is_flow_node(node: etree._Element) -> bool:
+    return etree.QName(node).localname.endswith(("Task", "task", "Event", "Gateway", "subProcess", "callActivity"))
+
+
+def _message(error: Exception) -> str:
+    text = str(error.args[0]) if error.args else error.__class__.__name__
+    notes = [note for note in getattr(error, "__notes__", []) if note]
+    return " ".join([text, *notes]).strip()
+
+
+def _syntax_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:
+    """Python syntax errors in scripts and conditions, found before anything runs."""
+    problems = []
+    paths = "//bpmn:scriptTask/bpmn:script | //bpmn:conditionExpression"
+    for node in tree.getroot().xpath(paths, namespaces=NS):
+        code = (node.text or "").strip()
+        if not code:
+            continue
+        owner = node.getparent()
+        try:
+            ast.parse(code, mode="exec" if etree.QName(node).localname == "script" else "eval")
+        except SyntaxError as error:
+            problems.append(
+                DeploymentProblem(
+                    filename,
+                    node.sourceline,
+                    owner.get("id"),
+                    f"Python syntax error in {etree.QName(node).localname}: {error.msg} (line {error.lineno})",
+                )
+            )
+    return problems

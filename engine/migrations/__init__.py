@@ -1,0 +1,1 @@
+"""Alembic migrations of carecenter's schema; run them with ``carecenter db upgrade``."""

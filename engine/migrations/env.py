@@ -1,0 +1,10 @@
+"""Alembic environment: runs migrations on the connection that :mod:`engine.schema` hands in."""
+
+from alembic import context
+
+from engine.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,238 @@
+"""SQLAlchemy tables: the instance row (store of record) and the read models written beside it.
+
+Lists and status pages query the read-model tables (human tasks, history, incidents) and
+never deserialize a workflow; every one of them is written in the same transaction as
+the instance row it mirrors.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes in UTC on every backend (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+    resources: Mapped[list[DeploymentResource]] = relationship(
+        back_populates="deployment", order_by="DeploymentResource.id"
+    )
+
+
+class DeploymentResource(Base):
+    """One uploaded file (.bpmn or .dmn), kept byte for byte."""
+
+    __tablename__ = "deployment_resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(10))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    checksum: Mapped[str] = mapped_column(String(64))
+
+    deployment: Mapped[Deployment] = relationship(back_populates="resources")
+
+
+class ProcessDefinition(Base):
+    """One version of one BPMN process; ``key`` is the process id in the XML."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_process_definitions_key_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    executable: Mapped[bool] = mapped_column(Boolean)
+    checksum: Mapped[str] = mapped_column(String(64))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("deployment_resources.id"))
+    # Called processes and decisions found outside the deployment, pinned at deploy time:
+    # {"processes": {process_id: definition_id}, "resources": [resource_id, ...]}
+    dependencies: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+    resource: Mapped[DeploymentResource] = relationship()
+
+
+class ProcessInstance(Base):
+    """The store of record of one running or finished process: serializer output plus a version."""
+
+    __tablename__ = "process_instances"
+    __table_args__ = (
+        Index("ix_process_instances_status_id", "status", "id"),
+        Index("ix_process_instances_key_id", "process_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    definition_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    tracking_code: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    started_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """A ready user or manual task, mirrored so task lists never load a workflow."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_tasks_status_id", "status", "id"),
+        Index("ix_human_tasks_instance_status", "instance_id", "status"),
+        Index("ix_human_tasks_assignee_status", "assignee", "status"),
+        Index("ix_human_tasks_process_status", "process_key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    process_key: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    form_key: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+
+    candidates: Mapped[list[HumanTaskCandidate]] = relationship(
+        cascade="all, delete-orphan", order_by="HumanTaskCandidate.name"
+    )
+
+    def candidate_names(self, kind: str) -> list[str]:
+        return [candidate.name for candidate in self.candidates if candidate.kind == kind]
+
+
+class HumanTaskCandidate(Base):
+    """A candidate group or user of a human task, one row each so lists filter by index."""
+
+    __tablename__ = "human_task_candidates"
+    __table_args__ = (Index("ix_human_task_candidates_kind_name", "kind", "name", "task_id"),)
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class HistoryEvent(Base):
+    """An append-only record of one change, with the principal who caused it."""
+
+    __tablename__ = "history_events"
+    __table_args__ = (Index("ix_history_events_instance_id", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    event_type: Mapped[str] = mapped_column(String(50))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    human_task_id: Mapped[int | None] = mapped_column(Integer)
+    principal: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    details: Mapped[dict[str, Any]]
+
+
+class Incident(Base):
+    """A failure at one element that stopped an instance, until it is retried."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(300))
+    error_type: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request sent with an ``Idempotency-Key`` header."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_records_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]

@@ -1,0 +1,325 @@
+"""RepositoryService: deployments and process definitions, and the in-process cache of parsed specs.
+
+A deployment is one or more files taken as a unit: it is parsed and checked whole, and
+either every changed process in it gets a new version or nothing is stored.  Parsed specs
+are cached per definition version, so no request parses BPMN twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import Conflict, DeploymentInvalid, NotFound
+from engine.models import Deployment, DeploymentResource, ProcessDefinition
+
+DMN_DECISION_XPATH = "//*[local-name()='decision']/@id"
+
+
+@dataclass
+class LoadedDefinition:
+    """A definition version with everything needed to run it, parsed once."""
+
+    id: int
+    key: str
+    version: int
+    name: str
+    spec: object
+    subprocess_specs: dict[str, object]
+    elements: dict[tuple[str, str], ElementInfo] = field(default_factory=dict)
+
+    def element(self, container_id: str, element_id: str) -> ElementInfo | None:
+        return self.elements.get((container_id, element_id))
+
+
+@dataclass
+class DefinitionOutcome:
+    key: str
+    name: str
+    version: int
+    executable: bool
+    status: str  # "created" or "unchanged"
+    definition_id: int | None = None
+
+
+@dataclass
+class DeployResult:
+    deployment_id: int | None
+    definitions: list[DefinitionOutcome]
+
+    @property
+    def changed(self) -> bool:
+        return self.deployment_id is not None
+
+
+@dataclass
+class _Plan:
+    """What a deployment would store, worked out before anything is written."""
+
+    parsed: ParsedFiles
+    external_resources: list[DeploymentResource]
+    outcomes: list[tuple[str, str, bool, str, dict]]  # key, name, executable, checksum, dependencies
+
+
+class Repository:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._cache: dict[int, LoadedDefinition] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- deploying -------------------------------------------------------------------------
+
+    def check(self, sources: list[SourceFile]) -> list[DefinitionOutcome]:
+        """Validate files as a deployment would, storing nothing."""
+        with self.db.read() as session:
+            plan = self._plan(session, sources)
+        return [DefinitionOutcome(key, name, 0, executable, "checked") for key, name, executable, _, _ in plan.outcomes]
+
+    def deploy(self, sources: list[SourceFile], name: str, principal: str) -> DeployResult:
+        """Store the files and a new version of every changed process, or raise :class:`DeploymentInvalid`."""
+        try:
+            with self.db.write() as session:
+                return self._deploy(session, sources, name, principal)
+        except IntegrityError:
+            raise Conflict("another deployment of the same process was stored at the same moment; retry") from None
+
+    def _deploy(self, session: Session, sources: list[SourceFile], name: str, principal: str) -> DeployResult:
+        plan = self._plan(session, sources)
+        latest = {d.key: d for d in self._latest_rows(session, [o[0] for o in plan.outcomes])}
+        changed_dmn = any(self._dmn_is_new(session, source) for source in sources if source.kind == "dmn")
+        outcomes = []
+        for key, title, executable, checksum, _ in plan.outcomes:
+            current = latest.get(key)
+            if current is not None and current.checksum == checksum:
+                outcomes.append(DefinitionOutcome(key, title, current.version, executable, "unchanged", current.id))
+            else:
+                outcomes.append(
+                    DefinitionOutcome(key, title, (current.version if current else 0) + 1, executable, "created")
+                )
+        if not changed_dmn and all(o.status == "unchanged" for o in outcomes):
+            return DeployResult(None, outcomes)
+
+        now = self.clock.now()
+        deployment = Deployment(
+            name=name or ", ".join(s.filename for s in sources)[:200], created_at=now, created_by=principal
+        )
+        session.add(deployment)
+        resources = {}
+        for source in sources:
+            resource = DeploymentResource(
+                filename=source.filename, kind=source.kind, content=source.content, checksum=source.checksum
+            )
+            deployment.resources.append(resource)
+            resources[source.filename] = resource
+        session.flush()
+        processes = {p.id: p for p in plan.parsed.processes}
+        for outcome, (_, _, _, checksum, dependencies) in zip(outcomes, plan.outcomes, strict=True):
+            if outcome.status != "created":
+                continue
+            row = ProcessDefinition(
+                key=outcome.key,
+                version=outcome.version,
+                name=outcome.name,
+                executable=outcome.executable,
+                checksum=checksum,
+                deployment_id=deployment.id,
+                resource_id=resources[processes[outcome.key].filename].id,
+                dependencies=dependencies,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            outcome.definition_id = row.id
+        return DeployResult(deployment.id, outcomes)
+
+    def _plan(self, session: Session, sources: list[SourceFile]) -> _Plan:
+        parsed = ParsedFiles(sources)
+        missing_decisions = parsed.referenced_decisions() - set(parsed.decision_files)
+        external = self._resources_with_decisions(session, missing_decisions)
+        if external:
+            parsed = ParsedFiles(sources + [SourceFile(r.filename, r.content) for r in external])
+        problems = []
+        outcomes = []
+        file_checksums = {s.filename: s.checksum for s in sources} | {r.filename: r.checksum for r in external}
+        dmn_checksums = sorted(c for f, c in file_checksums.items() if f.lower().endswith(".dmn"))
+        for process in parsed.processes:
+            if process.filename not in {s.filename for s in sources}:
+                continue
+            used = {file_checksums[process.filename], *dmn_checksums}
+            dependencies: dict = {"processes": {}, "resources": [r.id for r in external]}
+            if process.executable:
+                try:
+                    spec, subprocess_specs, missing = parsed.build(process.id)
+                except DeploymentInvalid as invalid:
+                    problems.extend(invalid.problems)
+                    continue
+                used.update(file_checksums[sub.file] for sub in subprocess_specs.values() if sub.file in file_checksums)
+                for called in sorted(missing):
+                    found = self._latest_rows(session, [called])
+                    if not found or not found[0].executable:
+                        problems.append(parsed.call_sites(process.id, called))
+                        continue
+                    dependencies["processes"][called] = found[0].id
+                    used.add(found[0].checksum)
+            checksum = hashlib.sha256("|".join(sorted(used)).encode()).hexdigest()
+            outcomes.append((process.id, process.name, process.executable, checksum, dependencies))
+        if problems:
+            raise DeploymentInvalid(problems)
+        return _Plan(parsed, external, outcomes)
+
+    def _resources_with_decisions(self, session: Session, decision_ids: set[str]) -> list[DeploymentResource]:
+        """The newest deployed DMN files that define the given decisions (deploy time only)."""
+        wanted, found = set(decision_ids), []
+        if not wanted:
+            return found
+        for resource in session.scalars(
+            select(DeploymentResource).where(DeploymentResource.kind == "dmn").order_by(DeploymentResource.id.desc())
+        ):
+            try:
+                ids = set(
+                    etree.fromstring(resource.content, etree.XMLParser(resolve_entities=False)).xpath(
+                        DMN_DECISION_XPATH
+                    )
+                )
+            except etree.XMLSyntaxError:
+                continue
+            if ids & wanted:
+                found.append(resource)
+                wanted -= ids
+            if not wanted:
+                break
+        return found
+
+    def _dmn_is_new(self, session: Session, source: SourceFile) -> bool:
+        newest = session.scalar(
+            select(DeploymentResource.checksum)
+            .where(DeploymentResource.filename == source.filename, DeploymentResource.kind == "dmn")
+            .order_by(DeploymentResource.id.desc())
+            .limit(1)
+        )
+        return newest != source.checksum
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _latest_rows(session: Session, keys: list[str] | None = None) -> list[ProcessDefinition]:
+        newest = select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version")).group_by(
+            ProcessDefinition.key
+        )
+        if keys is not None:
+            newest = newest.where(ProcessDefinition.key.in_(keys))
+        newest = newest.subquery()
+        query = (
+            select(ProcessDefinition)
+            .join(
+                newest,
+                (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.version),
+            )
+            .order_by(ProcessDefinition.key)
+        )
+        return list(session.scalars(query))
+
+    def latest_definitions(self) -> list[ProcessDefinition]:
+        with self.db.read() as session:
+            return self._latest_rows(session)
+
+    def latest(self, session: Session, key: str) -> ProcessDefinition:
+        rows = self._latest_rows(session, [key])
+        if not rows:
+            raise NotFound(f"no process definition with key '{key}'")
+        return rows[0]
+
+    def versions(self, key: str) -> list[ProcessDefinition]:
+        with self.db.read() as session:
+            rows = list(
+                session.scalars(
+                    select(ProcessDefinition)
+                    .where(ProcessDefinition.key == key)
+                    .order_by(ProcessDefinition.version.desc())
+                )
+            )
+        if not rows:
+            raise NotFound(f"no process definition with key '{key}'")
+        return rows
+
+    def xml(self, key: str, version: int | None = None) -> tuple[str, bytes]:
+        """File name and content of the file that holds a definition (the latest if no version is given)."""
+        with self.db.read() as session:
+            query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+            query = query.where(ProcessDefinition.version == version) if version else query
+            row = session.scalar(query.order_by(ProcessDefinition.version.desc()).limit(1))
+            if row is None:
+                raise NotFound(
+                    f"no process definition with key '{key}'" + (f" and version {version}" if version else "")
+                )
+            return row.resource.filename, row.resource.content
+
+    def deployments(self, limit: int, after: int | None) -> list[Deployment]:
+        with self.db.read() as session:
+            query = select(Deployment).order_by(Deployment.id.desc()).limit(limit)
+            if after is not None:
+                query = query.where(Deployment.id < after)
+            rows = list(session.scalars(query))
+            for row in rows:
+                _ = row.resources
+            return rows
+
+    def definitions_of(self, deployment_ids: list[int]) -> dict[int, list[ProcessDefinition]]:
+        with self.db.read() as session:
+            result: dict[int, list[ProcessDefinition]] = {i: [] for i in deployment_ids}
+            for row in session.scalars(
+                select(ProcessDefinition)
+                .where(ProcessDefinition.deployment_id.in_(deployment_ids))
+                .order_by(ProcessDefinition.key)
+            ):
+                result[row.deployment_id].append(row)
+            return result
+
+    # -- the spec cache --------------------------------------------------------------------
+
+    def load(self, definition_id: int) -> LoadedDefinition:
+        """The parsed, runnable form of a definition version; parsed on first use, then cached."""
+        cached = self._cache.get(definition_id)
+        if cached is not None:
+            return cached
+        with self._cache_lock:
+            cached = self._cache.get(definition_id)
+            if cached is None:
+                cached = self._cache[definition_id] = self._parse(definition_id)
+            return cached
+
+    def _parse(self, definition_id: int) -> LoadedDefinition:
+        with self.db.read() as session:
+            row = session.get(ProcessDefinition, definition_id)
+            if row is None:
+                raise NotFound(f"no process definition with id {definition_id}")
+            resources = list(row.resource.deployment.resources)
+            extra_ids = row.dependencies.get("resources", [])
+            if extra_ids:
+                resources += list(
+                    session.scalars(select(DeploymentResource).where(DeploymentResource.id.in_(extra_ids)))
+                )
+            sources = [SourceFile(r.filename, r.content) for r in resources]
+            key, version, name = row.key, row.version, row.name
+            called = dict(row.dependencies.get("processes", {}))
+        parsed = ParsedFiles(sources)
+        spec, subprocess_specs, _ = parsed.build(key)
+        elements = dict(parsed.elements)
+        for called_key, called_id in called.items():
+            dependency = self.load(called_id)
+            subprocess_specs.setdefault(called_key, dependency.spec)
+            for sub_key, sub_spec in dependency.subprocess_specs.items():
+                subprocess_specs.setdefault(sub_key, sub_spec)
+            for element_key, info in dependency.elements.items():
+                elements.setdefault(element_key, info)
+        return LoadedDefinition(definition_id, key, version, name, spec, subprocess_specs, elements)

@@ -38,12 +38,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; rolled back at the end, never holds a write lock."""
+        """A session for queries; closed (its transaction rolled back) at the end, never holds a write lock.
+
+        Objects read stay usable after the block, detached, with the values they had.
+        """
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

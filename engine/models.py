@@ -157,7 +157,7 @@ class HumanTask(Base):
     completed_by: Mapped[str | None] = mapped_column(String(200))
 
     candidates: Mapped[list[HumanTaskCandidate]] = relationship(
-        cascade="all, delete-orphan", order_by="HumanTaskCandidate.name"
+        cascade="all, delete-orphan", order_by="HumanTaskCandidate.name", lazy="selectin"
     )
 
     def candidate_names(self, kind: str) -> list[str]:

@@ -1,0 +1,34 @@
+"""Wires the engine's services together: one :class:`CareEngine` per process."""
+
+from __future__ import annotations
+
+from engine.clock import Clock
+from engine.config import Settings
+from engine.db import Database
+from engine.execution import Executor
+from engine.history import History
+from engine.incidents import Incidents
+from engine.repository import Repository
+from engine.runtime import Runtime
+from engine.scripting import create_script_engine
+from engine.tasks import Tasks
+from engine.tokens import Tokens
+
+
+class CareEngine:
+    """The services of the engine, sharing one database, one clock and one spec cache."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.db = Database(settings.database_url)
+        self.repository = Repository(self.db, self.clock)
+        self.history = History(self.db, self.clock)
+        self.executor = Executor(self.db, self.repository, self.history, self.clock, create_script_engine())
+        self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
+        self.tasks = Tasks(self.db, self.executor, self.history, self.clock)
+        self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)
+        self.tokens = Tokens(self.db, self.clock)
+
+    def close(self) -> None:
+        self.db.dispose()

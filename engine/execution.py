@@ -1,0 +1,179 @@
+"""The one path by which an instance changes: load, change, run to the next wait state, write back.
+
+Every change (start, task completion, cancel, incident retry) goes through :class:`Executor`,
+so the version check, the read models, history and incidents are handled in one place and
+always in the same transaction as the instance row.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine import human_tasks, state
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import ConcurrentModification, NotFound
+from engine.history import History
+from engine.models import HumanTask, Incident, ProcessInstance
+from engine.repository import LoadedDefinition, Repository
+
+T = TypeVar("T")
+CONFLICT_RETRIES = 5
+MAX_ERROR_MESSAGE = 2000
+
+Change = Callable[[Session, ProcessInstance, BpmnWorkflow, LoadedDefinition], T]
+
+
+class Executor:
+    def __init__(self, db: Database, repository: Repository, history: History, clock: Clock, script_engine) -> None:
+        self.db = db
+        self.repository = repository
+        self.history = history
+        self.clock = clock
+        self.script_engine = script_engine
+
+    def new_workflow(self, definition: LoadedDefinition, variables: dict) -> BpmnWorkflow:
+        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(variables)
+        return workflow
+
+    def create(
+        self,
+        session: Session,
+        definition: LoadedDefinition,
+        *,
+        variables: dict,
+        business_key: str | None,
+        customer_id: str | None,
+        principal: str,
+    ) -> tuple[ProcessInstance, list[HumanTask]]:
+        """Insert a new instance and run it to its first wait state, in the caller's transaction."""
+        now = self.clock.now()
+        workflow = self.new_workflow(definition, variables)
+        row = ProcessInstance(
+            definition_id=definition.id,
+            process_key=definition.key,
+            definition_version=definition.version,
+            business_key=business_key,
+            customer_id=customer_id,
+            tracking_code=secrets.token_urlsafe(24),
+            status="active",
+            state=state.dump(workflow),
+            started_by=principal,
+            started_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        self.history.record(session, row.id, "instance_started", principal, version=definition.version)
+        return row, self.advance(session, row, workflow, definition, principal)
+
+    def mutate(
+        self, instance_id: int, change: Change, principal: str, use_returned_workflow: bool = False
+    ) -> tuple[T, ProcessInstance, list[HumanTask]]:
+        """Apply ``change`` to a fresh copy of the instance, run on, and commit; retried if a concurrent writer won.
+
+        ``change`` must check its preconditions against the rows it reads, so that a retry after
+        losing a race fails cleanly (e.g. the task is no longer open) instead of applying twice.
+        With ``use_returned_workflow`` the change returns the workflow to run on (e.g. rebuilt on
+        a newer version).
+        """
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                with self.db.write() as session:
+                    row = session.get(ProcessInstance, instance_id)
+                    if row is None:
+                        raise NotFound(f"no instance with id {instance_id}")
+                    definition = self.repository.load(row.definition_id)
+                    workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.script_engine)
+                    result = change(session, row, workflow, definition)
+                    if use_returned_workflow:
+                        workflow = result
+                        definition = self.repository.load(row.definition_id)
+                    tasks = self.advance(session, row, workflow, definition, principal)
+                    return result, row, tasks
+            except StaleDataError:
+                continue
+        raise ConcurrentModification(f"instance {instance_id} kept changing concurrently; try again")
+
+    def advance(
+        self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow, definition: LoadedDefinition, principal: str
+    ) -> list[HumanTask]:
+        """Run engine steps to the next wait state, then write state, read models, history and incidents."""
+        error: Exception | None = None
+        if row.status != "cancelled":
+            try:
+                workflow.do_engine_steps()
+            except Exception as exc:  # any failure in model code becomes an incident, never a lost instance
+                error = exc
+        now = self.clock.now()
+        stored = True
+        try:
+            row.state = state.dump(workflow)
+        except (TypeError, ValueError) as exc:
+            exc.add_note("the instance data could not be stored as JSON; the state before this step is kept")
+            error, stored = exc, False
+        row.updated_at = now
+        if error is not None:
+            self._open_incident(session, row, workflow, error, principal)
+        elif row.status not in ("cancelled", "failed") and workflow.is_completed():
+            row.status = "completed"
+            row.ended_at = now
+            self.history.record(session, row.id, "instance_completed", principal)
+        elif row.status == "failed" and not self._has_open_incident(session, row.id):
+            row.status = "active"
+        if stored:
+            tasks = human_tasks.sync(session, row, workflow, definition, principal, self.history, self.clock)
+        else:
+            tasks = human_tasks.open_tasks(session, row.id)
+        session.flush()
+        return tasks
+
+    def _open_incident(
+        self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow, error: Exception, principal: str
+    ) -> None:
+        task = getattr(error, "task", None)
+        if task is None:
+            failed = workflow.get_tasks(state=TaskState.ERROR)
+            task = failed[0] if failed else None
+        element_id = task.task_spec.name if task is not None else None
+        element_name = (task.task_spec.bpmn_name or element_id) if task is not None else None
+        message = _describe(error)
+        session.add(
+            Incident(
+                instance_id=row.id,
+                element_id=element_id,
+                element_name=element_name,
+                error_type=type(error).__name__,
+                message=message,
+                status="open",
+                created_at=self.clock.now(),
+            )
+        )
+        row.status = "failed"
+        self.history.record(session, row.id, "instance_failed", principal, element_id=element_id, message=message)
+
+    @staticmethod
+    def _has_open_incident(session: Session, instance_id: int) -> bool:
+        query = select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
+        return session.scalar(query) is not None
+
+
+def _describe(error: Exception) -> str:
+    """A one-paragraph message for designers: the error, plus the notes SpiffWorkflow attaches."""
+    if isinstance(error, WorkflowException):
+        text = error.args[0] if error.args else type(error).__name__
+    else:
+        text = f"{type(error).__name__}: {error}"
+    notes = [n for n in getattr(error, "__notes__", []) if n]
+    return " ".join([str(text), *notes])[:MAX_ERROR_MESSAGE]

@@ -1,0 +1,48 @@
+"""HistoryService: an append-only log of every change to an instance, with who made it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import NotFound
+from engine.models import HistoryEvent, ProcessInstance
+
+
+class History:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def record(
+        self,
+        session: Session,
+        instance_id: int,
+        event_type: str,
+        principal: str,
+        *,
+        element_id: str | None = None,
+        human_task_id: int | None = None,
+        **details: object,
+    ) -> None:
+        """Append one event inside the caller's transaction."""
+        session.add(
+            HistoryEvent(
+                instance_id=instance_id,
+                event_type=event_type,
+                element_id=element_id,
+                human_task_id=human_task_id,
+                principal=principal,
+                at=self.clock.now(),
+                details=details,
+            )
+        )
+
+    def of_instance(self, instance_id: int) -> list[HistoryEvent]:
+        with self.db.read() as session:
+            if session.get(ProcessInstance, instance_id) is None:
+                raise NotFound(f"no instance with id {instance_id}")
+            query = select(HistoryEvent).where(HistoryEvent.instance_id == instance_id).order_by(HistoryEvent.id)
+            return list(session.scalars(query))

@@ -1,0 +1,87 @@
+"""The human-task read model: ready user and manual tasks mirrored into rows after every step.
+
+Task lists, filters and claims work on these rows only; the workflow is loaded when a task
+is completed, never to list tasks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock
+from engine.history import History
+from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
+from engine.repository import LoadedDefinition
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list:
+    """READY tasks that wait for a person, including those inside subprocesses and call activities."""
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def sync(
+    session: Session,
+    instance: ProcessInstance,
+    workflow: BpmnWorkflow,
+    definition: LoadedDefinition,
+    principal: str,
+    history: History,
+    clock: Clock,
+) -> list[HumanTask]:
+    """Make the open rows of one instance match its ready tasks; returns the open rows."""
+    ready = {str(task.id): task for task in ready_human_tasks(workflow)}
+    open_rows = list(
+        session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")
+            .order_by(HumanTask.id)
+        )
+    )
+    known = {row.task_guid for row in open_rows}
+    for row in open_rows:
+        if row.task_guid not in ready:
+            row.status = "cancelled"
+            row.completed_at = clock.now()
+            history.record(session, instance.id, "task_cancelled", principal, element_id=row.element_id, human_task_id=row.id)
+    result = [row for row in open_rows if row.task_guid in ready]
+    for guid, task in ready.items():
+        if guid in known:
+            continue
+        row = _new_row(instance, task, definition, clock)
+        session.add(row)
+        session.flush()
+        history.record(session, instance.id, "task_created", principal, element_id=row.element_id, human_task_id=row.id)
+        result.append(row)
+    return result
+
+
+def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, clock: Clock) -> HumanTask:
+    spec = task.task_spec
+    info = definition.element(task.workflow.spec.name, spec.name)
+    lane = getattr(spec, "lane", None)
+    groups = list(info.candidate_groups) if info and info.candidate_groups else ([lane] if lane else [])
+    users = list(info.candidate_users) if info else []
+    row = HumanTask(
+        instance_id=instance.id,
+        task_guid=str(task.id),
+        element_id=spec.name,
+        name=spec.bpmn_name or spec.name,
+        process_key=instance.process_key,
+        lane=lane,
+        assignee=info.assignee if info else None,
+        form_key=info.form_key if info else None,
+        status="open",
+        created_at=clock.now(),
+    )
+    row.candidates = [HumanTaskCandidate(kind="group", name=g) for g in dict.fromkeys(groups)] + [
+        HumanTaskCandidate(kind="user", name=u) for u in dict.fromkeys(users)
+    ]
+    return row
+
+
+def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:
+    query = select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "open")
+    return list(session.scalars(query.order_by(HumanTask.id)))

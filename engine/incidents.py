@@ -1,0 +1,102 @@
+"""Incidents: failures at one element that stopped an instance, listed for operators and retried."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from SpiffWorkflow.util.task import TaskState
+
+from engine import state
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import Conflict, NotFound
+from engine.execution import Executor
+from engine.history import History
+from engine.models import Incident
+from engine.pagination import Page, page_of
+from engine.repository import Repository
+from engine.views import incident_view, instance_view
+
+
+class Incidents:
+    def __init__(
+        self, db: Database, repository: Repository, executor: Executor, history: History, clock: Clock
+    ) -> None:
+        self.db = db
+        self.repository = repository
+        self.executor = executor
+        self.history = history
+        self.clock = clock
+
+    def list(self, status: str | None, instance_id: int | None, limit: int, after: int | None) -> Page[dict]:
+        query = select(Incident).order_by(Incident.id.desc()).limit(limit + 1)
+        if status is not None:
+            query = query.where(Incident.status == status)
+        if instance_id is not None:
+            query = query.where(Incident.instance_id == instance_id)
+        if after is not None:
+            query = query.where(Incident.id < after)
+        with self.db.read() as session:
+            page = page_of(list(session.scalars(query)), limit)
+            return Page([incident_view(i) for i in page.items], page.next_after)
+
+    def get(self, incident_id: int) -> dict:
+        with self.db.read() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None:
+                raise NotFound(f"no incident with id {incident_id}")
+            return incident_view(incident)
+
+    def retry(self, incident_id: int, principal: str, data: dict | None = None, latest_version: bool = False) -> dict:
+        """Run the failed element again, optionally with corrected data or on the newest deployed version."""
+        instance_id = self.get(incident_id)["instance_id"]
+
+        def change(session, row, workflow, definition):
+            incident = session.get(Incident, incident_id)
+            if incident.status != "open":
+                raise Conflict(f"incident {incident_id} is already {incident.status}")
+            if row.status == "cancelled":
+                raise Conflict(f"instance {row.id} was cancelled")
+            if latest_version:
+                workflow = self._move_to_latest(session, row, workflow, definition, principal)
+            failed = workflow.get_tasks(state=TaskState.ERROR)
+            for task in failed:
+                workflow.reset_from_task_id(task.id, data=None)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                if data and task.task_spec.name in {t.task_spec.name for t in failed}:
+                    task.data.update(data)
+            incident.status = "resolved"
+            incident.resolved_at = self.clock.now()
+            incident.resolved_by = principal
+            row.status = "active"
+            self.history.record(
+                session, row.id, "incident_retried", principal, element_id=incident.element_id, incident_id=incident.id
+            )
+            return workflow
+
+        # The change may rebuild the workflow on a newer spec; mutate runs on whatever it returns.
+        _, row, tasks = self.executor.mutate(instance_id, change, principal, use_returned_workflow=True)
+        with self.db.read() as session:
+            incidents = list(session.scalars(select(Incident).where(Incident.instance_id == row.id)))
+        view = instance_view(row, tasks)
+        view["incidents"] = [incident_view(i) for i in incidents]
+        return view
+
+    def _move_to_latest(self, session, row, workflow, definition, principal):
+        latest_row = self.repository.latest(session, row.process_key)
+        if latest_row.id == row.definition_id:
+            return workflow
+        latest = self.repository.load(latest_row.id)
+        known = set(latest.spec.task_specs)
+        for sub in latest.subprocess_specs.values():
+            known.update(sub.task_specs)
+        missing = sorted({t.task_spec.name for t in workflow.get_tasks()} - known)
+        if missing:
+            raise Conflict(
+                f"version {latest.version} lacks elements this instance has passed or waits in: {', '.join(missing)}"
+            )
+        moved = state.load(state.dump(workflow), latest.spec, latest.subprocess_specs, self.executor.script_engine)
+        self.history.record(
+            session, row.id, "instance_migrated", principal, from_version=row.definition_version, to_version=latest.version
+        )
+        row.definition_id, row.definition_version = latest.id, latest.version
+        return moved

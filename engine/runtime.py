@@ -1,0 +1,162 @@
+"""RuntimeService: start, read, list and cancel process instances."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from engine import human_tasks, state
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import Conflict, IdempotencyKeyReused, NotExecutable, NotFound
+from engine.execution import Executor
+from engine.history import History
+from engine.models import IdempotencyRecord, ProcessInstance
+from engine.pagination import Page, page_of
+from engine.repository import Repository
+from engine.views import instance_view
+
+STATUSES = ("active", "completed", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    process_key: str
+    variables: dict
+    business_key: str | None = None
+    customer_id: str | None = None
+
+    def fingerprint(self) -> str:
+        body = json.dumps(self.__dict__, sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    status: str | None = None
+    process_key: str | None = None
+    business_key: str | None = None
+    customer_id: str | None = None
+
+
+class Runtime:
+    def __init__(
+        self, db: Database, repository: Repository, executor: Executor, history: History, clock: Clock
+    ) -> None:
+        self.db = db
+        self.repository = repository
+        self.executor = executor
+        self.history = history
+        self.clock = clock
+
+    def start(
+        self, request: StartRequest, principal: str, idempotency_scope: str | None = None, idempotency_key: str | None = None
+    ) -> tuple[dict, bool]:
+        """Start an instance of the latest version and run it to its first wait state.
+
+        Returns the instance view and whether it was created now (False: an earlier request
+        with the same idempotency key already created it, and its first response is returned).
+        """
+        try:
+            with self.db.write() as session:
+                if idempotency_key:
+                    earlier = self._earlier(session, idempotency_scope, idempotency_key, request)
+                    if earlier is not None:
+                        return earlier, False
+                row = self.repository.latest(session, request.process_key)
+                if not row.executable:
+                    raise NotExecutable(f"process '{row.key}' version {row.version} is not executable (isExecutable=false)")
+                definition = self.repository.load(row.id)
+                instance, tasks = self.executor.create(
+                    session,
+                    definition,
+                    variables=request.variables,
+                    business_key=request.business_key,
+                    customer_id=request.customer_id,
+                    principal=principal,
+                )
+                view = instance_view(instance, tasks)
+                if idempotency_key:
+                    session.add(
+                        IdempotencyRecord(
+                            scope=idempotency_scope,
+                            key=idempotency_key,
+                            request_hash=request.fingerprint(),
+                            response=view,
+                            created_at=self.clock.now(),
+                        )
+                    )
+                return view, True
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+        # A concurrent request with the same key won the race: answer with its response.
+        with self.db.read() as session:
+            earlier = self._earlier(session, idempotency_scope, idempotency_key, request)
+        if earlier is None:
+            raise Conflict("the instance could not be started because of a concurrent request; retry")
+        return earlier, False
+
+    @staticmethod
+    def _earlier(session, scope: str | None, key: str, request: StartRequest) -> dict | None:
+        record = session.scalar(
+            select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        )
+        if record is None:
+            return None
+        if record.request_hash != request.fingerprint():
+            raise IdempotencyKeyReused(f"Idempotency-Key '{key}' was already used for a different request")
+        return record.response
+
+    def get(self, instance_id: int, with_data: bool = True) -> dict:
+        with self.db.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"no instance with id {instance_id}")
+            data = None
+            if with_data:
+                definition = self.repository.load(row.definition_id)
+                workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine)
+                data = _visible_data(workflow)
+            return instance_view(row, human_tasks.open_tasks(session, row.id), data)
+
+    def list(self, filters: InstanceFilter, limit: int, after: int | None) -> Page[dict]:
+        query = select(ProcessInstance).order_by(ProcessInstance.id.desc()).limit(limit + 1)
+        for column, value in (
+            (ProcessInstance.status, filters.status),
+            (ProcessInstance.process_key, filters.process_key),
+            (ProcessInstance.business_key, filters.business_key),
+            (ProcessInstance.customer_id, filters.customer_id),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if after is not None:
+            query = query.where(ProcessInstance.id < after)
+        with self.db.read() as session:
+            page = page_of(list(session.scalars(query)), limit)
+            return Page([instance_view(row, None) for row in page.items], page.next_after)
+
+    def cancel(self, instance_id: int, principal: str) -> dict:
+        def change(session, row, workflow, definition):
+            if row.status in ("completed", "cancelled"):
+                raise Conflict(f"instance {instance_id} is already {row.status}")
+            workflow.cancel()
+            row.status = "cancelled"
+            row.ended_at = self.clock.now()
+            self.history.record(session, row.id, "instance_cancelled", principal)
+
+        _, row, tasks = self.executor.mutate(instance_id, change, principal)
+        return instance_view(row, tasks)
+
+
+def _visible_data(workflow) -> dict:
+    """The data of the instance: the workflow's own data, overlaid with the newest task data."""
+    data = dict(workflow.data)
+    newest = [workflow.last_task] if workflow.last_task is not None else []
+    for task in newest + human_tasks.ready_human_tasks(workflow):
+        data.update(task.data)
+    return json.loads(json.dumps(data, default=str))

@@ -1,0 +1,131 @@
+"""TaskService: list, read, claim, unclaim and complete human tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import select, update
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import Conflict, NotFound, TaskNotOpen
+from engine.execution import Executor
+from engine.history import History
+from engine.models import HumanTask, HumanTaskCandidate
+from engine.pagination import Page, page_of
+from engine.views import instance_view, task_view
+
+TASK_STATUSES = ("open", "completed", "cancelled")
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    status: str = "open"
+    candidate_group: str | None = None
+    assignee: str | None = None
+    process_key: str | None = None
+    instance_id: int | None = None
+
+
+class Tasks:
+    def __init__(self, db: Database, executor: Executor, history: History, clock: Clock) -> None:
+        self.db = db
+        self.executor = executor
+        self.history = history
+        self.clock = clock
+
+    def list(self, filters: TaskFilter, limit: int, after: int | None) -> Page[dict]:
+        query = (
+            select(HumanTask)
+            .where(HumanTask.status == filters.status)
+            .order_by(HumanTask.id)
+            .limit(limit + 1)
+        )
+        if filters.candidate_group is not None:
+            query = query.where(
+                HumanTask.id.in_(
+                    select(HumanTaskCandidate.task_id).where(
+                        HumanTaskCandidate.kind == "group", HumanTaskCandidate.name == filters.candidate_group
+                    )
+                )
+            )
+        if filters.assignee is not None:
+            query = query.where(HumanTask.assignee == filters.assignee)
+        if filters.process_key is not None:
+            query = query.where(HumanTask.process_key == filters.process_key)
+        if filters.instance_id is not None:
+            query = query.where(HumanTask.instance_id == filters.instance_id)
+        if after is not None:
+            query = query.where(HumanTask.id > after)
+        now = self.clock.now()
+        with self.db.read() as session:
+            page = page_of(list(session.scalars(query)), limit)
+            return Page([task_view(task, now) for task in page.items], page.next_after)
+
+    def get(self, task_id: int) -> dict:
+        with self.db.read() as session:
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                raise NotFound(f"no task with id {task_id}")
+            return task_view(task, self.clock.now())
+
+    def claim(self, task_id: int, principal: str) -> dict:
+        return self._set_assignee(task_id, principal, principal, "task_claimed", expect_unassigned=True)
+
+    def unclaim(self, task_id: int, principal: str) -> dict:
+        return self._set_assignee(task_id, None, principal, "task_unclaimed", expect_unassigned=False)
+
+    def _set_assignee(
+        self, task_id: int, assignee: str | None, principal: str, event: str, expect_unassigned: bool
+    ) -> dict:
+        with self.db.write() as session:
+            task = session.get(HumanTask, task_id)
+            if task is None:
+                raise NotFound(f"no task with id {task_id}")
+            if task.status != "open":
+                raise TaskNotOpen(f"task {task_id} is {task.status}")
+            condition = HumanTask.assignee.is_(None) if expect_unassigned else HumanTask.assignee.is_not(None)
+            changed = session.execute(
+                update(HumanTask)
+                .where(HumanTask.id == task_id, HumanTask.status == "open", condition)
+                .values(assignee=assignee)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if changed != 1:
+                state = f"claimed by {task.assignee}" if task.assignee else "not claimed"
+                raise Conflict(f"task {task_id} is {state}")
+            self.history.record(
+                session, task.instance_id, event, principal, element_id=task.element_id, human_task_id=task.id
+            )
+            session.refresh(task)
+            return task_view(task, self.clock.now())
+
+    def complete(self, task_id: int, data: dict, principal: str) -> dict:
+        """Merge ``data`` into the task, run the instance to its next wait state; 409 if the task is not open."""
+        with self.db.read() as session:
+            found = session.get(HumanTask, task_id)
+            if found is None:
+                raise NotFound(f"no task with id {task_id}")
+            instance_id = found.instance_id
+
+        def change(session, row, workflow, definition):
+            task = session.get(HumanTask, task_id)
+            if task.status != "open":
+                raise TaskNotOpen(f"task {task_id} is {task.status}")
+            spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise TaskNotOpen(f"task {task_id} is no longer waiting in its instance")
+            spiff_task.data.update(data)
+            spiff_task.run()
+            task.status = "completed"
+            task.completed_at = self.clock.now()
+            task.completed_by = principal
+            self.history.record(
+                session, row.id, "task_completed", principal, element_id=task.element_id, human_task_id=task.id
+            )
+            return task
+
+        task, row, open_tasks = self.executor.mutate(instance_id, change, principal)
+        return {"task": task_view(task, self.clock.now()), "instance": instance_view(row, open_tasks)}

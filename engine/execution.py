@@ -11,12 +11,12 @@ import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from engine import human_tasks, state
 from engine.clock import Clock
@@ -107,7 +107,12 @@ class Executor:
         raise ConcurrentModification(f"instance {instance_id} kept changing concurrently; try again")
 
     def advance(
-        self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow, definition: LoadedDefinition, principal: str
+        self,
+        session: Session,
+        row: ProcessInstance,
+        workflow: BpmnWorkflow,
+        definition: LoadedDefinition,
+        principal: str,
     ) -> list[HumanTask]:
         """Run engine steps to the next wait state, then write state, read models, history and incidents."""
         error: Exception | None = None

@@ -6,10 +6,10 @@ is completed, never to list tasks.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.history import History
@@ -45,7 +45,9 @@ def sync(
         if row.task_guid not in ready:
             row.status = "cancelled"
             row.completed_at = clock.now()
-            history.record(session, instance.id, "task_cancelled", principal, element_id=row.element_id, human_task_id=row.id)
+            history.record(
+                session, instance.id, "task_cancelled", principal, element_id=row.element_id, human_task_id=row.id
+            )
     result = [row for row in open_rows if row.task_guid in ready]
     for guid, task in ready.items():
         if guid in known:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 
 from engine import state
 from engine.clock import Clock
@@ -96,7 +96,12 @@ class Incidents:
             )
         moved = state.load(state.dump(workflow), latest.spec, latest.subprocess_specs, self.executor.script_engine)
         self.history.record(
-            session, row.id, "instance_migrated", principal, from_version=row.definition_version, to_version=latest.version
+            session,
+            row.id,
+            "instance_migrated",
+            principal,
+            from_version=row.definition_version,
+            to_version=latest.version,
         )
         row.definition_id, row.definition_version = latest.id, latest.version
         return moved

@@ -54,7 +54,11 @@ class Runtime:
         self.clock = clock
 
     def start(
-        self, request: StartRequest, principal: str, idempotency_scope: str | None = None, idempotency_key: str | None = None
+        self,
+        request: StartRequest,
+        principal: str,
+        idempotency_scope: str | None = None,
+        idempotency_key: str | None = None,
     ) -> tuple[dict, bool]:
         """Start an instance of the latest version and run it to its first wait state.
 
@@ -69,7 +73,9 @@ class Runtime:
                         return earlier, False
                 row = self.repository.latest(session, request.process_key)
                 if not row.executable:
-                    raise NotExecutable(f"process '{row.key}' version {row.version} is not executable (isExecutable=false)")
+                    raise NotExecutable(
+                        f"process '{row.key}' version {row.version} is not executable (isExecutable=false)"
+                    )
                 definition = self.repository.load(row.id)
                 instance, tasks = self.executor.create(
                     session,
@@ -120,7 +126,9 @@ class Runtime:
             data = None
             if with_data:
                 definition = self.repository.load(row.definition_id)
-                workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine)
+                workflow = state.load(
+                    row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine
+                )
                 data = _visible_data(workflow)
             return instance_view(row, human_tasks.open_tasks(session, row.id), data)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import select, update
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
 
 from engine.clock import Clock
 from engine.db import Database
@@ -37,12 +37,7 @@ class Tasks:
         self.clock = clock
 
     def list(self, filters: TaskFilter, limit: int, after: int | None) -> Page[dict]:
-        query = (
-            select(HumanTask)
-            .where(HumanTask.status == filters.status)
-            .order_by(HumanTask.id)
-            .limit(limit + 1)
-        )
+        query = select(HumanTask).where(HumanTask.status == filters.status).order_by(HumanTask.id).limit(limit + 1)
         if filters.candidate_group is not None:
             query = query.where(
                 HumanTask.id.in_(

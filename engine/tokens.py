@@ -54,7 +54,11 @@ class Tokens:
             if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest(value))) is not None:
                 raise Conflict("a token with this value exists already")
             row = ApiToken(
-                name=name.strip(), token_hash=digest(value), role=role, created_at=self.clock.now(), expires_at=expires_at
+                name=name.strip(),
+                token_hash=digest(value),
+                role=role,
+                created_at=self.clock.now(),
+                expires_at=expires_at,
             )
             session.add(row)
         return row, value

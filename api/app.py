@@ -1,0 +1,28 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask
+
+from api import auth, problems, routes
+from engine.config import Settings
+from engine.core import CareEngine
+
+
+def create_app(care: CareEngine | None = None, settings: Settings | None = None) -> Flask:
+    """An application serving ``care`` (or a new engine built from ``settings`` / the environment)."""
+    care = care or CareEngine(settings or Settings.from_env())
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=care.settings.secret_key or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=care.settings.max_upload_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.extensions["carecenter"] = care
+    problems.register(app)
+    auth.register(app)
+    routes.register(app)
+    return app

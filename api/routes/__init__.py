@@ -1,0 +1,10 @@
+"""The JSON API, one blueprint per engine service."""
+
+from flask import Flask
+
+from api.routes import definitions, deployments, health, incidents, instances, openapi, tasks
+
+
+def register(app: Flask) -> None:
+    for module in (health, openapi, deployments, definitions, instances, tasks, incidents):
+        app.register_blueprint(module.blueprint)

@@ -1,0 +1,54 @@
+"""Deployments (RepositoryService): upload one or more BPMN/DMN files as a unit."""
+
+from flask import Blueprint, request
+
+from api.auth import current_principal
+from api.requests import int_arg, limit_arg, paged
+from api.routes.common import care
+from engine.bpmn import SourceFile
+from engine.errors import InvalidRequest
+from engine.pagination import page_of
+from engine.views import deployment_view
+
+blueprint = Blueprint("deployments", __name__)
+ALLOWED_SUFFIXES = (".bpmn", ".dmn")
+
+
+def uploaded_sources() -> list[SourceFile]:
+    files = [f for key in request.files for f in request.files.getlist(key) if f.filename]
+    if not files:
+        raise InvalidRequest("send one or more .bpmn or .dmn files as multipart/form-data (field 'files')")
+    sources = []
+    for storage in files:
+        name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        if not name.lower().endswith(ALLOWED_SUFFIXES):
+            raise InvalidRequest(f"'{name}' is neither a .bpmn nor a .dmn file")
+        sources.append(SourceFile(name, storage.read()))
+    return sources
+
+
+@blueprint.post("/api/deployments")
+def create():
+    result = care().repository.deploy(uploaded_sources(), request.form.get("name", ""), current_principal().name)
+    body = {
+        "deployment_id": result.deployment_id,
+        "changed": result.changed,
+        "message": "deployed"
+        if result.changed
+        else "nothing changed: every process is identical to its latest version",
+        "definitions": [
+            {"key": o.key, "name": o.name, "version": o.version, "executable": o.executable, "status": o.status}
+            for o in result.definitions
+        ],
+    }
+    return body, 201 if result.changed else 200
+
+
+@blueprint.get("/api/deployments")
+def list_deployments():
+    limit = limit_arg()
+    rows = care().repository.deployments(limit + 1, int_arg("after"))
+    page = page_of(rows, limit)
+    definitions = care().repository.definitions_of([d.id for d in page.items])
+    page.items = [deployment_view(d, definitions[d.id]) for d in page.items]
+    return paged(page, "deployments.list_deployments")

@@ -1,0 +1,41 @@
+# carecenter: `make run` to try it, `make test` to check it. Needs only python3, make and git.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+var/admin-token: | $(STAMP)
+	mkdir -p var
+	umask 077 && $(BIN)/python -c "import secrets; print('cc_' + secrets.token_urlsafe(32))" > var/admin-token
+
+run: $(STAMP) var/admin-token
+	$(BIN)/carecenter db upgrade
+	$(BIN)/carecenter deploy processes
+	@echo ""
+	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
+	CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

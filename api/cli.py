@@ -1,0 +1,188 @@
+"""The ``carecenter`` command: serve, worker, deploy, check, db, token."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from engine.bpmn import SourceFile
+from engine.config import Settings
+from engine.core import CareEngine
+from engine.errors import CareError, DeploymentInvalid
+
+DEPLOYABLE = (".bpmn", ".dmn")
+
+
+def _engine() -> CareEngine:
+    return CareEngine(Settings.from_env())
+
+
+def _sources(paths: tuple[str, ...]) -> list[SourceFile]:
+    """Files named, and the .bpmn/.dmn files directly inside folders named, as one list."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in DEPLOYABLE and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise click.BadParameter(f"{raw}: no such file or folder", param_hint="PATH")
+    if not files:
+        raise click.BadParameter("no .bpmn or .dmn files found", param_hint="PATH")
+    return [SourceFile(p.name, p.read_bytes()) for p in files]
+
+
+def _print_problems(invalid: DeploymentInvalid) -> None:
+    for problem in invalid.problems:
+        click.echo(str(problem), err=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+def main(verbose: bool) -> None:
+    """carecenter: BPMN processes for customer care centers."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int, help="Request threads of the WSGI server.")
+@click.option("--no-worker", is_flag=True, help="Do not run the background worker in this process.")
+def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
+    """Serve the API and pages (with an embedded worker unless --no-worker)."""
+    from waitress import serve as waitress_serve
+
+    from api.app import create_app
+    from engine import worker
+
+    care = _engine()
+    if care.settings.bootstrap_token:
+        care.tokens.ensure(care.settings.bootstrap_token, "bootstrap", "admin")
+    app = create_app(care)
+    if not no_worker:
+        worker.start_embedded(care)
+    base = f"http://{host}:{port}"
+    click.echo(f"carecenter serving on {base}  (worker: {'off' if no_worker else 'embedded'})")
+    click.echo(f"  API:      {base}/api/process-definitions")
+    click.echo(f"  OpenAPI:  {base}/api/openapi.json")
+    click.echo(f"  Health:   {base}/healthz")
+    sys.stdout.flush()
+    waitress_serve(app, host=host, port=port, threads=threads, ident="carecenter")
+
+
+@main.command("worker")
+def worker_command() -> None:
+    """Run the background worker (timers, jobs, housekeeping) in the foreground."""
+    from engine import worker
+
+    worker.run_blocking(_engine())
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--name", default="", help="A name for the deployment.")
+def deploy(paths: tuple[str, ...], name: str) -> None:
+    """Deploy .bpmn/.dmn files (folders: the files in them) as one deployment."""
+    care = _engine()
+    try:
+        result = care.repository.deploy(_sources(paths), name, "cli")
+    except DeploymentInvalid as invalid:
+        _print_problems(invalid)
+        sys.exit(1)
+    for outcome in result.definitions:
+        click.echo(f"{outcome.key} v{outcome.version}: {outcome.status}")
+    if not result.changed:
+        click.echo("nothing changed; no deployment stored")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+def check(paths: tuple[str, ...]) -> None:
+    """Check .bpmn/.dmn files as a deployment would, storing nothing; exit 1 on problems."""
+    care = _engine()
+    try:
+        outcomes = care.repository.check(_sources(paths))
+    except DeploymentInvalid as invalid:
+        _print_problems(invalid)
+        sys.exit(1)
+    for outcome in outcomes:
+        click.echo(f"{outcome.key}: ok{'' if outcome.executable else ' (not executable)'}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    from engine import schema
+
+    care = _engine()
+    schema.upgrade(care.db)
+    click.echo("database is up to date")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", default="admin", show_default=True)
+@click.option("--expires", default=None, help="ISO 8601 duration, e.g. P30D.")
+def token_create(name: str, role: str, expires: str | None) -> None:
+    """Create a token and print its value (shown only this once)."""
+    care = _engine()
+    expires_at = _expiry(care, expires)
+    try:
+        row, value = care.tokens.create(name, role, expires_at)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(value)
+    click.echo(
+        f"token {row.id} '{row.name}' ({row.role})" + (f", expires {expires_at.isoformat()}" if expires_at else ""),
+        err=True,
+    )
+
+
+def _expiry(care: CareEngine, expires: str | None) -> datetime | None:
+    if not expires:
+        return None
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(expires)
+        return care.clock.now() + TimerEventDefinition.get_timedelta_from_start(parsed, care.clock.now())
+    except Exception:
+        raise click.BadParameter(
+            f"'{expires}' is not an ISO 8601 duration such as P30D", param_hint="--expires"
+        ) from None
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (never their values)."""
+    for row in _engine().tokens.list():
+        state = "revoked" if row.revoked_at else "active"
+        click.echo(f"{row.id}\t{row.name}\t{row.role}\t{state}\tlast used {row.last_used_at or 'never'}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by id."""
+    try:
+        row = _engine().tokens.revoke(token_id)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"token {row.id} '{row.name}' revoked")

@@ -1,0 +1,176 @@
+"""Shared fixtures: a real database per test (an SQLite file, or a PostgreSQL schema), the engine, the app.
+
+Set ``CARECENTER_TEST_DATABASE_URL`` to a PostgreSQL URL to run the suite on PostgreSQL;
+``.ci/run`` does so after the SQLite run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine.bpmn import SourceFile
+from engine.clock import VirtualClock
+from engine.config import PROJECT_ROOT, Settings
+from engine.core import CareEngine
+from engine.db import Database
+from engine.models import Base
+from engine.schema import upgrade
+
+DATA = Path(__file__).parent / "data"
+PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TEST_DATABASE_URL = os.environ.get("CARECENTER_TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _postgres_reachable(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+class PostgresSchema:
+    """One migrated schema per test session; tables are emptied between tests."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.name = f"cc_test_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(base_url)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        admin.dispose()
+        separator = "&" if "?" in base_url else "?"
+        self.url = f"{base_url}{separator}options=-csearch_path%3D{self.name}"
+        database = Database(self.url)
+        upgrade(database)
+        database.dispose()
+
+    def empty(self) -> None:
+        engine = create_engine(self.url)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+
+    def drop(self) -> None:
+        admin = create_engine(self.base_url)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        admin.dispose()
+
+
+def _require_postgres(url: str) -> None:
+    if not _postgres_reachable(url):
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but does not answer at {url}")
+        pytest.skip(f"PostgreSQL not reachable at {url}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema():
+    url = TEST_DATABASE_URL if TEST_DATABASE_URL.startswith("postgresql") else PG_DEFAULT_URL
+    _require_postgres(url)
+    schema = PostgresSchema(url)
+    yield schema
+    schema.drop()
+
+
+def _sqlite_url(tmp_path: Path, template: Path) -> str:
+    path = tmp_path / "carecenter.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request, tmp_path, sqlite_template) -> str:
+    """Both backends, for tests whose point is behaviour that differs between them (locking, races)."""
+    if request.param == "sqlite":
+        return _sqlite_url(tmp_path, sqlite_template)
+    schema = request.getfixturevalue("postgres_schema")
+    schema.empty()
+    return schema.url
+
+
+@pytest.fixture
+def database_url(request, tmp_path, sqlite_template) -> str:
+    """The backend under test: PostgreSQL when CARECENTER_TEST_DATABASE_URL says so, else an SQLite file."""
+    if TEST_DATABASE_URL.startswith("postgresql"):
+        schema = request.getfixturevalue("postgres_schema")
+        schema.empty()
+        return schema.url
+    return _sqlite_url(tmp_path, sqlite_template)
+
+
+def make_engine(url: str, clock=None) -> CareEngine:
+    return CareEngine(Settings.from_env(database_url=url, processes_dir=PROJECT_ROOT / "processes"), clock=clock)
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def care(database_url, clock):
+    engine = make_engine(database_url, clock)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def admin_token(care) -> str:
+    return care.tokens.create("test-admin")[1]
+
+
+@pytest.fixture
+def app(care):
+    from api.app import create_app
+
+    return create_app(care)
+
+
+@pytest.fixture
+def client(app, admin_token):
+    """A Flask test client that sends the admin token unless a test passes its own headers."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {admin_token}"
+    return test_client
+
+
+@pytest.fixture
+def anonymous(app):
+    return app.test_client()
+
+
+def source(name: str) -> SourceFile:
+    """A file from tests/data or processes/ as a deployable source."""
+    for folder in (DATA, PROJECT_ROOT / "processes"):
+        if (folder / name).exists():
+            return SourceFile(name, (folder / name).read_bytes())
+    raise FileNotFoundError(name)
+
+
+def upload(*names: str) -> dict:
+    """Multipart form data for POST /api/deployments."""
+    return {"files": [(io.BytesIO(source(n).content), n) for n in names]}

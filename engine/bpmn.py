@@ -139,6 +139,7 @@ class ParsedFiles:
         self.trees: dict[str, etree._ElementTree] = {}
         problems: list[DeploymentProblem] = []
         seen: set[str] = set()
+        # Checked before SpiffWorkflow sees the files: its messages for these are hard to act on.
         for source in sources:
             if source.filename in seen:
                 problems.append(DeploymentProblem(source.filename, None, None, "file name given twice"))
@@ -151,6 +152,9 @@ class ParsedFiles:
                 self.trees[source.filename] = read_xml(source)
             except DeploymentInvalid as invalid:
                 problems.extend(invalid.problems)
+                continue
+            problems.extend(_reference_problems(source.filename, self.trees[source.filename]))
+            problems.extend(_syntax_problems(source.filename, self.trees[source.filename]))
         if problems:
             raise DeploymentInvalid(problems)
 
@@ -168,7 +172,6 @@ class ParsedFiles:
                 problems.append(self._problem(error, source.filename))
             except Exception as error:  # the library fails in many ways on unusual input; report, never crash
                 problems.append(DeploymentProblem(source.filename, None, None, _message(error)))
-            problems.extend(_syntax_problems(source.filename, tree))
         if not problems and not self.parser.process_parsers and not self.parser.dmn_parsers:
             problems.append(DeploymentProblem(", ".join(self.trees), None, None, "no process or decision found"))
         if problems:
@@ -280,6 +283,25 @@ def _message(error: Exception) -> str:
     text = str(error.args[0]) if error.args else error.__class__.__name__
     notes = [note for note in getattr(error, "__notes__", []) if note]
     return " ".join([text, *notes]).strip()
+
+
+def _reference_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:
+    """Sequence flows whose source or target is not an element of the file."""
+    ids = set(tree.getroot().xpath("//@id"))
+    problems = []
+    for flow in tree.getroot().xpath("//bpmn:sequenceFlow", namespaces=NS):
+        for end in ("sourceRef", "targetRef"):
+            ref = flow.get(end)
+            if not ref or ref not in ids:
+                problems.append(
+                    DeploymentProblem(
+                        filename,
+                        flow.sourceline,
+                        flow.get("id"),
+                        f"sequence flow {end} '{ref or ''}' is not an element of this file",
+                    )
+                )
+    return problems
 
 
 def _syntax_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:

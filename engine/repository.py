@@ -75,7 +75,7 @@ class Repository:
         self.db = db
         self.clock = clock
         self._cache: dict[int, LoadedDefinition] = {}
-        self._cache_lock = threading.Lock()
+        self._cache_lock = threading.RLock()  # parsing a definition loads the ones it calls
 
     # -- deploying -------------------------------------------------------------------------
 
@@ -256,7 +256,7 @@ class Repository:
         """File name and content of the file that holds a definition (the latest if no version is given)."""
         with self.db.read() as session:
             query = select(ProcessDefinition).where(ProcessDefinition.key == key)
-            query = query.where(ProcessDefinition.version == version) if version else query
+            query = query.where(ProcessDefinition.version == version) if version is not None else query
             row = session.scalar(query.order_by(ProcessDefinition.version.desc()).limit(1))
             if row is None:
                 raise NotFound(

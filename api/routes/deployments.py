@@ -27,9 +27,15 @@ def uploaded_sources() -> list[SourceFile]:
     return sources
 
 
+MAX_NAME = 200
+
+
 @blueprint.post("/api/deployments")
 def create():
-    result = care().repository.deploy(uploaded_sources(), request.form.get("name", ""), current_principal().name)
+    name = request.form.get("name", "").strip()
+    if len(name) > MAX_NAME:
+        raise InvalidRequest(f"'name' must have at most {MAX_NAME} characters")
+    result = care().repository.deploy(uploaded_sources(), name, current_principal().name)
     body = {
         "deployment_id": result.deployment_id,
         "changed": result.changed,

@@ -1,0 +1,155 @@
+"""Deploying BPMN: versions, checksums, sibling references, dialects and precise errors."""
+
+import io
+
+from tests.conftest import source, upload
+
+
+def deploy(client, *names):
+    return client.post("/api/deployments", data=upload(*names))
+
+
+def test_first_deploy_creates_version_one(client):
+    response = deploy(client, "hello_care.bpmn")
+    assert response.status_code == 201
+    assert response.json["changed"] is True
+    assert response.json["definitions"] == [
+        {"key": "hello_care", "name": "Hello care", "version": 1, "executable": True, "status": "created"}
+    ]
+    listed = client.get("/api/process-definitions").json["items"]
+    assert [(d["key"], d["version"]) for d in listed] == [("hello_care", 1)]
+
+
+def test_unchanged_deploy_stores_nothing_and_says_so(client):
+    deploy(client, "hello_care.bpmn")
+    again = deploy(client, "hello_care.bpmn")
+    assert again.status_code == 200
+    assert again.json["changed"] is False
+    assert again.json["deployment_id"] is None
+    assert again.json["definitions"][0]["status"] == "unchanged"
+    assert len(client.get("/api/deployments").json["items"]) == 1
+
+
+def test_changed_process_gets_next_version_and_running_instances_keep_theirs(client):
+    deploy(client, "hello_care.bpmn")
+    old = client.post("/api/process-definitions/hello_care/instances", json={}).json
+    changed = source("hello_care.bpmn").content.replace(b"Answer the inquiry", b"Answer the question")
+    response = client.post("/api/deployments", data={"files": [(io.BytesIO(changed), "hello_care.bpmn")]})
+    assert response.status_code == 201
+    assert response.json["definitions"][0]["version"] == 2
+    new = client.post("/api/process-definitions/hello_care/instances", json={}).json
+    assert (old["version"], new["version"]) == (1, 2)
+    assert old["tasks"][0]["name"] == "Answer the inquiry"
+    assert new["tasks"][0]["name"] == "Answer the question"
+    versions = client.get("/api/process-definitions/hello_care").json["versions"]
+    assert [v["version"] for v in versions] == [2, 1]
+    xml_v1 = client.get("/api/process-definitions/hello_care/xml?version=1")
+    assert xml_v1.content_type.startswith("application/xml")
+    assert b"Answer the inquiry" in xml_v1.data
+    assert b"Answer the question" in client.get("/api/process-definitions/hello_care/xml").data
+    # The old instance still completes on its own version.
+    done = client.post(f"/api/tasks/{old['tasks'][0]['id']}/complete", json={"data": {}})
+    assert done.json["instance"]["status"] == "completed"
+
+
+def test_invalid_deployment_is_rejected_whole_with_file_line_and_element(client):
+    response = deploy(client, "hello_care.bpmn", "bad_script.bpmn", "dangling_flow.bpmn")
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+    assert response.json["type"] == "/problems/invalid-deployment"
+    errors = {e["file"]: e for e in response.json["errors"]}
+    assert errors["bad_script.bpmn"]["line"] == 7
+    assert errors["bad_script.bpmn"]["element_id"] == "compute"
+    assert "syntax error" in errors["bad_script.bpmn"]["message"]
+    assert errors["dangling_flow.bpmn"]["element_id"] == "d2"
+    assert "nowhere" in errors["dangling_flow.bpmn"]["message"]
+    assert client.get("/api/process-definitions").json["items"] == []
+    assert client.get("/api/deployments").json["items"] == []
+
+
+def test_malformed_xml_and_entities_are_refused(client):
+    broken = client.post("/api/deployments", data={"files": [(io.BytesIO(b"<bpmn:definitions"), "broken.bpmn")]})
+    assert broken.status_code == 422
+    assert broken.json["errors"][0]["file"] == "broken.bpmn"
+    assert "well-formed" in broken.json["errors"][0]["message"]
+    bomb = deploy(client, "entity_bomb.bpmn")
+    assert bomb.status_code == 422
+    assert "DOCTYPE" in bomb.json["errors"][0]["message"]
+
+
+def test_bad_uploads_get_clear_errors(client, app):
+    assert client.post("/api/deployments", data={}).status_code == 400
+    wrong = client.post("/api/deployments", data={"files": [(io.BytesIO(b"x"), "notes.txt")]})
+    assert wrong.status_code == 400
+    assert "notes.txt" in wrong.json["detail"]
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    too_big = client.post("/api/deployments", data={"files": [(io.BytesIO(b" " * 5000), "big.bpmn")]})
+    assert too_big.status_code == 413
+    assert too_big.content_type == "application/problem+json"
+
+
+def test_sibling_files_deploy_together_and_call_each_other(client):
+    response = deploy(client, "call_parent.bpmn", "call_child.bpmn")
+    assert response.status_code == 201, response.json
+    started = client.post("/api/process-definitions/call_parent/instances", json={}).json
+    [task] = started["tasks"]
+    assert (task["element_id"], task["candidate_groups"]) == ("child_task", ["technical"])
+    done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"found": "cable"}})
+    assert done.json["instance"]["status"] == "completed"
+
+
+def test_call_activity_may_reference_an_already_deployed_process(client):
+    assert deploy(client, "call_child.bpmn").status_code == 201
+    response = deploy(client, "call_parent.bpmn")
+    assert response.status_code == 201, response.json
+    started = client.post("/api/process-definitions/call_parent/instances", json={}).json
+    assert started["tasks"][0]["element_id"] == "child_task"
+
+
+def test_call_activity_to_unknown_process_points_at_the_call(client):
+    response = deploy(client, "call_parent.bpmn")
+    assert response.status_code == 422
+    [error] = response.json["errors"]
+    assert (error["file"], error["element_id"]) == ("call_parent.bpmn", "call")
+    assert error["line"] == 5
+    assert "call_child" in error["message"]
+
+
+def test_camunda_modeler_file_deploys_with_its_task_attributes(client):
+    assert deploy(client, "camunda_billing.bpmn").status_code == 201
+    started = client.post("/api/process-definitions/camunda_billing/instances", json={}).json
+    [task] = started["tasks"]
+    assert task["candidate_groups"] == ["billing", "team_lead"]
+    assert task["candidate_users"] == ["alice"]
+    assert task["form_key"] == "invoice_check.json"
+    second = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {}}).json["instance"]["tasks"]
+    assert second[0]["assignee"] == "bob"
+
+
+def test_non_executable_process_is_stored_but_cannot_start(client):
+    assert deploy(client, "non_executable.bpmn").status_code == 201
+    [definition] = client.get("/api/process-definitions").json["items"]
+    assert definition["executable"] is False
+    response = client.post("/api/process-definitions/non_executable/instances", json={})
+    assert response.status_code == 409
+    assert response.json["type"] == "/problems/not-executable"
+
+
+def test_unknown_definition_is_404(client):
+    for path in ("/api/process-definitions/nope", "/api/process-definitions/nope/xml"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json["type"] == "/problems/not-found"
+    assert client.post("/api/process-definitions/nope/instances", json={}).status_code == 404
+
+
+def test_deployments_list_pages_with_next_link(client):
+    for index in range(3):
+        changed = source("hello_care.bpmn").content.replace(b"Hello care", f"Hello care {index}".encode())
+        client.post("/api/deployments", data={"files": [(io.BytesIO(changed), "hello_care.bpmn")]})
+    first = client.get("/api/deployments?limit=2").json
+    assert len(first["items"]) == 2
+    assert first["items"][0]["definitions"][0]["version"] == 3
+    second = client.get(first["next"]).json
+    assert [d["definitions"][0]["version"] for d in second["items"]] == [1]
+    assert second["next"] is None

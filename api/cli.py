@@ -10,12 +10,10 @@ from pathlib import Path
 import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn import SourceFile
+from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
 from engine.errors import CareError, DeploymentInvalid
-
-DEPLOYABLE = (".bpmn", ".dmn")
 
 
 def _engine() -> CareEngine:
@@ -28,13 +26,15 @@ def _sources(paths: tuple[str, ...]) -> list[SourceFile]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in DEPLOYABLE and p.is_file()))
+            files.extend(
+                sorted(p for p in path.iterdir() if p.name.lower().endswith(DEPLOYABLE_SUFFIXES) and p.is_file())
+            )
         elif path.is_file():
             files.append(path)
         else:
             raise click.BadParameter(f"{raw}: no such file or folder", param_hint="PATH")
     if not files:
-        raise click.BadParameter("no .bpmn or .dmn files found", param_hint="PATH")
+        raise click.BadParameter("no .bpmn, .bpmn20.xml or .dmn files found", param_hint="PATH")
     return [SourceFile(p.name, p.read_bytes()) for p in files]
 
 

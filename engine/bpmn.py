@@ -31,6 +31,7 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
 CAMUNDA_VALIDATOR = BpmnValidator()
+DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn")
 
 
 def _loadable_dmn_schemas() -> dict[str, str]:
@@ -145,8 +146,10 @@ class ParsedFiles:
                 problems.append(DeploymentProblem(source.filename, None, None, "file name given twice"))
                 continue
             seen.add(source.filename)
-            if source.kind == "bpmn" and not source.filename.lower().endswith(".bpmn"):
-                problems.append(DeploymentProblem(source.filename, None, None, "only .bpmn and .dmn files"))
+            if not source.filename.lower().endswith(DEPLOYABLE_SUFFIXES):
+                problems.append(
+                    DeploymentProblem(source.filename, None, None, "only .bpmn, .bpmn20.xml and .dmn files")
+                )
                 continue
             try:
                 self.trees[source.filename] = read_xml(source)
@@ -158,21 +161,34 @@ class ParsedFiles:
         if problems:
             raise DeploymentInvalid(problems)
 
-        self.dialect = "camunda" if any(self._uses_camunda(tree) for tree in self.trees.values()) else "spiff"
-        parser_class, validator = (
-            (CamundaParser, CAMUNDA_VALIDATOR) if self.dialect == "camunda" else (SpiffBpmnParser, SPIFF_VALIDATOR)
-        )
-        self.parser = parser_class(validator=validator)
-        self.parser.dmn_schemas = LOADABLE_DMN_SCHEMAS
-        for source in sources:
+        # One parser per dialect: Camunda Modeler files and Spiff (or plain) files may be deployed together.
+        dialects = {name: _dialect(tree) for name, tree in self.trees.items() if not _is_dmn(name, tree)}
+        self.parsers = {dialect: _new_parser(dialect) for dialect in sorted(set(dialects.values()) or {"spiff"})}
+        for source in sorted(sources, key=lambda s: s.filename not in dialects):  # BPMN first, then DMN
             tree = self.trees[source.filename]
+            targets = (
+                [self.parsers[dialects[source.filename]]] if source.filename in dialects else self.parsers.values()
+            )
             try:
-                self._add(source, tree)
+                for parser in targets:
+                    self._add(source, tree, parser)
             except ValidationException as error:
                 problems.append(self._problem(error, source.filename))
             except Exception as error:  # the library fails in many ways on unusual input; report, never crash
                 problems.append(DeploymentProblem(source.filename, None, None, _message(error)))
-        if not problems and not self.parser.process_parsers and not self.parser.dmn_parsers:
+        self._owners: dict[str, object] = {}
+        for parser in self.parsers.values():
+            for pid, process_parser in parser.process_parsers.items():
+                if pid in self._owners:
+                    other = self._owners[pid].process_parsers[pid].filename
+                    problems.append(
+                        DeploymentProblem(
+                            process_parser.filename, None, pid, f"process id '{pid}' is also defined in {other}"
+                        )
+                    )
+                self._owners[pid] = parser
+        problems.extend(self._decision_problems())
+        if not problems and not self._owners and not self.decision_files:
             problems.append(DeploymentProblem(", ".join(self.trees), None, None, "no process or decision found"))
         if problems:
             raise DeploymentInvalid(problems)
@@ -182,24 +198,47 @@ class ParsedFiles:
                 if node.get("id") and _is_flow_node(node):
                     self.elements[(_container_id(node), node.get("id"))] = _element_info(node)
 
-    @staticmethod
-    def _uses_camunda(tree: etree._ElementTree) -> bool:
-        root = tree.getroot()
-        return CAMUNDA_NS in root.nsmap.values() and SPIFF_NS not in root.nsmap.values()
+    def _decision_problems(self) -> list[DeploymentProblem]:
+        """Parse every decision now (SpiffWorkflow would wait until a task uses it) and refuse duplicate ids."""
+        problems, seen = [], {}
+        parser = next(iter(self.parsers.values()))
+        for tree_name, tree in self.trees.items():
+            if not _is_dmn(tree_name, tree):
+                continue
+            for decision in tree.getroot().xpath("//*[local-name()='decision']"):
+                did = decision.get("id")
+                if did in seen and seen[did] != tree_name:
+                    problems.append(
+                        DeploymentProblem(
+                            tree_name, decision.sourceline, did, f"decision id '{did}' is also in {seen[did]}"
+                        )
+                    )
+                seen.setdefault(did, tree_name)
+        for did, dmn_parser in parser.dmn_parsers.items():
+            try:
+                dmn_parser.parse()
+            except Exception as error:
+                problems.append(
+                    DeploymentProblem(dmn_parser.filename, None, did, f"decision cannot be read: {_message(error)}")
+                )
+        return problems
 
-    def _add(self, source: SourceFile, tree: etree._ElementTree) -> None:
+    @staticmethod
+    def _add(source: SourceFile, tree: etree._ElementTree, parser) -> None:
         root = tree.getroot()
         namespace = etree.QName(root).namespace or ""
         if source.kind == "dmn" or namespace.startswith(DMN_NAMESPACE_PREFIX):
             if not namespace.startswith(DMN_NAMESPACE_PREFIX):
                 raise ValidationException("a .dmn file must hold a DMN definitions element", file_name=source.filename)
-            self.parser.add_dmn_xml(root, filename=source.filename)
+            if not root.xpath("./*[local-name()='decision']"):
+                raise ValidationException("the DMN file holds no decision", file_name=source.filename)
+            parser.add_dmn_xml(root, filename=source.filename)
         elif namespace != BPMN_NS or etree.QName(root).localname != "definitions":
             raise ValidationException(
                 "not a BPMN 2.0 file: the root element must be bpmn:definitions", file_name=source.filename
             )
         else:
-            self.parser.add_bpmn_xml(tree, filename=source.filename)
+            parser.add_bpmn_xml(tree, filename=source.filename)
 
     def _problem(self, error: ValidationException, default_file: str) -> DeploymentProblem:
         filename = error.file_name or default_file
@@ -213,47 +252,83 @@ class ParsedFiles:
     @property
     def processes(self) -> list[ProcessInfo]:
         return [
-            ProcessInfo(pid, parser.get_name() or pid, bool(parser.process_executable), parser.filename)
-            for pid, parser in self.parser.process_parsers.items()
+            ProcessInfo(pid, pp.get_name() or pid, bool(pp.process_executable), pp.filename)
+            for pid, pp in ((pid, owner.process_parsers[pid]) for pid, owner in self._owners.items())
+            if etree.QName(pp.node).localname == "process"
         ]
 
     @property
     def decision_files(self) -> dict[str, str]:
         """Decision id -> file name for every decision in these files."""
-        return {did: parser.filename for did, parser in self.parser.dmn_parsers.items()}
+        parser = next(iter(self.parsers.values()))
+        return {did: dmn_parser.filename for did, dmn_parser in parser.dmn_parsers.items()}
 
     def referenced_decisions(self) -> set[str]:
-        return set(self.parser.get_dmn_dependencies()) - {None}
+        return set().union(*(parser.get_dmn_dependencies() for parser in self.parsers.values())) - {None}
 
     def build(self, process_id: str) -> tuple[object, dict[str, object], set[str]]:
-        """The spec of one process, the specs it calls, and the called process ids not found in these files."""
-        filename = self.parser.process_parsers[process_id].filename
+        """The spec of one process, the specs it calls, and the called process ids not found in these files.
+
+        Non-executable processes are built too, so their mistakes are found at deploy time.
+        """
+        process_parser = self._owners[process_id].process_parsers[process_id]
+        filename = process_parser.filename
+        executable = process_parser.process_executable
         try:
-            spec = self.parser.get_spec(process_id)
+            process_parser.process_executable = True
+            spec = process_parser.get_spec()
             subprocess_specs: dict[str, object] = {}
             missing: set[str] = set()
-            self._collect_called(spec, subprocess_specs, missing)
+            self._collect_called(spec, subprocess_specs, missing, (process_id,))
         except ValidationException as error:
             raise DeploymentInvalid([self._problem(error, filename)]) from None
+        except DeploymentInvalid:
+            raise
         except Exception as error:  # see __init__: report, never crash
             raise DeploymentInvalid([DeploymentProblem(filename, None, None, _message(error))]) from None
+        finally:
+            process_parser.process_executable = executable
         return spec, subprocess_specs, missing
 
-    def _collect_called(self, spec, found: dict[str, object], missing: set[str]) -> None:
+    def _parsers_for(self, root_process: str, name: str) -> list:
+        owner = self._owners.get(name) or self._owners[root_process]
+        return [owner, *(p for p in self.parsers.values() if p is not owner)]
+
+    def has_start_event(self, process_id: str) -> bool:
+        node = self._owners[process_id].process_parsers[process_id].node
+        return bool(node.xpath("./bpmn:startEvent", namespaces=NS))
+
+    def _collect_called(self, spec, found: dict[str, object], missing: set[str], chain: tuple[str, ...]) -> None:
         for task_spec in spec.task_specs.values():
             name = getattr(task_spec, "spec", None)
-            if not isinstance(task_spec, SubWorkflowTask) or name in found or name in missing:
+            if not isinstance(task_spec, SubWorkflowTask):
                 continue
-            called = self.parser.get_spec(name, required=False)
+            if name in chain:
+                owner = self._owners[chain[-1]].process_parsers[chain[-1]]
+                node = owner.node.xpath(".//*[@id=$id]", id=task_spec.name)
+                raise DeploymentInvalid(
+                    [
+                        DeploymentProblem(
+                            owner.filename,
+                            node[0].sourceline if node else None,
+                            task_spec.name,
+                            f"recursive call: {' -> '.join((*chain, name))}; a process may not call itself",
+                        )
+                    ]
+                )
+            if name in found or name in missing:
+                continue
+            # Embedded subprocesses get their parsers while their parent is parsed, so ask every parser.
+            called = next((p.get_spec(name, required=False) for p in self._parsers_for(chain[0], name)), None)
             if called is None:
                 missing.add(name)
-            else:
-                found[name] = called
-                self._collect_called(called, found, missing)
+                continue
+            found[name] = called
+            self._collect_called(called, found, missing, (*chain, name))
 
     def call_sites(self, process_id: str, called: str) -> DeploymentProblem:
         """A problem pointing at the call activity of ``process_id`` that calls ``called``."""
-        filename = self.parser.process_parsers[process_id].filename
+        filename = self._owners[process_id].process_parsers[process_id].filename
         nodes = self.trees[filename].getroot().xpath("//bpmn:callActivity[@calledElement=$c]", namespaces=NS, c=called)
         node = nodes[0] if nodes else None
         return DeploymentProblem(
@@ -262,6 +337,26 @@ class ParsedFiles:
             node.get("id") if node is not None else None,
             f"call activity calls process '{called}', which is neither in this deployment nor deployed",
         )
+
+
+def _is_dmn(filename: str, tree: etree._ElementTree) -> bool:
+    namespace = etree.QName(tree.getroot()).namespace or ""
+    return filename.lower().endswith(".dmn") or namespace.startswith(DMN_NAMESPACE_PREFIX)
+
+
+def _dialect(tree: etree._ElementTree) -> str:
+    """'camunda' for Camunda Modeler files, 'spiff' for Spiff-extended and plain BPMN."""
+    namespaces = set(tree.getroot().nsmap.values())
+    return "camunda" if CAMUNDA_NS in namespaces and SPIFF_NS not in namespaces else "spiff"
+
+
+def _new_parser(dialect: str):
+    if dialect == "camunda":
+        parser = CamundaParser(validator=CAMUNDA_VALIDATOR)
+    else:
+        parser = SpiffBpmnParser(validator=SPIFF_VALIDATOR)
+    parser.dmn_schemas = LOADABLE_DMN_SCHEMAS
+    return parser
 
 
 CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}

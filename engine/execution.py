@@ -125,7 +125,7 @@ class Executor:
         stored = True
         try:
             row.state = state.dump(workflow)
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # unserializable data must not lose the instance
             exc.add_note("the instance data could not be stored as JSON; the state before this step is kept")
             error, stored = exc, False
         row.updated_at = now

@@ -157,20 +157,30 @@ class Repository:
                 continue
             used = {file_checksums[process.filename], *dmn_checksums}
             dependencies: dict = {"processes": {}, "resources": [r.id for r in external]}
-            if process.executable:
-                try:
-                    spec, subprocess_specs, missing = parsed.build(process.id)
-                except DeploymentInvalid as invalid:
-                    problems.extend(invalid.problems)
+            if not process.executable and not parsed.has_start_event(process.id):
+                outcomes.append(
+                    (
+                        process.id,
+                        process.name,
+                        False,
+                        hashlib.sha256("|".join(sorted(used)).encode()).hexdigest(),
+                        dependencies,
+                    )
+                )
+                continue  # a pool that only documents another party: nothing to run, nothing to check
+            try:
+                spec, subprocess_specs, missing = parsed.build(process.id)
+            except DeploymentInvalid as invalid:
+                problems.extend(invalid.problems)
+                continue
+            used.update(file_checksums[sub.file] for sub in subprocess_specs.values() if sub.file in file_checksums)
+            for called in sorted(missing):
+                found = self._latest_rows(session, [called])
+                if not found or not found[0].executable:
+                    problems.append(parsed.call_sites(process.id, called))
                     continue
-                used.update(file_checksums[sub.file] for sub in subprocess_specs.values() if sub.file in file_checksums)
-                for called in sorted(missing):
-                    found = self._latest_rows(session, [called])
-                    if not found or not found[0].executable:
-                        problems.append(parsed.call_sites(process.id, called))
-                        continue
-                    dependencies["processes"][called] = found[0].id
-                    used.add(found[0].checksum)
+                dependencies["processes"][called] = found[0].id
+                used.add(found[0].checksum)
             checksum = hashlib.sha256("|".join(sorted(used)).encode()).hexdigest()
             outcomes.append((process.id, process.name, process.executable, checksum, dependencies))
         if problems:

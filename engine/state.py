@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION, BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -42,7 +43,12 @@ class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
 _config = {cls: conv for cls, conv in SPIFF_CONFIG.items() if cls is not BpmnWorkflow}
 _registry = BpmnWorkflowSerializer.configure(_config)
 _converter = SpecFreeWorkflowConverter(BpmnWorkflow, _registry)
-# Pending events of Camunda-dialect processes carry Camunda's message definition; give it a distinct name.
+# Camunda-dialect processes use the library's base classes (and Camunda's message definition) where the
+# Spiff dialect uses subclasses of the same name: register those under names of their own.
+for _cls, _conv in DEFAULT_CONFIG.items():
+    _clashes = [other for other, name in _registry.typenames.items() if name == _cls.__name__ and other is not _cls]
+    if _cls in _registry.typenames and _clashes:
+        _conv(_cls, _registry, typename=f"Bpmn{_cls.__name__}")
 MessageEventDefinitionConverter(CamundaMessageEventDefinition, _registry, typename="CamundaMessageEventDefinition")
 
 

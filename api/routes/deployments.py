@@ -5,13 +5,12 @@ from flask import Blueprint, request
 from api.auth import current_principal
 from api.requests import int_arg, limit_arg, paged
 from api.routes.common import care
-from engine.bpmn import SourceFile
+from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.errors import InvalidRequest
 from engine.pagination import page_of
 from engine.views import deployment_view
 
 blueprint = Blueprint("deployments", __name__)
-ALLOWED_SUFFIXES = (".bpmn", ".dmn")
 
 
 def uploaded_sources() -> list[SourceFile]:
@@ -21,8 +20,8 @@ def uploaded_sources() -> list[SourceFile]:
     sources = []
     for storage in files:
         name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if not name.lower().endswith(ALLOWED_SUFFIXES):
-            raise InvalidRequest(f"'{name}' is neither a .bpmn nor a .dmn file")
+        if not name.lower().endswith(DEPLOYABLE_SUFFIXES):
+            raise InvalidRequest(f"'{name}' is not a .bpmn, .bpmn20.xml or .dmn file")
         sources.append(SourceFile(name, storage.read()))
     return sources
 

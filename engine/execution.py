@@ -91,7 +91,9 @@ class Executor:
         for _ in range(CONFLICT_RETRIES):
             try:
                 with self.db.write() as session:
-                    row = session.get(ProcessInstance, instance_id)
+                    # The row lock (PostgreSQL; SQLite's writers are serialized already) makes every writer of
+                    # one instance take its locks in the same order: no deadlocks, and losers see the new version.
+                    row = session.get(ProcessInstance, instance_id, with_for_update=True)
                     if row is None:
                         raise NotFound(f"no instance with id {instance_id}")
                     definition = self.repository.load(row.definition_id)

@@ -1,0 +1,81 @@
+"""The carecenter command: check, deploy, db upgrade, token management."""
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from tests.conftest import DATA, make_engine
+
+PROCESSES = DATA.parent.parent / "processes"
+
+
+@pytest.fixture
+def run(database_url, monkeypatch):
+    monkeypatch.setenv("CARECENTER_DATABASE_URL", database_url)
+
+    def invoke(*args: str, stdin: str | None = None):
+        return CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_check_prints_file_line_element_message_and_exits_1(run):
+    result = run("check", str(DATA / "bad_script.bpmn"), str(DATA / "dangling_flow.bpmn"))
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert "bad_script.bpmn:7: compute: Python syntax error in script: '(' was never closed (line 1)" in lines
+    assert any(line.startswith("dangling_flow.bpmn:7: d2: sequence flow targetRef 'nowhere'") for line in lines)
+
+
+def test_check_of_valid_files_stores_nothing(run, database_url):
+    result = run("check", str(PROCESSES / "hello_care.bpmn"))
+    assert result.exit_code == 0, result.output
+    assert "hello_care: ok" in result.output
+    assert make_engine(database_url).repository.latest_definitions() == []
+
+
+def test_deploy_folder_then_again_unchanged(run, database_url):
+    first = run("deploy", str(PROCESSES))
+    assert first.exit_code == 0, first.output
+    assert "hello_care v1: created" in first.output
+    second = run("deploy", str(PROCESSES))
+    assert "hello_care v1: unchanged" in second.output
+    assert "nothing changed" in second.output
+    assert [d.key for d in make_engine(database_url).repository.latest_definitions()] == ["hello_care"]
+
+
+def test_deploy_of_invalid_files_exits_1(run):
+    result = run("deploy", str(DATA / "bad_script.bpmn"))
+    assert result.exit_code == 1
+    assert "bad_script.bpmn:7: compute:" in result.output
+
+
+def test_missing_path_is_a_usage_error(run):
+    result = run("deploy", "/no/such/file.bpmn")
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.output
+
+
+def test_db_upgrade_is_repeatable(run):
+    assert run("db", "upgrade").exit_code == 0
+    assert "up to date" in run("db", "upgrade").output
+
+
+def test_token_create_list_revoke(run, database_url):
+    created = run("token", "create", "mail-gateway", "--expires", "P30D")
+    assert created.exit_code == 0, created.output
+    value = created.stdout.strip().splitlines()[0]
+    care = make_engine(database_url)
+    principal = care.tokens.authenticate(value)
+    assert principal is not None and principal.name == "token:mail-gateway"
+    listing = run("token", "list").output
+    assert "mail-gateway" in listing and value not in listing
+    token_id = listing.split()[0]
+    assert "revoked" in run("token", "revoke", token_id).output
+    assert care.tokens.authenticate(value) is None
+
+
+def test_token_create_rejects_bad_input(run):
+    assert run("token", "create", "x", "--expires", "soon").exit_code == 2
+    assert run("token", "create", "x", "--role", "wizard").exit_code == 1
+    assert run("token", "revoke", "9999").exit_code == 1

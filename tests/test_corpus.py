@@ -22,19 +22,20 @@ Valid files are deployed in these groups:
 
 - **one deployment per folder** with every valid file whose ids (process ids, ids of embedded
   subprocesses, which SpiffWorkflow keys like processes, and decision ids) are unique in the
-  folder, plus the files they need from the extra DMN folders.  A folder holding both Camunda
-  Modeler files and Spiff/plain files gets one such deployment per dialect, because the engine
-  parses a whole deployment in one dialect (see :func:`test_dialects_mix_in_one_deployment`);
+  folder, plus the files they need from the extra DMN folders.  Camunda Modeler files and
+  Spiff/plain files share that deployment: the engine parses each file in its own dialect (see
+  :func:`test_dialects_mix_in_one_deployment`);
 - **one deployment per remaining file**, together with the files it needs (transitively): files
   whose ids clash with a sibling's (SpiffWorkflow's tests load them one at a time, so many reuse
   ``main``, ``Process_1`` or ``token``, and two DMN files may share a decision id), files that need
   a clashing file, and the files of :data:`EXPECTED_REJECTIONS`.
 
 Each invalid file is deployed alone with the files it needs, and must be refused with a problem
-that names it; nothing may be stored.
+that names it; nothing may be stored.  The one exception is :data:`STORED_NOT_EXECUTABLE`: a
+non-executable process is stored by design, and starting it is refused.
 
-Signavio-era files are named ``*.bpmn20.xml``; carecenter accepts only ``.bpmn`` and ``.dmn``
-names, so they are deployed as ``*.bpmn`` (a separate test pins the refusal of the real name).
+Signavio-era files are named ``*.bpmn20.xml``; carecenter accepts that name as it is, so they are
+deployed under their real names.
 
 Starting: every executable process of the ``bpmn`` and ``spiff`` folders is started once, with
 empty variables, from a deployment of its file with the files it needs; it must end up
@@ -56,8 +57,8 @@ import pytest
 from lxml import etree
 
 from engine.bpmn import SourceFile
-from engine.errors import DeploymentInvalid
-from engine.runtime import StartRequest
+from engine.errors import DeploymentInvalid, NotExecutable
+from engine.runtime import InstanceFilter, StartRequest
 
 CORPUS = Path(
     os.environ.get("CARECENTER_CORPUS_DIR")
@@ -104,7 +105,15 @@ EXPECTED_REJECTIONS = {
     "bpmn/data/multiple_call_activities.bpmn": "calls process 'Process_sypm122', which is neither",
     "bpmn/data/nested_call_activity.bpmn": "calls process 'is_this_missing', which is neither",
     "bpmn/data/single_call_activity.bpmn": "calls process 'SingleTask_Process', which is neither",
-    "bpmn/data/call_activity_nested/call_activity_level_2.bpmn": "calls process 'Level2b', which is neither",
+    # Level3 calls itself.  A file that needs it is refused with a problem naming the file that holds
+    # the recursive call activity (call_activity_level_3.bpmn); level_2's own missing 'Level2b' goes
+    # unreported, as the recursion stops the check of its process.
+    "bpmn/data/call_activity_nested/call_activity_level_3.bpmn": (
+        "recursive call: Level3 -> Level3; a process may not call itself"
+    ),
+    "bpmn/data/call_activity_nested/call_activity_level_2.bpmn": (
+        "recursive call: Level2 -> Level3 -> Level3; a process may not call itself"
+    ),
     "bpmn/data/call_activity_nested/call_activity_nested.bpmn": 'No DMN Diagram available with id "Level2c"',
     # Signavio exports: conditions that are not Python, flows without conditions, a bare call activity.
     "bpmn/data/Test-Workflows/Scripts.bpmn20.xml": "Python syntax error in conditionExpression",
@@ -130,44 +139,29 @@ INVALID_MESSAGES = {
 }
 
 # Invalid files the engine accepts today (reported; strict, so a fix shows up as XPASS).
-NON_EXECUTABLE_ONLY = (
-    "every process is isExecutable=false, and carecenter stores non-executable processes without "
-    "validating them; SpiffWorkflow refuses them as not executable"
+RULE_ENTRY_NOT_CHECKED = (
+    "decisions are parsed at deploy time, but a rule entry is an expression checked only when evaluated"
 )
-DMN_NOT_PARSED = "DMN files are not fully parsed at deploy time"
 ACCEPTED_INVALID = {
-    "bpmn/data/Invalid-Workflows/Disconnected-Boundary-Event.bpmn20.xml": NON_EXECUTABLE_ONLY,
-    "bpmn/data/Invalid-Workflows/Subprocess-Not-Found.bpmn20.xml": NON_EXECUTABLE_ONLY,
-    "bpmn/data/Invalid-Workflows/non-executable-process.bpmn": NON_EXECUTABLE_ONLY,
-    "dmn/data/dmn_version_test/v1_2_unsupported/diagram-interchange-dish-example.dmn": (
-        f"{DMN_NOT_PARSED}: three decisions in one file fail only when a business rule task uses them"
-    ),
-    "dmn/data/dmn_version_test/v1_3_unsupported/diagram-interchange-dish-example.dmn": (
-        f"{DMN_NOT_PARSED}: three decisions in one file fail only when a business rule task uses them"
-    ),
-    "camunda/data/dmn/invalid_decision.dmn": (
-        f"{DMN_NOT_PARSED}: the rule entry '= 1' is not checked and fails only when evaluated"
-    ),
+    "camunda/data/dmn/invalid_decision.dmn": f"{RULE_ENTRY_NOT_CHECKED}: its entry '= 1' fails only then",
     "camunda/data/invalid/InvalidDecision.bpmn": (
-        f"{DMN_NOT_PARSED}: its decision (invalid_decision.dmn) has a rule entry '= 1' that fails only when evaluated"
+        f"{RULE_ENTRY_NOT_CHECKED}: its decision (invalid_decision.dmn) has an entry '= 1' that fails only then"
     ),
 }
 
-# Processes never started here, with the reason.
-NOT_STARTED = {
-    "bpmn/data/call_activity_nested/call_activity_level_3.bpmn#Level3": (
-        "calls itself with no wait state in between: runtime.start never returns (engine hang, reported)"
-    ),
+# Invalid on purpose, but accepted by design: the project's requirement "Non-executable processes are
+# stored but cannot be started (409)" overrides the rule that invalid corpus files are refused.  The
+# file is otherwise sound (it is validated like an executable process, having a start event); it must
+# be stored with executable False, and starting its processes must raise NotExecutable.
+STORED_NOT_EXECUTABLE = {
+    "bpmn/data/Invalid-Workflows/non-executable-process.bpmn": "its only process is isExecutable=false",
 }
 
-# Starts that crash today (reported; strict, so a fix shows up as XPASS).
-START_CRASHES = {
-    "bpmn/data/uncaught_escalation.bpmn#top_level": (
-        AttributeError,
-        "state.dump: a pending escalation of a Camunda-dialect process is serialized with the Spiff "
-        "converter, which reads .expression",
-    ),
-}
+# Processes never started here, with the reason (none at the moment).
+NOT_STARTED: dict[str, str] = {}
+
+# Starts that crash today (reported; strict, so a fix shows up as XPASS): none at the moment.
+START_CRASHES: dict[str, tuple[type[BaseException], str]] = {}
 
 # A handful of simple processes that need no input, with the status their start must reach.
 SIMPLE_STARTS = {
@@ -206,8 +200,7 @@ class CorpusFile:
 
     @property
     def deployed_name(self) -> str:
-        name = self.rel.rsplit("/", 1)[1]
-        return name[: -len(".bpmn20.xml")] + ".bpmn" if name.endswith(".bpmn20.xml") else name
+        return self.rel.rsplit("/", 1)[1]
 
     @property
     def invalid(self) -> bool:
@@ -340,14 +333,8 @@ def valid_groups() -> list[Group]:
                     alone.add(f.rel)
                     changed = True
         together = [f for f in valid if f.rel not in alone]
-        dialects = sorted({f.dialect for f in together if f.kind == "bpmn"})
-        if len(dialects) <= 1 and together:
+        if together:
             groups.append(_group(f"{folder}/*", together))
-        elif len(dialects) > 1:
-            # The engine parses a deployment in one dialect (see test_dialects_mix_in_one_deployment).
-            for dialect in dialects:
-                members = [f for f in together if f.dialect == dialect or (f.kind == "dmn" and dialect == dialects[0])]
-                groups.append(_group(f"{folder}/* ({dialect} dialect)", members))
         groups.extend(file_group(f.rel) for f in valid if f.rel in alone and f.rel not in EXPECTED_REJECTIONS)
     return groups
 
@@ -421,21 +408,47 @@ def test_valid_files_the_engine_cannot_run_are_refused_with_a_reason(care, rel):
     assert any(EXPECTED_REJECTIONS[rel] in p.message for p in mine), [p.message for p in mine]
 
 
+def test_a_recursive_call_is_refused_at_the_call_activity_that_closes_the_loop(care):
+    """Level2 calls Level3, which calls itself: the problem points at Level3's call activity, in its file."""
+    folder = "bpmn/data/call_activity_nested"
+    group = file_group(f"{folder}/call_activity_level_2.bpmn")
+    assert [f.rel for f in group.needed] == [f"{folder}/call_activity_level_3.bpmn"]
+    problems = refused(care, group)
+
+    tree = etree.parse(str(CORPUS / folder / "call_activity_level_3.bpmn"))
+    [call] = tree.getroot().xpath("//bpmn:callActivity[@calledElement='Level3']", namespaces=NS)
+    assert {(p.file, p.line, p.element_id) for p in problems} == {
+        ("call_activity_level_3.bpmn", call.sourceline, call.get("id"))
+    }
+    assert sorted(p.message for p in problems) == [
+        "recursive call: Level2 -> Level3 -> Level3; a process may not call itself",
+        "recursive call: Level3 -> Level3; a process may not call itself",
+    ]
+
+
 def test_grouping_covers_every_valid_file_once_as_primary():
     primary = [f.rel for g in valid_groups() for f in g.primary]
     valid = [rel for rel, f in corpus().items() if not f.invalid]
     assert sorted(primary + list(EXPECTED_REJECTIONS)) == sorted(valid)
     assert set(EXPECTED_REJECTIONS) <= set(valid)
-    assert set(ACCEPTED_INVALID) | set(INVALID_MESSAGES) <= set(invalid_files())
+    special = [set(ACCEPTED_INVALID), set(INVALID_MESSAGES), set(STORED_NOT_EXECUTABLE)]
+    assert set().union(*special) <= set(invalid_files())
+    assert not (set(ACCEPTED_INVALID) | set(INVALID_MESSAGES)) & set(STORED_NOT_EXECUTABLE)
 
 
-def test_bpmn20_xml_names_are_refused_as_such(care):
-    """carecenter takes ``.bpmn`` and ``.dmn`` only; the corpus's ``*.bpmn20.xml`` are renamed to deploy."""
-    path = CORPUS / "bpmn/data/Test-Workflows/Parallel-One-Path-Ends.bpmn20.xml"
-    with pytest.raises(DeploymentInvalid) as caught:
-        care.repository.deploy([SourceFile(path.name, path.read_bytes())], "bpmn20", PRINCIPAL)
-    assert [(p.file, p.message) for p in caught.value.problems] == [(path.name, "only .bpmn and .dmn files")]
-    assert_nothing_stored(care)
+def test_bpmn20_xml_files_deploy_under_their_real_name(care):
+    """carecenter takes ``.bpmn20.xml`` names as they are, beside ``.bpmn`` and ``.dmn``."""
+    rel = "bpmn/data/Test-Workflows/Parallel-One-Path-Ends.bpmn20.xml"
+    path = CORPUS / rel
+    assert corpus()[rel].deployed_name == path.name == "Parallel-One-Path-Ends.bpmn20.xml"
+
+    result = care.repository.deploy([SourceFile(path.name, path.read_bytes())], "bpmn20", PRINCIPAL)
+
+    key = "sid-33b2dda8-ca46-47ca-9f08-43de73abde9e"
+    assert [(o.key, o.version, o.status, o.executable) for o in result.definitions] == [(key, 1, "created", True)]
+    [deployment] = care.repository.deployments(100, None)
+    assert [r.filename for r in deployment.resources] == [path.name]
+    assert care.repository.xml(key) == (path.name, path.read_bytes())
 
 
 # -- refusing invalid files --------------------------------------------------------------------
@@ -444,7 +457,12 @@ def test_bpmn20_xml_names_are_refused_as_such(care):
 def _invalid_params() -> list:
     params = []
     for rel in invalid_files():
-        marks = [pytest.mark.xfail(strict=True, reason=ACCEPTED_INVALID[rel])] if rel in ACCEPTED_INVALID else []
+        if rel in STORED_NOT_EXECUTABLE:
+            continue  # accepted by design: see test_non_executable_processes_are_stored_but_cannot_start
+        marks = []
+        if rel in ACCEPTED_INVALID:
+            # pytest.fail.Exception: "DID NOT RAISE" DeploymentInvalid, i.e. the file was accepted.
+            marks = [pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason=ACCEPTED_INVALID[rel])]
         params.append(pytest.param(rel, id=rel, marks=marks))
     return params
 
@@ -459,6 +477,23 @@ def test_invalid_files_are_refused_naming_the_file(care, rel):
     assert all(p.message.strip() for p in mine)
     if rel in INVALID_MESSAGES:
         assert any(INVALID_MESSAGES[rel] in p.message for p in mine), [p.message for p in mine]
+
+
+@pytest.mark.parametrize("rel", sorted(STORED_NOT_EXECUTABLE))
+def test_non_executable_processes_are_stored_but_cannot_start(care, rel):
+    """The requirement wins over the corpus's label: stored with executable False, starting it is a 409."""
+    file = corpus()[rel]
+    assert file.processes and not any(executable for _, executable in file.processes), STORED_NOT_EXECUTABLE[rel]
+
+    result = care.repository.deploy(file_group(rel).sources(), rel, PRINCIPAL)
+
+    expected = {pid: False for pid, _ in file.processes}
+    assert {o.key: o.executable for o in result.definitions} == expected
+    assert all((o.version, o.status) == (1, "created") for o in result.definitions)
+    for process_id in expected:
+        with pytest.raises(NotExecutable):
+            care.runtime.start(StartRequest(process_id, {}), PRINCIPAL)
+    assert care.runtime.list(InstanceFilter(), 10, None).items == []
 
 
 # -- starting ----------------------------------------------------------------------------------
@@ -513,18 +548,35 @@ def test_processes_not_started_are_still_in_the_corpus():
     assert {c for c in SIMPLE_STARTS if c.split("/")[0] in ("bpmn", "spiff")} <= cases
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=DeploymentInvalid,
-    reason="engine parses a whole deployment in one dialect: one Camunda Modeler file makes every Spiff "
-    "file in the deployment parse with CamundaParser (here: the multi-instance of performance_test.bpmn "
-    "is refused; Spiff pre-/post-scripts are silently dropped)",
-)
 def test_dialects_mix_in_one_deployment(care):
-    """A Spiff file deploys alone, so it should deploy beside a Camunda Modeler file too."""
+    """Each file is parsed in its own dialect, so Spiff and Camunda Modeler files deploy together."""
     spiff, camunda = corpus()["bpmn/data/performance_test.bpmn"], corpus()["bpmn/data/boundary.bpmn"]
     assert (spiff.dialect, camunda.dialect) == ("spiff", "camunda")
     for alone in (spiff, camunda):
         assert care.repository.check([alone.source()])
     result = care.repository.deploy([spiff.source(), camunda.source()], "mixed", PRINCIPAL)
-    assert {o.key for o in result.definitions} == {"Process_3no3Cw9", "boundary_event"}
+    assert {o.key: o.executable for o in result.definitions} == {"Process_3no3Cw9": True, "boundary_event": True}
+
+
+def test_spiff_extensions_survive_a_camunda_file_in_the_deployment(care):
+    """The Spiff pre- and post-script of a task still run when a Camunda Modeler file is deployed beside it."""
+    spiff, camunda = corpus()["spiff/data/prescript_postscript.bpmn"], corpus()["camunda/data/no_form.bpmn"]
+    assert (spiff.dialect, camunda.dialect) == ("spiff", "camunda")
+    result = care.repository.deploy([spiff.source(), camunda.source()], "mixed", PRINCIPAL)
+    assert {o.key for o in result.definitions} == {"Process_1", "no_form"}
+
+    view, _ = care.runtime.start(StartRequest("Process_1", {"a": 1, "b": 2}), PRINCIPAL)
+    # The plain task waits as a manual task; its pre-script has run (x = a * 2, y = b * 2, z = x + y).
+    assert view["status"] == "active"
+    [task] = view["tasks"]
+    assert task["element_id"] == "Activity_1iqs4li"
+    assert care.runtime.get(view["id"])["data"] == {"a": 1, "b": 2, "x": 2, "y": 4, "z": 6}
+
+    done = care.tasks.complete(task["id"], {}, PRINCIPAL)
+    # The post-script has run too (c = z * 2, del x, del y).
+    assert done["instance"]["status"] == "completed"
+    assert care.runtime.get(view["id"])["data"] == {"a": 1, "b": 2, "z": 6, "c": 12}
+
+    # The Camunda Modeler file of the same deployment runs as well.
+    other, _ = care.runtime.start(StartRequest("no_form", {}), PRINCIPAL)
+    assert other["status"] in RUN_STATUSES

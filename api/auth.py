@@ -1,37 +1,71 @@
-"""Authentication: a bearer token on every non-public request, then the policy check.
+"""Authentication: one ``before_request`` hook for the whole application, so no route can forget it.
 
-Runs as one ``before_request`` hook for the whole application, so no route can forget it.
+API routes take a bearer token; pages take the signed session cookie set at login.  Either way
+the principal then passes :func:`api.policy.authorize`.
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, redirect, request, session, url_for
 
-from api import policy
+from api import policy, ratelimit
 from api.problems import problem
-from engine.tokens import Principal
+from engine.models import User
+from engine.tokens import Principal, user_principal
 
 
 def current_principal() -> Principal:
     return g.principal
 
 
+def current_scope():
+    return policy.task_scope(g.principal)
+
+
+def _session_principal(app: Flask) -> Principal | None:
+    user_id = session.get("user_id")
+    if user_id is None:
+        return None
+    care = app.extensions["carecenter"]
+    with care.db.read() as db_session:
+        user = db_session.get(User, user_id)
+        if user is None or user.disabled or user.password_hash is None:
+            return None
+        if session.get("password_fingerprint") != user.password_hash[-16:]:
+            return None  # the password changed since this login
+        return user_principal(user)
+
+
 def register(app: Flask) -> None:
     @app.before_request
     def _authenticate():
         endpoint = request.endpoint
+        if endpoint in policy.RATE_LIMITED_ENDPOINTS and request.method == "POST":
+            limited = ratelimit.check(app, endpoint)
+            if limited is not None:
+                return limited
         if endpoint is None or policy.is_public(endpoint):
             return None  # unknown routes fall through to 404/405
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return problem(401, "/problems/unauthenticated", "Unauthenticated", "send Authorization: Bearer <token>")
-        principal = app.extensions["carecenter"].tokens.authenticate(value.strip())
-        if principal is None:
-            return problem(
-                401, "/problems/unauthenticated", "Unauthenticated", "the token is unknown, revoked or expired"
-            )
+        if policy.is_page(endpoint):
+            principal = _session_principal(app)
+            if principal is None:
+                return redirect(url_for("web.login", next=request.path))
+        else:
+            principal = _bearer_principal(app)
+            if not isinstance(principal, Principal):
+                return principal
         if not policy.authorize(principal, endpoint):
             return problem(403, "/problems/forbidden", "Forbidden", f"role '{principal.role}' may not do this")
         g.principal = principal
         return None
+
+
+def _bearer_principal(app: Flask):
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return problem(401, "/problems/unauthenticated", "Unauthenticated", "send Authorization: Bearer <token>")
+    principal = app.extensions["carecenter"].tokens.authenticate(value.strip())
+    if principal is None:
+        return problem(401, "/problems/unauthenticated", "Unauthenticated", "the token is unknown, revoked or expired")
+    return principal

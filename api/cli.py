@@ -14,6 +14,7 @@ from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
 from engine.errors import CareError, DeploymentInvalid
+from engine.identity import ROLES
 
 
 def _engine() -> CareEngine:
@@ -140,14 +141,14 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", default="admin", show_default=True)
+@click.option("--user", "username", default=None, help="The user or integration account the token acts as.")
 @click.option("--expires", default=None, help="ISO 8601 duration, e.g. P30D.")
-def token_create(name: str, role: str, expires: str | None) -> None:
-    """Create a token and print its value (shown only this once)."""
+def token_create(name: str, username: str | None, expires: str | None) -> None:
+    """Create a token and print its value (shown only this once); without --user it is an admin token."""
     care = _engine()
     expires_at = _expiry(care, expires)
     try:
-        row, value = care.tokens.create(name, role, expires_at)
+        row, value = care.tokens.create(name, expires_at=expires_at, username=username)
     except CareError as error:
         raise click.ClickException(error.detail) from None
     click.echo(value)
@@ -186,3 +187,80 @@ def token_revoke(token_id: int) -> None:
     except CareError as error:
         raise click.ClickException(error.detail) from None
     click.echo(f"token {row.id} '{row.name}' revoked")
+
+
+@main.group()
+def user() -> None:
+    """Users: staff, designers, admins and integration accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--group", "groups", multiple=True, help="A team of the user (repeatable).")
+@click.option("--display-name", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--if-missing", is_flag=True, help="Do nothing if the user exists already.")
+def user_add(
+    username: str, role: str, groups: tuple[str, ...], display_name: str | None, password_stdin: bool, if_missing: bool
+) -> None:
+    """Add a user (groups must exist: see `group add`)."""
+    care = _engine()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        if if_missing and any(u.username == username.lower() for u in care.identity.users()):
+            click.echo(f"user {username.lower()} exists already")
+            return
+        created = care.identity.add_user(username, role, list(groups), password, display_name)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"user {created.username} ({created.role}; groups: {', '.join(created.groups) or 'none'}) added")
+
+
+@user.command("list")
+def user_list() -> None:
+    """List users with role, groups and state."""
+    for item in _engine().identity.users():
+        state = "disabled" if item.disabled else "active"
+        click.echo(f"{item.id}\t{item.username}\t{item.role}\t{','.join(item.groups) or '-'}\t{state}")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable a user: no login, and their tokens stop working."""
+    care = _engine()
+    try:
+        found = care.identity.by_name(username)
+        care.identity.update_user(found.id, disabled=True)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"user {found.username} disabled")
+
+
+@main.group()
+def group() -> None:
+    """Groups (teams)."""
+
+
+@group.command("add")
+@click.argument("name")
+@click.option("--description", default="")
+@click.option("--if-missing", is_flag=True, help="Do nothing if the group exists already.")
+def group_add(name: str, description: str, if_missing: bool) -> None:
+    """Add a group."""
+    care = _engine()
+    try:
+        if if_missing and any(g["name"] == name.lower() for g in care.identity.groups()):
+            return
+        created = care.identity.add_group(name, description)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"group {created['name']} added")
+
+
+@group.command("list")
+def group_list() -> None:
+    """List groups."""
+    for item in _engine().identity.groups():
+        click.echo(f"{item['id']}\t{item['name']}\t{item['description']}")

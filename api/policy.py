@@ -1,24 +1,73 @@
-"""Authorization in one place: which principals may call which endpoint.
+"""Authorization in one place: which roles may call which endpoint, and how far staff can see.
 
-Every request passes :func:`authorize` before its view runs (see :mod:`api.auth`); views
-never check roles themselves.
+Every request passes :func:`authorize` before its view runs (see :mod:`api.auth`); views never
+check roles themselves.  Views that list or touch tasks and instances pass :func:`task_scope`
+to the engine, which filters rows by it.
+
+- designers: deploy, check, view definitions; not complete tasks;
+- staff: tasks of their groups, assigned to them or naming them; instances they have a task in;
+- integration accounts: start instances (and, later, publish messages/signals, submit inquiries);
+- admins: everything;
+- customers: only the public status endpoints.
 """
 
 from __future__ import annotations
 
 from engine.tokens import Principal
+from engine.visibility import TaskScope
 
-PUBLIC_ENDPOINTS = frozenset({"health.healthz", "openapi.document", "static"})
+# Endpoints anyone may call; those marked rate-limited are limited per client address.
+PUBLIC_ENDPOINTS = frozenset({"health.healthz", "openapi.document", "static", "web.login", "web.login_submit"})
+RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit"})
 
-# endpoint -> roles allowed; endpoints not listed are for admins only.
-ALLOWED_ROLES: dict[str, frozenset[str]] = {}
+# Page endpoints authenticate with the session cookie instead of a bearer token.
+PAGE_BLUEPRINTS = frozenset({"web"})
+
+DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
+
+# endpoint -> roles allowed besides admin; endpoints not listed are for admins only.
+ALLOWED_ROLES: dict[str, frozenset[str]] = {
+    "deployments.create": frozenset({DESIGNER}),
+    "deployments.check": frozenset({DESIGNER}),
+    "deployments.list_deployments": frozenset({DESIGNER}),
+    "definitions.list_latest": frozenset({DESIGNER, STAFF}),
+    "definitions.versions": frozenset({DESIGNER, STAFF}),
+    "definitions.xml": frozenset({DESIGNER, STAFF}),
+    "definitions.start": frozenset({INTEGRATION}),
+    "instances.list_instances": frozenset({STAFF}),
+    "instances.get": frozenset({STAFF}),
+    "instances.history": frozenset({STAFF}),
+    "tasks.list_tasks": frozenset({STAFF}),
+    "tasks.get": frozenset({STAFF}),
+    "tasks.claim": frozenset({STAFF}),
+    "tasks.unclaim": frozenset({STAFF}),
+    "tasks.complete": frozenset({STAFF}),
+    "web.home": frozenset({DESIGNER, STAFF}),
+    "web.logout": frozenset({DESIGNER, STAFF}),
+}
+
+TEAM_LEAD_GROUP = "team_lead"
+
+# endpoint -> group whose members may call it, whatever their role.
+ALLOWED_GROUPS: dict[str, str] = {"tasks.assign": TEAM_LEAD_GROUP}
 
 
 def is_public(endpoint: str | None) -> bool:
     return endpoint in PUBLIC_ENDPOINTS
 
 
+def is_page(endpoint: str | None) -> bool:
+    return endpoint is not None and endpoint.split(".", 1)[0] in PAGE_BLUEPRINTS
+
+
 def authorize(principal: Principal, endpoint: str) -> bool:
-    if principal.role == "admin":
+    if principal.is_admin or ALLOWED_GROUPS.get(endpoint) in principal.groups:
         return True
     return principal.role in ALLOWED_ROLES.get(endpoint, frozenset())
+
+
+def task_scope(principal: Principal) -> TaskScope | None:
+    """None (everything) for admins; otherwise the tasks and instances this principal may see."""
+    if principal.is_admin:
+        return None
+    return TaskScope(principal.name, principal.groups)

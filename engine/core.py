@@ -7,6 +7,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.execution import Executor
 from engine.history import History
+from engine.identity import Identity
 from engine.incidents import Incidents
 from engine.repository import Repository
 from engine.runtime import Runtime
@@ -29,6 +30,7 @@ class CareEngine:
         self.tasks = Tasks(self.db, self.executor, self.history, self.clock)
         self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)
         self.tokens = Tokens(self.db, self.clock)
+        self.identity = Identity(self.db, self.clock)
 
     def close(self) -> None:
         self.db.dispose()

@@ -19,6 +19,7 @@ from engine.models import IdempotencyRecord, ProcessInstance
 from engine.pagination import Page, page_of
 from engine.repository import Repository
 from engine.views import instance_view
+from engine.visibility import TaskScope
 
 STATUSES = ("active", "completed", "cancelled", "failed")
 
@@ -118,11 +119,13 @@ class Runtime:
             raise IdempotencyKeyReused(f"Idempotency-Key '{key}' was already used for a different request")
         return record.response
 
-    def get(self, instance_id: int, with_data: bool = True) -> dict:
+    def get(self, instance_id: int, with_data: bool = True, scope: TaskScope | None = None) -> dict:
         with self.db.read() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
                 raise NotFound(f"no instance with id {instance_id}")
+            if scope is not None:
+                scope.require_instance(session, instance_id)
             data = None
             if with_data:
                 definition = self.repository.load(row.definition_id)
@@ -132,8 +135,12 @@ class Runtime:
                 data = _visible_data(workflow)
             return instance_view(row, human_tasks.open_tasks(session, row.id), data)
 
-    def list(self, filters: InstanceFilter, limit: int, after: int | None) -> Page[dict]:
+    def list(
+        self, filters: InstanceFilter, limit: int, after: int | None, scope: TaskScope | None = None
+    ) -> Page[dict]:
         query = select(ProcessInstance).order_by(ProcessInstance.id.desc()).limit(limit + 1)
+        if scope is not None:
+            query = query.where(scope.instance_predicate(ProcessInstance.id))
         for column, value in (
             (ProcessInstance.status, filters.status),
             (ProcessInstance.process_key, filters.process_key),

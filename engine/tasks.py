@@ -16,6 +16,7 @@ from engine.history import History
 from engine.models import HumanTask, HumanTaskCandidate
 from engine.pagination import Page, page_of
 from engine.views import instance_view, task_view
+from engine.visibility import TaskScope
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 
@@ -36,7 +37,8 @@ class Tasks:
         self.history = history
         self.clock = clock
 
-    def list(self, filters: TaskFilter, limit: int, after: int | None) -> Page[dict]:
+    def list(self, filters: TaskFilter, limit: int, after: int | None, scope: TaskScope | None = None) -> Page[dict]:
+        """Tasks matching ``filters``; with a ``scope``, only those the scoped principal may see."""
         query = select(HumanTask).where(HumanTask.status == filters.status).order_by(HumanTask.id).limit(limit + 1)
         if filters.candidate_group is not None:
             query = query.where(
@@ -54,34 +56,49 @@ class Tasks:
             query = query.where(HumanTask.instance_id == filters.instance_id)
         if after is not None:
             query = query.where(HumanTask.id > after)
+        if scope is not None:
+            query = query.where(scope.task_predicate())
         now = self.clock.now()
         with self.db.read() as session:
             page = page_of(list(session.scalars(query)), limit)
             return Page([task_view(task, now) for task in page.items], page.next_after)
 
-    def get(self, task_id: int) -> dict:
+    def get(self, task_id: int, scope: TaskScope | None = None) -> dict:
         with self.db.read() as session:
-            task = session.get(HumanTask, task_id)
-            if task is None:
-                raise NotFound(f"no task with id {task_id}")
+            task = self._visible(session, task_id, scope)
             return task_view(task, self.clock.now())
 
-    def claim(self, task_id: int, principal: str) -> dict:
-        return self._set_assignee(task_id, principal, principal, "task_claimed", expect_unassigned=True)
+    @staticmethod
+    def _visible(session, task_id: int, scope: TaskScope | None) -> HumanTask:
+        task = session.get(HumanTask, task_id)
+        if task is None:
+            raise NotFound(f"no task with id {task_id}")
+        if scope is not None:
+            scope.require_task(task)
+        return task
 
-    def unclaim(self, task_id: int, principal: str) -> dict:
-        return self._set_assignee(task_id, None, principal, "task_unclaimed", expect_unassigned=False)
+    def claim(self, task_id: int, principal: str, scope: TaskScope | None = None) -> dict:
+        return self._set_assignee(task_id, principal, principal, "task_claimed", "unassigned", scope)
+
+    def unclaim(self, task_id: int, principal: str, scope: TaskScope | None = None) -> dict:
+        return self._set_assignee(task_id, None, principal, "task_unclaimed", "assigned", scope)
+
+    def assign(self, task_id: int, assignee: str | None, principal: str) -> dict:
+        """Give a task to someone (or back to its groups with ``None``), whoever holds it now."""
+        return self._set_assignee(task_id, assignee, principal, "task_assigned", "any", None)
 
     def _set_assignee(
-        self, task_id: int, assignee: str | None, principal: str, event: str, expect_unassigned: bool
+        self, task_id: int, assignee: str | None, principal: str, event: str, expect: str, scope: TaskScope | None
     ) -> dict:
         with self.db.write() as session:
-            task = session.get(HumanTask, task_id)
-            if task is None:
-                raise NotFound(f"no task with id {task_id}")
+            task = self._visible(session, task_id, scope)
             if task.status != "open":
                 raise TaskNotOpen(f"task {task_id} is {task.status}")
-            condition = HumanTask.assignee.is_(None) if expect_unassigned else HumanTask.assignee.is_not(None)
+            condition = {
+                "unassigned": HumanTask.assignee.is_(None),
+                "assigned": HumanTask.assignee.is_not(None),
+                "any": HumanTask.id == task_id,
+            }[expect]
             changed = session.execute(
                 update(HumanTask)
                 .where(HumanTask.id == task_id, HumanTask.status == "open", condition)
@@ -91,22 +108,26 @@ class Tasks:
             if changed != 1:
                 state = f"claimed by {task.assignee}" if task.assignee else "not claimed"
                 raise Conflict(f"task {task_id} is {state}")
+            details = {"assignee": assignee} if event == "task_assigned" else {}
             self.history.record(
-                session, task.instance_id, event, principal, element_id=task.element_id, human_task_id=task.id
+                session,
+                task.instance_id,
+                event,
+                principal,
+                element_id=task.element_id,
+                human_task_id=task.id,
+                **details,
             )
             session.refresh(task)
             return task_view(task, self.clock.now())
 
-    def complete(self, task_id: int, data: dict, principal: str) -> dict:
+    def complete(self, task_id: int, data: dict, principal: str, scope: TaskScope | None = None) -> dict:
         """Merge ``data`` into the task, run the instance to its next wait state; 409 if the task is not open."""
         with self.db.read() as session:
-            found = session.get(HumanTask, task_id)
-            if found is None:
-                raise NotFound(f"no task with id {task_id}")
-            instance_id = found.instance_id
+            instance_id = self._visible(session, task_id, scope).instance_id
 
         def change(session, row, workflow, definition):
-            task = session.get(HumanTask, task_id)
+            task = self._visible(session, task_id, scope)
             if task.status != "open":
                 raise TaskNotOpen(f"task {task_id} is {task.status}")
             spiff_task = workflow.get_task_from_id(UUID(task.task_guid))

@@ -16,20 +16,30 @@ from sqlalchemy import select
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.models import ApiToken
+from engine.identity import ROLES
+from engine.models import ApiToken, User
 
 TOKEN_PREFIX = "cc_"
-ROLES = ("admin",)
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the name recorded in history, and what they may do."""
+    """Who is calling: the name recorded in history, their role and teams."""
 
     name: str
     role: str
+    groups: frozenset[str] = frozenset()
     token_id: int | None = None
+    user_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def user_principal(user: User, token_id: int | None = None) -> Principal:
+    return Principal(user.username, user.role, frozenset(g.name for g in user.groups), token_id, user.id)
 
 
 def digest(value: str) -> str:
@@ -42,21 +52,41 @@ class Tokens:
         self.clock = clock
 
     def create(
-        self, name: str, role: str = "admin", expires_at: datetime | None = None, value: str | None = None
+        self,
+        name: str,
+        role: str = "admin",
+        expires_at: datetime | None = None,
+        value: str | None = None,
+        username: str | None = None,
     ) -> tuple[ApiToken, str]:
-        """A new token; the plain value is returned once and never stored."""
-        if role not in ROLES:
-            raise InvalidRequest(f"unknown role '{role}'; known roles: {', '.join(ROLES)}")
+        """A new token; the plain value is returned once and never stored.
+
+        A token of a user acts as that user (role and groups are read at each use); a token
+        without a user is an admin token (bootstrap, automation).
+        """
         if not name.strip():
             raise InvalidRequest("a token needs a name")
+        if expires_at is not None and expires_at <= self.clock.now():
+            raise InvalidRequest("the expiry must lie in the future")
         value = value or TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.write() as session:
+            user = None
+            if username is not None:
+                user = session.scalar(select(User).where(User.username == username.strip().lower()))
+                if user is None:
+                    raise NotFound(f"no user named '{username}'")
+                role = user.role
+            elif role != "admin":
+                raise InvalidRequest(f"a token with role '{role}' must belong to a user (or integration account)")
+            if role not in ROLES:
+                raise InvalidRequest(f"unknown role '{role}'; known roles: {', '.join(ROLES)}")
             if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest(value))) is not None:
                 raise Conflict("a token with this value exists already")
             row = ApiToken(
                 name=name.strip(),
                 token_hash=digest(value),
                 role=role,
+                user_id=user.id if user else None,
                 created_at=self.clock.now(),
                 expires_at=expires_at,
             )
@@ -77,7 +107,13 @@ class Tokens:
             row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(value)))
             if row is None or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
                 return None
-            principal = Principal(f"token:{row.name}", row.role, row.id)
+            if row.user_id is not None:
+                user = session.get(User, row.user_id)
+                if user is None or user.disabled:
+                    return None
+                principal = user_principal(user, row.id)
+            else:
+                principal = Principal(f"token:{row.name}", row.role, token_id=row.id)
             stale = row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY
         if stale:
             with self.db.write() as session:

@@ -77,5 +77,28 @@ def test_token_create_list_revoke(run, database_url):
 
 def test_token_create_rejects_bad_input(run):
     assert run("token", "create", "x", "--expires", "soon").exit_code == 2
-    assert run("token", "create", "x", "--role", "wizard").exit_code == 1
+    assert run("token", "create", "x", "--user", "nobody").exit_code == 1
     assert run("token", "revoke", "9999").exit_code == 1
+
+
+def test_users_and_groups_from_the_command_line(run, database_url):
+    assert run("group", "add", "support").exit_code == 0
+    assert run("group", "add", "support", "--if-missing").exit_code == 0
+    assert run("group", "add", "support").exit_code == 1
+    added = run(
+        "user", "add", "Sam", "--role", "staff", "--group", "support", "--password-stdin", stdin="long enough pw\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert "user sam (staff; groups: support) added" in added.output
+    assert run("user", "add", "sam", "--role", "staff", "--if-missing").exit_code == 0
+    assert run("user", "add", "x", "--role", "staff", "--group", "nope").exit_code == 1
+    assert run("user", "add", "y", "--role", "wizard").exit_code == 2
+    short = run("user", "add", "z", "--role", "staff", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 1 and "at least" in short.output
+    care = make_engine(database_url)
+    assert care.identity.login("sam", "long enough pw").groups == ("support",)
+    token = run("token", "create", "sam-cli", "--user", "sam").stdout.splitlines()[0]
+    assert care.tokens.authenticate(token).name == "sam"
+    assert "sam\tstaff\tsupport\tactive" in run("user", "list").output
+    assert run("user", "disable", "sam").exit_code == 0
+    assert care.tokens.authenticate(token) is None

@@ -2,9 +2,9 @@
 
 from flask import Flask
 
-from api.routes import definitions, deployments, health, incidents, instances, openapi, tasks
+from api.routes import admin, definitions, deployments, health, incidents, instances, openapi, tasks
 
 
 def register(app: Flask) -> None:
-    for module in (health, openapi, deployments, definitions, instances, tasks, incidents):
+    for module in (health, openapi, deployments, definitions, instances, tasks, incidents, admin):
         app.register_blueprint(module.blueprint)

@@ -49,6 +49,15 @@ def create():
     return body, 201 if result.changed else 200
 
 
+@blueprint.post("/api/deployments/check")
+def check():
+    outcomes = care().repository.check(uploaded_sources())
+    return {
+        "valid": True,
+        "definitions": [{"key": o.key, "name": o.name, "executable": o.executable} for o in outcomes],
+    }
+
+
 @blueprint.get("/api/deployments")
 def list_deployments():
     limit = limit_arg()

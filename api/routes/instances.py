@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request
 
-from api.auth import current_principal
+from api.auth import current_principal, current_scope
 from api.requests import choice_arg, int_arg, limit_arg, paged
 from api.routes.common import care
 from engine.runtime import STATUSES, InstanceFilter
@@ -19,12 +19,13 @@ def list_instances():
         business_key=request.args.get("business_key"),
         customer_id=request.args.get("customer_id"),
     )
-    return paged(care().runtime.list(filters, limit_arg(), int_arg("after")), "instances.list_instances")
+    page = care().runtime.list(filters, limit_arg(), int_arg("after"), current_scope())
+    return paged(page, "instances.list_instances")
 
 
 @blueprint.get("/api/instances/<int:instance_id>")
 def get(instance_id: int):
-    return care().runtime.get(instance_id)
+    return care().runtime.get(instance_id, scope=current_scope())
 
 
 @blueprint.post("/api/instances/<int:instance_id>/cancel")
@@ -34,4 +35,5 @@ def cancel(instance_id: int):
 
 @blueprint.get("/api/instances/<int:instance_id>/history")
 def history(instance_id: int):
-    return {"items": [history_view(e) for e in care().history.of_instance(instance_id)], "next": None}
+    events = care().history.of_instance(instance_id, current_scope())
+    return {"items": [history_view(e) for e in events], "next": None}

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, request
 
-from api.auth import current_principal
+from api.auth import current_principal, current_scope
 from api.requests import choice_arg, int_arg, json_object, limit_arg, optional_object, paged
 from api.routes.common import care
 from engine.errors import InvalidRequest
@@ -20,22 +20,22 @@ def list_tasks():
         process_key=request.args.get("process_key"),
         instance_id=int_arg("instance_id"),
     )
-    return paged(care().tasks.list(filters, limit_arg(), int_arg("after")), "tasks.list_tasks")
+    return paged(care().tasks.list(filters, limit_arg(), int_arg("after"), current_scope()), "tasks.list_tasks")
 
 
 @blueprint.get("/api/tasks/<int:task_id>")
 def get(task_id: int):
-    return care().tasks.get(task_id)
+    return care().tasks.get(task_id, current_scope())
 
 
 @blueprint.post("/api/tasks/<int:task_id>/claim")
 def claim(task_id: int):
-    return care().tasks.claim(task_id, current_principal().name)
+    return care().tasks.claim(task_id, current_principal().name, current_scope())
 
 
 @blueprint.post("/api/tasks/<int:task_id>/unclaim")
 def unclaim(task_id: int):
-    return care().tasks.unclaim(task_id, current_principal().name)
+    return care().tasks.unclaim(task_id, current_principal().name, current_scope())
 
 
 @blueprint.post("/api/tasks/<int:task_id>/complete")
@@ -44,4 +44,18 @@ def complete(task_id: int):
     unknown = set(body) - {"data"}
     if unknown:
         raise InvalidRequest(f'unknown field(s): {", ".join(sorted(unknown))}; send {{"data": {{...}}}}')
-    return care().tasks.complete(task_id, optional_object(body, "data"), current_principal().name)
+    return care().tasks.complete(task_id, optional_object(body, "data"), current_principal().name, current_scope())
+
+
+@blueprint.post("/api/tasks/<int:task_id>/assign")
+def assign(task_id: int):
+    body = json_object()
+    unknown = set(body) - {"assignee"}
+    if unknown or "assignee" not in body:
+        raise InvalidRequest('send {"assignee": "<user name>"} (or null to give the task back to its groups)')
+    assignee = body["assignee"]
+    if assignee is not None:
+        if not isinstance(assignee, str):
+            raise InvalidRequest("'assignee' must be a user name or null")
+        assignee = care().identity.by_name(assignee).username
+    return care().tasks.assign(task_id, assignee, current_principal().name)

@@ -1,0 +1,92 @@
+"""Staff pages' login layer: sign-in with name and password, a signed session cookie, CSRF on every form.
+
+The task pages of [staff] build on this; for now the landing page shows who is signed in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from urllib.parse import urlparse
+
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from api.auth import current_principal
+from engine.identity import LoginFailed
+from engine.models import User
+
+blueprint = Blueprint("web", __name__, template_folder="templates")
+FAILED_LOGIN_DELAY_SECONDS = 0.3
+
+
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request came over TLS (or the config says so)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def configure(app: Flask) -> None:
+    app.session_interface = TlsAwareSessionInterface()
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="cc_session")
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.register_blueprint(blueprint)
+
+
+@blueprint.before_request
+def _check_csrf():
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            abort(400, description="the form expired or did not come from this site; reload the page and try again")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the login form cannot be used to send people elsewhere."""
+    if not target or urlparse(target).netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("web.home")
+    return target
+
+
+@blueprint.get("/login")
+def login():
+    return render_template("login.html", next=request.args.get("next", ""), error=None)
+
+
+@blueprint.post("/login")
+def login_submit():
+    care = current_app.extensions["carecenter"]
+    username = request.form.get("username", "")
+    try:
+        user = care.identity.login(username, request.form.get("password", ""))
+    except LoginFailed as failure:
+        time.sleep(FAILED_LOGIN_DELAY_SECONDS)
+        page = render_template("login.html", next=request.form.get("next", ""), error=failure.detail, username=username)
+        return page, 401
+    with care.db.read() as db_session:
+        fingerprint = db_session.get(User, user.id).password_hash[-16:]
+    session.clear()  # a new session at login: no fixation
+    session["user_id"] = user.id
+    session["password_fingerprint"] = fingerprint
+    csrf_token()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@blueprint.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+@blueprint.get("/")
+def home():
+    return render_template("home.html", principal=current_principal())

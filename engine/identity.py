@@ -1,0 +1,227 @@
+"""Users, groups and passwords: who may log in, which teams they are in, and lock-out after failures.
+
+Passwords are hashed with argon2.  After ``MAX_FAILED_LOGINS`` failures in a row an account is
+locked for ``LOCKOUT``; the error does not say whether the name or the password was wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import CareError, Conflict, InvalidRequest, NotFound
+from engine.models import Group, User
+
+ROLES = ("admin", "designer", "staff", "integration")
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,99}$")
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("carecenter-timing-equalizer")
+
+
+class LoginFailed(CareError):
+    problem_type = "/problems/login-failed"
+    status = 401
+    title = "Login failed"
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    groups: tuple[str, ...]
+    disabled: bool
+    has_password: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role,
+            "groups": list(self.groups),
+            "disabled": self.disabled,
+            "has_password": self.has_password,
+        }
+
+
+def _view(user: User) -> UserView:
+    return UserView(
+        user.id,
+        user.username,
+        user.display_name,
+        user.role,
+        tuple(g.name for g in user.groups),
+        user.disabled,
+        user.password_hash is not None,
+    )
+
+
+def check_name(kind: str, name: str) -> str:
+    name = (name or "").strip().lower()
+    if not NAME_PATTERN.match(name):
+        raise InvalidRequest(f"{kind} name must be 1-100 characters of a-z, 0-9, '_', '.', '@', '-'")
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+class Identity:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    # -- groups ------------------------------------------------------------------------------
+
+    def add_group(self, name: str, description: str = "") -> dict:
+        name = check_name("group", name)
+        with self.db.write() as session:
+            if session.scalar(select(Group.id).where(Group.name == name)) is not None:
+                raise Conflict(f"group '{name}' exists already")
+            group = Group(name=name, description=description.strip()[:300], created_at=self.clock.now())
+            session.add(group)
+            session.flush()
+            return {"id": group.id, "name": group.name, "description": group.description}
+
+    def groups(self) -> list[dict]:
+        with self.db.read() as session:
+            rows = session.scalars(select(Group).order_by(Group.name))
+            return [{"id": g.id, "name": g.name, "description": g.description} for g in rows]
+
+    @staticmethod
+    def _groups_named(session: Session, names: list[str]) -> list[Group]:
+        names = [check_name("group", n) for n in names]
+        found = list(session.scalars(select(Group).where(Group.name.in_(names))))
+        missing = sorted(set(names) - {g.name for g in found})
+        if missing:
+            raise InvalidRequest(f"unknown group(s): {', '.join(missing)}; create them first")
+        return found
+
+    # -- users -------------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        username: str,
+        role: str,
+        groups: list[str] | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+    ) -> UserView:
+        username = check_name("user", username)
+        if role not in ROLES:
+            raise InvalidRequest(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
+        if password is not None:
+            if role == "integration":
+                raise InvalidRequest("integration accounts use API tokens, not passwords")
+            check_password(password)
+        with self.db.write() as session:
+            if session.scalar(select(User.id).where(User.username == username)) is not None:
+                raise Conflict(f"user '{username}' exists already")
+            user = User(
+                username=username,
+                display_name=(display_name or username).strip()[:200],
+                role=role,
+                password_hash=_hasher.hash(password) if password else None,
+                disabled=False,
+                failed_logins=0,
+                created_at=self.clock.now(),
+            )
+            user.groups = self._groups_named(session, groups or [])
+            session.add(user)
+            session.flush()
+            return _view(user)
+
+    def update_user(
+        self,
+        user_id: int,
+        *,
+        role: str | None = None,
+        groups: list[str] | None = None,
+        disabled: bool | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+    ) -> UserView:
+        with self.db.write() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"no user with id {user_id}")
+            if role is not None:
+                if role not in ROLES:
+                    raise InvalidRequest(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
+                user.role = role
+            if groups is not None:
+                user.groups = self._groups_named(session, groups)
+            if disabled is not None:
+                user.disabled = disabled
+            if display_name is not None:
+                user.display_name = display_name.strip()[:200] or user.username
+            if password is not None:
+                check_password(password)
+                user.password_hash = _hasher.hash(password)
+                user.failed_logins, user.locked_until = 0, None
+            return _view(user)
+
+    def users(self) -> list[UserView]:
+        with self.db.read() as session:
+            return [_view(u) for u in session.scalars(select(User).order_by(User.username))]
+
+    def user(self, user_id: int) -> UserView:
+        with self.db.read() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"no user with id {user_id}")
+            return _view(user)
+
+    def by_name(self, username: str) -> UserView:
+        with self.db.read() as session:
+            user = session.scalar(select(User).where(User.username == username.strip().lower()))
+            if user is None:
+                raise NotFound(f"no user named '{username}'")
+            return _view(user)
+
+    # -- logging in --------------------------------------------------------------------------
+
+    def login(self, username: str, password: str) -> UserView:
+        """The user for a correct name and password; :class:`LoginFailed` otherwise (same message)."""
+        failure = LoginFailed("wrong user name or password, or the account is locked or disabled")
+        now = self.clock.now()
+        with self.db.write() as session:  # the failure count must be stored, so no exception inside
+            user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
+            if user is None or user.password_hash is None:
+                _verify(_DUMMY_HASH, password)  # spend the same time as a real check
+                accepted = None
+            elif user.locked_until is not None and user.locked_until > now:
+                accepted = None
+            elif user.disabled or not _verify(user.password_hash, password):
+                user.failed_logins += 1
+                if user.failed_logins >= MAX_FAILED_LOGINS:
+                    user.locked_until, user.failed_logins = now + LOCKOUT, 0
+                accepted = None
+            else:
+                user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
+                accepted = _view(user)
+        if accepted is None:
+            raise failure
+        return accepted
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        return False

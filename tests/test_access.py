@@ -1,0 +1,167 @@
+"""The role x endpoint matrix: 401 without credentials, 403 for the wrong role or team, success for the right one."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from api import policy
+from tests.conftest import upload
+
+ROLES = ("designer", "staff", "integration")
+PAGE_OR_PUBLIC = {"static"}
+
+
+@pytest.fixture
+def people(care):
+    """One token per role; staff 'sam' is in support, 'tina' in technical and team_lead."""
+    for group in ("support", "technical", "team_lead", "billing"):
+        care.identity.add_group(group)
+    care.identity.add_user("dana", "designer")
+    care.identity.add_user("sam", "staff", ["support"])
+    care.identity.add_user("tina", "staff", ["technical", "team_lead"])
+    care.identity.add_user("mailgw", "integration")
+    tokens = {"admin": care.tokens.create("root")[1]}
+    for role, user in (("designer", "dana"), ("staff", "sam"), ("integration", "mailgw"), ("lead", "tina")):
+        tokens[role] = care.tokens.create(f"{user}-token", username=user)[1]
+    return tokens
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PAGE_OR_PUBLIC or policy.is_public(rule.endpoint) or policy.is_page(rule.endpoint):
+            continue
+        path = re.sub(r"<int:\w+>", "1", rule.rule).replace("<key>", "hello_care")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, path
+
+
+def test_every_api_route_is_401_without_credentials(app, anonymous):
+    for endpoint, method, path in api_rules(app):
+        response = anonymous.open(path, method=method)
+        assert response.status_code == 401, (endpoint, method, path)
+        assert response.content_type == "application/problem+json"
+
+
+def test_every_api_route_is_403_for_roles_the_policy_leaves_out(app, anonymous, people):
+    checked = 0
+    for endpoint, method, path in api_rules(app):
+        for role in ROLES:
+            allowed = role in policy.ALLOWED_ROLES.get(endpoint, frozenset())
+            response = anonymous.open(path, method=method, headers=auth(people[role]), json={})
+            if allowed:
+                assert response.status_code not in (401, 403), (role, endpoint, response.json)
+            else:
+                assert response.status_code == 403, (role, endpoint, response.status_code)
+                assert response.json["type"] == "/problems/forbidden"
+            checked += 1
+    assert checked >= 3 * 25
+
+
+def test_admin_passes_every_route(app, anonymous, people):
+    for endpoint, method, path in api_rules(app):
+        response = anonymous.open(path, method=method, headers=auth(people["admin"]), json={})
+        assert response.status_code not in (401, 403), (endpoint, response.status_code)
+
+
+def test_designer_deploys_and_checks_but_cannot_work_tasks(anonymous, people):
+    designer = auth(people["designer"])
+    assert anonymous.post("/api/deployments", data=upload("hello_care.bpmn"), headers=designer).status_code == 201
+    checked = anonymous.post("/api/deployments/check", data=upload("bad_script.bpmn"), headers=designer)
+    assert checked.status_code == 422 and checked.json["errors"][0]["element_id"] == "compute"
+    assert anonymous.get("/api/process-definitions/hello_care/xml", headers=designer).status_code == 200
+    started = anonymous.post("/api/process-definitions/hello_care/instances", json={}, headers=auth(people["admin"]))
+    task_id = started.json["tasks"][0]["id"]
+    assert anonymous.post(f"/api/tasks/{task_id}/complete", json={}, headers=designer).status_code == 403
+    assert anonymous.get("/api/tasks", headers=designer).status_code == 403
+
+
+def test_integration_starts_instances_and_nothing_else(anonymous, people):
+    anonymous.post("/api/deployments", data=upload("hello_care.bpmn"), headers=auth(people["admin"]))
+    integration = auth(people["integration"])
+    started = anonymous.post("/api/process-definitions/hello_care/instances", json={}, headers=integration)
+    assert started.status_code == 201
+    assert started.json["started_by"] == "mailgw"
+    for path in ("/api/tasks", "/api/instances", "/api/process-definitions", "/api/users"):
+        assert anonymous.get(path, headers=integration).status_code == 403
+    assert anonymous.post("/api/deployments", data=upload("hello_care.bpmn"), headers=integration).status_code == 403
+
+
+def test_staff_see_and_work_only_their_teams_tasks(anonymous, people):
+    admin = auth(people["admin"])
+    anonymous.post(
+        "/api/deployments", data=upload("hello_care.bpmn", "call_parent.bpmn", "call_child.bpmn"), headers=admin
+    )
+    support_case = anonymous.post("/api/process-definitions/hello_care/instances", json={}, headers=admin).json
+    technical_case = anonymous.post("/api/process-definitions/call_parent/instances", json={}, headers=admin).json
+    sam, tina = auth(people["staff"]), auth(people["lead"])
+
+    sam_tasks = anonymous.get("/api/tasks", headers=sam).json["items"]
+    assert [t["instance_id"] for t in sam_tasks] == [support_case["id"]]
+    tina_tasks = anonymous.get("/api/tasks", headers=tina).json["items"]
+    assert [t["instance_id"] for t in tina_tasks] == [technical_case["id"]]
+
+    other = technical_case["tasks"][0]["id"]
+    for method, path in (("get", f"/api/tasks/{other}"), ("post", f"/api/tasks/{other}/claim")):
+        assert getattr(anonymous, method)(path, headers=sam).status_code == 403
+    assert anonymous.post(f"/api/tasks/{other}/complete", json={"data": {}}, headers=sam).status_code == 403
+    assert anonymous.get(f"/api/instances/{technical_case['id']}", headers=sam).status_code == 403
+    assert [i["id"] for i in anonymous.get("/api/instances", headers=sam).json["items"]] == [support_case["id"]]
+
+    mine = sam_tasks[0]["id"]
+    assert anonymous.post(f"/api/tasks/{mine}/claim", headers=sam).json["assignee"] == "sam"
+    done = anonymous.post(f"/api/tasks/{mine}/complete", json={"data": {"answer": "ok"}}, headers=sam)
+    assert done.status_code == 200 and done.json["instance"]["status"] == "completed"
+    history = anonymous.get(f"/api/instances/{support_case['id']}/history", headers=sam).json["items"]
+    assert [(e["event_type"], e["principal"]) for e in history if e["event_type"].startswith("task_c")] == [
+        ("task_created", "token:root"),
+        ("task_claimed", "sam"),
+        ("task_completed", "sam"),
+    ]
+
+
+def test_a_claimed_task_is_visible_only_to_its_assignee_and_admins(care, anonymous, people):
+    care.identity.add_user("sue", "staff", ["support"])
+    sue = auth(care.tokens.create("sue-token", username="sue")[1])
+    admin = auth(people["admin"])
+    anonymous.post("/api/deployments", data=upload("hello_care.bpmn"), headers=admin)
+    task_id = anonymous.post("/api/process-definitions/hello_care/instances", json={}, headers=admin).json["tasks"][0][
+        "id"
+    ]
+    anonymous.post(f"/api/tasks/{task_id}/claim", headers=auth(people["staff"]))
+    assert anonymous.get("/api/tasks", headers=sue).json["items"] == []
+    assert anonymous.get(f"/api/tasks/{task_id}", headers=sue).status_code == 403
+    assert anonymous.post(f"/api/tasks/{task_id}/unclaim", headers=sue).status_code == 403
+    assert anonymous.get(f"/api/tasks/{task_id}", headers=admin).status_code == 200
+    anonymous.post(f"/api/tasks/{task_id}/unclaim", headers=auth(people["staff"]))
+    assert [t["id"] for t in anonymous.get("/api/tasks", headers=sue).json["items"]] == [task_id]
+
+
+def test_team_leads_and_admins_reassign(anonymous, people):
+    admin = auth(people["admin"])
+    anonymous.post("/api/deployments", data=upload("hello_care.bpmn"), headers=admin)
+    task_id = anonymous.post("/api/process-definitions/hello_care/instances", json={}, headers=admin).json["tasks"][0][
+        "id"
+    ]
+    assert (
+        anonymous.post(
+            f"/api/tasks/{task_id}/assign", json={"assignee": "tina"}, headers=auth(people["staff"])
+        ).status_code
+        == 403
+    )
+    moved = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "sam"}, headers=auth(people["lead"]))
+    assert moved.status_code == 200 and moved.json["assignee"] == "sam"
+    assert anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "nobody"}, headers=admin).status_code == 404
+    back = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": None}, headers=admin)
+    assert back.json["assignee"] is None
+
+
+def test_disabled_users_tokens_stop_working(care, anonymous, people):
+    assert anonymous.get("/api/tasks", headers=auth(people["staff"])).status_code == 200
+    care.identity.update_user(care.identity.by_name("sam").id, disabled=True)
+    assert anonymous.get("/api/tasks", headers=auth(people["staff"])).status_code == 401

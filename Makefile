@@ -18,11 +18,19 @@ var/admin-token: | $(STAMP)
 	mkdir -p var
 	umask 077 && $(BIN)/python -c "import secrets; print('cc_' + secrets.token_urlsafe(32))" > var/admin-token
 
-run: $(STAMP) var/admin-token
+var/demo-password: | $(STAMP)
+	mkdir -p var
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(12))" > var/demo-password
+
+run: $(STAMP) var/admin-token var/demo-password
 	$(BIN)/carecenter db upgrade
 	$(BIN)/carecenter deploy processes
+	$(BIN)/carecenter group add support --if-missing
+	$(BIN)/carecenter group add team_lead --if-missing
+	$(BIN)/carecenter user add demo-staff --role staff --group support --password-stdin --if-missing < var/demo-password
 	@echo ""
 	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
+	@echo "Staff sign-in: http://$(HOST):$(PORT)/login as demo-staff, password $$(cat var/demo-password) (in var/demo-password)"
 	CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

@@ -38,10 +38,10 @@ def openapi_path(rule: str) -> str:
 
 
 def app_operations(app) -> dict[tuple[str, str], object]:
-    """(OpenAPI path, lower-case method) -> Flask rule, for every route but ``static``."""
+    """(OpenAPI path, lower-case method) -> Flask rule, for every API route (not ``static``, not pages)."""
     operations = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or policy.is_page(rule.endpoint):
             continue
         for method in rule.methods - IMPLICIT_METHODS:
             operations[(openapi_path(rule.rule), method.lower())] = rule

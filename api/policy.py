@@ -42,6 +42,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.claim": frozenset({STAFF}),
     "tasks.unclaim": frozenset({STAFF}),
     "tasks.complete": frozenset({STAFF}),
+    "tasks.form": frozenset({STAFF}),
+    "tasks.draft": frozenset({STAFF}),
     "web.home": frozenset({DESIGNER, STAFF}),
     "web.logout": frozenset({DESIGNER, STAFF}),
 }

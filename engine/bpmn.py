@@ -24,6 +24,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import DeploymentInvalid, DeploymentProblem
+from engine.timer_specs import with_clock_timers
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -31,7 +32,7 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
 CAMUNDA_VALIDATOR = BpmnValidator()
-DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn")
+DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
 
 
 def _loadable_dmn_schemas() -> dict[str, str]:
@@ -58,7 +59,8 @@ class SourceFile:
 
     @property
     def kind(self) -> str:
-        return "dmn" if self.filename.lower().endswith(".dmn") else "bpmn"
+        name = self.filename.lower()
+        return "dmn" if name.endswith(".dmn") else "form" if name.endswith(".json") else "bpmn"
 
     @property
     def checksum(self) -> str:
@@ -83,7 +85,9 @@ class ElementInfo:
     candidate_users: tuple[str, ...] = ()
     assignee: str | None = None
     form_key: str | None = None
+    form_ui_key: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    line: int | None = None
 
 
 def read_xml(source: SourceFile) -> etree._ElementTree:
@@ -128,7 +132,9 @@ def _element_info(node: etree._Element) -> ElementInfo:
         candidate_users=_split(camunda("candidateUsers") or properties.get("candidate_users")),
         assignee=camunda("assignee") or properties.get("assignee") or None,
         form_key=camunda("formKey") or properties.get("formJsonSchemaFilename") or None,
+        form_ui_key=properties.get("formUiSchemaFilename") or None,
         properties=properties,
+        line=node.sourceline,
     )
 
 
@@ -148,9 +154,11 @@ class ParsedFiles:
             seen.add(source.filename)
             if not source.filename.lower().endswith(DEPLOYABLE_SUFFIXES):
                 problems.append(
-                    DeploymentProblem(source.filename, None, None, "only .bpmn, .bpmn20.xml and .dmn files")
+                    DeploymentProblem(source.filename, None, None, "only .bpmn, .bpmn20.xml, .dmn and .json files")
                 )
                 continue
+            if source.kind == "form":
+                continue  # forms are checked by the repository, against the tasks that use them
             try:
                 self.trees[source.filename] = read_xml(source)
             except DeploymentInvalid as invalid:
@@ -164,7 +172,9 @@ class ParsedFiles:
         # One parser per dialect: Camunda Modeler files and Spiff (or plain) files may be deployed together.
         dialects = {name: _dialect(tree) for name, tree in self.trees.items() if not _is_dmn(name, tree)}
         self.parsers = {dialect: _new_parser(dialect) for dialect in sorted(set(dialects.values()) or {"spiff"})}
-        for source in sorted(sources, key=lambda s: s.filename not in dialects):  # BPMN first, then DMN
+        for source in sorted(
+            (s for s in sources if s.filename in self.trees), key=lambda s: s.filename not in dialects
+        ):  # BPMN first, then DMN
             tree = self.trees[source.filename]
             targets = (
                 [self.parsers[dialects[source.filename]]] if source.filename in dialects else self.parsers.values()
@@ -193,10 +203,13 @@ class ParsedFiles:
         if problems:
             raise DeploymentInvalid(problems)
         self.elements: dict[tuple[str, str], ElementInfo] = {}
-        for tree in self.trees.values():
+        self.element_files: dict[tuple[str, str], str] = {}
+        for filename, tree in self.trees.items():
             for node in tree.getroot().iter(f"{{{BPMN_NS}}}*"):
                 if node.get("id") and _is_flow_node(node):
-                    self.elements[(_container_id(node), node.get("id"))] = _element_info(node)
+                    key = (_container_id(node), node.get("id"))
+                    self.elements[key] = _element_info(node)
+                    self.element_files[key] = filename
 
     def _decision_problems(self) -> list[DeploymentProblem]:
         """Parse every decision now (SpiffWorkflow would wait until a task uses it) and refuse duplicate ids."""
@@ -350,11 +363,23 @@ def _dialect(tree: etree._ElementTree) -> str:
     return "camunda" if CAMUNDA_NS in namespaces and SPIFF_NS not in namespaces else "spiff"
 
 
+class CareSpiffParser(SpiffBpmnParser):
+    """The Spiff dialect, with timers that ask the engine clock (:mod:`engine.timer_specs`)."""
+
+    OVERRIDE_PARSER_CLASSES = with_clock_timers(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES, "spiff")
+
+
+class CareCamundaParser(CamundaParser):
+    """The Camunda dialect, with timers that ask the engine clock and read plain ISO 8601 text."""
+
+    OVERRIDE_PARSER_CLASSES = with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda")
+
+
 def _new_parser(dialect: str):
     if dialect == "camunda":
-        parser = CamundaParser(validator=CAMUNDA_VALIDATOR)
+        parser = CareCamundaParser(validator=CAMUNDA_VALIDATOR)
     else:
-        parser = SpiffBpmnParser(validator=SPIFF_VALIDATOR)
+        parser = CareSpiffParser(validator=SPIFF_VALIDATOR)
     parser.dmn_schemas = LOADABLE_DMN_SCHEMAS
     return parser
 

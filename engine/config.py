@@ -21,6 +21,7 @@ class Settings:
         default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{PROJECT_ROOT}/var/carecenter.db")
     )
     processes_dir: Path = field(default_factory=lambda: Path(_env("PROCESSES_DIR", str(PROJECT_ROOT / "processes"))))
+    forms_dir: Path = field(default_factory=lambda: Path(_env("FORMS_DIR", str(PROJECT_ROOT / "forms"))))
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
     bootstrap_token: str = field(default_factory=lambda: _env("BOOTSTRAP_TOKEN", ""))
     max_upload_bytes: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))))

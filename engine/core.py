@@ -23,7 +23,7 @@ class CareEngine:
         self.settings = settings
         self.clock = clock or Clock()
         self.db = Database(settings.database_url)
-        self.repository = Repository(self.db, self.clock)
+        self.repository = Repository(self.db, self.clock, settings.forms_dir)
         self.history = History(self.db, self.clock)
         self.executor = Executor(self.db, self.repository, self.history, self.clock, create_script_engine())
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)

@@ -155,6 +155,7 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(200))
+    draft: Mapped[dict[str, Any] | None]
 
     candidates: Mapped[list[HumanTaskCandidate]] = relationship(
         cascade="all, delete-orphan", order_by="HumanTaskCandidate.name", lazy="selectin"

@@ -10,16 +10,18 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import forms
 from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, DeploymentInvalid, NotFound
+from engine.errors import Conflict, DeploymentInvalid, DeploymentProblem, NotFound
 from engine.models import Deployment, DeploymentResource, ProcessDefinition
 
 DMN_DECISION_XPATH = "//*[local-name()='decision']/@id"
@@ -36,6 +38,7 @@ class LoadedDefinition:
     spec: object
     subprocess_specs: dict[str, object]
     elements: dict[tuple[str, str], ElementInfo] = field(default_factory=dict)
+    forms: dict[str, dict] = field(default_factory=dict)
 
     def element(self, container_id: str, element_id: str) -> ElementInfo | None:
         return self.elements.get((container_id, element_id))
@@ -67,13 +70,15 @@ class _Plan:
 
     parsed: ParsedFiles
     external_resources: list[DeploymentResource]
+    form_sources: list[SourceFile]
     outcomes: list[tuple[str, str, bool, str, dict]]  # key, name, executable, checksum, dependencies
 
 
 class Repository:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, forms_dir: Path | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.forms_dir = forms_dir
         self._cache: dict[int, LoadedDefinition] = {}
         self._cache_lock = threading.RLock()  # parsing a definition loads the ones it calls
 
@@ -115,7 +120,9 @@ class Repository:
         )
         session.add(deployment)
         resources = {}
-        for source in sources:
+        for source in [*sources, *plan.form_sources]:
+            if source.filename in resources:
+                continue
             resource = DeploymentResource(
                 filename=source.filename, kind=source.kind, content=source.content, checksum=source.checksum
             )
@@ -148,7 +155,7 @@ class Repository:
         external = self._resources_with_decisions(session, missing_decisions)
         if external:
             parsed = ParsedFiles(sources + [SourceFile(r.filename, r.content) for r in external])
-        problems = []
+        form_sources, form_checksums, problems = self._forms(parsed, sources)
         outcomes = []
         file_checksums = {s.filename: s.checksum for s in sources} | {r.filename: r.checksum for r in external}
         dmn_checksums = sorted(c for f, c in file_checksums.items() if f.lower().endswith(".dmn"))
@@ -174,6 +181,8 @@ class Repository:
                 problems.extend(invalid.problems)
                 continue
             used.update(file_checksums[sub.file] for sub in subprocess_specs.values() if sub.file in file_checksums)
+            files_used = {process.filename, *(sub.file for sub in subprocess_specs.values())}
+            used.update(checksum for (name, checksum) in form_checksums if name in files_used)
             for called in sorted(missing):
                 found = self._latest_rows(session, [called])
                 if not found or not found[0].executable:
@@ -185,7 +194,61 @@ class Repository:
             outcomes.append((process.id, process.name, process.executable, checksum, dependencies))
         if problems:
             raise DeploymentInvalid(problems)
-        return _Plan(parsed, external, outcomes)
+        return _Plan(parsed, external, form_sources, outcomes)
+
+    def _forms(self, parsed: ParsedFiles, sources: list[SourceFile]) -> tuple[list, set, list[DeploymentProblem]]:
+        """The form files the user tasks name: uploaded with the deployment, else taken from the forms folder.
+
+        Returns the form sources to store, (bpmn file, form checksum) pairs, and the problems found.
+        """
+        uploaded = {s.filename: s for s in sources if s.kind == "form"}
+        found: dict[str, SourceFile] = {}
+        problems: list[DeploymentProblem] = []
+        checksums: set[tuple[str, str]] = set()
+        bpmn_files = {s.filename for s in sources if s.kind == "bpmn"}
+        for name, source in uploaded.items():
+            try:
+                forms.parse_form(name, source.content)
+                found[name] = source
+            except ValueError as error:
+                problems.append(DeploymentProblem(name, None, None, str(error)))
+        for key, info in parsed.elements.items():
+            filename = parsed.element_files[key]
+            if filename not in bpmn_files or not info.form_key or not info.form_key.endswith(forms.FORM_SUFFIX):
+                continue
+            wanted = [
+                (info.form_key, True),
+                (info.form_ui_key or forms.ui_name_for(info.form_key), bool(info.form_ui_key)),
+            ]
+            for name, required in wanted:
+                source = found.get(name) or self._form_from_folder(name)
+                if source is None:
+                    if required and name not in uploaded:
+                        problems.append(
+                            DeploymentProblem(
+                                filename,
+                                info.line,
+                                info.element_id,
+                                f"form '{name}' is neither uploaded nor in the forms folder",
+                            )
+                        )
+                    continue
+                if name not in found:
+                    try:
+                        forms.parse_form(name, source.content)
+                    except ValueError as error:
+                        problems.append(DeploymentProblem(filename, info.line, info.element_id, str(error)))
+                        continue
+                    found[name] = source
+                checksums.add((filename, source.checksum))
+        pulled = [source for name, source in found.items() if name not in uploaded]
+        return pulled, checksums, problems
+
+    def _form_from_folder(self, name: str) -> SourceFile | None:
+        if self.forms_dir is None or "/" in name or "\\" in name or name.startswith("."):
+            return None
+        path = self.forms_dir / name
+        return SourceFile(name, path.read_bytes()) if path.is_file() else None
 
     def _resources_with_decisions(self, session: Session, decision_ids: set[str]) -> list[DeploymentResource]:
         """The newest deployed DMN files that define the given decisions (deploy time only)."""
@@ -325,6 +388,7 @@ class Repository:
         parsed = ParsedFiles(sources)
         spec, subprocess_specs, _ = parsed.build(key)
         elements = dict(parsed.elements)
+        loaded_forms = {s.filename: forms.parse_form(s.filename, s.content) for s in sources if s.kind == "form"}
         for called_key, called_id in called.items():
             dependency = self.load(called_id)
             subprocess_specs.setdefault(called_key, dependency.spec)
@@ -332,4 +396,6 @@ class Repository:
                 subprocess_specs.setdefault(sub_key, sub_spec)
             for element_key, info in dependency.elements.items():
                 elements.setdefault(element_key, info)
-        return LoadedDefinition(definition_id, key, version, name, spec, subprocess_specs, elements)
+            for form_name, document in dependency.forms.items():
+                loaded_forms.setdefault(form_name, document)
+        return LoadedDefinition(definition_id, key, version, name, spec, subprocess_specs, elements, loaded_forms)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 
+from engine import forms, state
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, NotFound, TaskNotOpen
 from engine.execution import Executor
 from engine.history import History
-from engine.models import HumanTask, HumanTaskCandidate
+from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 from engine.pagination import Page, page_of
 from engine.views import instance_view, task_view
 from engine.visibility import TaskScope
@@ -133,7 +135,11 @@ class Tasks:
             spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise TaskNotOpen(f"task {task_id} is no longer waiting in its instance")
+            schema = definition.forms.get(task.form_key or "")
+            if schema is not None:
+                forms.validate(schema, data)
             spiff_task.data.update(data)
+            task.draft = None
             spiff_task.run()
             task.status = "completed"
             task.completed_at = self.clock.now()
@@ -145,3 +151,49 @@ class Tasks:
 
         task, row, open_tasks = self.executor.mutate(instance_id, change, principal)
         return {"task": task_view(task, self.clock.now()), "instance": instance_view(row, open_tasks)}
+
+    def save_draft(self, task_id: int, data: dict, principal: str, scope: TaskScope | None = None) -> dict:
+        """Keep unfinished form input with the task; it is not validated and changes nothing else."""
+        with self.db.write() as session:
+            task = self._visible(session, task_id, scope)
+            if task.status != "open":
+                raise TaskNotOpen(f"task {task_id} is {task.status}")
+            task.draft = data
+            self.history.record(
+                session,
+                task.instance_id,
+                "task_draft_saved",
+                principal,
+                element_id=task.element_id,
+                human_task_id=task.id,
+            )
+            session.flush()
+            return task_view(task, self.clock.now())
+
+    def form(self, task_id: int, scope: TaskScope | None = None) -> dict:
+        """The task's form (schema and UI document of its version) and the data to prefill it with."""
+        with self.db.read() as session:
+            task = self._visible(session, task_id, scope)
+            instance = session.get(ProcessInstance, task.instance_id)
+            definition = self.executor.repository.load(instance.definition_id)
+            workflow = state.load(
+                instance.state, definition.spec, definition.subprocess_specs, self.executor.script_engine
+            )
+            spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+            data = dict(spiff_task.data) if spiff_task is not None else {}
+            key = task.form_key or ""
+            ui_key = forms.ui_name_for(key) if key.endswith(forms.FORM_SUFFIX) else ""
+            info = definition.element(spiff_task.workflow.spec.name, task.element_id) if spiff_task else None
+            if info is not None and info.form_ui_key:
+                ui_key = info.form_ui_key
+            return {
+                "task": task_view(task, self.clock.now()),
+                "schema": definition.forms.get(key),
+                "ui": definition.forms.get(ui_key, {}),
+                "data": _jsonable(data),
+                "draft": task.draft,
+            }
+
+
+def _jsonable(data: dict) -> dict:
+    return json.loads(json.dumps(data, default=str))

@@ -48,7 +48,7 @@ def test_changed_process_gets_next_version_and_running_instances_keep_theirs(cli
     assert b"Answer the inquiry" in xml_v1.data
     assert b"Answer the question" in client.get("/api/process-definitions/hello_care/xml").data
     # The old instance still completes on its own version.
-    done = client.post(f"/api/tasks/{old['tasks'][0]['id']}/complete", json={"data": {}})
+    done = client.post(f"/api/tasks/{old['tasks'][0]['id']}/complete", json={"data": {"answer": "Done"}})
     assert done.json["instance"]["status"] == "completed"
 
 
@@ -116,13 +116,15 @@ def test_call_activity_to_unknown_process_points_at_the_call(client):
 
 
 def test_camunda_modeler_file_deploys_with_its_task_attributes(client):
-    assert deploy(client, "camunda_billing.bpmn").status_code == 201
+    assert deploy(client, "camunda_billing.bpmn", "invoice_check.json").status_code == 201
     started = client.post("/api/process-definitions/camunda_billing/instances", json={}).json
     [task] = started["tasks"]
     assert task["candidate_groups"] == ["billing", "team_lead"]
     assert task["candidate_users"] == ["alice"]
     assert task["form_key"] == "invoice_check.json"
-    second = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {}}).json["instance"]["tasks"]
+    second = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"invoice_ok": True}}).json["instance"][
+        "tasks"
+    ]
     assert second[0]["assignee"] == "bob"
 
 

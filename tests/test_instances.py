@@ -112,7 +112,7 @@ def test_history_records_every_change_with_the_principal(client, deployed):
     task_id = instance["tasks"][0]["id"]
     client.post(f"/api/tasks/{task_id}/claim")
     client.post(f"/api/tasks/{task_id}/unclaim")
-    client.post(f"/api/tasks/{task_id}/complete", json={"data": {}})
+    client.post(f"/api/tasks/{task_id}/complete", json={"data": {"answer": "Fixed"}})
     events = client.get(f"/api/instances/{instance['id']}/history").json["items"]
     assert [e["event_type"] for e in events] == [
         "instance_started",

@@ -7,7 +7,7 @@ from tests.conftest import upload
 
 @pytest.fixture
 def deployed(client):
-    names = ("hello_care.bpmn", "parallel_tasks.bpmn", "camunda_billing.bpmn")
+    names = ("hello_care.bpmn", "parallel_tasks.bpmn", "camunda_billing.bpmn", "invoice_check.json")
     assert client.post("/api/deployments", data=upload(*names)).status_code == 201
 
 

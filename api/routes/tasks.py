@@ -59,3 +59,17 @@ def assign(task_id: int):
             raise InvalidRequest("'assignee' must be a user name or null")
         assignee = care().identity.by_name(assignee).username
     return care().tasks.assign(task_id, assignee, current_principal().name)
+
+
+@blueprint.get("/api/tasks/<int:task_id>/form")
+def form(task_id: int):
+    return care().tasks.form(task_id, current_scope())
+
+
+@blueprint.post("/api/tasks/<int:task_id>/draft")
+def draft(task_id: int):
+    body = json_object()
+    unknown = set(body) - {"data"}
+    if unknown:
+        raise InvalidRequest(f'unknown field(s): {", ".join(sorted(unknown))}; send {{"data": {{...}}}}')
+    return care().tasks.save_draft(task_id, optional_object(body, "data"), current_principal().name, current_scope())

@@ -81,11 +81,21 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
 
 
 @main.command("worker")
-def worker_command() -> None:
+@click.option("--poll", type=float, default=None, help="Seconds between looks for due timers [default: 1].")
+@click.option("--lease", type=float, default=None, help="Seconds a claimed timer stays with this worker [default: 30].")
+@click.option("--batch", type=int, default=None, help="Timers claimed at once [default: 20].")
+@click.option("--catch-up", type=int, default=None, help="Missed cycle occurrences fired after downtime [default: 10].")
+@click.option("--name", default=None, help="Worker id shown in /api/worker/status [default: host:pid:random].")
+def worker_command(
+    poll: float | None, lease: float | None, batch: int | None, catch_up: int | None, name: str | None
+) -> None:
     """Run the background worker (timers, jobs, housekeeping) in the foreground."""
     from engine import worker
+    from engine.timers import TimerConfig
 
-    worker.run_blocking(_engine())
+    config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
+    care = CareEngine(Settings.from_env(), timer_config=config)
+    worker.run_blocking(care, poll_seconds=poll, worker_id=name)
 
 
 @main.command()

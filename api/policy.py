@@ -21,7 +21,7 @@ PUBLIC_ENDPOINTS = frozenset({"health.healthz", "openapi.document", "static", "w
 RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit"})
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
-PAGE_BLUEPRINTS = frozenset({"web"})
+PAGE_BLUEPRINTS = frozenset({"web", "pages"})
 
 DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
 
@@ -46,6 +46,14 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.draft": frozenset({STAFF}),
     "web.home": frozenset({DESIGNER, STAFF}),
     "web.logout": frozenset({DESIGNER, STAFF}),
+    "pages.task_list": frozenset({STAFF}),
+    "pages.task": frozenset({STAFF}),
+    "pages.task_submit": frozenset({STAFF}),
+    "pages.claim": frozenset({STAFF}),
+    "pages.unclaim": frozenset({STAFF}),
+    "pages.instance": frozenset({STAFF}),
+    "pages.processes": frozenset({DESIGNER}),
+    "pages.deploy": frozenset({DESIGNER}),
 }
 
 TEAM_LEAD_GROUP = "team_lead"
@@ -66,6 +74,11 @@ def authorize(principal: Principal, endpoint: str) -> bool:
     if principal.is_admin or ALLOWED_GROUPS.get(endpoint) in principal.groups:
         return True
     return principal.role in ALLOWED_ROLES.get(endpoint, frozenset())
+
+
+def team_scope(principal: Principal) -> TaskScope:
+    """What the principal sees as a team member, even an admin (the "Mine" and "My teams" tabs)."""
+    return TaskScope(principal.name, principal.groups)
 
 
 def task_scope(principal: Principal) -> TaskScope | None:

@@ -35,14 +35,18 @@ def csrf_token() -> str:
 
 
 def configure(app: Flask) -> None:
+    from api import pages  # the pages build on this login layer
+
     app.session_interface = TlsAwareSessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="cc_session")
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(blueprint)
+    app.register_blueprint(pages.blueprint)
 
 
 @blueprint.before_request
-def _check_csrf():
+def check_csrf():
+    """Every form POST of the pages must carry the session's CSRF token."""
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         expected = session.get("csrf", "")

@@ -13,24 +13,30 @@ from engine.repository import Repository
 from engine.runtime import Runtime
 from engine.scripting import create_script_engine
 from engine.tasks import Tasks
+from engine.timer_specs import TimerSettings
+from engine.timers import TimerConfig, Timers
 from engine.tokens import Tokens
 
 
 class CareEngine:
     """The services of the engine, sharing one database, one clock and one spec cache."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None, timer_config: TimerConfig | None = None) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self.db = Database(settings.database_url)
         self.repository = Repository(self.db, self.clock, settings.forms_dir)
         self.history = History(self.db, self.clock)
-        self.executor = Executor(self.db, self.repository, self.history, self.clock, create_script_engine())
+        timer_config = timer_config or TimerConfig.from_env()
+        script_engine = create_script_engine(TimerSettings(self.clock, timer_config.cycle_catch_up))
+        self.executor = Executor(self.db, self.repository, self.history, self.clock, script_engine)
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
         self.tasks = Tasks(self.db, self.executor, self.history, self.clock)
         self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)
         self.tokens = Tokens(self.db, self.clock)
         self.identity = Identity(self.db, self.clock)
+        self.timers = Timers(self.db, self.repository, self.executor, self.history, self.clock, timer_config)
+        self.repository.deploy_listeners.append(self.timers.schedule_deployed)
 
     def close(self) -> None:
         self.db.dispose()

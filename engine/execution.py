@@ -11,24 +11,30 @@ import secrets
 from collections.abc import Callable
 from typing import TypeVar
 
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, state
+from engine import human_tasks, state, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.repository import LoadedDefinition, Repository
+from engine.timer_specs import fired_timers, timer_definitions
 
 T = TypeVar("T")
 CONFLICT_RETRIES = 5
 MAX_ERROR_MESSAGE = 2000
+# A timer that fires in SpiffWorkflow's closing refresh of ``do_engine_steps`` runs in the next round;
+# a cycle that missed occurrences fires one per round (up to its catch-up cap).
+MAX_ENGINE_ROUNDS = 1000
 
 Change = Callable[[Session, ProcessInstance, BpmnWorkflow, LoadedDefinition], T]
 
@@ -40,11 +46,31 @@ class Executor:
         self.history = history
         self.clock = clock
         self.script_engine = script_engine
+        # Called with the due times of new timer rows once their transaction committed (wakes a local worker).
+        self.timer_listeners: list[Callable[[list], None]] = []
 
-    def new_workflow(self, definition: LoadedDefinition, variables: dict) -> BpmnWorkflow:
+    def new_workflow(
+        self, definition: LoadedDefinition, variables: dict, start_event: str | None = None
+    ) -> BpmnWorkflow:
+        """A new workflow; ``start_event`` names the timer start event that started it (the worker's case).
+
+        Started by hand, a process whose start events all carry timers starts at once, as if its
+        first timer start event had fired (as in Camunda); with a none start event, that one
+        starts it and the timer start events are left to the schedule.
+        """
         workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(variables)
+        starts = [t for t in workflow.get_tasks() if isinstance(t.task_spec, StartEvent) and t.workflow is workflow]
+        timed = [t for t in starts if timer_definitions(t.task_spec.event_definition)]
+        if start_event is not None:
+            timed = [t for t in timed if t.task_spec.name == start_event]
+            if not timed:
+                raise NotFound(f"process '{definition.key}' has no timer start event '{start_event}'")
+        elif len(timed) < len(starts):
+            timed = []
+        for task in timed[:1]:
+            task._set_internal_data(event_fired=True)
         return workflow
 
     def create(
@@ -56,10 +82,11 @@ class Executor:
         business_key: str | None,
         customer_id: str | None,
         principal: str,
+        start_event: str | None = None,
     ) -> tuple[ProcessInstance, list[HumanTask]]:
         """Insert a new instance and run it to its first wait state, in the caller's transaction."""
         now = self.clock.now()
-        workflow = self.new_workflow(definition, variables)
+        workflow = self.new_workflow(definition, variables, start_event)
         row = ProcessInstance(
             definition_id=definition.id,
             process_key=definition.key,
@@ -120,7 +147,7 @@ class Executor:
         error: Exception | None = None
         if row.status != "cancelled":
             try:
-                workflow.do_engine_steps()
+                _run_engine_steps(workflow)
             except Exception as exc:  # any failure in model code becomes an incident, never a lost instance
                 error = exc
         now = self.clock.now()
@@ -141,10 +168,25 @@ class Executor:
             row.status = "active"
         if stored:
             tasks = human_tasks.sync(session, row, workflow, definition, principal, self.history, self.clock)
+            new_timers = timers.sync(session, row, workflow, self.history, self.clock)
+            if new_timers and self.timer_listeners:
+                self._announce_after_commit(session, new_timers)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()
         return tasks
+
+    def _announce_after_commit(self, session: Session, due_times: list) -> None:
+        pending = session.info.setdefault("carecenter_new_timers", [])
+        if not pending:
+
+            def announce(committed: Session) -> None:
+                due = committed.info.pop("carecenter_new_timers", [])
+                for listener in self.timer_listeners:
+                    listener(due)
+
+            event.listen(session, "after_commit", announce, once=True)
+        pending.extend(due_times)
 
     def _open_incident(
         self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow, error: Exception, principal: str
@@ -174,6 +216,17 @@ class Executor:
     def _has_open_incident(session: Session, instance_id: int) -> bool:
         query = select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
         return session.scalar(query) is not None
+
+
+def _run_engine_steps(workflow: BpmnWorkflow) -> None:
+    """``do_engine_steps``, repeated while its closing timer refresh made catching events ready."""
+    for _ in range(MAX_ENGINE_ROUNDS):
+        fired_before = len(fired_timers(workflow))
+        workflow.do_engine_steps()
+        if len(fired_timers(workflow)) == fired_before and not any(
+            isinstance(task.task_spec, CatchingEvent) for task in workflow.get_tasks(state=TaskState.READY)
+        ):
+            return
 
 
 def _describe(error: Exception) -> str:

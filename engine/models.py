@@ -241,22 +241,57 @@ class IdempotencyRecord(Base):
 
 
 class Timer(Base):
-    """A waiting timer of an instance: the worker claims due rows and fires each once."""
+    """One occurrence of a timer: the worker claims due rows and fires each once.
+
+    Instance timers (intermediate, boundary, event-subprocess start) mirror a WAITING timer task
+    and are written in the same transaction as the instance row; start timers of a process
+    definition (``instance_id`` empty) start a new instance when they fire.  A repeating timer
+    has one row per occurrence (``occurrence`` counts from 1).  ``claimed_by``/``claimed_until``
+    are the lease of the worker firing the row; an expired lease may be taken over.
+    """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_status_due", "status", "due_at"),
+        Index("ix_timers_instance_status", "instance_id", "status"),
+        Index("ix_timers_key_status", "process_key", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
     element_id: Mapped[str] = mapped_column(String(200))
-    task_guid: Mapped[str] = mapped_column(String(36))
+    element_name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))  # intermediate, boundary, start
+    task_guid: Mapped[str | None] = mapped_column(String(36))
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20))
+    occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))  # pending, fired, cancelled, suspended
+    # Start timers only: {"cycles": repetitions left after this one (-1: forever), "interval": seconds}
+    schedule: Mapped[dict[str, Any] | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
+    started_instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class TimerWorker(Base):
+    """A worker process, as it last reported itself: the operators' view of who fires timers."""
+
+    __tablename__ = "timer_workers"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    fired: Mapped[int] = mapped_column(Integer, default=0)
+    stopped_at: Mapped[datetime | None]
 
 
 class User(Base):

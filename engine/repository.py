@@ -81,6 +81,9 @@ class Repository:
         self.forms_dir = forms_dir
         self._cache: dict[int, LoadedDefinition] = {}
         self._cache_lock = threading.RLock()  # parsing a definition loads the ones it calls
+        # Called in the deploy transaction with (session, [(new definition row, its spec), ...]):
+        # the timer service replaces start-timer schedules there.
+        self.deploy_listeners: list = []
 
     # -- deploying -------------------------------------------------------------------------
 
@@ -130,6 +133,7 @@ class Repository:
             resources[source.filename] = resource
         session.flush()
         processes = {p.id: p for p in plan.parsed.processes}
+        created = []
         for outcome, (_, _, _, checksum, dependencies) in zip(outcomes, plan.outcomes, strict=True):
             if outcome.status != "created":
                 continue
@@ -147,6 +151,11 @@ class Repository:
             session.add(row)
             session.flush()
             outcome.definition_id = row.id
+            created.append(row)
+        if self.deploy_listeners:
+            deployed = [(row, plan.parsed.build(row.key)[0] if row.executable else None) for row in created]
+            for listener in self.deploy_listeners:
+                listener(session, deployed)
         return DeployResult(deployment.id, outcomes)
 
     def _plan(self, session: Session, sources: list[SourceFile]) -> _Plan:

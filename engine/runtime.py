@@ -6,7 +6,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import human_tasks, state
@@ -15,7 +16,7 @@ from engine.db import Database
 from engine.errors import Conflict, IdempotencyKeyReused, NotExecutable, NotFound
 from engine.execution import Executor
 from engine.history import History
-from engine.models import IdempotencyRecord, ProcessInstance
+from engine.models import HumanTask, IdempotencyRecord, ProcessInstance
 from engine.pagination import Page, page_of
 from engine.repository import Repository
 from engine.views import instance_view
@@ -155,6 +156,35 @@ class Runtime:
             page = page_of(list(session.scalars(query)), limit)
             return Page([instance_view(row, None) for row in page.items], page.next_after)
 
+    def states(self, instance_id: int, scope: TaskScope | None = None) -> dict[str, str]:
+        """Where the instance stands, per element (loads the workflow: for single-instance pages)."""
+        with self.db.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFound(f"no instance with id {instance_id}")
+            if scope is not None:
+                scope.require_instance(session, instance_id)
+            definition = self.repository.load(row.definition_id)
+            workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine)
+            return element_states(workflow)
+
+    def customers_of(self, instance_ids: list[int]) -> dict[int, str | None]:
+        with self.db.read() as session:
+            rows = session.execute(
+                select(ProcessInstance.id, ProcessInstance.customer_id).where(ProcessInstance.id.in_(instance_ids))
+            )
+            return {key: value for key, value in rows}
+
+    def waiting_counts(self, process_key: str) -> dict[str, int]:
+        """Open human tasks per element of a process: where its running instances wait."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(HumanTask.element_id, func.count())
+                .where(HumanTask.process_key == process_key, HumanTask.status == "open")
+                .group_by(HumanTask.element_id)
+            )
+            return {key: value for key, value in rows}
+
     def cancel(self, instance_id: int, principal: str) -> dict:
         def change(session, row, workflow, definition):
             if row.status in ("completed", "cancelled"):
@@ -175,3 +205,22 @@ def _visible_data(workflow) -> dict:
     for task in newest + human_tasks.ready_human_tasks(workflow):
         data.update(task.data)
     return json.loads(json.dumps(data, default=str))
+
+
+def element_states(workflow) -> dict[str, str]:
+    """Element id -> "completed", "active" or "failed", for drawing where an instance stands."""
+    states: dict[str, str] = {}
+    rank = {"completed": 0, "active": 1, "failed": 2}
+    for task in workflow.get_tasks():
+        if task.state == TaskState.ERROR:
+            state = "failed"
+        elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+            state = "active"
+        elif task.state == TaskState.COMPLETED:
+            state = "completed"
+        else:
+            continue
+        name = task.task_spec.name
+        if rank[state] >= rank.get(states.get(name, "completed"), 0):
+            states[name] = state
+    return states

@@ -20,6 +20,8 @@ from SpiffWorkflow.camunda.specs.event_definitions import (
 )
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.timer_specs import register_converters as register_timer_converters
+
 
 class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
     """Like the library's converter, minus the specs, which the caller supplies on restore."""
@@ -50,6 +52,7 @@ for _cls, _conv in DEFAULT_CONFIG.items():
     if _cls in _registry.typenames and _clashes:
         _conv(_cls, _registry, typename=f"Bpmn{_cls.__name__}")
 MessageEventDefinitionConverter(CamundaMessageEventDefinition, _registry, typename="CamundaMessageEventDefinition")
+register_timer_converters(_registry)  # clock-aware timers (engine.timer_specs) appear in event-gateway task data
 
 
 def dump(workflow: BpmnWorkflow) -> str:

@@ -69,6 +69,31 @@ class TimerSettings:
         return self.clock.now()
 
 
+@dataclass(frozen=True)
+class FiredTimer:
+    """One occurrence of a timer that fired while the engine ran a workflow."""
+
+    task_guid: str
+    element_id: str
+    due_at: datetime
+    occurrence: int = 1
+    skipped: int = 0  # older missed occurrences of a cycle dropped by the catch-up cap
+
+
+FIRED_LOG = "carecenter_fired_timers"
+
+
+def _record_fired(definition, my_task, due_at: datetime, occurrence: int = 1, skipped: int = 0) -> None:
+    top = my_task.workflow.top_workflow
+    element_id = getattr(definition, "element_id", None) or my_task.task_spec.name
+    top.__dict__.setdefault(FIRED_LOG, []).append(FiredTimer(str(my_task.id), element_id, due_at, occurrence, skipped))
+
+
+def fired_timers(workflow) -> list[FiredTimer]:
+    """The timers that fired in this workflow object since it was loaded (not stored with the state)."""
+    return workflow.__dict__.get(FIRED_LOG, [])
+
+
 def timer_settings(my_task) -> TimerSettings | None:
     return getattr(my_task.workflow.script_engine, "timer_settings", None)
 
@@ -149,6 +174,7 @@ class ClockTimer:
     """Mixin: evaluate the timer text on the task's data and tell the engine when the timer is due."""
 
     expression: str
+    element_id: str | None = None  # the timer's own event; differs from the task's after an event-based gateway
 
     def timer_value(self, my_task) -> str:
         value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
@@ -162,6 +188,19 @@ class ClockTimer:
         """When this waiting timer fires next, or None if it will not fire again."""
         raise NotImplementedError
 
+    def occurrence(self, my_task) -> int:
+        """Which occurrence fires next (always 1 but for cycles)."""
+        return 1
+
+
+def _fire_if_due(definition: ClockTimer, my_task) -> bool:
+    if not my_task._get_internal_data("event_fired", False):
+        due = definition.due_at(my_task)
+        if due <= engine_now(my_task):
+            my_task._set_internal_data(event_fired=True)
+            _record_fired(definition, my_task, due)
+    return my_task._get_internal_data("event_fired", False)
+
 
 class ClockTimeDateEventDefinition(ClockTimer, TimeDateEventDefinition):
     def has_fired(self, my_task):
@@ -169,9 +208,7 @@ class ClockTimeDateEventDefinition(ClockTimer, TimeDateEventDefinition):
             value = self.timer_value(my_task)
             parse_datetime(value)  # fail now, on this task, rather than in every refresh
             my_task._set_internal_data(event_value=value)
-        if self.due_at(my_task) <= engine_now(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+        return _fire_if_due(self, my_task)
 
     def due_at(self, my_task):
         value = my_task._get_internal_data("event_value")
@@ -184,9 +221,7 @@ class ClockDurationTimerEventDefinition(ClockTimer, DurationTimerEventDefinition
             now = engine_now(my_task)
             due = now + duration_from(self.timer_value(my_task), now)
             my_task._set_internal_data(event_value=due.isoformat())
-        if self.due_at(my_task) <= engine_now(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+        return _fire_if_due(self, my_task)
 
     def due_at(self, my_task):
         value = my_task._get_internal_data("event_value")
@@ -212,7 +247,8 @@ class ClockCycleTimerEventDefinition(ClockTimer, CycleTimerEventDefinition):
                     next_event = parse_datetime(event_value["next"])
                 event_value["next"] = (next_event + timedelta(seconds=event_value["duration"])).isoformat()
                 event_value["cycles"] -= 1
-                event_value["fired"] = event_value.get("fired", 0) + 1
+                event_value["occurrence"] = event_value.get("occurrence", 1) + skipped + 1
+                _record_fired(self, my_task, next_event, event_value["occurrence"] - 1, skipped)
                 ready = True
         if event_value["cycles"] == 0 and not ready:
             my_task.internal_data.pop("event_value", None)
@@ -242,11 +278,13 @@ class ClockCycleTimerEventDefinition(ClockTimer, CycleTimerEventDefinition):
 
     def due_at(self, my_task):
         value = my_task._get_internal_data("event_value")
-        if value is None:
-            return None
-        if value["cycles"] == 0:
+        if value is None or value["cycles"] == 0:
             return None
         return parse_datetime(value["next"])
+
+    def occurrence(self, my_task) -> int:
+        value = my_task._get_internal_data("event_value")
+        return value.get("occurrence", 1) if value else 1
 
     def details(self, my_task):
         value = my_task._get_internal_data("event_value")
@@ -335,7 +373,9 @@ class ClockTimerParserMixin:
             except ValueError as error:
                 raise ValidationException(str(error), node=self.node, file_name=self.filename) from None
             name = self.node.get("name", self.node.get("id"))
-            return spec_class(name, expression, description=self.get_event_description(event))
+            definition = spec_class(name, expression, description=self.get_event_description(event))
+            definition.element_id = self.node.get("id")
+            return definition
         raise ValidationException(
             "a timer needs a timeDate, timeDuration or timeCycle", node=self.node, file_name=self.filename
         )
@@ -363,6 +403,14 @@ class CamundaClockIntermediateCatchEventParser(ClockTimerParserMixin, CamundaInt
 
 class CamundaClockBoundaryEventParser(ClockTimerParserMixin, CamundaBoundaryEventParser):
     pass
+
+
+def register_converters(registry) -> None:
+    """Let the serializer store clock-aware timers where task data refers to them (event-gateway events)."""
+    from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
+
+    for spec_class in CLOCK_TIMER_CLASSES.values():
+        TimerConditionalEventDefinitionConverter(spec_class, registry)
 
 
 def with_clock_timers(overrides: dict, dialect: str) -> dict:

@@ -2,26 +2,42 @@
 
 It runs inside ``carecenter worker`` (blocking) or embedded in ``carecenter serve``
 (background thread).  The rows in the database are the store of record; the scheduler
-only decides when to look at them.
-TODO([timers]): claim and fire due timers; TODO([service]): run service-task jobs.
+only decides when to look at them:
+
+- ``timers`` claims and fires every due timer (:meth:`engine.timers.Timers.fire_due`), then
+  plans its next run for the earliest pending due time, so a timer due in 300 ms is fired in
+  300 ms rather than at the next poll.  A short poll (``--poll``, 1 s by default) is the
+  fallback that finds timers written by other processes; on PostgreSQL those processes also
+  ``NOTIFY carecenter_timers`` and a listener thread wakes the worker at once.  Timers written
+  by this process wake it directly.
+- ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
+- ``housekeeping`` forgets old idempotency records.
+
+TODO([service]): run service-task jobs.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete
+from sqlalchemy.engine import make_url
 
 from engine.core import CareEngine
 from engine.models import IdempotencyRecord
+from engine.timer_specs import parse_datetime
+from engine.timers import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 HOUSEKEEPING_SECONDS = 300
+HEARTBEAT_SECONDS = 10.0
 
 
 def housekeeping(care: CareEngine) -> int:
@@ -34,24 +50,197 @@ def housekeeping(care: CareEngine) -> int:
     return removed
 
 
-def _schedule(scheduler: BaseScheduler, care: CareEngine) -> BaseScheduler:
-    scheduler.add_job(
-        housekeeping, "interval", args=[care], seconds=HOUSEKEEPING_SECONDS, id="housekeeping", coalesce=True
-    )
-    return scheduler
+class Worker:
+    """The jobs of one worker process on one scheduler."""
+
+    def __init__(
+        self,
+        care: CareEngine,
+        scheduler: BaseScheduler,
+        *,
+        poll_seconds: float | None = None,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
+        worker_id: str | None = None,
+        listen: bool = True,
+    ) -> None:
+        self.care = care
+        self.scheduler = scheduler
+        self.id = worker_id or care.timers.worker_id
+        self.poll_seconds = poll_seconds or care.settings.worker_interval_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.listen = listen and not care.db.is_sqlite
+        self.started_at = care.clock.now()
+        self.last_run_at: datetime | None = None
+        self.fired = 0
+        self._unreported = 0
+        self._ran_since_beat = False
+        self._run_lock = threading.Lock()
+        self._wake_lock = threading.Lock()
+        self._wake_at: datetime | None = None  # wall-clock time of the planned extra run
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def add_jobs(self) -> None:
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.run_timers,
+            "interval",
+            seconds=self.poll_seconds,
+            id="timers",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.heartbeat,
+            "interval",
+            seconds=self.heartbeat_seconds,
+            id="heartbeat",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            housekeeping, "interval", args=[self.care], seconds=HOUSEKEEPING_SECONDS, id="housekeeping", coalesce=True
+        )
+        self.care.executor.timer_listeners.append(self.wake)
+        if self.listen:
+            self._listener = threading.Thread(target=self._listen, name="carecenter-timer-listener", daemon=True)
+            self._listener.start()
+
+    def run_timers(self) -> int:
+        """Fire everything due, then plan the next run; a run already in progress makes this one a no-op."""
+        if not self._run_lock.acquire(blocking=False):
+            return 0
+        try:
+            fired = self.care.timers.fire_due(self.id)
+            self.fired += fired
+            self._unreported += fired
+            self.last_run_at = self.care.clock.now()
+            self._ran_since_beat = True
+        except Exception:  # a broken database connection must not stop the scheduler; the next run retries
+            log.exception("firing timers failed")
+            return 0
+        finally:
+            self._run_lock.release()
+        try:
+            self._plan_next()
+        except Exception:
+            log.exception("planning the next timer run failed")
+        return fired
+
+    def heartbeat(self) -> None:
+        fired, self._unreported = self._unreported, 0
+        ran, self._ran_since_beat = self._ran_since_beat, False
+        try:
+            self.care.timers.heartbeat(self.id, started_at=self.started_at, ran=ran, fired=fired)
+        except Exception:
+            self._unreported += fired
+            log.exception("worker heartbeat failed")
+
+    # -- waking for the next due timer ---------------------------------------------------------
+
+    def _plan_next(self) -> None:
+        due = self.care.timers.next_due_at()
+        if due is not None:
+            self._wake_for(due)
+
+    def wake(self, due_times: list) -> None:
+        """Timers were written (here, or by another process that notified us): run when the first is due."""
+        if due_times:
+            self._wake_for(min(due_times))
+
+    def _wake_for(self, due: datetime) -> None:
+        delay = max((due - self.care.clock.now()).total_seconds(), 0.0)
+        if delay >= self.poll_seconds:
+            return  # the poll comes first
+        run_at = datetime.now(UTC) + timedelta(seconds=delay)
+        with self._wake_lock:
+            if self._wake_at is not None and datetime.now(UTC) < self._wake_at <= run_at:
+                return  # an earlier wake-up is planned already
+            self._wake_at = run_at
+            try:
+                self.scheduler.add_job(
+                    self._woken,
+                    "date",
+                    run_date=run_at,
+                    id="timers-wake",
+                    replace_existing=True,
+                    misfire_grace_time=None,
+                )
+            except Exception:  # the scheduler is shutting down
+                log.debug("could not plan a wake-up", exc_info=True)
+
+    def _woken(self) -> None:
+        with self._wake_lock:
+            self._wake_at = None
+        self.run_timers()
+
+    def _listen(self) -> None:
+        """PostgreSQL: wake up when another process commits a new timer (``NOTIFY carecenter_timers``)."""
+        import psycopg
+
+        url = make_url(self.care.db.url).set(drivername="postgresql")
+        conninfo = url.render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self._stop.is_set():
+                        for notice in connection.notifies(timeout=1.0):
+                            try:
+                                self.wake([parse_datetime(notice.payload)])
+                            except ValueError:
+                                self.wake([self.care.clock.now()])
+            except Exception:
+                log.warning("timer notifications unavailable; polling every %ss", self.poll_seconds, exc_info=True)
+                self._stop.wait(max(self.poll_seconds, 5.0))
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the jobs, give back unfired claims, and record that this worker stopped."""
+        self._stop.set()
+        if self.wake in self.care.executor.timer_listeners:
+            self.care.executor.timer_listeners.remove(self.wake)
+        try:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
+        except Exception:
+            log.debug("scheduler shutdown", exc_info=True)
+        try:
+            self.heartbeat()
+            self.care.timers.release_claims(self.id)
+            self.care.timers.stopped(self.id)
+        except Exception:
+            log.exception("could not record the worker's stop")
 
 
-def start_embedded(care: CareEngine) -> BackgroundScheduler:
+def start_embedded(care: CareEngine, **options) -> Worker:
     """Start the worker jobs in a background thread of this process."""
-    scheduler = _schedule(BackgroundScheduler(timezone="UTC"), care)
-    scheduler.start()
-    return scheduler
+    worker = Worker(care, BackgroundScheduler(timezone="UTC"), **options)
+    worker.add_jobs()
+    worker.scheduler.start()
+    return worker
 
 
-def run_blocking(care: CareEngine) -> None:
-    """Run the worker jobs in the foreground until interrupted."""
-    scheduler = _schedule(BlockingScheduler(timezone="UTC"), care)
+def run_blocking(care: CareEngine, **options) -> None:
+    """Run the worker jobs in the foreground until interrupted (Ctrl-C or SIGTERM)."""
+    worker = Worker(care, BlockingScheduler(timezone="UTC"), **options)
+    worker.add_jobs()
+
+    def _terminate(signum, frame):
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    lease = care.timers.config.lease_seconds
+    log.info("worker %s started (poll %ss, lease %ss)", worker.id, worker.poll_seconds, lease)
     try:
-        scheduler.start()
+        worker.scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        log.info("worker stopped")
+        log.info("worker %s stopping", worker.id)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        worker.stop()

@@ -1,0 +1,215 @@
+"""Staff and designer pages: task list, task form, instance view and process view, rendered on the server.
+
+They work without JavaScript and call the same engine services as the JSON API, with the same
+policy scope, so a page can never show or do more than the API allows.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from api import policy
+from api.auth import current_principal, current_scope
+from api.diagram import render_svg
+from api.form_fields import fields_for, read_form
+from api.routes.common import care
+from api.routes.deployments import uploaded_sources
+from api.web import check_csrf
+from engine import forms
+from engine.errors import CareError, DeploymentInvalid, InvalidRequest
+from engine.forms import FormDataInvalid
+from engine.pagination import clamp_limit
+from engine.tasks import TaskFilter
+from engine.views import history_view
+
+blueprint = Blueprint("pages", __name__)
+blueprint.before_request(check_csrf)
+TABS = ("mine", "teams", "all")
+PAGE_SIZE = 25
+
+
+def _int(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@blueprint.get("/tasks")
+def task_list():
+    principal = current_principal()
+    tab = request.args.get("tab", "teams" if not principal.is_admin else "all")
+    if tab not in TABS or (tab == "all" and not principal.is_admin):
+        tab = "teams"
+    team = request.args.get("team") or None
+    filters = TaskFilter(
+        assignee=principal.name if tab == "mine" else None,
+        candidate_group=team,
+        process_key=request.args.get("process") or None,
+    )
+    scope = None if tab == "all" else policy.team_scope(principal)
+    page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _int("after"), scope)
+    customers = care().runtime.customers_of([t["instance_id"] for t in page.items])
+    processes = [d.key for d in care().repository.latest_definitions()]
+    teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
+    next_url = None
+    if page.next_after is not None:
+        next_url = url_for("pages.task_list", **{**request.args.to_dict(), "after": page.next_after})
+    return render_template(
+        "tasks.html",
+        tasks=page.items,
+        customers=customers,
+        tab=tab,
+        team=team,
+        teams=teams,
+        process=request.args.get("process", ""),
+        processes=processes,
+        next_url=next_url,
+        principal=principal,
+    )
+
+
+@blueprint.post("/tasks/<int:task_id>/claim")
+def claim(task_id: int):
+    _act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
+    return redirect(request.form.get("back") or url_for("pages.task", task_id=task_id))
+
+
+@blueprint.post("/tasks/<int:task_id>/unclaim")
+def unclaim(task_id: int):
+    _act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
+    return redirect(request.form.get("back") or url_for("pages.task_list"))
+
+
+def _act(action, message: str) -> None:
+    try:
+        action()
+        flash(message, "info")
+    except CareError as error:
+        if error.status in (403, 404):
+            abort(error.status)
+        flash(error.detail, "error")
+
+
+@blueprint.get("/tasks/<int:task_id>")
+def task(task_id: int):
+    return _task_page(task_id)
+
+
+@blueprint.post("/tasks/<int:task_id>")
+def task_submit(task_id: int):
+    form = _load_form(task_id)
+    data, problems = read_form(form["schema"], request.form)
+    if request.form.get("action") == "draft":
+        care().tasks.save_draft(task_id, data, current_principal().name, current_scope())
+        flash("Draft saved.", "info")
+        return redirect(url_for("pages.task", task_id=task_id))
+    if form["schema"]:
+        try:
+            forms.validate(form["schema"], data)
+        except FormDataInvalid as invalid:
+            problems = {e["field"]: e["message"] for e in invalid.errors} | problems
+    if problems:
+        typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
+        return _task_page(task_id, values={**data, **typed_in}, errors=problems, status=422)
+    try:
+        result = care().tasks.complete(task_id, data, current_principal().name, current_scope())
+    except FormDataInvalid as invalid:
+        errors = {e["field"]: e["message"] for e in invalid.errors}
+        return _task_page(task_id, values=data, errors=errors, status=422)
+    except CareError as error:
+        flash(error.detail, "error")
+        return redirect(url_for("pages.task", task_id=task_id))
+    flash(f"Task “{result['task']['name']}” completed.", "info")
+    return redirect(url_for("pages.instance", instance_id=result["instance"]["id"]))
+
+
+def _load_form(task_id: int) -> dict:
+    try:
+        return care().tasks.form(task_id, current_scope())
+    except CareError as error:
+        abort(error.status if error.status in (403, 404) else 400)
+
+
+def _task_page(task_id: int, values: dict | None = None, errors: dict | None = None, status: int = 200):
+    form = _load_form(task_id)
+    prefill = {**form["data"], **(form["draft"] or {})} if values is None else values
+    fields = fields_for(form["schema"], form["ui"], prefill, errors or {})
+    instance = care().runtime.get(form["task"]["instance_id"], with_data=True, scope=current_scope())
+    page = render_template(
+        "task.html",
+        task=form["task"],
+        fields=fields,
+        instance=instance,
+        errors=errors or {},
+        principal=current_principal(),
+    )
+    return page, status
+
+
+@blueprint.get("/instances/<int:instance_id>")
+def instance(instance_id: int):
+    scope = current_scope()
+    try:
+        view = care().runtime.get(instance_id, with_data=True, scope=scope)
+    except CareError as error:
+        abort(error.status if error.status in (403, 404) else 400)
+    history = [history_view(e) for e in care().history.of_instance(instance_id, scope)]
+    incidents = care().incidents.list(None, instance_id, 50, None).items
+    _, xml = care().repository.xml(view["process_key"], view["version"])
+    diagram = Markup(render_svg(xml, care().runtime.states(instance_id, scope), process_id=view["process_key"]))
+    return render_template(
+        "instance.html",
+        instance=view,
+        history=history,
+        incidents=incidents,
+        diagram=diagram,
+        can_retry=current_principal().is_admin,
+        principal=current_principal(),
+    )
+
+
+@blueprint.post("/instances/<int:instance_id>/incidents/<int:incident_id>/retry")
+def retry(instance_id: int, incident_id: int):
+    _act(lambda: care().incidents.retry(incident_id, current_principal().name), "Retried.")
+    return redirect(url_for("pages.instance", instance_id=instance_id))
+
+
+@blueprint.get("/processes")
+def processes():
+    return _processes_page()
+
+
+@blueprint.post("/processes")
+def deploy():
+    try:
+        result = care().repository.deploy(
+            uploaded_sources(), request.form.get("name", "").strip()[:200], current_principal().name
+        )
+    except DeploymentInvalid as invalid:
+        return _processes_page(problems=[p.as_dict() for p in invalid.problems], status=422)
+    except InvalidRequest as error:
+        return _processes_page(
+            problems=[{"file": "", "line": None, "element_id": None, "message": error.detail}], status=400
+        )
+    changed = ", ".join(f"{o.key} v{o.version}" for o in result.definitions if o.status == "created")
+    flash(f"Deployed {changed}." if changed else "Nothing changed: every process equals its latest version.", "info")
+    return redirect(url_for("pages.processes"))
+
+
+def _processes_page(problems: list | None = None, status: int = 200):
+    selected = request.args.get("key")
+    definitions = care().repository.latest_definitions()
+    detail = None
+    if selected or definitions:
+        key = selected or definitions[0].key
+        versions = care().repository.versions(key)
+        _, xml = care().repository.xml(key)
+        detail = {
+            "key": key,
+            "versions": versions,
+            "diagram": Markup(render_svg(xml, counts=care().runtime.waiting_counts(key), process_id=key)),
+        }
+    page = render_template(
+        "processes.html", definitions=definitions, detail=detail, problems=problems or [], principal=current_principal()
+    )
+    return page, status

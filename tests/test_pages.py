@@ -1,0 +1,119 @@
+"""The staff and designer pages, through the Flask test client (the browser tests drive a real Chromium)."""
+
+import io
+import re
+
+import pytest
+
+from tests.conftest import source, upload
+
+
+def csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
+
+
+@pytest.fixture
+def site(care, anonymous):
+    care.identity.add_group("support")
+    care.identity.add_group("billing")
+    care.identity.add_user("sam", "staff", ["support"], password="correct horse battery")
+    care.identity.add_user("dana", "designer", password="correct horse battery")
+    care.repository.deploy([source("hello_care.bpmn")], "test", "test")
+    return anonymous
+
+
+def sign_in(client, username):
+    token = csrf(client.get("/login").data)
+    client.post("/login", data={"username": username, "password": "correct horse battery", "csrf_token": token})
+    return csrf(client.get("/").data)
+
+
+def start(care, **variables):
+    from engine.runtime import StartRequest
+
+    return care.runtime.start(StartRequest("hello_care", variables, customer_id="cust-9"), "test")[0]
+
+
+def test_task_list_shows_team_tasks_with_customer_and_claim(site, care):
+    instance = start(care, subject="Router")
+    token = sign_in(site, "sam")
+    page = site.get("/tasks").get_data(as_text=True)
+    assert "Answer the inquiry" in page and "cust-9" in page and "Claim" in page
+    task_id = instance["tasks"][0]["id"]
+    assert site.post(f"/tasks/{task_id}/claim", data={"csrf_token": token}).status_code == 302
+    mine = site.get("/tasks?tab=mine").get_data(as_text=True)
+    assert f'data-task-id="{task_id}"' in mine and "Release" in mine
+
+
+def test_task_form_errors_keep_values_then_completion_moves_on(site, care):
+    instance = start(care, subject="Router")
+    task_id = instance["tasks"][0]["id"]
+    token = sign_in(site, "sam")
+    page = site.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert 'name="answer"' in page and "Router" in page and 'type="radio"' in page
+    bad = site.post(f"/tasks/{task_id}", data={"csrf_token": token, "action": "complete", "minutes_spent": "lots"})
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert 'data-field="answer"' in text and "This field is required." in text
+    assert 'data-field="minutes_spent"' in text and "Expected a whole number." in text
+    assert 'value="lots"' in text  # what was typed stays in the field
+    bad2 = site.post(
+        f"/tasks/{task_id}",
+        data={"csrf_token": token, "action": "complete", "answer": "Restart it", "minutes_spent": "900"},
+    )
+    assert bad2.status_code == 422 and "Must be at most 480." in bad2.get_data(as_text=True)
+    assert "Restart it" in bad2.get_data(as_text=True)
+    done = site.post(
+        f"/tasks/{task_id}",
+        data={
+            "csrf_token": token,
+            "action": "complete",
+            "answer": "Restart it",
+            "minutes_spent": "5",
+            "resolution": "solved",
+        },
+    )
+    assert done.status_code == 302 and done.headers["Location"] == f"/instances/{instance['id']}"
+    assert care.runtime.get(instance["id"])["data"]["minutes_spent"] == 5
+
+
+def test_drafts_are_kept_for_later(site, care):
+    task_id = start(care)["tasks"][0]["id"]
+    token = sign_in(site, "sam")
+    site.post(f"/tasks/{task_id}", data={"csrf_token": token, "action": "draft", "answer": "Half-written"})
+    assert "Half-written" in site.get(f"/tasks/{task_id}").get_data(as_text=True)
+
+
+def test_instance_page_shows_diagram_history_and_variables(site, care):
+    instance = start(care, subject="Router")
+    sign_in(site, "sam")
+    page = site.get(f"/instances/{instance['id']}").get_data(as_text=True)
+    assert "<svg" in page and "Router" in page and "instance started" in page
+
+
+def test_staff_cannot_open_other_teams_work_or_designer_pages(site, care):
+    care.repository.deploy([source("camunda_billing.bpmn"), source("invoice_check.json")], "t", "t")
+    from engine.runtime import StartRequest
+
+    billing = care.runtime.start(StartRequest("camunda_billing", {}), "test")[0]
+    sign_in(site, "sam")
+    assert site.get(f"/tasks/{billing['tasks'][0]['id']}").status_code == 403
+    assert site.get(f"/instances/{billing['id']}").status_code == 403
+    assert site.get("/processes").status_code == 403
+
+
+def test_designer_uploads_and_sees_errors_by_file_line_and_element(site):
+    token = sign_in(site, "dana")
+    page = site.get("/processes").get_data(as_text=True)
+    assert "hello_care" in page and "<svg" in page
+    bad = site.post(
+        "/processes",
+        data={"csrf_token": token, "files": [(io.BytesIO(source("bad_script.bpmn").content), "bad_script.bpmn")]},
+    )
+    assert bad.status_code == 422
+    text = bad.get_data(as_text=True)
+    assert "bad_script.bpmn" in text and "compute" in text and ">7<" in text
+    ok = site.post("/processes", data={"csrf_token": token, **upload("parallel_tasks.bpmn")})
+    assert ok.status_code == 302
+    assert "parallel_tasks v1" in site.get("/processes").get_data(as_text=True)
+    assert site.get("/tasks").status_code == 403

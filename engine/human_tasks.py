@@ -6,6 +6,8 @@ is completed, never to list tasks.
 
 from __future__ import annotations
 
+import logging
+
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -15,6 +17,8 @@ from engine.clock import Clock
 from engine.history import History
 from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 from engine.repository import LoadedDefinition
+
+log = logging.getLogger(__name__)
 
 
 def ready_human_tasks(workflow: BpmnWorkflow) -> list:
@@ -64,8 +68,9 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
     spec = task.task_spec
     info = definition.element(task.workflow.spec.name, spec.name)
     lane = getattr(spec, "lane", None)
-    groups = list(info.candidate_groups) if info and info.candidate_groups else ([lane] if lane else [])
-    users = list(info.candidate_users) if info else []
+    groups = _resolve(task, info.candidate_groups) if info and info.candidate_groups else ([lane] if lane else [])
+    users = _resolve(task, info.candidate_users) if info else []
+    assignee = _resolve(task, (info.assignee,)) if info and info.assignee else []
     row = HumanTask(
         instance_id=instance.id,
         task_guid=str(task.id),
@@ -73,7 +78,7 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
         name=spec.bpmn_name or spec.name,
         process_key=instance.process_key,
         lane=lane,
-        assignee=info.assignee if info else None,
+        assignee=assignee[0] if assignee else None,
         form_key=info.form_key if info else None,
         status="open",
         created_at=clock.now(),
@@ -82,6 +87,27 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
         HumanTaskCandidate(kind="user", name=u) for u in dict.fromkeys(users)
     ]
     return row
+
+
+def _resolve(task, values: tuple[str, ...]) -> list[str]:
+    """Names as written, or computed from task data when written as an expression: ``${owner}``.
+
+    An expression may give one name or a list; one that fails leaves the name out (the task stays
+    reachable through its other candidates) and is logged for the designer.
+    """
+    names: list[str] = []
+    for value in values:
+        if not (value.startswith("${") and value.endswith("}")):
+            names.append(value)
+            continue
+        try:
+            result = task.workflow.script_engine.evaluate(task, value[2:-1])
+        except Exception as error:
+            log.warning("task %s: assignment expression %r failed: %s", task.task_spec.name, value, error)
+            continue
+        items = result if isinstance(result, list | tuple) else [result]
+        names.extend(str(item) for item in items if item not in (None, ""))
+    return names
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:

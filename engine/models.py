@@ -162,7 +162,7 @@ class HumanTask(Base):
     )
 
     def candidate_names(self, kind: str) -> list[str]:
-        return [candidate.name for candidate in self.candidates if candidate.kind == kind]
+        return sorted(candidate.name for candidate in self.candidates if candidate.kind == kind)
 
 
 class HumanTaskCandidate(Base):

@@ -165,3 +165,17 @@ def test_disabled_users_tokens_stop_working(care, anonymous, people):
     assert anonymous.get("/api/tasks", headers=auth(people["staff"])).status_code == 200
     care.identity.update_user(care.identity.by_name("sam").id, disabled=True)
     assert anonymous.get("/api/tasks", headers=auth(people["staff"])).status_code == 401
+
+
+def test_assignment_and_candidates_can_be_expressions_over_task_data(client):
+    client.post("/api/deployments", data=upload("expression_assignment.bpmn"))
+    started = client.post(
+        "/api/process-definitions/expression_assignment/instances",
+        json={"variables": {"account_manager": "sam", "team": "billing", "backups": ["tina", "sue"]}},
+    ).json
+    [task] = started["tasks"]
+    assert task["assignee"] == "sam"
+    assert task["candidate_groups"] == ["billing", "sales"]
+    assert task["candidate_users"] == ["sue", "tina"]
+    unassigned = client.post("/api/process-definitions/expression_assignment/instances", json={}).json["tasks"][0]
+    assert (unassigned["assignee"], unassigned["candidate_groups"]) == (None, ["sales"])

@@ -13,9 +13,11 @@ inlined into a page (or served as ``image/svg+xml``):
 
 - every drawn BPMN shape and edge is a ``<g>`` with ``data-element-id`` (the BPMN element id) and
   ``data-element-type``; with a state it also has the state as a class (``completed``,
-  ``active``, ``failed``) and as ``data-state``.  State markers and count badges are drawn on
-  top, in ``<g class="bpmn-state-marker …" data-for="id">`` and ``<g class="bpmn-count"
-  data-for="id">``;
+  ``active``, ``failed``) and as ``data-state``.  Flow names, state markers and count badges
+  are drawn above all shapes, in ``<g class="bpmn-edge-label" data-for="id">``,
+  ``<g class="bpmn-state-marker …" data-for="id">`` and ``<g class="bpmn-count" data-for="id">``;
+- the ``<svg>`` has ``width="100%"`` and a ``viewBox`` enclosing everything drawn, plus
+  ``data-width``/``data-height`` with its natural size (for a page that wants to cap the scale);
 - states are shown by colour *and* by a text marker (✓, ●, !), and every shape and edge has a
   ``<title>`` with its type, name and state, so the page does not rely on colour alone;
 - styling uses presentation attributes only: a ``<style>`` element in inline SVG would leak into

@@ -27,7 +27,7 @@ from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.repository import LoadedDefinition, Repository
-from engine.timer_specs import fired_timers, timer_definitions
+from engine.timer_specs import fire_horizon, fired_timers, set_fire_horizon, start_now, timer_definitions
 
 T = TypeVar("T")
 CONFLICT_RETRIES = 5
@@ -70,7 +70,7 @@ class Executor:
         elif len(timed) < len(starts):
             timed = []
         for task in timed[:1]:
-            task._set_internal_data(event_fired=True)
+            start_now(task)
         return workflow
 
     def create(
@@ -219,6 +219,24 @@ class Executor:
 
 
 def _run_engine_steps(workflow: BpmnWorkflow) -> None:
+    """Run to the next wait state; with a fire horizon, first fire the timers due by then in due order."""
+    horizon = fire_horizon(workflow)
+    if horizon is not None:
+        seen = None
+        for _ in range(MAX_ENGINE_ROUNDS):
+            due = [w for w in timers.waiting_timers(workflow) if w.due_at <= horizon]
+            state_now = {(w.task_guid, w.due_at) for w in due}
+            if not due or state_now == seen:
+                break
+            seen = state_now
+            set_fire_horizon(workflow, min(w.due_at for w in due))
+            workflow.refresh_timers()
+            _engine_rounds(workflow)
+        set_fire_horizon(workflow, horizon)
+    _engine_rounds(workflow)
+
+
+def _engine_rounds(workflow: BpmnWorkflow) -> None:
     """``do_engine_steps``, repeated while its closing timer refresh made catching events ready."""
     for _ in range(MAX_ENGINE_ROUNDS):
         fired_before = len(fired_timers(workflow))

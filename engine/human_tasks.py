@@ -13,6 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import timers
 from engine.clock import Clock
 from engine.history import History
 from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
@@ -82,6 +83,7 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
         form_key=info.form_key if info else None,
         status="open",
         created_at=clock.now(),
+        due_at=timers.human_task_due_at(task, info, clock.now()),
     )
     row.candidates = [HumanTaskCandidate(kind="group", name=g) for g in dict.fromkeys(groups)] + [
         HumanTaskCandidate(kind="user", name=u) for u in dict.fromkeys(users)

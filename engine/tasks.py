@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from engine import forms, state
 from engine.clock import Clock
@@ -30,6 +30,10 @@ class TaskFilter:
     assignee: str | None = None
     process_key: str | None = None
     instance_id: int | None = None
+    sort: str = "id"  # "due": by due date (tasks without one last), then id
+
+
+TASK_SORTS = ("id", "due")
 
 
 class Tasks:
@@ -56,12 +60,14 @@ class Tasks:
             query = query.where(HumanTask.process_key == filters.process_key)
         if filters.instance_id is not None:
             query = query.where(HumanTask.instance_id == filters.instance_id)
-        if after is not None:
+        if after is not None and filters.sort != "due":
             query = query.where(HumanTask.id > after)
         if scope is not None:
             query = query.where(scope.task_predicate())
         now = self.clock.now()
         with self.db.read() as session:
+            if filters.sort == "due":
+                query = _by_due(session, query, after)
             page = page_of(list(session.scalars(query)), limit)
             return Page([task_view(task, now) for task in page.items], page.next_after)
 
@@ -197,3 +203,20 @@ class Tasks:
 
 def _jsonable(data: dict) -> dict:
     return json.loads(json.dumps(data, default=str))
+
+
+def _by_due(session, query, after: int | None):
+    """Order by due date, undated tasks last; ``after`` (a task id) continues after that task in this order."""
+    query = query.order_by(None).order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    last = session.get(HumanTask, after) if after is not None else None
+    if last is None:
+        return query if after is None else query.where(HumanTask.id > after)
+    if last.due_at is None:
+        return query.where(HumanTask.due_at.is_(None), HumanTask.id > last.id)
+    return query.where(
+        or_(
+            HumanTask.due_at > last.due_at,
+            and_(HumanTask.due_at == last.due_at, HumanTask.id > last.id),
+            HumanTask.due_at.is_(None),
+        )
+    )

@@ -91,7 +91,49 @@ def _record_fired(definition, my_task, due_at: datetime, occurrence: int = 1, sk
 
 def fired_timers(workflow) -> list[FiredTimer]:
     """The timers that fired in this workflow object since it was loaded (not stored with the state)."""
-    return workflow.__dict__.get(FIRED_LOG, [])
+    return workflow.__dict__.setdefault(FIRED_LOG, [])
+
+
+FIRED_TOTAL = "carecenter_fired_total"
+
+
+def take_fired(workflow) -> list[FiredTimer]:
+    """The fired timers not yet written to rows, emptying the log (and counting them in :func:`fired_total`)."""
+    log = fired_timers(workflow)
+    taken = list(log)
+    log.clear()
+    workflow.__dict__[FIRED_TOTAL] = workflow.__dict__.get(FIRED_TOTAL, 0) + len(taken)
+    return taken
+
+
+def fired_total(workflow) -> int:
+    return workflow.__dict__.get(FIRED_TOTAL, 0) + len(fired_timers(workflow))
+
+
+FIRE_HORIZON = "carecenter_fire_horizon"
+
+
+def fire_horizon(workflow) -> datetime | None:
+    return workflow.__dict__.get(FIRE_HORIZON)
+
+
+def set_fire_horizon(workflow, horizon: datetime | None) -> None:
+    """Let only timers due at or before ``horizon`` fire in this workflow object (None: all that are due).
+
+    The worker fires a claimed timer with the horizon at its due time, so that after downtime the
+    timers of one instance fire in the order they fell due, each as its own step, rather than all
+    at once in whatever order SpiffWorkflow refreshes them.  New due times are still computed
+    from the clock's now.
+    """
+    if horizon is None:
+        workflow.__dict__.pop(FIRE_HORIZON, None)
+    else:
+        workflow.__dict__[FIRE_HORIZON] = horizon
+
+
+def _fire_time(my_task, now: datetime) -> datetime:
+    horizon = my_task.workflow.top_workflow.__dict__.get(FIRE_HORIZON)
+    return min(now, horizon) if horizon is not None else now
 
 
 def timer_settings(my_task) -> TimerSettings | None:
@@ -193,10 +235,20 @@ class ClockTimer:
         return 1
 
 
+START_NOW = "start_now"
+
+
+def start_now(my_task) -> None:
+    """Make a timer start event fire at once, without counting as a timer firing (see ``Executor.new_workflow``)."""
+    my_task._set_internal_data(**{START_NOW: True})
+
+
 def _fire_if_due(definition: ClockTimer, my_task) -> bool:
+    if my_task.internal_data.pop(START_NOW, False):
+        my_task._set_internal_data(event_fired=True)
     if not my_task._get_internal_data("event_fired", False):
         due = definition.due_at(my_task)
-        if due <= engine_now(my_task):
+        if due <= _fire_time(my_task, engine_now(my_task)):
             my_task._set_internal_data(event_fired=True)
             _record_fired(definition, my_task, due)
     return my_task._get_internal_data("event_fired", False)
@@ -233,6 +285,9 @@ class ClockCycleTimerEventDefinition(ClockTimer, CycleTimerEventDefinition):
 
     def cycle_complete(self, my_task):
         now = engine_now(my_task)
+        if my_task.internal_data.pop(START_NOW, False):  # one path now, then done
+            my_task._set_internal_data(event_value={"cycles": 0, "next": now.isoformat(), "duration": 1.0})
+            return True
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             cycles, start, interval = parse_cycle(self.timer_value(my_task), now)
@@ -241,14 +296,14 @@ class ClockCycleTimerEventDefinition(ClockTimer, CycleTimerEventDefinition):
         ready = False
         if event_value["cycles"] != 0:
             next_event = parse_datetime(event_value["next"])
-            if next_event <= now:
-                skipped = self._skip_missed(event_value, next_event, now, my_task)
-                if skipped:
-                    next_event = parse_datetime(event_value["next"])
+            if next_event <= now and self._skip_missed(event_value, next_event, now, my_task):
+                next_event = parse_datetime(event_value["next"])
+            if next_event <= _fire_time(my_task, now):
+                occurrence = event_value.get("occurrence", 1)
                 event_value["next"] = (next_event + timedelta(seconds=event_value["duration"])).isoformat()
                 event_value["cycles"] -= 1
-                event_value["occurrence"] = event_value.get("occurrence", 1) + skipped + 1
-                _record_fired(self, my_task, next_event, event_value["occurrence"] - 1, skipped)
+                event_value["occurrence"] = occurrence + 1
+                _record_fired(self, my_task, next_event, occurrence, event_value.pop("skipped_now", 0))
                 ready = True
         if event_value["cycles"] == 0 and not ready:
             my_task.internal_data.pop("event_value", None)
@@ -273,7 +328,8 @@ class ClockCycleTimerEventDefinition(ClockTimer, CycleTimerEventDefinition):
             skip = min(skip, event_value["cycles"] - 1)
             event_value["cycles"] -= skip
         event_value["next"] = (next_event + skip * interval).isoformat()
-        event_value["skipped"] = event_value.get("skipped", 0) + skip
+        event_value["occurrence"] = event_value.get("occurrence", 1) + skip
+        event_value["skipped_now"] = event_value.get("skipped_now", 0) + skip  # told with the next firing
         return skip
 
     def due_at(self, my_task):

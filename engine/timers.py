@@ -30,19 +30,27 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import ConcurrentModification, Conflict, InvalidRequest, NotFound
+from engine.errors import (
+    ConcurrentModification,
+    Conflict,
+    DeploymentInvalid,
+    DeploymentProblem,
+    InvalidRequest,
+    NotFound,
+)
 from engine.history import History
 from engine.models import ProcessDefinition, ProcessInstance, Timer, TimerWorker
 from engine.pagination import Page, page_of
@@ -52,9 +60,12 @@ from engine.timer_specs import (
     ClockDurationTimerEventDefinition,
     ClockTimer,
     duration_from,
-    fired_timers,
+    fired_total,
+    is_iso_literal,
     parse_cycle,
     parse_datetime,
+    set_fire_horizon,
+    take_fired,
     timer_definitions,
 )
 
@@ -66,7 +77,8 @@ log = logging.getLogger(__name__)
 
 TIMER_PRINCIPAL = "timer"
 NOTIFY_CHANNEL = "carecenter_timers"  # PostgreSQL: new timer rows are announced here at commit
-TIMER_STATUSES = ("pending", "fired", "cancelled", "suspended")
+NOTIFY_WINDOW = timedelta(minutes=5)  # ... when due sooner than this (longer than any sensible poll)
+TIMER_STATUSES = ("pending", "fired", "cancelled", "skipped", "suspended")
 MAX_ERROR = 2000
 
 
@@ -154,9 +166,9 @@ def waiting_timers(workflow) -> list[WaitingTimer]:
 def sync(session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock) -> list[datetime]:
     """Make the timer rows of one instance match its waiting timers; returns the due times of new rows."""
     now = clock.now()
-    fired = list(fired_timers(workflow))
-    fired_timers(workflow).clear()
+    fired = take_fired(workflow)
     waiting = {(w.task_guid, w.due_at): w for w in waiting_timers(workflow)}
+    still_waiting = {w.task_guid for w in waiting.values()}
     rows = session.scalars(
         select(Timer).where(Timer.instance_id == instance.id, Timer.status == "pending").order_by(Timer.id)
     )
@@ -164,7 +176,7 @@ def sync(session: Session, instance: ProcessInstance, workflow, history: History
     for occurrence in fired:
         row = pending.pop((occurrence.task_guid, occurrence.due_at), None)
         if row is None:  # fired as soon as it was reached (its due time had passed already)
-            task = workflow.get_task_from_id(UUID(occurrence.task_guid))
+            task = _find_task(workflow, occurrence.task_guid)
             row = _instance_row(
                 instance,
                 WaitingTimer(
@@ -188,20 +200,59 @@ def sync(session: Session, instance: ProcessInstance, workflow, history: History
         )
     for key, row in pending.items():
         if key not in waiting:
-            row.status = "cancelled"
+            # a cycle still waiting for a later occurrence dropped this one (catch-up cap); else the task went away
+            row.status = "skipped" if row.task_guid in still_waiting else "cancelled"
             row.fired_at = None
     new = [w for key, w in waiting.items() if key not in pending]
     for timer in new:
         session.add(_instance_row(instance, timer, now))
     if new:
-        notify(session, min(timer.due_at for timer in new))
+        notify(session, min(timer.due_at for timer in new), now)
     return [timer.due_at for timer in new]
 
 
-def notify(session: Session, due: datetime) -> None:
-    """On PostgreSQL, tell listening workers (at commit) that a timer is due at ``due``."""
-    if session.get_bind().dialect.name == "postgresql":
+def notify(session: Session, due: datetime, now: datetime) -> None:
+    """On PostgreSQL, tell listening workers (at commit) that a timer falls due before their next poll.
+
+    Later timers need no notice: every worker looks again at least once per poll interval.
+    """
+    if due - now <= NOTIFY_WINDOW and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": NOTIFY_CHANNEL, "due": due.isoformat()})
+
+
+def human_task_due_at(task, info, now: datetime) -> datetime | None:
+    """When a user task is due: its ``due`` property (ISO 8601 or an expression over task data), else the
+    earliest of its boundary timers (repeating ones are reminders, not deadlines)."""
+    text = (info.properties.get("due") or "").strip() if info is not None else ""
+    if text:
+        try:
+            value = text if is_iso_literal(text) else task.workflow.script_engine.evaluate(task, text)
+            if isinstance(value, datetime):
+                return value if value.tzinfo else value.replace(tzinfo=UTC)
+            value = str(value).strip()
+            return now + duration_from(value, now) if value.upper().startswith("P") else parse_datetime(value)
+        except Exception as error:  # a wrong due date must not stop the task from being offered
+            log.warning("due date '%s' of task %s could not be read: %s", text, task.task_spec.name, error)
+            return None
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    dues = [
+        definition.due_at(sibling)
+        for sibling in parent.children
+        if sibling is not task
+        for definition in timer_definitions(getattr(sibling.task_spec, "event_definition", None))
+        if not isinstance(definition, ClockCycleTimerEventDefinition)
+    ]
+    dues = [due for due in dues if due is not None]
+    return min(dues) if dues else None
+
+
+def _find_task(workflow, guid: str):
+    try:
+        return workflow.get_task_from_id(UUID(guid))
+    except Exception:  # removed from the tree meanwhile (a deleted subprocess)
+        return None
 
 
 def _element_name(task, element_id: str) -> str:
@@ -303,7 +354,7 @@ class Timers:
             .where(
                 Timer.status == "pending",
                 Timer.due_at <= now,
-                or_(Timer.claimed_until.is_(None), Timer.claimed_until < now),
+                or_(Timer.claimed_until.is_(None), Timer.claimed_until <= now),
             )
             .order_by(Timer.due_at, Timer.id)
             .limit(limit or self.config.batch_size)
@@ -325,39 +376,45 @@ class Timers:
                 )
         return claims
 
-    def fire(self, claim: Claim, worker_id: str) -> bool:
-        """Fire one claimed occurrence; True if it fired now, False if it was handled elsewhere or will retry."""
+    def fire(self, claim: Claim, worker_id: str) -> int:
+        """Fire one claimed occurrence; returns how many occurrences fired (with those due before it, on its instance).
+
+        0 means it was handled elsewhere meanwhile, or that it failed and will be retried.
+        """
         try:
             if claim.instance_id is None:
                 return self._fire_start(claim)
             return self._fire_instance(claim)
         except _AlreadyHandled:
-            return False
+            return 0
         except ConcurrentModification as error:
-            self._retry_later(claim, worker_id, error, immediately=True)
+            self._retry_later(claim, error, immediately=True)
         except NotFound as error:  # the instance or definition is gone: nothing will ever fire this
             self._finish(claim, "cancelled", error)
         except Exception as error:  # never lose a timer to an unexpected failure: keep the row, retry later
-            log.exception("timer %s failed to fire", claim.id)
-            self._retry_later(claim, worker_id, error)
-        return False
+            log.exception("timer %s failed to fire in worker %s", claim.id, worker_id)
+            self._retry_later(claim, error)
+        return 0
 
-    def _fire_instance(self, claim: Claim) -> bool:
+    def _fire_instance(self, claim: Claim) -> int:
+        workflows = []
+
         def change(session, row, workflow, definition):
             timer = session.get(Timer, claim.id, populate_existing=True)
             if timer is None or timer.status != "pending" or timer.due_at != claim.due_at:
                 raise _AlreadyHandled()
             timer.last_error = None
-            workflow.refresh_timers()
+            workflows.append(workflow)
+            set_fire_horizon(workflow, claim.due_at)  # the executor fires what is due by then, oldest first
 
         self.executor.mutate(claim.instance_id, change, TIMER_PRINCIPAL)
         with self.db.read() as session:
             status = session.scalar(select(Timer.status).where(Timer.id == claim.id))
-        if status == "pending":  # the engine did not consider it due (e.g. the row is stale): look again soon
-            self._release(claim)
-        return status == "fired"
+        if status == "pending":  # the engine did not consider it due (clocks apart?): look again a little later
+            self._retry_later(claim, RuntimeError("the timer was not due for the engine yet"))
+        return fired_total(workflows[-1])
 
-    def _retry_later(self, claim: Claim, worker_id: str, error: Exception, immediately: bool = False) -> None:
+    def _retry_later(self, claim: Claim, error: Exception, immediately: bool = False) -> None:
         with self.db.write() as session:
             timer = session.get(Timer, claim.id)
             if timer is None or timer.status != "pending":
@@ -369,15 +426,6 @@ class Timers:
             )
             timer.claimed_until = self.clock.now() + timedelta(seconds=delay) if delay else None
             timer.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR]
-
-    def _release(self, claim: Claim) -> None:
-        with self.db.write() as session:
-            session.execute(
-                update(Timer)
-                .where(Timer.id == claim.id, Timer.status == "pending")
-                .values(claimed_until=None)
-                .execution_options(synchronize_session=False)
-            )
 
     def _finish(self, claim: Claim, status: str, error: Exception | None = None) -> None:
         with self.db.write() as session:
@@ -412,14 +460,13 @@ class Timers:
         return fired
 
     def next_due_at(self) -> datetime | None:
-        """The earliest due time of a pending row that nobody holds: when the worker should look next."""
+        """When the worker should look next: the earliest free due time, or the end of a lease or back-off."""
         now = self.clock.now()
+        free = or_(Timer.claimed_until.is_(None), Timer.claimed_until <= now)
         with self.db.read() as session:
-            return session.scalar(
-                select(func.min(Timer.due_at)).where(
-                    Timer.status == "pending", or_(Timer.claimed_until.is_(None), Timer.claimed_until < now)
-                )
-            ) or session.scalar(select(func.min(Timer.claimed_until)).where(Timer.status == "pending"))
+            due = session.scalar(select(func.min(Timer.due_at)).where(Timer.status == "pending", free))
+            held = session.scalar(select(func.min(Timer.claimed_until)).where(Timer.status == "pending", ~free))
+        return min((t for t in (due, held) if t is not None), default=None)
 
     # -- start timers -------------------------------------------------------------------------
 
@@ -443,8 +490,13 @@ class Timers:
                 continue
             for task_spec in _start_timer_specs(spec):
                 timer = task_spec.event_definition
-                due, schedule = self._first_occurrence(timer, now)
-                notify(session, due)
+                try:
+                    due, schedule = self._first_occurrence(timer, now)
+                except Exception as error:  # the deploy is refused, with the element to fix
+                    message = f"the start timer cannot be scheduled: {error}"
+                    filename = getattr(spec, "file", None) or definition.key
+                    raise DeploymentInvalid([DeploymentProblem(filename, None, task_spec.name, message)]) from None
+                notify(session, due, now)
                 session.add(
                     Timer(
                         instance_id=None,
@@ -466,7 +518,7 @@ class Timers:
     def _first_occurrence(self, timer: ClockTimer, now: datetime) -> tuple[datetime, dict | None]:
         value = self.executor.script_engine.environment.evaluate(timer.expression, {}, None)
         if not isinstance(value, str):
-            raise InvalidRequest(f"the start timer {timer.expression} does not give ISO 8601 text")
+            raise ValueError(f"{timer.expression} gives {value!r}, not ISO 8601 text")
         if isinstance(timer, ClockCycleTimerEventDefinition):
             cycles, start, interval = parse_cycle(value, now)
             return start, {"cycles": max(cycles - 1, 0) if cycles >= 0 else -1, "interval": interval.total_seconds()}
@@ -474,7 +526,7 @@ class Timers:
             return now + duration_from(value, now), None
         return parse_datetime(value), None
 
-    def _fire_start(self, claim: Claim) -> bool:
+    def _fire_start(self, claim: Claim) -> int:
         with self.db.write() as session:
             timer = session.get(Timer, claim.id, with_for_update=True, populate_existing=True)
             if timer is None or timer.status != "pending" or timer.due_at != claim.due_at:
@@ -483,7 +535,7 @@ class Timers:
             latest = self.repository.latest(session, timer.process_key)
             if latest.id != timer.definition_id:  # replaced by a newer version's schedule
                 timer.status = "cancelled"
-                return False
+                return 0
             skipped = self._skip_missed_starts(timer, now)
             definition = self.repository.load(timer.definition_id)
             instance, _ = self.executor.create(
@@ -505,6 +557,7 @@ class Timers:
             self.history.record(
                 session, instance.id, "timer_fired", TIMER_PRINCIPAL, element_id=timer.element_id, **details
             )
+            fired = 1
             schedule = timer.schedule or {}
             if schedule.get("cycles", 0) != 0:
                 interval = timedelta(seconds=schedule["interval"])
@@ -525,7 +578,7 @@ class Timers:
                         created_at=now,
                     )
                 )
-            return True
+            return fired
 
     def _skip_missed_starts(self, timer: Timer, now: datetime) -> int:
         """After downtime, start at most ``cycle_catch_up`` missed occurrences; the older ones are dropped."""
@@ -633,6 +686,15 @@ class Timers:
             page = page_of(rows, limit)
             now = self.clock.now()
             return Page([timer_view(row, now) for row in page.items], page.next_after)
+
+    def forget_finished(self, before: datetime) -> int:
+        """Delete fired, cancelled and skipped rows created before ``before``, and workers silent since then."""
+        with self.db.write() as session:
+            removed = session.execute(
+                delete(Timer).where(Timer.status.in_(("fired", "cancelled", "skipped")), Timer.created_at < before)
+            ).rowcount
+            session.execute(delete(TimerWorker).where(TimerWorker.heartbeat_at < before))
+        return removed
 
     def heartbeat(self, worker_id: str, *, started_at: datetime, ran: bool = False, fired: int = 0) -> None:
         now = self.clock.now()

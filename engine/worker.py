@@ -38,15 +38,23 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 HOUSEKEEPING_SECONDS = 300
 HEARTBEAT_SECONDS = 10.0
+FINISHED_TIMER_RETENTION = timedelta(days=30)
 
 
 def housekeeping(care: CareEngine) -> int:
-    """Forget idempotency records older than the retention window; returns how many were removed."""
+    """Forget idempotency records older than the retention window; returns how many were removed.
+
+    Also forgets finished timer rows and stopped or silent workers after their retention
+    (the ``timer_fired`` history events stay).
+    """
     cutoff = care.clock.now() - IDEMPOTENCY_RETENTION
     with care.db.write() as session:
         removed = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)).rowcount
     if removed:
         log.info("housekeeping removed %d idempotency records", removed)
+    timers = care.timers.forget_finished(care.clock.now() - FINISHED_TIMER_RETENTION)
+    if timers:
+        log.info("housekeeping removed %d finished timer rows", timers)
     return removed
 
 
@@ -169,6 +177,7 @@ class Worker:
                     id="timers-wake",
                     replace_existing=True,
                     misfire_grace_time=None,
+                    max_instances=3,  # a wake-up during a run returns at once (the run lock); never log it as skipped
                 )
             except Exception:  # the scheduler is shutting down
                 log.debug("could not plan a wake-up", exc_info=True)

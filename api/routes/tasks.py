@@ -6,7 +6,7 @@ from api.auth import current_principal, current_scope
 from api.requests import choice_arg, int_arg, json_object, limit_arg, optional_object, paged
 from api.routes.common import care
 from engine.errors import InvalidRequest
-from engine.tasks import TASK_STATUSES, TaskFilter
+from engine.tasks import TASK_SORTS, TASK_STATUSES, TaskFilter
 
 blueprint = Blueprint("tasks", __name__)
 
@@ -19,6 +19,7 @@ def list_tasks():
         assignee=request.args.get("assignee"),
         process_key=request.args.get("process_key"),
         instance_id=int_arg("instance_id"),
+        sort=choice_arg("sort", TASK_SORTS, default="id"),
     )
     return paged(care().tasks.list(filters, limit_arg(), int_arg("after"), current_scope()), "tasks.list_tasks")
 

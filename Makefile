@@ -28,9 +28,11 @@ run: $(STAMP) var/admin-token var/demo-password
 	$(BIN)/carecenter group add support --if-missing
 	$(BIN)/carecenter group add team_lead --if-missing
 	$(BIN)/carecenter user add demo-staff --role staff --group support --password-stdin --if-missing < var/demo-password
+	$(BIN)/carecenter user add demo-designer --role designer --password-stdin --if-missing < var/demo-password
 	@echo ""
 	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
-	@echo "Staff sign-in: http://$(HOST):$(PORT)/login as demo-staff, password $$(cat var/demo-password) (in var/demo-password)"
+	@echo "Sign in at http://$(HOST):$(PORT)/login as demo-staff (tasks) or demo-designer (processes),"
+	@echo "  password $$(cat var/demo-password) (in var/demo-password)"
 	CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

@@ -45,6 +45,7 @@ def task_list():
         assignee=principal.name if tab == "mine" else None,
         candidate_group=team,
         process_key=request.args.get("process") or None,
+        sort="due" if request.args.get("sort") == "due" else "id",
     )
     scope = None if tab == "all" else policy.team_scope(principal)
     page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _int("after"), scope)
@@ -63,6 +64,7 @@ def task_list():
         teams=teams,
         process=request.args.get("process", ""),
         processes=processes,
+        sort=filters.sort,
         next_url=next_url,
         principal=principal,
     )

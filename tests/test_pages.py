@@ -117,3 +117,23 @@ def test_designer_uploads_and_sees_errors_by_file_line_and_element(site):
     assert ok.status_code == 302
     assert "parallel_tasks v1" in site.get("/processes").get_data(as_text=True)
     assert site.get("/tasks").status_code == 403
+
+
+def test_task_list_sorts_by_due_date(site, care):
+    first, second = start(care), start(care)
+    from sqlalchemy import update
+
+    from engine.models import HumanTask
+
+    with care.db.write() as session:
+        due = care.clock.now()
+        session.execute(update(HumanTask).where(HumanTask.id == second["tasks"][0]["id"]).values(due_at=due))
+    sign_in(site, "sam")
+    page = site.get("/tasks?sort=due").get_data(as_text=True)
+    assert page.index(f'data-task-id="{second["tasks"][0]["id"]}"') < page.index(
+        f'data-task-id="{first["tasks"][0]["id"]}"'
+    )
+    plain = site.get("/tasks").get_data(as_text=True)
+    assert plain.index(f'data-task-id="{first["tasks"][0]["id"]}"') < plain.index(
+        f'data-task-id="{second["tasks"][0]["id"]}"'
+    )

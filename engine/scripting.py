@@ -1,29 +1,37 @@
 """The script engine that runs BPMN scripts and conditions.
 
-Scripts see only task data and a short list of helpers.  The engine also carries the timer
-settings (the engine clock, the catch-up cap) that the timer event definitions of
-:mod:`engine.timer_specs` ask for when they decide whether a timer is due.
-TODO([service]): compile with RestrictedPython, time and memory limits, import allow-list.
+Scripts see only task data and a short list of helpers, and run in the sandbox of
+:mod:`engine.sandbox` (RestrictedPython compilation, safe builtins, an import allow-list,
+a time limit and size caps).  The engine also carries the timer settings (the engine clock,
+the catch-up cap) that the timer event definitions of :mod:`engine.timer_specs` ask for when
+they decide whether a timer is due.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-import math
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
-
+from engine.sandbox import DEFAULT_TIME_LIMIT, MODULE_VIEWS, SandboxedEnvironment
 from engine.timer_specs import TimerSettings
 
 SCRIPT_GLOBALS = {
-    "datetime": datetime,
-    "json": json,
-    "math": math,
+    "datetime": MODULE_VIEWS["datetime"],
+    "json": MODULE_VIEWS["json"],
+    "math": MODULE_VIEWS["math"],
 }
 
 
-def create_script_engine(timer_settings: TimerSettings | None = None) -> PythonScriptEngine:
-    engine = PythonScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_GLOBALS)))
+def create_script_engine(
+    timer_settings: TimerSettings | None = None, time_limit: float = DEFAULT_TIME_LIMIT
+) -> PythonScriptEngine:
+    helpers = dict(SCRIPT_GLOBALS)
+    if timer_settings is not None:
+
+        def now():
+            """The engine clock's current time (timezone-aware, UTC)."""
+            return timer_settings.now()
+
+        helpers["now"] = now
+    engine = PythonScriptEngine(environment=SandboxedEnvironment(helpers, time_limit=time_limit))
     engine.timer_settings = timer_settings
     return engine

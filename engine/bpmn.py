@@ -24,6 +24,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import DeploymentInvalid, DeploymentProblem
+from engine.sandbox import restriction_problems
 from engine.timer_specs import with_clock_timers
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -425,23 +426,34 @@ def _reference_problems(filename: str, tree: etree._ElementTree) -> list[Deploym
 
 
 def _syntax_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:
-    """Python syntax errors in scripts and conditions, found before anything runs."""
+    """Python syntax errors in scripts and conditions, and code the script sandbox refuses, found before anything runs.
+
+    The sandbox (:mod:`engine.sandbox`) would refuse the same code at run time; saying so at deploy
+    puts the problem in front of the designer instead of in an incident on a running instance.
+    """
     problems = []
-    paths = "//bpmn:scriptTask/bpmn:script | //bpmn:conditionExpression"
+    paths = (
+        "//bpmn:scriptTask/bpmn:script | //bpmn:conditionExpression"
+        " | //spiffworkflow:preScript | //spiffworkflow:postScript"
+    )
     for node in tree.getroot().xpath(paths, namespaces=NS):
         code = (node.text or "").strip()
         if not code:
             continue
+        kind = etree.QName(node).localname
         owner = node.getparent()
+        if kind in ("preScript", "postScript"):
+            owner = owner.getparent()  # the task, not its extensionElements
+        mode = "eval" if kind == "conditionExpression" else "exec"
         try:
-            ast.parse(code, mode="exec" if etree.QName(node).localname == "script" else "eval")
+            ast.parse(code, mode=mode)
         except SyntaxError as error:
-            problems.append(
-                DeploymentProblem(
-                    filename,
-                    node.sourceline,
-                    owner.get("id"),
-                    f"Python syntax error in {etree.QName(node).localname}: {error.msg} (line {error.lineno})",
-                )
-            )
+            message = f"Python syntax error in {kind}: {error.msg} (line {error.lineno})"
+            problems.append(DeploymentProblem(filename, node.sourceline, owner.get("id"), message))
+            continue
+        for refusal in restriction_problems(code, mode):
+            where, _, what = refusal.partition(": ")
+            line = where.removeprefix("Line ")
+            message = f"refused by the script sandbox in {kind}: {what} (line {line})" if what else refusal
+            problems.append(DeploymentProblem(filename, node.sourceline, owner.get("id"), message))
     return problems

@@ -8,8 +8,9 @@ compiled with RestrictedPython and run with:
   and what a script prints (capped) goes to the debug log;
 - guarded attribute access: no ``_``-prefixed (dunder) attributes, no frame/generator/traceback
   introspection, no ``str.format``/``format_map``;
-- an import allow-list (datetime, math, decimal, json, re), handed out as read-only views
-  without the modules those modules import themselves (``json.codecs``, ``datetime.sys``);
+- an import allow-list (datetime, math, decimal, json, re, and the clock-reading part of time:
+  modelers stamp data with ``time.time()``), handed out as read-only views without the modules
+  those modules import themselves (``json.codecs``, ``datetime.sys``);
 - a time limit per evaluation (a trace function checks a deadline on every line and call),
   a recursion limit, and caps on the data a script creates: ``*``, ``**``, ``<<``, ``+`` and
   ``%`` on big operands, ``range`` length, padding/join/replace of strings, and the size of
@@ -53,7 +54,7 @@ MAX_DEPTH = 100  # nested calls of script functions
 MAX_PRINTED = 10_000  # characters of print output kept per evaluation
 MAX_DATA_UNITS = 5_000_000  # rough size (characters + items) of values a script writes to task data
 SCRIPT_FILENAME = "<string>"  # SpiffWorkflow finds the failing line by this file name
-ALLOWED_MODULES = ("datetime", "math", "decimal", "json", "re")
+ALLOWED_MODULES = ("datetime", "math", "decimal", "json", "re", "time")
 REFUSED_ATTRIBUTES = frozenset({"format", "format_map", "mro", "gi_frame", "gi_code", "cr_frame", "ag_frame"})
 REFUSED_BUILTINS = (
     "open",
@@ -396,6 +397,27 @@ _MODULE_OVERRIDES = {
         "prod": _guarded_prod,
     },
 }
+_MODULE_ONLY = {
+    # reading the clock; not sleep (it would hold the thread past the deadline), tzset or clock_settime
+    "time": (
+        "time",
+        "time_ns",
+        "monotonic",
+        "perf_counter",
+        "gmtime",
+        "localtime",
+        "mktime",
+        "strftime",
+        "strptime",
+        "asctime",
+        "ctime",
+        "struct_time",
+        "timezone",
+        "altzone",
+        "daylight",
+        "tzname",
+    ),
+}
 _MODULE_HIDDEN = {
     # a script must not change the decimal context of the server's thread
     "decimal": {"getcontext", "setcontext", "localcontext", "Context", "DefaultContext", "BasicContext"},
@@ -406,7 +428,9 @@ def module_view(module: types.ModuleType) -> types.SimpleNamespace:
     """The public, non-module attributes of an allowed module, as a read-only-by-guard namespace."""
     name = module.__name__
     hidden = _MODULE_HIDDEN.get(name, set())
-    public = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+    public = (
+        _MODULE_ONLY.get(name) or getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+    )
     attrs = {
         n: getattr(module, n)
         for n in public
@@ -417,7 +441,7 @@ def module_view(module: types.ModuleType) -> types.SimpleNamespace:
     return view
 
 
-MODULE_VIEWS = {m.__name__: module_view(m) for m in (datetime, math, decimal, json, re)}
+MODULE_VIEWS = {m.__name__: module_view(m) for m in (datetime, math, decimal, json, re, time)}
 
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):

@@ -274,3 +274,35 @@ def group_list() -> None:
     """List groups."""
     for item in _engine().identity.groups():
         click.echo(f"{item['id']}\t{item['name']}\t{item['description']}")
+
+
+@main.group()
+def customers() -> None:
+    """The customer store of the care operations: customers, systems, licenses."""
+
+
+@customers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(("customers", "systems", "licenses")),
+    default=None,
+    help="What the rows are [default: the file's name, e.g. systems.csv].",
+)
+def customers_import(file: Path, kind: str | None) -> None:
+    """Upsert customers, systems or licenses by id from a CSV file with a header line (all rows or none)."""
+    from process_library.csv_import import KINDS, CsvImportError, import_csv
+
+    kind = kind or file.stem.lower()
+    if kind not in KINDS:
+        raise click.BadParameter(
+            f"cannot tell what {file.name} holds; say --kind {'|'.join(KINDS)}", param_hint="--kind"
+        )
+    try:
+        result = import_csv(_engine().db, kind, file.read_text(encoding="utf-8-sig"))
+    except CsvImportError as error:
+        for problem in error.problems:
+            click.echo(f"{file.name}:{problem.line}: {problem.message}", err=True)
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(str(result))

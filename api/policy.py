@@ -44,6 +44,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.complete": frozenset({STAFF}),
     "tasks.form": frozenset({STAFF}),
     "tasks.draft": frozenset({STAFF}),
+    "customers.get": frozenset({STAFF}),
     "web.home": frozenset({DESIGNER, STAFF}),
     "web.logout": frozenset({DESIGNER, STAFF}),
     "pages.task_list": frozenset({STAFF}),

@@ -2,9 +2,9 @@
 
 from flask import Flask
 
-from api.routes import admin, definitions, deployments, health, incidents, instances, openapi, tasks, timers
+from api.routes import admin, customers, definitions, deployments, health, incidents, instances, openapi, tasks, timers
 
 
 def register(app: Flask) -> None:
-    for module in (health, openapi, deployments, definitions, instances, tasks, incidents, timers, admin):
+    for module in (health, openapi, deployments, definitions, instances, tasks, incidents, timers, customers, admin):
         app.register_blueprint(module.blueprint)

@@ -1,0 +1,230 @@
+"""The small customer/system/license store the care operations read, and the rows they write.
+
+Care processes need to know who a customer is (to address a notification), which systems run
+which product (to dispatch an update) and which licenses are valid (to decide who gets it, and
+to renew before they expire).  A real care center keeps this in a CRM; carecenter keeps a copy
+in its own database, imported from CSV (``carecenter customers import``), so the processes run
+without one.  The operations also write two tables here: ``dispatches`` (which update went to
+which system) and ``outbox`` (mails and dispatch messages, each written once per idempotency
+key before it is delivered, so a repeated call never sends twice).
+
+The tables live on the engine's declarative base, so the engine's migrations create them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from engine.models import Base
+
+TIERS = ("standard", "premium")
+LEVELS = ("basic", "pro", "enterprise")  # ascending: a higher level includes the lower ones
+LICENSE_STATUSES = ("active", "expired", "renewed")
+DISPATCH_STATUSES = ("dispatched", "confirmed", "failed")
+OUTBOX_KINDS = ("mail", "dispatch")
+OUTBOX_STATUSES = ("held", "sent", "failed")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(300))
+    tier: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(10))
+
+
+class System(Base):
+    """An installation of one product at a customer's site."""
+
+    __tablename__ = "systems"
+    __table_args__ = (Index("ix_systems_product_customer", "product", "customer_id"),)
+
+    id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    hostname: Mapped[str] = mapped_column(String(300))
+
+
+class License(Base):
+    """A customer's right to a product at a level until a date."""
+
+    __tablename__ = "licenses"
+    __table_args__ = (
+        Index("ix_licenses_customer_product", "customer_id", "product"),
+        Index("ix_licenses_status_valid_until", "status", "valid_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    product: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    valid_until: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+
+
+class Dispatch(Base):
+    """One software update sent to one system by one service-task call (``idempotency_key``)."""
+
+    __tablename__ = "dispatches"
+    __table_args__ = (Index("ix_dispatches_system_id", "system_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    instance_id: Mapped[int] = mapped_column(Integer)  # no foreign key: the instance may be purged, the record stays
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A mail or dispatch message, written once per call before delivery; ``held`` until it is sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+Keyed = TypeVar("Keyed", Dispatch, OutboxMessage)
+
+
+def level_rank(level: str) -> int:
+    """The position of ``level`` in :data:`LEVELS`; ValueError names the levels for an unknown one."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown license level '{level}' (levels: {', '.join(LEVELS)})")
+    return LEVELS.index(level)
+
+
+def levels_from(minimum: str | None) -> tuple[str, ...]:
+    """The levels at least as high as ``minimum`` (all of them for None)."""
+    return LEVELS if minimum is None else LEVELS[level_rank(minimum) :]
+
+
+def customer_dict(customer: Customer) -> dict:
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email,
+        "tier": customer.tier,
+        "language": customer.language,
+    }
+
+
+def system_dict(system: System) -> dict:
+    return {
+        "id": system.id,
+        "customer_id": system.customer_id,
+        "product": system.product,
+        "version": system.version,
+        "hostname": system.hostname,
+    }
+
+
+def license_dict(license_: License) -> dict:
+    return {
+        "id": license_.id,
+        "customer_id": license_.customer_id,
+        "product": license_.product,
+        "level": license_.level,
+        "valid_until": license_.valid_until.isoformat(),
+        "status": license_.status,
+    }
+
+
+def dispatch_dict(dispatch: Dispatch) -> dict:
+    return {
+        "dispatch_id": dispatch.id,
+        "system_id": dispatch.system_id,
+        "customer_id": dispatch.customer_id,
+        "product": dispatch.product,
+        "version": dispatch.version,
+        "status": dispatch.status,
+    }
+
+
+def customer_view(session: Session, customer_id: str) -> dict | None:
+    """The customer with their systems and licenses (by id), or None for an unknown id."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    systems = session.scalars(select(System).where(System.customer_id == customer_id).order_by(System.id))
+    licenses = session.scalars(select(License).where(License.customer_id == customer_id).order_by(License.id))
+    return {
+        **customer_dict(customer),
+        "systems": [system_dict(s) for s in systems],
+        "licenses": [license_dict(lic) for lic in licenses],
+    }
+
+
+def find_licenses(
+    session: Session,
+    now: datetime,
+    *,
+    customer_id: str | None = None,
+    product: str | None = None,
+    minimum_level: str | None = None,
+    expiring_before: datetime | None = None,
+) -> list[License]:
+    """Active licenses, by validity then id.
+
+    Without ``expiring_before``: those still valid at ``now``.  With it: those whose validity ends
+    before that time, including ones already past it that nobody renewed (still ``active``).
+    """
+    query = select(License).where(License.status == "active", License.level.in_(levels_from(minimum_level)))
+    if expiring_before is None:
+        query = query.where(License.valid_until >= now)
+    else:
+        query = query.where(License.valid_until < expiring_before)
+    if customer_id is not None:
+        query = query.where(License.customer_id == customer_id)
+    if product is not None:
+        query = query.where(License.product == product)
+    return list(session.scalars(query.order_by(License.valid_until, License.id)))
+
+
+def find_licensed_systems(
+    session: Session, now: datetime, product: str, *, customer_id: str | None = None, minimum_level: str | None = None
+) -> list[System]:
+    """Systems running ``product`` whose customer holds a license for it, valid at ``now``, at the level or above."""
+    licensed = (
+        select(License.id)
+        .where(
+            License.customer_id == System.customer_id,
+            License.product == System.product,
+            License.status == "active",
+            License.valid_until >= now,
+            License.level.in_(levels_from(minimum_level)),
+        )
+        .exists()
+    )
+    query = select(System).where(System.product == product, licensed)
+    if customer_id is not None:
+        query = query.where(System.customer_id == customer_id)
+    return list(session.scalars(query.order_by(System.id)))
+
+
+def by_idempotency_key(session: Session, model: type[Keyed], key: str) -> Keyed | None:
+    """The row one call wrote, if it did."""
+    return session.scalar(select(model).where(model.idempotency_key == key))

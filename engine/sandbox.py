@@ -34,6 +34,7 @@ import logging
 import math
 import operator
 import re
+import resource
 import sys
 import time
 import types
@@ -50,8 +51,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = 1.0  # seconds per evaluation
 MAX_SEQUENCE = 1_000_000  # items in a list/tuple/range, characters in a string
 MAX_INT_BITS = 64_000  # about 19,000 decimal digits
+MAX_MODPOW_BITS = 4096
+MAX_DECIMAL_EXPONENT = 999_999  # the default context's Emax, which arithmetic keeps to
 MAX_DEPTH = 100  # nested calls of script functions
 MAX_PRINTED = 10_000  # characters of print output kept per evaluation
+MAX_MEMORY_GROWTH = 256 * 2**20  # bytes the process's peak memory may grow during one evaluation
+MEMORY_CHECK_INTERVAL = 0.005  # seconds between two looks at the process's memory
 MAX_DATA_UNITS = 5_000_000  # rough size (characters + items) of values a script writes to task data
 SCRIPT_FILENAME = "<string>"  # SpiffWorkflow finds the failing line by this file name
 ALLOWED_MODULES = ("datetime", "math", "decimal", "json", "re", "time")
@@ -108,6 +113,17 @@ class SandboxPolicy(RestrictingNodeTransformer):
         if node.attr in REFUSED_ATTRIBUTES:
             self.error(node, f'access to attribute "{node.attr}" is not allowed')
         return super().visit_Attribute(node)
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        # the sandbox aborts a script with an exception; a finally block would run after the abort
+        if node.finalbody:
+            self.error(node, "try ... finally is not allowed in scripts")
+        return super().visit_Try(node)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        if node.type is None or (isinstance(node.type, ast.Name) and node.type.id == "BaseException"):
+            self.error(node, "catch exceptions with except Exception (or narrower), not a bare except")
+        return super().visit_ExceptHandler(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
         self.error(node, "class definitions are not allowed in scripts")
@@ -181,7 +197,12 @@ def _pow(a, b, mod=None):
     big = mod is None and isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1
     if big and b * a.bit_length() > MAX_INT_BITS + b:
         _refuse(f"power would create an integer over {MAX_INT_BITS} bits")
-    return pow(a, b) if mod is None else pow(a, b, mod)
+    if mod is None:
+        return pow(a, b)
+    # modular powers are one C call that the deadline cannot interrupt: keep them small
+    if any(isinstance(x, int) and x.bit_length() > MAX_MODPOW_BITS for x in (b, mod)):
+        _refuse(f"pow() with a modulus takes exponents and moduli up to {MAX_MODPOW_BITS} bits")
+    return pow(a, b, mod)
 
 
 def _lshift(a, b):
@@ -258,8 +279,67 @@ def _bytes(*args, **kwargs):
     return bytes(*args, **kwargs)
 
 
-def _guarded_method(obj, name: str, method):
-    """Wrap the few str/bytes/list methods whose result size a script chooses freely."""
+_SIZED_METHODS = frozenset(
+    {"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "extend", "translate", "to_bytes"}
+)
+
+
+def _longest(table) -> int:
+    values = table.values() if isinstance(table, dict) else table if isinstance(table, list | tuple) else ()
+    return max((len(v) for v in values if isinstance(v, str)), default=1)
+
+
+def _limited_repl(repl):
+    """A replacement function for ``re.sub`` that counts what it inserts (a template can repeat whole matches)."""
+    inserted = 0
+
+    def replace(match):
+        nonlocal inserted
+        if callable(repl):
+            piece = repl(match)
+        else:
+            groups = [g for g in (match.group(0), *match.groups()) if g]
+            if (
+                len(repl) + repl.count("\\" if isinstance(repl, str) else b"\\") * max(map(len, groups), default=0)
+                > MAX_SEQUENCE
+            ):
+                _refuse(f"the replacement would exceed {MAX_SEQUENCE} characters")
+            piece = match.expand(repl)
+        inserted += len(piece)
+        if inserted > MAX_SEQUENCE:
+            _refuse(f"replacing would exceed {MAX_SEQUENCE} characters")
+        return piece
+
+    return replace
+
+
+def size_guarded_method(obj, name: str, method):
+    """``method`` (the attribute ``name`` of ``obj``), wrapped if its result size is a parameter of the call.
+
+    Also used by :mod:`engine.templating`, whose templates call the same methods.
+    """
+    if isinstance(obj, type) and name in _SIZED_METHODS:
+        _refuse(f"{obj.__name__}.{name} is not allowed; call {name}() on a value")
+    if isinstance(obj, re.Pattern) and name in ("sub", "subn"):
+        return lambda repl, *args, **kwargs: method(_limited_repl(repl), *args, **kwargs)
+    if isinstance(obj, re.Match) and name == "expand":
+        return lambda template: _limited_repl(template)(obj)
+    if isinstance(obj, int) and name == "to_bytes":
+
+        def to_bytes(length=1, *rest, **kwargs):
+            if isinstance(length, int) and length > MAX_SEQUENCE:
+                _refuse(f"to_bytes() of {length} bytes exceeds {MAX_SEQUENCE}")
+            return method(length, *rest, **kwargs)
+
+        return to_bytes
+    if isinstance(obj, str) and name == "translate":
+
+        def translated(table):
+            if len(obj) * _longest(table) > MAX_SEQUENCE:
+                _refuse(f"translate() would exceed {MAX_SEQUENCE} characters")
+            return method(table)
+
+        return translated
     if isinstance(obj, str | bytes):
         if name in ("ljust", "rjust", "center", "zfill"):
 
@@ -346,7 +426,7 @@ def guarded_getattr(obj, name, default=_MISSING):
         if default is _MISSING:
             raise
         return default
-    return _guarded_method(obj, name, value)
+    return size_guarded_method(obj, name, value)
 
 
 def _hasattr(obj, name) -> bool:
@@ -389,13 +469,67 @@ def _guarded_prod(iterable, *, start=1):
     return result
 
 
+def _guarded_sumprod(p, q):
+    result = 0
+    for a, b in zip(_iter_limited(p), _iter_limited(q), strict=True):
+        result = _add(result, _mul(a, b))
+    return result
+
+
+def _guarded_lcm(*integers):
+    result = 1
+    for n in _iter_limited(integers):
+        result = _check_int(math.lcm(result, n), "math.lcm()")
+    return result
+
+
+def _guarded_dumps(obj, *, indent=None, separators=None, **kwargs):
+    """``json.dumps``; indentation and separators are repeated per line and item, so they stay short."""
+    if isinstance(indent, int) and indent > 16 or isinstance(indent, str) and len(indent) > 16:
+        _refuse("json.dumps() indent is limited to 16")
+    if separators is not None and any(len(str(part)) > 16 for part in separators):
+        _refuse("json.dumps() separators are limited to 16 characters")
+    return json.dumps(obj, indent=indent, separators=separators, **kwargs)
+
+
+class _DecimalType(type):
+    def __instancecheck__(cls, value) -> bool:
+        return isinstance(value, decimal.Decimal)
+
+
+class _Decimal(decimal.Decimal, metaclass=_DecimalType):
+    """``decimal.Decimal`` for scripts: a plain Decimal, refused when its exponent is beyond the context's.
+
+    Arithmetic keeps to the context (exponents up to 999999); only the constructor does not, and
+    ``int(Decimal("1e999999999"))`` or ``f"{d:f}"`` would then build a gigantic number in one C call.
+    """
+
+    def __new__(cls, value="0", context=None):
+        result = decimal.Decimal(value, context)
+        if result.is_finite() and result and abs(result.adjusted()) > MAX_DECIMAL_EXPONENT:
+            _refuse(f"decimal exponents are limited to {MAX_DECIMAL_EXPONENT}")
+        return result
+
+
 _MODULE_OVERRIDES = {
     "math": {
         "factorial": _guarded_factorial,
         "comb": _guarded_comb("comb", math.comb),
         "perm": _guarded_comb("perm", math.perm),
         "prod": _guarded_prod,
+        "sumprod": _guarded_sumprod,
+        "lcm": _guarded_lcm,
     },
+    "json": {"dumps": _guarded_dumps},
+    "re": {
+        "sub": lambda pattern, repl, string, count=0, flags=0: re.sub(
+            pattern, _limited_repl(repl), string, count=count, flags=flags
+        ),
+        "subn": lambda pattern, repl, string, count=0, flags=0: re.subn(
+            pattern, _limited_repl(repl), string, count=count, flags=flags
+        ),
+    },
+    "decimal": {"Decimal": _Decimal},
 }
 _MODULE_ONLY = {
     # reading the clock; not sleep (it would hold the thread past the deadline), tzset or clock_settime
@@ -420,7 +554,17 @@ _MODULE_ONLY = {
 }
 _MODULE_HIDDEN = {
     # a script must not change the decimal context of the server's thread
-    "decimal": {"getcontext", "setcontext", "localcontext", "Context", "DefaultContext", "BasicContext"},
+    "decimal": {
+        "getcontext",
+        "setcontext",
+        "localcontext",
+        "Context",
+        "DefaultContext",
+        "BasicContext",
+        "ExtendedContext",
+    },
+    # no files in scripts; an encoder object would bypass the limits of dumps()
+    "json": {"dump", "load", "JSONEncoder"},
 }
 
 
@@ -497,6 +641,7 @@ GUARDS = {
     "_add_": _add,
     "_mod_": _mod,
     "_print_": _PrintCollector,
+    "_apply_": lambda function, *args, **kwargs: function(*args, **kwargs),  # calls with *args or **kwargs
 }
 RESERVED = frozenset(GUARDS) | {"__builtins__", "__name__", "__metaclass__", "_print"}
 
@@ -524,18 +669,39 @@ def data_units(value, budget: int = MAX_DATA_UNITS) -> int:
 # ---------------------------------------------------------------- running
 
 
-class _Run:
-    """The deadline and recursion depth of one evaluation, checked by a trace function."""
+def _peak_memory() -> int:
+    """The process's peak resident memory in bytes (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
-    def __init__(self, time_limit: float) -> None:
+
+class LimitedRun:
+    """The deadline, recursion depth and memory growth of one evaluation, checked by a trace function.
+
+    Per-operation size guards stop one huge allocation; they cannot stop a loop that doubles a value
+    with operations too cheap to guard (``s = f"{s}{s}"``).  So the trace function also looks, every
+    few milliseconds, at how far the process's peak memory grew since the evaluation started:
+    memory can only grow so fast between two looks.  The same limits serve scripts (code compiled
+    as ``<string>``) and Jinja templates (``<template>``).
+    """
+
+    def __init__(self, time_limit: float, filename: str = SCRIPT_FILENAME, label: str = "script") -> None:
         self.time_limit = time_limit
+        self.filename = filename
+        self.label = label
         self.deadline = time.monotonic() + time_limit
+        self.memory_start = _peak_memory()
+        self.next_memory_check = 0.0
         self.depth = 0
         self.violation: str | None = None
 
     def _check(self) -> None:
-        if self.violation is None and time.monotonic() > self.deadline:
-            self.violation = f"script ran longer than the time limit of {self.time_limit:g} s"
+        now = time.monotonic()
+        if self.violation is None and now > self.deadline:
+            self.violation = f"{self.label} ran longer than the time limit of {self.time_limit:g} s"
+        if self.violation is None and now >= self.next_memory_check:
+            self.next_memory_check = now + MEMORY_CHECK_INTERVAL
+            if _peak_memory() - self.memory_start > MAX_MEMORY_GROWTH:
+                self.violation = f"{self.label} used more than {MAX_MEMORY_GROWTH // 2**20} MiB of memory"
         if self.violation is not None:  # sticky: a handler in the script cannot carry on
             raise _Abort(self.violation)
 
@@ -543,7 +709,7 @@ class _Run:
         if event != "call":
             return None
         self._check()
-        if frame.f_code.co_filename != SCRIPT_FILENAME:
+        if frame.f_code.co_filename != self.filename:
             return None
         self.depth += 1
         if self.depth > MAX_DEPTH:
@@ -567,12 +733,14 @@ class _Run:
             self.violation = self.violation or str(abort)
         except RecursionError:
             self.violation = "recursion too deep"
+        except MemoryError:
+            self.violation = "out of memory"
         except (SystemExit, KeyboardInterrupt, GeneratorExit) as error:
-            self.violation = f"{type(error).__name__} is not allowed in scripts"
+            self.violation = f"{type(error).__name__} is not allowed in a {self.label}"
         finally:
             sys.settrace(previous)
         if self.violation is not None:
-            raise SandboxViolation(f"refused by the script sandbox: {self.violation}")
+            raise SandboxViolation(f"refused by the {self.label} sandbox: {self.violation}")
         return result
 
 
@@ -595,7 +763,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         code = compile_sandboxed(str(expression).strip(), "eval")
-        result = _Run(self.time_limit).run(eval, code, self._globals(context, external_context))
+        result = LimitedRun(self.time_limit).run(eval, code, self._globals(context, external_context))
         if data_units(result) > MAX_DATA_UNITS:
             raise SandboxViolation(f"refused by the script sandbox: the result is larger than {MAX_DATA_UNITS} units")
         return result
@@ -606,7 +774,7 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
         code = compile_sandboxed(script, "exec")
         scope = self._globals(context, external_context)
         try:
-            _Run(self.time_limit).run(exec, code, scope)
+            LimitedRun(self.time_limit).run(exec, code, scope)
         finally:
             printed = scope["_print"]()
             if printed:

@@ -297,6 +297,8 @@ def _limited_repl(repl):
         nonlocal inserted
         if callable(repl):
             piece = repl(match)
+        elif ("\\" if isinstance(repl, str) else b"\\") not in repl:
+            piece = repl  # nothing to expand (and expanding parses the template again for every match)
         else:
             groups = [g for g in (match.group(0), *match.groups()) if g]
             if (
@@ -728,7 +730,12 @@ class LimitedRun:
         previous = sys.gettrace()
         sys.settrace(self.trace)
         try:
-            result = function(*args)
+            try:
+                result = function(*args)
+            finally:
+                # before the handlers below: they free the script's frames, and a generator
+                # closed then must not meet the (sticky) violation in the trace function
+                sys.settrace(previous)
         except _Abort as abort:
             self.violation = self.violation or str(abort)
         except RecursionError:
@@ -737,8 +744,6 @@ class LimitedRun:
             self.violation = "out of memory"
         except (SystemExit, KeyboardInterrupt, GeneratorExit) as error:
             self.violation = f"{type(error).__name__} is not allowed in a {self.label}"
-        finally:
-            sys.settrace(previous)
         if self.violation is not None:
             raise SandboxViolation(f"refused by the {self.label} sandbox: {self.violation}")
         return result

@@ -26,6 +26,10 @@ class Settings:
     bootstrap_token: str = field(default_factory=lambda: _env("BOOTSTRAP_TOKEN", ""))
     max_upload_bytes: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))))
     worker_interval_seconds: float = field(default_factory=lambda: float(_env("WORKER_INTERVAL", "1.0")))
+    # Customer mail: without a host, notifications stay in the outbox (status "held") instead of being sent.
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
+    mail_from: str = field(default_factory=lambda: _env("MAIL_FROM", "care@carecenter.invalid"))
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

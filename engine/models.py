@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -208,6 +209,8 @@ class Incident(Base):
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(200))
+    # Set when the failure is a service-task job that ran out of tries: retrying runs the job again.
+    job_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):
@@ -329,3 +332,41 @@ class UserGroup(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True, index=True)
+
+
+class ServiceJob(Base):
+    """One call of an operation by a service task, run by a worker outside the request.
+
+    Written with the instance when it reaches the service task (status ``pending``); a worker
+    claims it (``claimed_by``/``claimed_until``, a lease), calls the operation, then completes
+    the task in one transaction with the instance (``completed``).  A transient failure puts it
+    back to ``pending`` with a later ``due_at``; the last one makes it ``failed`` with an
+    incident.  ``idempotency_key`` is stable across every try of one call.
+    """
+
+    __tablename__ = "service_jobs"
+    __table_args__ = (
+        Index("ix_service_jobs_status_due", "status", "due_at"),
+        Index("ix_service_jobs_instance_status", "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    element_name: Mapped[str] = mapped_column(String(300))
+    task_guid: Mapped[str] = mapped_column(String(36))
+    operation: Mapped[str] = mapped_column(String(200))
+    arguments: Mapped[dict[str, Any]]
+    result_variable: Mapped[str] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    status: Mapped[str] = mapped_column(String(20))  # pending, completed, failed, cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    backoff_seconds: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

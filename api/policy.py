@@ -30,6 +30,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "deployments.create": frozenset({DESIGNER}),
     "deployments.check": frozenset({DESIGNER}),
     "deployments.list_deployments": frozenset({DESIGNER}),
+    "jobs.list_operations": frozenset({DESIGNER}),
     "definitions.list_latest": frozenset({DESIGNER, STAFF}),
     "definitions.versions": frozenset({DESIGNER, STAFF}),
     "definitions.xml": frozenset({DESIGNER, STAFF}),

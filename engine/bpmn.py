@@ -25,6 +25,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.sandbox import restriction_problems
+from engine.service_specs import with_worker_service_tasks
 from engine.timer_specs import with_clock_timers
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -365,15 +366,21 @@ def _dialect(tree: etree._ElementTree) -> str:
 
 
 class CareSpiffParser(SpiffBpmnParser):
-    """The Spiff dialect, with timers that ask the engine clock (:mod:`engine.timer_specs`)."""
+    """The Spiff dialect, with timers that ask the engine clock (:mod:`engine.timer_specs`) and service tasks
+    that wait for the worker (:mod:`engine.service_specs`)."""
 
-    OVERRIDE_PARSER_CLASSES = with_clock_timers(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES, "spiff")
+    OVERRIDE_PARSER_CLASSES = with_worker_service_tasks(
+        with_clock_timers(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES, "spiff"), "spiff"
+    )
 
 
 class CareCamundaParser(CamundaParser):
-    """The Camunda dialect, with timers that ask the engine clock and read plain ISO 8601 text."""
+    """The Camunda dialect, with timers that ask the engine clock and read plain ISO 8601 text, and external
+    service tasks (``camunda:topic``) that wait for the worker."""
 
-    OVERRIDE_PARSER_CLASSES = with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda")
+    OVERRIDE_PARSER_CLASSES = with_worker_service_tasks(
+        with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda"), "camunda"
+    )
 
 
 def _new_parser(dialect: str):

@@ -10,6 +10,7 @@ from engine.execution import Executor
 from engine.history import History
 from engine.identity import Identity
 from engine.incidents import Incidents
+from engine.jobs import JobConfig, Jobs
 from engine.repository import Repository
 from engine.runtime import Runtime
 from engine.scripting import create_script_engine
@@ -17,16 +18,23 @@ from engine.tasks import Tasks
 from engine.timer_specs import TimerSettings
 from engine.timers import TimerConfig, Timers
 from engine.tokens import Tokens
+from process_library.registry import REGISTRY
 
 
 class CareEngine:
     """The services of the engine, sharing one database, one clock and one spec cache."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None, timer_config: TimerConfig | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        timer_config: TimerConfig | None = None,
+        job_config: JobConfig | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self.db = Database(settings.database_url)
-        self.repository = Repository(self.db, self.clock, settings.forms_dir)
+        self.repository = Repository(self.db, self.clock, settings.forms_dir, REGISTRY)
         self.history = History(self.db, self.clock)
         timer_config = timer_config or TimerConfig.from_env()
         script_engine = create_script_engine(TimerSettings(self.clock, timer_config.cycle_catch_up))
@@ -38,6 +46,7 @@ class CareEngine:
         self.identity = Identity(self.db, self.clock)
         self.timers = Timers(self.db, self.repository, self.executor, self.history, self.clock, timer_config)
         self.repository.deploy_listeners.append(self.timers.schedule_deployed)
+        self.jobs = Jobs(self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config)
 
     def close(self) -> None:
         self.db.dispose()

@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, state, timers
+from engine import human_tasks, jobs, state, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -48,6 +48,8 @@ class Executor:
         self.script_engine = script_engine
         # Called with the due times of new timer rows once their transaction committed (wakes a local worker).
         self.timer_listeners: list[Callable[[list], None]] = []
+        # Called once a transaction that wrote new service-task jobs committed (wakes a local worker).
+        self.job_listeners: list[Callable[[], None]] = []
 
     def new_workflow(
         self, definition: LoadedDefinition, variables: dict, start_event: str | None = None
@@ -171,6 +173,8 @@ class Executor:
             new_timers = timers.sync(session, row, workflow, self.history, self.clock)
             if new_timers and self.timer_listeners:
                 self._announce_after_commit(session, new_timers)
+            if jobs.sync(session, row, workflow, self.clock) and self.job_listeners:
+                event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -11,7 +11,8 @@ from engine.db import Database
 from engine.errors import Conflict, NotFound
 from engine.execution import Executor
 from engine.history import History
-from engine.models import Incident
+from engine.jobs import rearm
+from engine.models import Incident, ServiceJob
 from engine.pagination import Page, page_of
 from engine.repository import Repository
 from engine.views import incident_view, instance_view
@@ -58,6 +59,10 @@ class Incidents:
                 raise Conflict(f"instance {row.id} was cancelled")
             if latest_version:
                 workflow = self._move_to_latest(session, row, workflow, definition, principal)
+            if incident.job_id is not None:  # a service call that ran out of tries: call it again, same key
+                job = session.get(ServiceJob, incident.job_id)
+                if job is not None and job.status == "failed":
+                    rearm(session, job, workflow, data, self.clock.now())
             failed = workflow.get_tasks(state=TaskState.ERROR)
             for task in failed:
                 workflow.reset_from_task_id(task.id, data=None)

@@ -23,6 +23,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, DeploymentInvalid, DeploymentProblem, NotFound
 from engine.models import Deployment, DeploymentResource, ProcessDefinition
+from engine.service_specs import service_task_problems
 
 DMN_DECISION_XPATH = "//*[local-name()='decision']/@id"
 
@@ -75,8 +76,9 @@ class _Plan:
 
 
 class Repository:
-    def __init__(self, db: Database, clock: Clock, forms_dir: Path | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock, forms_dir: Path | None = None, operations=None) -> None:
         self.db = db
+        self.operations = operations  # the registry service tasks are checked against (None: not checked)
         self.clock = clock
         self.forms_dir = forms_dir
         self._cache: dict[int, LoadedDefinition] = {}
@@ -189,6 +191,9 @@ class Repository:
             except DeploymentInvalid as invalid:
                 problems.extend(invalid.problems)
                 continue
+            if self.operations is not None:
+                specs = [spec, *subprocess_specs.values()]
+                problems.extend(service_task_problems(specs, parsed.trees, self.operations))
             used.update(file_checksums[sub.file] for sub in subprocess_specs.values() if sub.file in file_checksums)
             files_used = {process.filename, *(sub.file for sub in subprocess_specs.values())}
             used.update(checksum for (name, checksum) in form_checksums if name in files_used)

@@ -10,10 +10,10 @@ only decides when to look at them:
   fallback that finds timers written by other processes; on PostgreSQL those processes also
   ``NOTIFY carecenter_timers`` and a listener thread wakes the worker at once.  Timers written
   by this process wake it directly.
+- ``jobs`` claims and runs due service-task jobs (:meth:`engine.jobs.Jobs.run_due`): every poll,
+  and at once when this process writes a new job.
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``housekeeping`` forgets old idempotency records.
-
-TODO([service]): run service-task jobs.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class Worker:
         self._unreported = 0
         self._ran_since_beat = False
         self._run_lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
         self._wake_lock = threading.Lock()
         self._wake_at: datetime | None = None  # wall-clock time of the planned extra run
         self._stop = threading.Event()
@@ -101,6 +102,16 @@ class Worker:
             max_instances=1,
             next_run_time=now,
         )
+        self.scheduler.add_job(
+            self.run_jobs,
+            "interval",
+            seconds=self.poll_seconds,
+            id="jobs",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=now,
+        )
+        self.care.executor.job_listeners.append(self.wake_jobs)
         self.scheduler.add_job(
             self.heartbeat,
             "interval",
@@ -138,6 +149,25 @@ class Worker:
         except Exception:
             log.exception("planning the next timer run failed")
         return fired
+
+    def run_jobs(self) -> int:
+        """Call every due service-task job; a run already in progress makes this one a no-op."""
+        if not self._jobs_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.care.jobs.run_due(self.id)
+        except Exception:  # a broken database connection must not stop the scheduler; the next run retries
+            log.exception("running service-task jobs failed")
+            return 0
+        finally:
+            self._jobs_lock.release()
+
+    def wake_jobs(self) -> None:
+        """A job was written in this process: run the jobs now rather than at the next poll."""
+        try:
+            self.scheduler.modify_job("jobs", next_run_time=datetime.now(UTC))
+        except Exception:  # the scheduler is shutting down
+            log.debug("could not wake the job runner", exc_info=True)
 
     def heartbeat(self) -> None:
         fired, self._unreported = self._unreported, 0
@@ -214,6 +244,8 @@ class Worker:
         self._stop.set()
         if self.wake in self.care.executor.timer_listeners:
             self.care.executor.timer_listeners.remove(self.wake)
+        if self.wake_jobs in self.care.executor.job_listeners:
+            self.care.executor.job_listeners.remove(self.wake_jobs)
         try:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
@@ -222,6 +254,7 @@ class Worker:
         try:
             self.heartbeat()
             self.care.timers.release_claims(self.id)
+            self.care.jobs.release_claims(self.id)
             self.care.timers.stopped(self.id)
         except Exception:
             log.exception("could not record the worker's stop")

@@ -102,6 +102,10 @@ EXPECTED_REJECTIONS = {
     # User tasks name JSON Schema forms that the corpus does not ship; deploys need the form files.
     "spiff/data/spiff_properties.bpmn": "form 'my_json_jschema.json' is neither uploaded nor in the forms folder",
     "spiff/data/user_task_variable.bpmn": "form 'pizza_form.json' is neither uploaded nor in the forms folder",
+    # Service tasks call operations of spiff-arena's connector proxy, which carecenter's registry lacks.
+    "spiff/data/service_task.bpmn": "unknown operation 'bamboohr/GetPayRate'",
+    "spiff/data/service_task_variable.bpmn": "unknown operation 'bamboohr/GetPayRate'",
+    "spiff/data/service_task_retry_without_backoff.bpmn": "unknown operation 'weather/CurrentTemp'",
     # A plain BPMN service task says nothing about what to call.
     "bpmn/data/service_task.bpmn": "A Service Task must have an operator",
     # Test data for SpiffWorkflow's dependency listing: the called processes are not in the corpus.

@@ -2,9 +2,33 @@
 
 from flask import Flask
 
-from api.routes import admin, customers, definitions, deployments, health, incidents, instances, openapi, tasks, timers
+from api.routes import (
+    admin,
+    customers,
+    definitions,
+    deployments,
+    health,
+    incidents,
+    instances,
+    jobs,
+    openapi,
+    tasks,
+    timers,
+)
 
 
 def register(app: Flask) -> None:
-    for module in (health, openapi, deployments, definitions, instances, tasks, incidents, timers, customers, admin):
+    for module in (
+        health,
+        openapi,
+        deployments,
+        definitions,
+        instances,
+        tasks,
+        incidents,
+        timers,
+        customers,
+        admin,
+        jobs,
+    ):
         app.register_blueprint(module.blueprint)

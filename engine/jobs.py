@@ -1,0 +1,465 @@
+"""Service-task jobs: the row behind every waiting service task, and the worker side that runs them.
+
+When an instance reaches a service task, the task waits (``STARTED``, see
+:mod:`engine.service_specs`) and :func:`sync` writes a ``service_jobs`` row in the same
+transaction as the instance: the operation, its evaluated arguments and a stable idempotency
+key.  The request that led there returns at once.
+
+A worker then runs the job in three steps, none of them inside another's transaction:
+
+1. :meth:`Jobs.claim` leases due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and counts
+   the attempt;
+2. the operation is called with no database transaction of the engine open;
+3. :meth:`Jobs.finish` applies the outcome through :meth:`Executor.mutate`: the result lands
+   in the task data and the task completes; a transient failure schedules the next try with
+   exponential back-off; the last try (or a permanent failure) opens an incident that
+   :meth:`engine.incidents.Incidents.retry` can clear; a :class:`BpmnError` is thrown into the
+   process for an error boundary event.
+
+A worker that dies during step 2 leaves its lease to expire; the next worker calls the
+operation again with the same idempotency key, which the operations pass on so that nothing
+happens twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.config import Settings
+from engine.db import Database
+from engine.errors import ConcurrentModification, NotFound
+from engine.history import History
+from engine.models import Incident, ProcessInstance, ServiceJob
+from engine.pagination import Page, page_of
+from engine.service_specs import CALL_KEY, CareServiceTask
+from process_library.registry import BpmnError, OperationContext, Registry, TransientError
+
+if TYPE_CHECKING:
+    from engine.execution import Executor
+
+log = logging.getLogger(__name__)
+
+JOB_PRINCIPAL = "worker"
+JOB_STATUSES = ("pending", "completed", "failed", "cancelled")
+NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: new job rows are announced here at commit
+MAX_ERROR = 2000
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """How jobs are claimed; ``carecenter worker`` flags set these."""
+
+    lease_seconds: float = 120.0
+    batch_size: int = 10
+    max_backoff_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class JobClaim:
+    """A due job leased to one worker, with everything needed to call the operation."""
+
+    id: int
+    instance_id: int
+    process_key: str
+    element_id: str
+    operation: str
+    arguments: dict
+    idempotency_key: str
+    tracking_code: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call of an operation came to."""
+
+    kind: str  # completed, transient, failed, bpmn_error
+    result: dict | None = None
+    error: Exception | None = None
+
+
+# -- the read model, written after every step ---------------------------------------------------
+
+
+def waiting_service_tasks(workflow) -> list:
+    return [t for t in workflow.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, CareServiceTask)]
+
+
+def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) -> int:
+    """Make the job rows of one instance match its waiting service tasks; returns how many rows are new."""
+    now = clock.now()
+    waiting = {str(task.id): task for task in waiting_service_tasks(workflow)}
+    rows = session.scalars(
+        select(ServiceJob).where(ServiceJob.instance_id == instance.id, ServiceJob.status.in_(("pending", "failed")))
+    )
+    open_rows = {row.task_guid: row for row in rows}
+    for guid, row in open_rows.items():
+        if guid not in waiting:  # the task went away: cancelled, or interrupted by a boundary event
+            row.status, row.finished_at, row.claimed_by, row.claimed_until = "cancelled", now, None, None
+    new = [task for guid, task in waiting.items() if guid not in open_rows]
+    for task in new:
+        spec = task.task_spec
+        calls = session.scalar(
+            select(func.count())
+            .select_from(ServiceJob)
+            .where(ServiceJob.instance_id == instance.id, ServiceJob.element_id == spec.bpmn_id)
+        )
+        session.add(
+            ServiceJob(
+                instance_id=instance.id,
+                process_key=instance.process_key,
+                element_id=spec.bpmn_id,
+                element_name=spec.bpmn_name or spec.bpmn_id,
+                task_guid=str(task.id),
+                operation=spec.operation_name,
+                arguments=_json_safe(task.internal_data.get(CALL_KEY, {})),
+                result_variable=spec.result_variable,
+                # stable for every try of this call; the n-th call of the element (a loop, a multi-instance) differs
+                idempotency_key=f"cc-{instance.id}-{spec.bpmn_id}-{calls + 1}",
+                status="pending",
+                attempts=0,
+                max_attempts=spec.max_attempts,
+                backoff_seconds=spec.backoff_seconds,
+                due_at=now,
+                created_at=now,
+            )
+        )
+        session.flush()
+    if new and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    return len(new)
+
+
+def _json_safe(value: dict) -> dict:
+    return json.loads(json.dumps(value, default=str))
+
+
+def rearm(session: Session, job: ServiceJob, workflow, data: dict | None, now: datetime) -> None:
+    """Make a failed job due again (an incident retry), re-evaluating its arguments after a data fix."""
+    task = _task(workflow, job.task_guid)
+    if task is not None and data:
+        task.data.update(data)
+        task.task_spec._execute(task)
+        job.arguments = _json_safe(task.internal_data.get(CALL_KEY, {}))
+    job.status, job.attempts, job.due_at = "pending", 0, now
+    job.claimed_by = job.claimed_until = job.last_error = None
+    job.finished_at = None
+
+
+def _task(workflow, guid: str):
+    try:
+        return workflow.get_task_from_id(UUID(guid))
+    except Exception:
+        return None
+
+
+# -- the worker side ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: str | None = None
+    instance_id: int | None = None
+    operation: str | None = None
+
+
+class Jobs:
+    def __init__(
+        self,
+        db: Database,
+        executor: Executor,
+        history: History,
+        clock: Clock,
+        registry: Registry,
+        settings: Settings,
+        config: JobConfig | None = None,
+    ) -> None:
+        self.db = db
+        self.executor = executor
+        self.history = history
+        self.clock = clock
+        self.registry = registry
+        self.settings = settings
+        self.config = config or JobConfig()
+
+    def claim(self, worker_id: str, limit: int | None = None) -> list[JobClaim]:
+        """Lease up to ``limit`` due jobs to ``worker_id``, oldest due first; each claim counts as an attempt."""
+        now = self.clock.now()
+        query = (
+            select(ServiceJob, ProcessInstance.tracking_code)
+            .join(ProcessInstance, ProcessInstance.id == ServiceJob.instance_id)
+            .where(
+                ServiceJob.status == "pending",
+                ServiceJob.due_at <= now,
+                or_(ServiceJob.claimed_until.is_(None), ServiceJob.claimed_until <= now),
+            )
+            .order_by(ServiceJob.due_at, ServiceJob.id)
+            .limit(limit or self.config.batch_size)
+        )
+        if not self.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=ServiceJob)
+        with self.db.write() as session:
+            claims = []
+            for job, tracking_code in session.execute(query):
+                job.claimed_by = worker_id
+                job.claimed_until = now + timedelta(seconds=self.config.lease_seconds)
+                job.attempts += 1
+                claims.append(
+                    JobClaim(
+                        job.id,
+                        job.instance_id,
+                        job.process_key,
+                        job.element_id,
+                        job.operation,
+                        dict(job.arguments),
+                        job.idempotency_key,
+                        tracking_code,
+                    )
+                )
+            return claims
+
+    def call(self, claim: JobClaim) -> Outcome:
+        """Call the operation of a claimed job (no engine transaction is open)."""
+        operation = self.registry.get(claim.operation)
+        if operation is None:
+            return Outcome("failed", error=LookupError(f"operation '{claim.operation}' is not registered"))
+        context = OperationContext(
+            claim.idempotency_key,
+            claim.instance_id,
+            claim.process_key,
+            claim.element_id,
+            claim.tracking_code,
+            self.db,
+            self.clock,
+            self.settings,
+        )
+        try:
+            result = operation.call(context, claim.arguments)
+            if result is not None and not isinstance(result, dict):
+                raise TypeError(f"operation '{claim.operation}' returned {type(result).__name__}, not a dict")
+            return Outcome("completed", result=_json_safe(result or {}))
+        except BpmnError as error:
+            return Outcome("bpmn_error", error=error)
+        except (TransientError, OSError) as error:
+            return Outcome("transient", error=error)
+        except Exception as error:  # a bug or a refusal in the operation: an incident, never a lost job
+            log.warning("operation %s failed for job %s", claim.operation, claim.id, exc_info=True)
+            return Outcome("failed", error=error)
+
+    def finish(self, claim: JobClaim, worker_id: str, outcome: Outcome) -> str:
+        """Apply the outcome to the job and its instance in one transaction; returns the job's status after it."""
+        statuses: list[str] = []
+
+        def change(session, row, workflow, definition):
+            job = session.get(ServiceJob, claim.id, populate_existing=True)
+            if job is None or job.status != "pending" or job.claimed_by != worker_id:
+                statuses.append(job.status if job is not None else "cancelled")
+                return  # another worker took the job over after our lease ran out, or it was cancelled
+            task = _task(workflow, job.task_guid)
+            if task is None or task.state != TaskState.STARTED:
+                job.status, job.finished_at = "cancelled", self.clock.now()
+            elif outcome.kind == "completed":
+                self._complete(session, row, job, task, outcome.result)
+            elif outcome.kind == "bpmn_error":
+                self._throw(session, row, job, task, outcome.error)
+            elif outcome.kind == "transient" and job.attempts < job.max_attempts:
+                self._retry_later(session, row, job, outcome.error)
+            else:
+                self._fail(session, row, job, outcome.error)
+            statuses.append(job.status)
+
+        try:
+            self.executor.mutate(claim.instance_id, change, JOB_PRINCIPAL)
+        except NotFound:
+            return "cancelled"
+        except ConcurrentModification:
+            # the instance kept changing: give the claim back at once; the next run calls again (same key)
+            self._release(claim.id, worker_id)
+            return "pending"
+        return statuses[-1] if statuses else "pending"
+
+    def _complete(self, session, row, job, task, result) -> None:
+        now = self.clock.now()
+        task.data[job.result_variable] = result
+        task.complete()
+        job.status, job.finished_at, job.claimed_until, job.last_error = "completed", now, None, None
+        self.history.record(
+            session, row.id, "job_completed", JOB_PRINCIPAL, element_id=job.element_id, operation=job.operation
+        )
+
+    def _throw(self, session, row, job, task, error: BpmnError) -> None:
+        payload = {"code": error.code, "message": error.message, **error.payload}
+        top = task.workflow.top_workflow
+        # Each dialect has its own error definition class, and definitions match by class: throw with theirs.
+        classes = {
+            type(waiting.task_spec.event_definition)
+            for waiting in top.event_manager.tasks.values()
+            if isinstance(waiting.task_spec.event_definition, ErrorEventDefinition)
+        }
+        caught = False
+        for definition_class in sorted(classes, key=lambda cls: cls.__module__) or [ErrorEventDefinition]:
+            event = BpmnEvent(definition_class(error.code, code=error.code), payload=payload, target=task.workflow)
+            caught = top.event_manager.catch(event) > 0 or any(  # an error passed up to a parent returns 0
+                isinstance(getattr(ready.task_spec, "event_definition", None), ErrorEventDefinition)
+                for ready in top.get_tasks(state=TaskState.READY)
+            )
+            if caught:
+                break
+        self.history.record(
+            session,
+            row.id,
+            "bpmn_error_thrown",
+            JOB_PRINCIPAL,
+            element_id=job.element_id,
+            code=error.code,
+            message=error.message,
+        )
+        if not caught:  # the process does not model this error
+            self._fail(session, row, job, error, f"BPMN error '{error.code}' was not caught: {error.message}")
+        else:
+            job.status, job.finished_at, job.claimed_until = "completed", self.clock.now(), None
+            job.last_error = f"BPMN error '{error.code}': {error.message}"[:MAX_ERROR]
+
+    def _retry_later(self, session, row, job, error: Exception) -> None:
+        delay = min(job.backoff_seconds * 2 ** max(job.attempts - 1, 0), self.config.max_backoff_seconds)
+        job.due_at = self.clock.now() + timedelta(seconds=delay)
+        job.claimed_by = job.claimed_until = None
+        job.last_error = _describe(error)
+        self.history.record(
+            session,
+            row.id,
+            "job_retry_scheduled",
+            JOB_PRINCIPAL,
+            element_id=job.element_id,
+            attempt=job.attempts,
+            next_try_at=job.due_at.isoformat(),
+            error=job.last_error,
+        )
+
+    def _fail(self, session, row, job, error: Exception, message: str | None = None) -> None:
+        now = self.clock.now()
+        tries = f"after {job.attempts} tr{'y' if job.attempts == 1 else 'ies'}"
+        text = message or f"operation '{job.operation}' failed {tries}: {_describe(error)}"
+        job.status, job.finished_at, job.claimed_until, job.last_error = "failed", now, None, text[:MAX_ERROR]
+        session.add(
+            Incident(
+                instance_id=row.id,
+                element_id=job.element_id,
+                element_name=job.element_name,
+                error_type=type(error).__name__,
+                message=text[:MAX_ERROR],
+                status="open",
+                created_at=now,
+                job_id=job.id,
+            )
+        )
+        session.flush()
+        row.status = "failed"
+        self.history.record(session, row.id, "instance_failed", JOB_PRINCIPAL, element_id=job.element_id, message=text)
+
+    def _release(self, job_id: int, worker_id: str) -> None:
+        with self.db.write() as session:
+            session.execute(
+                update(ServiceJob)
+                .where(ServiceJob.id == job_id, ServiceJob.claimed_by == worker_id, ServiceJob.status == "pending")
+                .values(claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def release_claims(self, worker_id: str) -> int:
+        """Give back the claims of a worker that stops (jobs it had not started calling)."""
+        with self.db.write() as session:
+            return session.execute(
+                update(ServiceJob)
+                .where(ServiceJob.claimed_by == worker_id, ServiceJob.status == "pending")
+                .values(claimed_until=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+
+    def run_due(self, worker_id: str, max_rounds: int = 100) -> int:
+        """Claim, call and finish everything due now (and what that made due); returns how many calls were made.
+
+        This is what the worker runs; tests call it after moving a virtual clock.
+        """
+        calls = 0
+        for _ in range(max_rounds):
+            claims = self.claim(worker_id)
+            if not claims:
+                break
+            for claim in claims:
+                self.finish(claim, worker_id, self.call(claim))
+                calls += 1
+        return calls
+
+    def next_due_at(self) -> datetime | None:
+        now = self.clock.now()
+        free = or_(ServiceJob.claimed_until.is_(None), ServiceJob.claimed_until <= now)
+        with self.db.read() as session:
+            due = session.scalar(select(func.min(ServiceJob.due_at)).where(ServiceJob.status == "pending", free))
+            held = session.scalar(
+                select(func.min(ServiceJob.claimed_until)).where(ServiceJob.status == "pending", ~free)
+            )
+        return min((t for t in (due, held) if t is not None), default=None)
+
+    def list(self, filters: JobFilter, limit: int, after: int | None) -> Page[dict]:
+        query = select(ServiceJob).order_by(ServiceJob.id.desc()).limit(limit + 1)
+        for column, value in (
+            (ServiceJob.status, filters.status),
+            (ServiceJob.instance_id, filters.instance_id),
+            (ServiceJob.operation, filters.operation),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if after is not None:
+            query = query.where(ServiceJob.id < after)
+        with self.db.read() as session:
+            page = page_of(list(session.scalars(query)), limit)
+            return Page([job_view(job) for job in page.items], page.next_after)
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per status that an operator watches: pending (and how many are due), failed."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            pending = session.scalar(select(func.count()).where(ServiceJob.status == "pending"))
+            due = session.scalar(select(func.count()).where(ServiceJob.status == "pending", ServiceJob.due_at <= now))
+            failed = session.scalar(select(func.count()).where(ServiceJob.status == "failed"))
+        return {"pending_jobs": pending, "due_jobs": due, "failed_jobs": failed}
+
+
+def job_view(job: ServiceJob) -> dict:
+    return {
+        "id": job.id,
+        "instance_id": job.instance_id,
+        "process_key": job.process_key,
+        "element_id": job.element_id,
+        "element_name": job.element_name,
+        "operation": job.operation,
+        "arguments": job.arguments,
+        "idempotency_key": job.idempotency_key,
+        "status": job.status,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "due_at": job.due_at.isoformat(),
+        "claimed_by": job.claimed_by,
+        "claimed_until": job.claimed_until.isoformat() if job.claimed_until else None,
+        "last_error": job.last_error,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+
+
+def _describe(error: Exception | None) -> str:
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR]

@@ -1,0 +1,175 @@
+"""Service tasks that wait for the worker: reaching one records the call, the worker makes it.
+
+SpiffWorkflow's service task calls its operation inside ``do_engine_steps``, that is inside the
+request that led there and inside its database transaction.  carecenter's service task only
+evaluates the parameters (in the script sandbox) and leaves the task ``STARTED``; the executor
+then writes a job row for it (:mod:`engine.jobs`), and a worker calls the operation and
+completes the task later.
+
+Both dialects build the same task spec:
+
+- Spiff: ``spiffworkflow:serviceTaskOperator id="notify_customer" resultVariable="..."`` with
+  ``spiffworkflow:parameter id=... value="<expression>"`` and optionally
+  ``spiffworkflow:retry retries="2" backoff_base="10"``;
+- Camunda: ``camunda:type="external" camunda:topic="notify_customer"`` with
+  ``camunda:inputOutput/camunda:inputParameter`` (``${expression}`` or literal text) and
+  ``camunda:resultVariable``.
+
+Either may set the properties ``retries`` (tries after the first, default 2) and
+``retry_backoff`` (first delay, ISO 8601 duration or seconds, doubled per try, default 10 s).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
+
+from engine.errors import DeploymentProblem
+from engine.timer_specs import duration_from
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+CALL_KEY = "carecenter_call"  # task.internal_data: the evaluated arguments of the pending call
+DEFAULT_RETRIES = 2
+DEFAULT_BACKOFF_SECONDS = 10.0
+
+
+class CareServiceTask(SpiffServiceTask):
+    """A service task whose operation runs in the worker; the task waits (STARTED) until then."""
+
+    def __init__(self, wf_spec, name, *, max_attempts: int, backoff_seconds: float, **kwargs) -> None:
+        super().__init__(wf_spec, name, **kwargs)
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+
+    def _execute(self, task) -> None:
+        task.internal_data[CALL_KEY] = {
+            name: task.workflow.script_engine.evaluate(task, param["value"])
+            for name, param in self.operation_params.items()
+        }
+        return None  # STARTED: the job row is written with the instance, the worker completes the task
+
+
+def _retry_settings(node, retries: int | None, backoff: float | None) -> tuple[int, float]:
+    properties = {
+        prop.get("name"): prop.get("value", "")
+        for prop in node.xpath(
+            "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
+            " | ./bpmn:extensionElements/camunda:properties/camunda:property",
+            namespaces={"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS},
+        )
+    }
+    try:
+        if properties.get("retries", "").strip():
+            retries = int(properties["retries"])
+        text = properties.get("retry_backoff", "").strip()
+        if text:
+            backoff = float(text) if text.replace(".", "", 1).isdigit() else _seconds(text)
+    except ValueError as error:
+        raise ValidationException(f"invalid retry property: {error}", node=node) from None
+    retries = DEFAULT_RETRIES if retries is None else retries
+    if retries < 0:
+        raise ValidationException("retries must be 0 or more", node=node)
+    return retries + 1, DEFAULT_BACKOFF_SECONDS if backoff is None else float(backoff)
+
+
+def _seconds(duration: str) -> float:
+    return duration_from(duration, datetime(2000, 1, 1, tzinfo=UTC)).total_seconds()
+
+
+class CareSpiffServiceTaskParser(ServiceTaskParser):
+    def create_task(self) -> CareServiceTask:
+        extensions = self.parse_extensions()
+        operator = extensions.get("serviceTaskOperator")
+        if operator is None:
+            raise ValidationException("A Service Task must have an operator", node=self.node, file_name=self.filename)
+        attempts, backoff = _retry_settings(self.node, operator.get("retries"), operator.get("retryBackoffBase"))
+        return CareServiceTask(
+            self.spec,
+            self.bpmn_id,
+            operation_name=operator["name"],
+            operation_params=operator["parameters"],
+            result_variable=operator["resultVariable"],
+            max_attempts=attempts,
+            backoff_seconds=backoff,
+            prescript=extensions.get("preScript"),
+            postscript=extensions.get("postScript"),
+            **self.bpmn_attributes,
+        )
+
+
+def _camunda_expression(text: str | None) -> str:
+    """A Camunda input parameter as a Python expression: ``${expr}`` is ``expr``, other text is a string."""
+    value = (text or "").strip()
+    if value.startswith(("${", "#{")) and value.endswith("}"):
+        return value[2:-1].strip()
+    return repr(value)
+
+
+class CareCamundaServiceTaskParser(TaskParser):
+    def create_task(self) -> CareServiceTask:
+        kind = self.node.get(f"{{{CAMUNDA_NS}}}type")
+        topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
+        if kind != "external" or not topic:
+            raise ValidationException(
+                'a service task must name its operation: camunda:type="external" and camunda:topic="<operation>"',
+                node=self.node,
+                file_name=self.filename,
+            )
+        params = {
+            param.get("name"): {"value": _camunda_expression(param.text), "type": "any"}
+            for param in self.node.xpath(
+                "./bpmn:extensionElements/camunda:inputOutput/camunda:inputParameter",
+                namespaces={"bpmn": BPMN_NS, "camunda": CAMUNDA_NS},
+            )
+            if param.get("name")
+        }
+        attempts, backoff = _retry_settings(self.node, None, None)
+        return CareServiceTask(
+            self.spec,
+            self.bpmn_id,
+            operation_name=topic,
+            operation_params=params,
+            result_variable=self.node.get(f"{{{CAMUNDA_NS}}}resultVariable"),
+            max_attempts=attempts,
+            backoff_seconds=backoff,
+            **self.bpmn_attributes,
+        )
+
+
+def with_worker_service_tasks(overrides: dict, dialect: str) -> dict:
+    """A copy of a parser's ``OVERRIDE_PARSER_CLASSES`` whose service tasks wait for the worker."""
+    parser = CareCamundaServiceTaskParser if dialect == "camunda" else CareSpiffServiceTaskParser
+    return {**overrides, full_tag("serviceTask"): (parser, CareServiceTask)}
+
+
+def service_task_problems(specs: list, files: dict[str, etree._ElementTree], registry) -> list[DeploymentProblem]:
+    """Service tasks that name an unknown operation or pass the wrong parameters."""
+    problems = []
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if not isinstance(task_spec, CareServiceTask):
+                continue
+            operation = registry.get(task_spec.operation_name)
+            messages = (
+                [f"service task calls unknown operation '{task_spec.operation_name}' (see GET /api/operations)"]
+                if operation is None
+                else operation.problems(set(task_spec.operation_params))
+            )
+            line = _line(files.get(spec.file), task_spec.name)
+            problems.extend(DeploymentProblem(spec.file, line, task_spec.name, message) for message in messages)
+    return problems
+
+
+def _line(tree: etree._ElementTree | None, element_id: str) -> int | None:
+    if tree is None:
+        return None
+    found = tree.getroot().xpath("//*[@id=$id]", id=element_id)
+    return found[0].sourceline if found else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import process_library.store  # noqa: F401  (registers the store's tables with the engine's metadata)
+import process_library.operations  # noqa: F401  (registers the care operations and the store's tables)
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database

@@ -25,8 +25,6 @@ TIERS = ("standard", "premium")
 LEVELS = ("basic", "pro", "enterprise")  # ascending: a higher level includes the lower ones
 LICENSE_STATUSES = ("active", "expired", "renewed")
 DISPATCH_STATUSES = ("dispatched", "confirmed", "failed")
-OUTBOX_KINDS = ("mail", "dispatch")
-OUTBOX_STATUSES = ("held", "sent", "failed")
 
 
 class Customer(Base):
@@ -81,7 +79,7 @@ class Dispatch(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
     product: Mapped[str] = mapped_column(String(100))
     version: Mapped[str] = mapped_column(String(50))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # dispatched, confirmed, failed
     instance_id: Mapped[int] = mapped_column(Integer)  # no foreign key: the instance may be purged, the record stays
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
@@ -95,12 +93,12 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))  # mail, dispatch
     recipient: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # held (not sent yet), sent, failed (refused for good)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

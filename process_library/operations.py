@@ -1,0 +1,337 @@
+"""The care operations that service tasks call: notify a customer, look up licenses and systems, dispatch updates.
+
+Importing this module registers them in :data:`process_library.registry.REGISTRY` (and, through
+:mod:`process_library.store`, their tables in the engine's metadata).  The worker may call an
+operation more than once for one service task, so every write is keyed by the call's
+idempotency key: the first try writes the row, every later try finds it and returns the same
+result.  Mail and dispatch messages are written to the outbox before they leave, so a repeated
+call never sends a second message once the first is recorded as sent; only a try that overlaps
+the one that sent it (a worker that died, or overran its lease, between sending a mail and
+recording it) sends it again, with the same ``Message-ID``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.templating import TemplateError, render_text
+from process_library.mail import Mail, MailRefused, deliver, message_id
+from process_library.registry import BpmnError, OperationContext, TransientError, operation
+from process_library.store import (
+    DISPATCH_STATUSES,
+    Customer,
+    Dispatch,
+    Keyed,
+    OutboxMessage,
+    System,
+    by_idempotency_key,
+    dispatch_dict,
+    find_licensed_systems,
+    find_licenses,
+    license_dict,
+    system_dict,
+)
+
+DISPATCH_RESULT_MESSAGE = "dispatch_result"
+MAX_ERROR = 2000
+
+
+def _write_once(db: Database, model: type[Keyed], key: str, build: Callable[[Session], Keyed]) -> Keyed:
+    """The row of the call with ``key``: found, or built and written now (once, even when two tries race)."""
+    try:
+        with db.write() as session:
+            row = by_idempotency_key(session, model, key)
+            if row is None:
+                row = build(session)
+                session.add(row)
+                session.flush()
+            return row
+    except IntegrityError:  # another try of the same call wrote it first
+        with db.read() as session:
+            row = by_idempotency_key(session, model, key)
+        if row is None:
+            raise
+        return row
+
+
+def _system(session: Session, system_id: str) -> System:
+    system = session.get(System, system_id)
+    if system is None:
+        raise BpmnError("unknown_system", f"no system '{system_id}'")
+    return system
+
+
+# -- notifications -----------------------------------------------------------------------------
+
+
+@operation(
+    customer_id="The customer to write to (their email address and language come from the customer store).",
+    subject="Jinja2 template of the subject; sees the variables, `customer` (name, email, language) and "
+    "`tracking_code`.",
+    body="Jinja2 template of the plain-text body; sees the same values as the subject.",
+    variables="Values the templates may use besides `customer` and `tracking_code`.",
+)
+def notify_customer(
+    context: OperationContext, *, customer_id: str, subject: str, body: str, variables: dict | None = None
+) -> dict:
+    """Send a customer a mail rendered from templates (kept in the outbox, status held, while no SMTP host is set)."""
+    key = context.idempotency_key
+    with context.db.read() as session:
+        message = by_idempotency_key(session, OutboxMessage, key)
+        customer = None if message else session.get(Customer, customer_id)
+    if message is None:
+        if customer is None:
+            raise BpmnError("unknown_customer", f"no customer '{customer_id}'")
+        values = {
+            **(variables or {}),
+            "customer": {"name": customer.name, "email": customer.email, "language": customer.language},
+            "tracking_code": context.tracking_code,
+        }
+        mail = OutboxMessage(
+            idempotency_key=key,
+            kind="mail",
+            recipient=customer.email,
+            subject=" ".join(_render("subject", subject, values).split()),
+            body=_render("body", body, values),
+            payload={"customer_id": customer.id, "message_id": message_id(key, context.settings.mail_from)},
+            status="held",
+            attempts=0,
+            created_at=context.clock.now(),
+        )
+        message = _write_once(context.db, OutboxMessage, key, lambda _session: mail)
+    if message.status == "failed":
+        raise BpmnError("mail_refused", message.last_error or "the SMTP server refused the mail")
+    if message.status == "held" and context.settings.smtp_host:
+        message = _deliver(context, message)
+    return {"outbox_id": message.id, "status": message.status}
+
+
+def _render(name: str, template: str, values: dict) -> str:
+    try:
+        return render_text(template, values)
+    except TemplateError as error:
+        raise ValueError(f"the {name} template cannot be rendered: {error}") from error
+
+
+def _deliver(context: OperationContext, message: OutboxMessage) -> OutboxMessage:
+    mail = Mail(message.recipient, message.subject, message.body, message.idempotency_key)
+    try:
+        deliver(mail, context.settings)
+    except TransientError as error:
+        _record_attempt(context, message.id, "held", str(error))
+        raise
+    except MailRefused as error:
+        _record_attempt(context, message.id, "failed", str(error))
+        raise BpmnError("mail_refused", str(error)) from error
+    return _record_attempt(context, message.id, "sent", None)
+
+
+def _record_attempt(context: OperationContext, outbox_id: int, status: str, error: str | None) -> OutboxMessage:
+    with context.db.write() as session:
+        row = session.get(OutboxMessage, outbox_id)
+        row.attempts += 1
+        if row.status != "sent":  # an overlapping try of the same call may have sent it meanwhile
+            row.status = status
+        if error is not None:
+            row.last_error = error[:MAX_ERROR]
+        if status == "sent":
+            row.sent_at = context.clock.now()
+        return row
+
+
+# -- lookups -----------------------------------------------------------------------------------
+
+
+@operation(
+    customer_id="Only this customer's licenses.",
+    product="Only licenses for this product.",
+    expiring_within_days="Instead of the valid licenses: the active ones whose validity ends within this many days "
+    "(including those already past it and not renewed).",
+    minimum_level="basic, pro or enterprise: only licenses at this level or above.",
+)
+def lookup_licenses(
+    context: OperationContext,
+    *,
+    customer_id: str | None = None,
+    product: str | None = None,
+    expiring_within_days: int | None = None,
+    minimum_level: str | None = None,
+) -> dict:
+    """Find the valid licenses (or those about to expire) by customer, product and level, soonest ending first."""
+    now = context.clock.now()
+    expiring_before = None
+    if expiring_within_days is not None:
+        if expiring_within_days < 0:
+            raise ValueError("expiring_within_days must not be negative")
+        expiring_before = now + timedelta(days=expiring_within_days)
+    with context.db.read() as session:
+        found = find_licenses(
+            session,
+            now,
+            customer_id=customer_id,
+            product=product,
+            minimum_level=minimum_level,
+            expiring_before=expiring_before,
+        )
+    return {"licenses": [license_dict(found_license) for found_license in found]}
+
+
+@operation(
+    product="The product the systems run.",
+    customer_id="Only this customer's systems.",
+    minimum_license_level="basic, pro or enterprise: only systems whose customer's license is at this level or above.",
+)
+def lookup_systems(
+    context: OperationContext, *, product: str, customer_id: str | None = None, minimum_license_level: str | None = None
+) -> dict:
+    """Find the systems running a product whose customer holds a valid license for it."""
+    with context.db.read() as session:
+        found = find_licensed_systems(
+            session, context.clock.now(), product, customer_id=customer_id, minimum_level=minimum_license_level
+        )
+    return {"systems": [system_dict(system) for system in found]}
+
+
+# -- dispatching updates -----------------------------------------------------------------------
+
+
+@operation(
+    system_id="The system the update is for.",
+    version="The version dispatched.",
+    status="dispatched, confirmed or failed; confirmed also records the version as the one the system runs.",
+)
+def record_dispatch(context: OperationContext, *, system_id: str, version: str, status: str = "dispatched") -> dict:
+    """Record that an update was dispatched to a system, or that the system confirmed or failed it."""
+    if status not in DISPATCH_STATUSES:
+        raise ValueError(f"unknown dispatch status '{status}' (statuses: {', '.join(DISPATCH_STATUSES)})")
+
+    def build(session: Session) -> Dispatch:
+        system = _system(session, system_id)
+        if status == "confirmed":
+            system.version = version
+        return _new_dispatch(context, system, version, status)
+
+    return dispatch_dict(_write_once(context.db, Dispatch, context.idempotency_key, build))
+
+
+def _new_dispatch(context: OperationContext, system: System, version: str, status: str) -> Dispatch:
+    now = context.clock.now()
+    return Dispatch(
+        idempotency_key=context.idempotency_key,
+        system_id=system.id,
+        customer_id=system.customer_id,
+        product=system.product,
+        version=version,
+        status=status,
+        instance_id=context.instance_id,
+        created_at=now,
+        confirmed_at=now if status == "confirmed" else None,
+    )
+
+
+@dataclass(frozen=True)
+class DispatchMessage:
+    """What a dispatch adapter sends: the update, the system it is for, and how to report back."""
+
+    dispatch_id: int
+    idempotency_key: str
+    system_id: str
+    customer_id: str
+    hostname: str
+    product: str
+    version: str
+    tracking_code: str
+
+    def payload(self) -> dict:
+        return {
+            "dispatch_id": self.dispatch_id,
+            "system_id": self.system_id,
+            "customer_id": self.customer_id,
+            "hostname": self.hostname,
+            "product": self.product,
+            "version": self.version,
+            # the receiving side reports the outcome as this message, correlated by the tracking code
+            "callback": {
+                "message": DISPATCH_RESULT_MESSAGE,
+                "correlation_key": self.tracking_code,
+                "report": {"dispatch_id": self.dispatch_id, "status": "confirmed or failed"},
+            },
+        }
+
+
+class DispatchAdapter(Protocol):
+    """Delivers dispatch messages; ``send`` may be called more than once per dispatch (pass the key on)."""
+
+    def send(self, dispatch: DispatchMessage) -> None: ...
+
+
+class OutboxDispatchAdapter:
+    """The built-in adapter: one outbox row of kind ``dispatch`` per call, held for the integration to pick up."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def send(self, dispatch: DispatchMessage) -> None:
+        row = OutboxMessage(
+            idempotency_key=dispatch.idempotency_key,
+            kind="dispatch",
+            recipient=dispatch.hostname,
+            subject=f"{dispatch.product} {dispatch.version}",
+            body=f"Update {dispatch.product} to {dispatch.version} on {dispatch.hostname} ({dispatch.system_id}).",
+            payload=dispatch.payload(),
+            status="held",
+            attempts=0,
+            created_at=self.clock.now(),
+        )
+        _write_once(self.db, OutboxMessage, dispatch.idempotency_key, lambda _session: row)
+
+
+AdapterFactory = Callable[[OperationContext], DispatchAdapter]
+
+
+def _outbox_adapter(context: OperationContext) -> DispatchAdapter:
+    return OutboxDispatchAdapter(context.db, context.clock)
+
+
+_adapter_factory: AdapterFactory = _outbox_adapter
+
+
+def use_dispatch_adapter(factory: AdapterFactory) -> AdapterFactory:
+    """Send dispatch messages through adapters made by ``factory`` from now on; returns the factory used before."""
+    global _adapter_factory
+    previous, _adapter_factory = _adapter_factory, factory
+    return previous
+
+
+@operation(system_id="The system to update.", version="The version to install.")
+def dispatch_update(context: OperationContext, *, system_id: str, version: str) -> dict:
+    """Dispatch a software update to a customer's system and record it (status dispatched)."""
+
+    def build(session: Session) -> Dispatch:
+        return _new_dispatch(context, _system(session, system_id), version, "dispatched")
+
+    dispatch = _write_once(context.db, Dispatch, context.idempotency_key, build)
+    with context.db.read() as session:
+        hostname = _system(session, dispatch.system_id).hostname
+    _adapter_factory(context).send(
+        DispatchMessage(
+            dispatch.id,
+            context.idempotency_key,
+            dispatch.system_id,
+            dispatch.customer_id,
+            hostname,
+            dispatch.product,
+            dispatch.version,
+            context.tracking_code,
+        )
+    )
+    return dispatch_dict(dispatch)

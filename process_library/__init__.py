@@ -1,5 +1,5 @@
 """The Python operations that service tasks call, and the small customer/system/license store they use.
 
-TODO([service]): the operation registry and the care operations land here; nothing calls into
-this package yet.
+``registry`` holds the named operations, ``operations`` registers the care operations, ``store``
+holds the customer, system, license, dispatch and outbox tables, ``mail`` delivers customer mail.
 """

@@ -24,14 +24,12 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import DeploymentInvalid, DeploymentProblem
+from engine.extensions import BPMN_NS, CAMUNDA_NS, NS, SPIFF_NS
+from engine.extensions import properties as extension_properties
 from engine.sandbox import restriction_problems
 from engine.service_specs import with_worker_service_tasks
 from engine.timer_specs import with_clock_timers
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
 CAMUNDA_VALIDATOR = BpmnValidator()
 DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
@@ -112,20 +110,8 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-def _properties(node: etree._Element) -> dict[str, str]:
-    properties: dict[str, str] = {}
-    for prop in node.xpath(
-        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
-        " | ./bpmn:extensionElements/camunda:properties/camunda:property",
-        namespaces=NS,
-    ):
-        if prop.get("name") is not None:
-            properties[prop.get("name")] = prop.get("value", "")
-    return properties
-
-
 def _element_info(node: etree._Element) -> ElementInfo:
-    properties = _properties(node)
+    properties = extension_properties(node)
     camunda = lambda name: node.get(f"{{{CAMUNDA_NS}}}{name}")  # noqa: E731
     return ElementInfo(
         element_id=node.get("id"),

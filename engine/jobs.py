@@ -33,7 +33,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 JOB_PRINCIPAL = "worker"
 JOB_STATUSES = ("pending", "completed", "failed", "cancelled")
-NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: new job rows are announced here at commit
 MAX_ERROR = 2000
 
 
@@ -136,8 +135,6 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) ->
             )
         )
         session.flush()
-    if new and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     return len(new)
 
 
@@ -402,16 +399,6 @@ class Jobs:
                 calls += 1
         return calls
 
-    def next_due_at(self) -> datetime | None:
-        now = self.clock.now()
-        free = or_(ServiceJob.claimed_until.is_(None), ServiceJob.claimed_until <= now)
-        with self.db.read() as session:
-            due = session.scalar(select(func.min(ServiceJob.due_at)).where(ServiceJob.status == "pending", free))
-            held = session.scalar(
-                select(func.min(ServiceJob.claimed_until)).where(ServiceJob.status == "pending", ~free)
-            )
-        return min((t for t in (due, held) if t is not None), default=None)
-
     def list(self, filters: JobFilter, limit: int, after: int | None) -> Page[dict]:
         query = select(ServiceJob).order_by(ServiceJob.id.desc()).limit(limit + 1)
         for column, value in (
@@ -426,15 +413,6 @@ class Jobs:
         with self.db.read() as session:
             page = page_of(list(session.scalars(query)), limit)
             return Page([job_view(job) for job in page.items], page.next_after)
-
-    def counts(self) -> dict[str, int]:
-        """Jobs per status that an operator watches: pending (and how many are due), failed."""
-        now = self.clock.now()
-        with self.db.read() as session:
-            pending = session.scalar(select(func.count()).where(ServiceJob.status == "pending"))
-            due = session.scalar(select(func.count()).where(ServiceJob.status == "pending", ServiceJob.due_at <= now))
-            failed = session.scalar(select(func.count()).where(ServiceJob.status == "failed"))
-        return {"pending_jobs": pending, "due_jobs": due, "failed_jobs": failed}
 
 
 def job_view(job: ServiceJob) -> dict:

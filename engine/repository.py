@@ -24,6 +24,7 @@ from engine.db import Database
 from engine.errors import Conflict, DeploymentInvalid, DeploymentProblem, NotFound
 from engine.models import Deployment, DeploymentResource, ProcessDefinition
 from engine.service_specs import service_task_problems
+from process_library.registry import Registry
 
 DMN_DECISION_XPATH = "//*[local-name()='decision']/@id"
 
@@ -76,7 +77,9 @@ class _Plan:
 
 
 class Repository:
-    def __init__(self, db: Database, clock: Clock, forms_dir: Path | None = None, operations=None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, forms_dir: Path | None = None, operations: Registry | None = None
+    ) -> None:
         self.db = db
         self.operations = operations  # the registry service tasks are checked against (None: not checked)
         self.clock = clock

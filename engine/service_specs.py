@@ -31,11 +31,10 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
 from engine.errors import DeploymentProblem
+from engine.extensions import CAMUNDA_NS, NS
+from engine.extensions import properties as extension_properties
 from engine.timer_specs import duration_from
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CALL_KEY = "carecenter_call"  # task.internal_data: the evaluated arguments of the pending call
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_SECONDS = 10.0
@@ -58,14 +57,7 @@ class CareServiceTask(SpiffServiceTask):
 
 
 def _retry_settings(node, retries: int | None, backoff: float | None) -> tuple[int, float]:
-    properties = {
-        prop.get("name"): prop.get("value", "")
-        for prop in node.xpath(
-            "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
-            " | ./bpmn:extensionElements/camunda:properties/camunda:property",
-            namespaces={"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS, "camunda": CAMUNDA_NS},
-        )
-    }
+    properties = extension_properties(node)
     try:
         if properties.get("retries", "").strip():
             retries = int(properties["retries"])
@@ -127,7 +119,7 @@ class CareCamundaServiceTaskParser(TaskParser):
             param.get("name"): {"value": _camunda_expression(param.text), "type": "any"}
             for param in self.node.xpath(
                 "./bpmn:extensionElements/camunda:inputOutput/camunda:inputParameter",
-                namespaces={"bpmn": BPMN_NS, "camunda": CAMUNDA_NS},
+                namespaces=NS,
             )
             if param.get("name")
         }

@@ -1,0 +1,28 @@
+"""BPMN namespaces and the extension properties both dialects write, read the same way everywhere.
+
+Spiff files carry ``spiffworkflow:properties``, Camunda Modeler files ``camunda:properties``;
+deploy checks (:mod:`engine.bpmn`) and task-spec parsers (:mod:`engine.service_specs`) both
+read them, so the reading lives here once.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+
+
+def properties(node: etree._Element) -> dict[str, str]:
+    """The ``name -> value`` extension properties of a flow node, in either dialect."""
+    found: dict[str, str] = {}
+    for prop in node.xpath(
+        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
+        " | ./bpmn:extensionElements/camunda:properties/camunda:property",
+        namespaces=NS,
+    ):
+        if prop.get("name") is not None:
+            found[prop.get("name")] = prop.get("value", "")
+    return found

@@ -118,3 +118,28 @@ def test_deploy_refuses_an_unknown_operation(care):
     (problem,) = refused.value.problems
     assert problem.element_id == "call" and problem.line is not None
     assert "unknown operation 'no_such_operation'" in problem.message
+
+
+def test_camunda_external_tasks_call_their_topic_with_input_parameters(care):
+    care.repository.deploy([source("service_camunda.bpmn")], "test", "test")
+    done, _ = care.runtime.start(StartRequest("service_camunda", {"behaviour": "ok"}), "test")
+    broken, _ = care.runtime.start(StartRequest("service_camunda", {"behaviour": "broken"}), "test")
+    assert jobs_of(care, done["id"])[0].arguments == {"behaviour": "ok"}
+    care.jobs.run_due("w1")
+    assert care.runtime.get(done["id"])["data"]["answer"]["tries"] == 1
+    assert care.runtime.get(done["id"], with_data=False)["status"] == "completed"
+    # retries=0: the first transient failure is the last try
+    assert care.runtime.get(broken["id"], with_data=False)["status"] == "failed"
+    assert jobs_of(care, broken["id"])[0].attempts == 1
+
+
+def test_operations_and_jobs_over_the_api(care, client):
+    operations = {op["name"]: op for op in client.get("/api/operations").get_json()["items"]}
+    assert operations["test_record_call"]["parameters"] == [
+        {"name": "behaviour", "type": "string", "required": True, "description": "what the call does"}
+    ]
+    assert "notify_customer" in operations
+    instance_id = start(care, "ok")
+    page = client.get(f"/api/jobs?instance_id={instance_id}&status=pending").get_json()
+    assert [(job["element_id"], job["status"]) for job in page["items"]] == [("call", "pending")]
+    assert client.get("/api/jobs?status=bogus").status_code == 400

@@ -85,16 +85,31 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
 @click.option("--lease", type=float, default=None, help="Seconds a claimed timer stays with this worker [default: 30].")
 @click.option("--batch", type=int, default=None, help="Timers claimed at once [default: 20].")
 @click.option("--catch-up", type=int, default=None, help="Missed cycle occurrences fired after downtime [default: 10].")
+@click.option(
+    "--job-lease",
+    type=float,
+    default=None,
+    help="Seconds a service call may run before another worker may take its job over [default: 120].",
+)
+@click.option("--job-batch", type=int, default=None, help="Service-task jobs claimed at once [default: 10].")
 @click.option("--name", default=None, help="Worker id shown in /api/worker/status [default: host:pid:random].")
 def worker_command(
-    poll: float | None, lease: float | None, batch: int | None, catch_up: int | None, name: str | None
+    poll: float | None,
+    lease: float | None,
+    batch: int | None,
+    catch_up: int | None,
+    job_lease: float | None,
+    job_batch: int | None,
+    name: str | None,
 ) -> None:
     """Run the background worker (timers, jobs, housekeeping) in the foreground."""
     from engine import worker
+    from engine.jobs import JobConfig
     from engine.timers import TimerConfig
 
-    config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
-    care = CareEngine(Settings.from_env(), timer_config=config)
+    timer_config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
+    job_config = JobConfig.from_env(lease_seconds=job_lease, batch_size=job_batch)
+    care = CareEngine(Settings.from_env(), timer_config=timer_config, job_config=job_config)
     worker.run_blocking(care, poll_seconds=poll, worker_id=name)
 
 

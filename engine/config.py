@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"CARECENTER_{name}", default)
+
+
+def env_values(variables: dict[str, tuple[str, Callable[[str], object]]], overrides: dict) -> dict:
+    """Field values read from ``CARECENTER_<VARIABLE>`` (when set), then explicit overrides that are not None.
+
+    ``variables`` maps a field name to its variable name and a converter, e.g. ``{"lease_seconds":
+    ("JOB_LEASE_SECONDS", float)}``; a value the converter refuses is a ValueError naming the variable.
+    """
+    values: dict = {}
+    for field_name, (variable, convert) in variables.items():
+        raw = os.environ.get(f"CARECENTER_{variable}", "").strip()
+        if raw:
+            try:
+                values[field_name] = convert(raw)
+            except ValueError as error:
+                raise ValueError(f"CARECENTER_{variable}={raw!r} is not valid: {error}") from error
+    values.update({name: value for name, value in overrides.items() if value is not None})
+    return values
 
 
 @dataclass(frozen=True)
@@ -30,6 +49,10 @@ class Settings:
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
     mail_from: str = field(default_factory=lambda: _env("MAIL_FROM", "care@carecenter.invalid"))
+    # Site-specific operations for service tasks: modules imported at start that register with @operation.
+    operation_modules: tuple[str, ...] = field(
+        default_factory=lambda: tuple(m.strip() for m in _env("OPERATION_MODULES", "").split(",") if m.strip())
+    )
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -18,7 +18,7 @@ from engine.tasks import Tasks
 from engine.timer_specs import TimerSettings
 from engine.timers import TimerConfig, Timers
 from engine.tokens import Tokens
-from process_library.registry import REGISTRY
+from process_library.registry import REGISTRY, import_operation_modules
 
 
 class CareEngine:
@@ -32,6 +32,7 @@ class CareEngine:
         job_config: JobConfig | None = None,
     ) -> None:
         self.settings = settings
+        import_operation_modules(settings.operation_modules)
         self.clock = clock or Clock()
         self.db = Database(settings.database_url)
         self.repository = Repository(self.db, self.clock, settings.forms_dir, REGISTRY)
@@ -46,7 +47,9 @@ class CareEngine:
         self.identity = Identity(self.db, self.clock)
         self.timers = Timers(self.db, self.repository, self.executor, self.history, self.clock, timer_config)
         self.repository.deploy_listeners.append(self.timers.schedule_deployed)
-        self.jobs = Jobs(self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config)
+        self.jobs = Jobs(
+            self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
+        )
 
     def close(self) -> None:
         self.db.dispose()

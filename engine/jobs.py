@@ -37,7 +37,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.config import Settings
+from engine.config import Settings, env_values
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
@@ -58,11 +58,20 @@ MAX_ERROR = 2000
 
 @dataclass(frozen=True)
 class JobConfig:
-    """How jobs are claimed; ``carecenter worker`` flags set these."""
+    """How jobs are claimed; ``carecenter worker`` flags and ``CARECENTER_JOB_*`` set these.
+
+    The lease is how long a claimed call may run before another worker may take the job over
+    (calling again with the same idempotency key): longer than the slowest operation's timeout.
+    """
 
     lease_seconds: float = 120.0
     batch_size: int = 10
     max_backoff_seconds: float = 3600.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> JobConfig:
+        variables = {"lease_seconds": ("JOB_LEASE_SECONDS", float), "batch_size": ("JOB_BATCH_SIZE", int)}
+        return cls(**env_values(variables, overrides))
 
 
 @dataclass(frozen=True)

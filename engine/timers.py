@@ -42,6 +42,7 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
+from engine.config import env_values
 from engine.db import Database
 from engine.errors import (
     ConcurrentModification,
@@ -94,18 +95,12 @@ class TimerConfig:
 
     @classmethod
     def from_env(cls, **overrides: object) -> TimerConfig:
-        env = {
+        variables = {
             "lease_seconds": ("TIMER_LEASE_SECONDS", float),
             "batch_size": ("TIMER_BATCH_SIZE", int),
             "cycle_catch_up": ("TIMER_CYCLE_CATCH_UP", int),
         }
-        values: dict = {}
-        for field_name, (variable, kind) in env.items():
-            raw = os.environ.get(f"CARECENTER_{variable}")
-            if raw:
-                values[field_name] = kind(raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**env_values(variables, overrides))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ call changes nothing twice.  They report failures by raising:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import typing
 from collections.abc import Callable
@@ -128,6 +129,24 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+
+class OperationModuleError(ImportError):
+    """A module named in ``CARECENTER_OPERATION_MODULES`` could not be imported."""
+
+
+def import_operation_modules(names: typing.Iterable[str]) -> None:
+    """Import site-specific operation modules, whose ``@operation`` functions join :data:`REGISTRY`.
+
+    A care center adds its own operations (a CRM lookup, a ticket system) in a module of its
+    own and names it in ``CARECENTER_OPERATION_MODULES``; ``serve``, ``worker`` and ``deploy``
+    import it at start, so that deploy checks and workers know the same operations.
+    """
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            raise OperationModuleError(f"operation module '{name}' cannot be imported: {error}") from error
 
 
 def operation(name: str | None = None, **parameter_descriptions: str) -> Callable[[Callable], Callable]:

@@ -7,10 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from engine.config import Settings
+from engine.core import CareEngine
 from engine.errors import DeploymentInvalid
+from engine.jobs import JobConfig
 from engine.models import Incident, ServiceJob
 from engine.runtime import StartRequest
-from process_library.registry import REGISTRY, BpmnError, TransientError
+from process_library.registry import REGISTRY, BpmnError, OperationModuleError, TransientError
 from tests.conftest import source
 
 CALLS: list[tuple[str, str]] = []  # (idempotency key, behaviour) of every call of test_record_call
@@ -143,3 +146,19 @@ def test_operations_and_jobs_over_the_api(care, client):
     page = client.get(f"/api/jobs?instance_id={instance_id}&status=pending").get_json()
     assert [(job["element_id"], job["status"]) for job in page["items"]] == [("call", "pending")]
     assert client.get("/api/jobs?status=bogus").status_code == 400
+
+
+def test_an_operation_module_that_cannot_be_imported_stops_the_engine_at_start(database_url):
+    settings = Settings.from_env(database_url=database_url, operation_modules=("carecenter_no_such_operations",))
+    with pytest.raises(OperationModuleError, match="'carecenter_no_such_operations' cannot be imported"):
+        CareEngine(settings)
+
+
+def test_job_settings_come_from_the_environment_and_flags_win(monkeypatch):
+    monkeypatch.setenv("CARECENTER_JOB_LEASE_SECONDS", "300")
+    monkeypatch.setenv("CARECENTER_JOB_BATCH_SIZE", "4")
+    assert JobConfig.from_env() == JobConfig(lease_seconds=300.0, batch_size=4)
+    assert JobConfig.from_env(lease_seconds=15.0).lease_seconds == 15.0
+    monkeypatch.setenv("CARECENTER_JOB_BATCH_SIZE", "many")
+    with pytest.raises(ValueError, match="CARECENTER_JOB_BATCH_SIZE='many' is not valid"):
+        JobConfig.from_env()

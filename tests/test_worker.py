@@ -8,13 +8,9 @@ assert on speed.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -25,9 +21,7 @@ from engine.runtime import StartRequest
 from engine.timer_specs import parse_datetime
 from engine.worker import start_embedded
 from tests.conftest import make_engine, source
-
-CARECENTER = Path(sys.executable).parent / "carecenter"
-WAIT_LIMIT = 90.0
+from tests.worker_processes import Workers, wait_until
 
 
 def create_due_instances(url: str, count: int, work: int = 20_000) -> None:
@@ -52,45 +46,6 @@ def create_due_instances(url: str, count: int, work: int = 20_000) -> None:
         care.close()
 
 
-class Workers:
-    """``carecenter worker`` processes against one database, stopped (or killed) by the test."""
-
-    def __init__(self, url: str, tmp_path: Path) -> None:
-        self.url = url
-        self.tmp_path = tmp_path
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, *args: str) -> subprocess.Popen:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CARECENTER_")}
-        env["CARECENTER_DATABASE_URL"] = self.url
-        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [str(CARECENTER), "worker", "--name", name, "--poll", "0.2", *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes[name] = process
-        return process
-
-    def kill(self, name: str) -> None:
-        self.processes[name].send_signal(signal.SIGKILL)
-        self.processes[name].wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-    def log(self, name: str) -> str:
-        return (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
-
-
 @pytest.fixture
 def workers(any_database_url, tmp_path):
     pool = Workers(any_database_url, tmp_path)
@@ -101,15 +56,6 @@ def workers(any_database_url, tmp_path):
 def count(care, *where) -> int:
     with care.db.read() as session:
         return session.scalar(select(func.count()).select_from(Timer).where(*where))
-
-
-def wait_until(condition, what: str, limit: float = WAIT_LIMIT) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting until {what}")
 
 
 def assert_each_fired_once(care, expected: int) -> dict[str, int]:

@@ -1,0 +1,74 @@
+"""Real ``carecenter worker`` processes for tests, and a patient wait for what they do in the database.
+
+The tests that use them run on the wall clock (separate processes cannot share a virtual
+clock) and wait for outcomes with generous limits; they never assert on speed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.config import PROJECT_ROOT
+
+CARECENTER = Path(sys.executable).parent / "carecenter"
+WAIT_LIMIT = 90.0
+
+
+class Workers:
+    """``carecenter worker`` processes against one database, stopped (or killed) by the test."""
+
+    def __init__(self, url: str, tmp_path: Path, settings: dict[str, str] | None = None) -> None:
+        """``settings`` are further ``CARECENTER_*`` variables for every worker (names without the prefix)."""
+        self.url = url
+        self.tmp_path = tmp_path
+        self.settings = settings or {}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARECENTER_")}
+        env["CARECENTER_DATABASE_URL"] = self.url
+        env.update({f"CARECENTER_{key}": value for key, value in self.settings.items()})
+        # test operation modules (tests.worker_operations) import from the project root
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [str(CARECENTER), "worker", "--name", name, "--poll", "0.2", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def log(self, name: str) -> str:
+        return (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]
+
+
+def wait_until(condition, what: str, limit: float = WAIT_LIMIT) -> None:
+    """Poll ``condition`` until it holds; an AssertionError naming ``what`` after ``limit`` seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting until {what}")

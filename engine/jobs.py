@@ -33,7 +33,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_PRINCIPAL = "worker"
+NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: jobs made due are announced here at commit
 JOB_STATUSES = ("pending", "completed", "failed", "cancelled")
 MAX_ERROR = 2000
 
@@ -144,7 +145,15 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) ->
             )
         )
         session.flush()
+    if new:
+        notify(session)
     return len(new)
+
+
+def notify(session: Session) -> None:
+    """On PostgreSQL, wake listening workers of every process (at commit) for a job due now."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
 
 
 def _json_safe(value: dict) -> dict:
@@ -161,6 +170,7 @@ def rearm(session: Session, job: ServiceJob, workflow, data: dict | None, now: d
     job.status, job.attempts, job.due_at = "pending", 0, now
     job.claimed_by = job.claimed_until = job.last_error = None
     job.finished_at = None
+    notify(session)
 
 
 def _task(workflow, guid: str):

@@ -11,7 +11,8 @@ only decides when to look at them:
   ``NOTIFY carecenter_timers`` and a listener thread wakes the worker at once.  Timers written
   by this process wake it directly.
 - ``jobs`` claims and runs due service-task jobs (:meth:`engine.jobs.Jobs.run_due`): every poll,
-  and at once when this process writes a new job.
+  at once when this process writes a new job, and on PostgreSQL at once when another process
+  does (``NOTIFY carecenter_jobs``, heard by the same listener thread).
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``housekeeping`` forgets old idempotency records.
 """
@@ -30,9 +31,10 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from engine.core import CareEngine
+from engine.jobs import NOTIFY_CHANNEL as JOBS_CHANNEL
 from engine.models import IdempotencyRecord
 from engine.timer_specs import parse_datetime
-from engine.timers import NOTIFY_CHANNEL
+from engine.timers import NOTIFY_CHANNEL as TIMERS_CHANNEL
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
@@ -218,7 +220,7 @@ class Worker:
         self.run_timers()
 
     def _listen(self) -> None:
-        """PostgreSQL: wake up when another process commits a new timer (``NOTIFY carecenter_timers``)."""
+        """PostgreSQL: wake up when another process commits a new timer or a job (``NOTIFY``)."""
         import psycopg
 
         url = make_url(self.care.db.url).set(drivername="postgresql")
@@ -226,15 +228,19 @@ class Worker:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(conninfo, autocommit=True) as connection:
-                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    connection.execute(f"LISTEN {TIMERS_CHANNEL}")
+                    connection.execute(f"LISTEN {JOBS_CHANNEL}")
                     while not self._stop.is_set():
                         for notice in connection.notifies(timeout=1.0):
+                            if notice.channel == JOBS_CHANNEL:
+                                self.wake_jobs()
+                                continue
                             try:
                                 self.wake([parse_datetime(notice.payload)])
                             except ValueError:
                                 self.wake([self.care.clock.now()])
             except Exception:
-                log.warning("timer notifications unavailable; polling every %ss", self.poll_seconds, exc_info=True)
+                log.warning("notifications unavailable; polling every %ss", self.poll_seconds, exc_info=True)
                 self._stop.wait(max(self.poll_seconds, 5.0))
 
     # -- stopping ------------------------------------------------------------------------------

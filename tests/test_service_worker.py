@@ -8,6 +8,8 @@ another worker takes the job over.  Both databases; the wall clock (see tests/wo
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -124,3 +126,25 @@ def test_a_worker_killed_mid_call_causes_no_second_dispatch(care, any_database_u
     [job] = rows(care, ServiceJob, ServiceJob.instance_id == view["id"])
     assert (job.status, job.claimed_by, job.attempts) == ("completed", "survivor", 2)
     assert care.runtime.get(view["id"])["data"]["dispatch"]["dispatch_id"] == dispatch.id
+
+
+def test_a_job_written_by_another_process_wakes_a_postgresql_worker(postgres_schema, tmp_path, smtp_server):  # noqa: F811
+    """The job runs long before the worker's next (30 s) poll: ``NOTIFY carecenter_jobs`` woke it."""
+    postgres_schema.empty()
+    settings = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port)}
+    pool = Workers(postgres_schema.url, tmp_path, settings)
+    care = make_engine(postgres_schema.url)
+    try:
+        with care.db.write() as session:
+            session.add(Customer(id="C-1", name="Ada", email="ada@example.com", tier="premium", language="en"))
+        pool.start("listener", "--poll", "30")
+        wait_until(lambda: care.timers.status()["workers_alive"] == 1, "the worker is up", limit=30)
+        time.sleep(0.5)  # its first poll ran and it is listening
+        started = time.monotonic()
+        view = start_notify(care)
+        wait_until(lambda: status(care, view["id"]) == "completed", "the job ran", limit=25)
+        assert time.monotonic() - started < 15, pool.log("listener")
+        assert len(smtp_server.messages) == 1
+    finally:
+        pool.stop_all()
+        care.close()

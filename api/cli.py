@@ -1,4 +1,4 @@
-"""The ``carecenter`` command: serve, worker, deploy, check, db, token."""
+"""The ``carecenter`` command: serve, worker, deploy, check, test, db, token, user, group, customers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from api.scenario_command import scenario_test
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
@@ -51,6 +52,8 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not verbose:  # SpiffWorkflow logs every task state change at INFO
+        logging.getLogger("spiff").setLevel(logging.WARNING)
 
 
 @main.command()
@@ -142,6 +145,9 @@ def check(paths: tuple[str, ...]) -> None:
         sys.exit(1)
     for outcome in outcomes:
         click.echo(f"{outcome.key}: ok{'' if outcome.executable else ' (not executable)'}")
+
+
+main.add_command(scenario_test)
 
 
 @main.group()

@@ -39,6 +39,14 @@ class VirtualClock(Clock):
             self._now += delta
             return self._now
 
+    def move_to(self, moment: datetime) -> datetime:
+        """Move forward to ``moment`` (a virtual clock never goes back: timers already fired would not)."""
+        with self._lock:
+            if moment < self._now:
+                raise ValueError(f"the clock is at {self._now.isoformat()}, not going back to {moment.isoformat()}")
+            self._now = moment
+            return self._now
+
 
 def utc(value: datetime | None) -> datetime | None:
     """Attach UTC to naive datetimes read back from databases that drop the offset (SQLite)."""

@@ -25,6 +25,7 @@ var/demo-password: | $(STAMP)
 run: $(STAMP) var/admin-token var/demo-password
 	$(BIN)/carecenter db upgrade
 	$(BIN)/carecenter deploy processes
+	$(BIN)/carecenter demo
 	$(BIN)/carecenter group add support --if-missing
 	$(BIN)/carecenter group add team_lead --if-missing
 	$(BIN)/carecenter user add demo-staff --role staff --group support --password-stdin --if-missing < var/demo-password

@@ -1,4 +1,4 @@
-"""The ``carecenter`` command: serve, worker, deploy, check, test, db, token, user, group, customers."""
+"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from api.demo_command import demo
 from api.scenario_command import scenario_test
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
@@ -148,6 +149,7 @@ def check(paths: tuple[str, ...]) -> None:
 
 
 main.add_command(scenario_test)
+main.add_command(demo)
 
 
 @main.group()

@@ -4,6 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
+from engine.runtime import InstanceFilter
 from tests.conftest import DATA, make_engine
 
 PROCESSES = DATA.parent.parent / "processes"
@@ -41,7 +42,7 @@ def test_deploy_folder_then_again_unchanged(run, database_url):
     second = run("deploy", str(PROCESSES))
     assert "hello_care v1: unchanged" in second.output
     assert "nothing changed" in second.output
-    assert [d.key for d in make_engine(database_url).repository.latest_definitions()] == ["hello_care"]
+    assert [d.key for d in make_engine(database_url).repository.latest_definitions()] == ["escalation", "hello_care"]
 
 
 def test_deploy_of_invalid_files_exits_1(run):
@@ -102,3 +103,22 @@ def test_users_and_groups_from_the_command_line(run, database_url):
     assert "sam\tstaff\tsupport\tactive" in run("user", "list").output
     assert run("user", "disable", "sam").exit_code == 0
     assert care.tokens.authenticate(token) is None
+
+
+def test_demo_fills_an_empty_care_center_once_and_its_passwords_work(run, database_url):
+    assert run("deploy", str(PROCESSES)).exit_code == 0
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    assert "customers: 4 created" in first.output and "instances started" in first.output
+    passwords = dict(line.split()[:2] for line in first.output.split("shown only now):\n")[1].strip().splitlines())
+    care = make_engine(database_url)
+    try:
+        assert care.identity.login("ana", passwords["ana"]).groups == ("support",)
+        assert {g["name"] for g in care.identity.groups()} >= {"support", "team_lead", "care_manager"}
+        statuses = [i["status"] for i in care.runtime.list(InstanceFilter(), limit=50, after=None).items]
+        assert "completed" in statuses and "active" in statuses
+    finally:
+        care.close()
+    again = run("demo")
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    assert "shown only now" not in again.output

@@ -1,0 +1,133 @@
+"""``carecenter demo``: a working care center at once, for a new user after ``make run``.
+
+On a database without customers it creates the teams, one staff user per team (passwords
+generated and printed once, never stored in clear), the sample customers, systems and licenses
+of ``process_library/sample/``, and a few instances of the deployed processes standing at
+different steps. On a database that has customers already it changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from engine.config import Settings
+from engine.core import CareEngine
+from engine.errors import CareError
+from engine.runtime import StartRequest
+from engine.tasks import TaskFilter
+from process_library.csv_import import import_csv
+from process_library.store import Customer
+
+SAMPLE = Path(__file__).resolve().parent.parent / "process_library" / "sample"
+
+TEAMS = {
+    "support": "First-line support: answers inquiries",
+    "technical": "Technicians: installations, outages, updates",
+    "billing": "Invoices, payments, refunds",
+    "sales": "Licenses and renewals",
+    "team_lead": "Team leads: escalated inquiries",
+    "care_manager": "Care managers: second-level escalations",
+}
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    display_name: str
+    role: str
+    groups: tuple[str, ...]
+
+
+USERS = (
+    DemoUser("ana", "Ana Support", "staff", ("support",)),
+    DemoUser("tomas", "Tomas Technician", "staff", ("technical",)),
+    DemoUser("berta", "Berta Billing", "staff", ("billing",)),
+    DemoUser("sam", "Sam Sales", "staff", ("sales",)),
+    DemoUser("lea", "Lea Lead", "staff", ("team_lead", "support")),
+    DemoUser("max", "Max Manager", "staff", ("care_manager", "team_lead")),
+    DemoUser("dora", "Dora Designer", "designer", ()),
+)
+
+# (process, variables, business key, customer, task names to complete in order)
+INSTANCES = (
+    ("hello_care", {"subject": "Printer offline at the front desk"}, "demo-1", "C-1001", ()),
+    ("hello_care", {"subject": "How do I export the monthly report?"}, "demo-2", "C-1002", ()),
+    (
+        "hello_care",
+        {"subject": "Login fails after the update"},
+        "demo-3",
+        "C-1004",
+        (("Answer the inquiry", {"answer": "Clear the browser cache, then sign in again."}),),
+    ),
+    (
+        "escalation",
+        {"customer_id": "C-1001", "priority": "high", "subject": "Warehouse scanner down"},
+        "demo-4",
+        None,
+        (),
+    ),
+)
+
+
+@click.command("demo")
+def demo() -> None:
+    """Create demo teams, users, customers and instances on a database without customers."""
+    care = CareEngine(Settings.from_env())
+    try:
+        with care.db.read() as session:
+            if session.scalar(select(func.count()).select_from(Customer)):
+                click.echo("demo: the database has customers already; nothing changed")
+                return
+        _teams(care)
+        passwords = _users(care)
+        for kind in ("customers", "systems", "licenses"):
+            click.echo(f"demo: {import_csv(care.db, kind, (SAMPLE / f'{kind}.csv').read_text(encoding='utf-8'))}")
+        started = _instances(care)
+    finally:
+        care.close()
+    click.echo(f"demo: {started} instances started")
+    click.echo("demo users (passwords are shown only now):")
+    for user, password in passwords:
+        click.echo(f"  {user.username:<6} {password}  {user.role}, {', '.join(user.groups) or 'no team'}")
+
+
+def _teams(care: CareEngine) -> None:
+    existing = {group["name"] for group in care.identity.groups()}
+    for name, description in TEAMS.items():
+        if name not in existing:
+            care.identity.add_group(name, description)
+
+
+def _users(care: CareEngine) -> list[tuple[DemoUser, str]]:
+    existing = {user.username for user in care.identity.users()}
+    created = []
+    for user in USERS:
+        if user.username in existing:
+            continue
+        password = secrets.token_urlsafe(9)
+        care.identity.add_user(user.username, user.role, list(user.groups), password, user.display_name)
+        created.append((user, password))
+    return created
+
+
+def _instances(care: CareEngine) -> int:
+    """Start the demo instances of the processes that are deployed; complete the tasks each lists."""
+    started = 0
+    for process, variables, business_key, customer_id, completions in INSTANCES:
+        try:
+            view, _ = care.runtime.start(StartRequest(process, variables, business_key, customer_id), "demo")
+        except CareError as error:
+            click.echo(f"demo: {process} not started ({error.detail})")
+            continue
+        started += 1
+        for task_name, data in completions:
+            tasks = care.tasks.list(TaskFilter(instance_id=view["id"]), limit=50, after=None).items
+            task = next(t for t in tasks if t["name"] == task_name)
+            care.tasks.complete(task["id"], data, "ana")
+    care.jobs.run_due("demo")
+    return started

@@ -231,8 +231,15 @@ class ParsedFiles:
         if source.kind == "dmn" or namespace.startswith(DMN_NAMESPACE_PREFIX):
             if not namespace.startswith(DMN_NAMESPACE_PREFIX):
                 raise ValidationException("a .dmn file must hold a DMN definitions element", file_name=source.filename)
-            if not root.xpath("./*[local-name()='decision']"):
+            decisions = root.xpath("./*[local-name()='decision']")
+            if not decisions:
                 raise ValidationException("the DMN file holds no decision", file_name=source.filename)
+            if len(decisions) > 1:  # SpiffWorkflow reads one decision per file
+                ids = ", ".join(d.get("id", "?") for d in decisions)
+                raise ValidationException(
+                    f"a DMN file may hold one decision; this one holds {len(decisions)} ({ids}): one file each",
+                    file_name=source.filename,
+                )
             parser.add_dmn_xml(root, filename=source.filename)
         elif namespace != BPMN_NS or etree.QName(root).localname != "definitions":
             raise ValidationException(

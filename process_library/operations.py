@@ -33,6 +33,7 @@ from process_library.store import (
     OutboxMessage,
     System,
     by_idempotency_key,
+    customer_view,
     dispatch_dict,
     find_licensed_systems,
     find_licenses,
@@ -198,6 +199,17 @@ def lookup_systems(
             session, context.clock.now(), product, customer_id=customer_id, minimum_level=minimum_license_level
         )
     return {"systems": [system_dict(system) for system in found]}
+
+
+@operation(customer_id="The customer's id in the store.")
+def lookup_customer(context: OperationContext, *, customer_id: str) -> dict:
+    """Find a customer: tier, language, products; ``known`` is false for someone the store does not know yet."""
+    with context.db.read() as session:
+        found = customer_view(session, customer_id) if customer_id else None
+    if found is None:
+        return {"known": False, "tier": "standard", "language": "en", "products": []}
+    products = sorted({system["product"] for system in found["systems"]})
+    return {"known": True, "tier": found["tier"], "language": found["language"], "products": products}
 
 
 # -- dispatching updates -----------------------------------------------------------------------

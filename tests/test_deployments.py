@@ -2,6 +2,11 @@
 
 import io
 
+import pytest
+
+from engine.bpmn import SourceFile
+from engine.config import PROJECT_ROOT
+from engine.errors import DeploymentInvalid
 from tests.conftest import source, upload
 
 
@@ -155,3 +160,15 @@ def test_deployments_list_pages_with_next_link(client):
     second = client.get(first["next"]).json
     assert [d["definitions"][0]["version"] for d in second["items"]] == [1]
     assert second["next"] is None
+
+
+def test_a_dmn_file_with_two_decisions_is_refused_with_their_ids(care):
+    two = (PROJECT_ROOT / "processes" / "classify_inquiry.dmn").read_text()
+    second = (PROJECT_ROOT / "processes" / "inquiry_sla.dmn").read_text()
+    decision = second[second.index("  <decision ") : second.index("</decision>") + len("</decision>")]
+    combined = two.replace("  <dmndi:DMNDI>", decision + "\n  <dmndi:DMNDI>")
+    with pytest.raises(DeploymentInvalid) as refused:
+        care.repository.deploy([SourceFile("both.dmn", combined.encode())], "test", "test")
+    [problem] = refused.value.problems
+    assert problem.file == "both.dmn"
+    assert "may hold one decision; this one holds 2 (classify_inquiry, inquiry_sla)" in problem.message

@@ -23,13 +23,16 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.db import Database
 from engine.templating import TemplateError, render_text
+from engine.timer_specs import parse_datetime
 from process_library.mail import Mail, MailRefused, deliver, message_id
 from process_library.registry import BpmnError, OperationContext, TransientError, operation
 from process_library.store import (
     DISPATCH_STATUSES,
+    LICENSE_STATUSES,
     Customer,
     Dispatch,
     Keyed,
+    License,
     OutboxMessage,
     System,
     by_idempotency_key,
@@ -210,6 +213,27 @@ def lookup_customer(context: OperationContext, *, customer_id: str) -> dict:
         return {"known": False, "tier": "standard", "language": "en", "products": []}
     products = sorted({system["product"] for system in found["systems"]})
     return {"known": True, "tier": found["tier"], "language": found["language"], "products": products}
+
+
+@operation(
+    license_id="The license to change.",
+    status="active, renewing, expired or renewed.",
+    valid_until="A new end of validity (ISO 8601 date or date-time), e.g. after a renewal.",
+)
+def update_license(context: OperationContext, *, license_id: str, status: str, valid_until: str | None = None) -> dict:
+    """Set a license's status (and its new end of validity); setting what it has already changes nothing."""
+    if status not in LICENSE_STATUSES:
+        raise ValueError(f"unknown license status '{status}' (statuses: {', '.join(LICENSE_STATUSES)})")
+    new_end = parse_datetime(valid_until) if valid_until else None
+    with context.db.write() as session:
+        found = session.get(License, license_id)
+        if found is None:
+            raise BpmnError("unknown_license", f"no license '{license_id}'")
+        found.status = status
+        if new_end is not None:
+            found.valid_until = new_end
+        session.flush()
+        return {"license": license_dict(found)}
 
 
 # -- dispatching updates -----------------------------------------------------------------------

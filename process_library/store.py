@@ -23,7 +23,9 @@ from engine.models import Base
 
 TIERS = ("standard", "premium")
 LEVELS = ("basic", "pro", "enterprise")  # ascending: a higher level includes the lower ones
-LICENSE_STATUSES = ("active", "expired", "renewed")
+LICENSE_STATUSES = ("active", "renewing", "expired", "renewed")
+# valid until their date: "renewing" marks a license whose renewal process runs (so no second one starts)
+VALID_LICENSE_STATUSES = ("active", "renewing")
 DISPATCH_STATUSES = ("dispatched", "confirmed", "failed")
 
 
@@ -185,16 +187,17 @@ def find_licenses(
     minimum_level: str | None = None,
     expiring_before: datetime | None = None,
 ) -> list[License]:
-    """Active licenses, by validity then id.
+    """Licenses by validity then id.
 
-    Without ``expiring_before``: those still valid at ``now``.  With it: those whose validity ends
-    before that time, including ones already past it that nobody renewed (still ``active``).
+    Without ``expiring_before``: those still valid at ``now`` (``active`` or ``renewing``).  With it:
+    the ``active`` ones whose validity ends before that time, including ones already past it that
+    nobody renewed; a license whose renewal runs already (``renewing``) is not among them.
     """
-    query = select(License).where(License.status == "active", License.level.in_(levels_from(minimum_level)))
+    query = select(License).where(License.level.in_(levels_from(minimum_level)))
     if expiring_before is None:
-        query = query.where(License.valid_until >= now)
+        query = query.where(License.status.in_(VALID_LICENSE_STATUSES), License.valid_until >= now)
     else:
-        query = query.where(License.valid_until < expiring_before)
+        query = query.where(License.status == "active", License.valid_until < expiring_before)
     if customer_id is not None:
         query = query.where(License.customer_id == customer_id)
     if product is not None:
@@ -211,7 +214,7 @@ def find_licensed_systems(
         .where(
             License.customer_id == System.customer_id,
             License.product == System.product,
-            License.status == "active",
+            License.status.in_(VALID_LICENSE_STATUSES),
             License.valid_until >= now,
             License.level.in_(levels_from(minimum_level)),
         )

@@ -263,6 +263,36 @@ def test_lookup_licenses_expiring_includes_lapsed_active_ones_and_follows_the_cl
     assert license_ids(operations.lookup_licenses(context)) == ["L-1"]
 
 
+def test_a_renewing_license_stays_valid_but_is_no_longer_expiring(store):
+    context = context_for(store)
+    result = operations.update_license(context, license_id="L-2", status="renewing")
+    assert result["license"]["status"] == "renewing"
+    assert license_ids(operations.lookup_licenses(context, expiring_within_days=30)) == ["L-3"]
+    assert license_ids(operations.lookup_licenses(context)) == ["L-2", "L-1"]
+    assert [s["id"] for s in operations.lookup_systems(context, product="carestation")["systems"]] == ["S-1", "S-3"]
+    renewed = operations.update_license(context, license_id="L-2", status="active", valid_until="2031-06-30")
+    assert renewed["license"]["valid_until"].startswith("2031-06-30T00:00:00")
+
+
+def test_update_license_refuses_unknown_licenses_and_statuses_and_changes_nothing(store):
+    with pytest.raises(BpmnError, match="no license 'L-404'"):
+        operations.update_license(context_for(store), license_id="L-404", status="expired")
+    with pytest.raises(ValueError, match="unknown license status 'gone'"):
+        operations.update_license(context_for(store), license_id="L-1", status="gone")
+    assert license_ids(operations.lookup_licenses(context_for(store), customer_id="C-1")) == ["L-1"]
+
+
+def test_lookup_customer_tells_known_from_new_customers(store):
+    context = context_for(store)
+    assert operations.lookup_customer(context, customer_id="C-1") == {
+        "known": True,
+        "tier": "premium",
+        "language": "en",
+        "products": ["carestation", "till"],
+    }
+    assert operations.lookup_customer(context, customer_id="C-999")["known"] is False
+
+
 def test_lookup_licenses_refuses_unknown_levels_and_negative_days(store):
     with pytest.raises(ValueError, match="levels: basic, pro, enterprise"):
         operations.lookup_licenses(context_for(store), minimum_level="gold")

@@ -47,8 +47,9 @@ def fire(count: int, window: float, worker_count: int, drain: float) -> dict:
         care = engine_for(url)
         deploy(care, f"{PROCESS}.bpmn")
         began = time.perf_counter()
-        _create(care, [datetime.now(UTC) + timedelta(days=1)] * BATCH)  # calibration, never due in the run
-        per_instance = (time.perf_counter() - began) / BATCH
+        calibration = min(BATCH, count)
+        _create(care, [datetime.now(UTC) + timedelta(days=1)] * calibration)  # never due during the run
+        per_instance = (time.perf_counter() - began) / calibration
         opens = datetime.now(UTC) + timedelta(seconds=count * per_instance * 1.5 + 5)
         dues = [opens + timedelta(seconds=window * i / count) for i in range(count)]
         ids = _create(care, dues)
@@ -94,6 +95,6 @@ def _outcome(care: CareEngine, ids: list[int]) -> dict:
 
 
 def run(smoke: bool) -> dict:
-    count, window, drain = (200, 10.0, 20.0) if smoke else (10_000, 60.0, 60.0)
+    count, window, drain = (100, 5.0, 15.0) if smoke else (10_000, 60.0, 60.0)
     runs = [fire(count, window, workers_, drain) for workers_ in (1, 2)]
     return {"backend": "postgresql", "runs": runs, "goals": {"p99_seconds": 1.0, "duplicates": 0, "missed": 0}}

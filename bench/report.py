@@ -20,6 +20,7 @@ from bench.common import RESULTS  # noqa: E402
 from engine.config import PROJECT_ROOT  # noqa: E402
 
 REPORT = PROJECT_ROOT / "BENCHMARKS.md"
+PLOTS = "<plots>/"  # replaced by the plots' folder relative to the report
 
 
 def _load(folder: Path, name: str) -> dict | None:
@@ -37,7 +38,7 @@ def _plot(folder: Path, name: str, draw) -> str:
     figure.tight_layout()
     figure.savefig(folder / f"{name}.png", dpi=100)
     plt.close(figure)
-    return f"![{name}]({name}.png)"
+    return f"![{name}]({PLOTS}{name}.png)"
 
 
 def machine_section(data: dict) -> str:
@@ -265,7 +266,7 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     for title, body in sections:
         parts += ["", f"## {title}", "", body or "_No results for this section in this run._"]
     prefix = os.path.relpath(folder, target.parent)
-    return "\n".join(parts).replace("](", "](" + prefix + "/").replace(f"]({prefix}/docs/", "](docs/") + "\n"
+    return "\n".join(parts).replace(PLOTS, "" if prefix == "." else f"{prefix}/") + "\n"
 
 
 def write(folder: Path = RESULTS, target: Path = REPORT) -> Path:

@@ -6,13 +6,19 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 var/admin-token: | $(STAMP)
 	mkdir -p var
@@ -40,6 +46,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# Benchmarks (#10): needs PostgreSQL on 127.0.0.1:5432 (CARECENTER_BENCH_PG_URL to change). See docs/bench.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+# Tiny sizes, for CI: keeps the benchmark code working; results go to var/bench/smoke-results.
+bench-smoke: $(BENCH_STAMP)
+	$(BIN)/python -m bench --smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

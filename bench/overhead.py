@@ -1,0 +1,93 @@
+"""Section 1: the full stack (HTTP, waitress, database) against the bare SpiffWorkflow library, same lifecycle.
+
+The lifecycle is the inquiry intake's shape: start, complete the staff task, complete the
+customer confirmation.  The bare run does the same transitions in one process and, like any
+persistent use of the library, serializes and deserializes the workflow between steps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from bench.common import PROCESSES, Client, database, deploy, engine_for, serve
+
+PROCESS = "inquiry_lifecycle"
+
+
+def bare_lifecycles(count: int) -> float:
+    """Instances/s of the lifecycle with the bare library, serializing between steps."""
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(PROCESSES / f"{PROCESS}.bpmn"))
+    spec = parser.get_spec(PROCESS)
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    began = time.perf_counter()
+    for _ in range(count):
+        workflow = BpmnWorkflow(spec)
+        workflow.do_engine_steps()
+        stored = serializer.serialize_json(workflow)
+        for _step in range(2):
+            workflow = serializer.deserialize_json(stored)
+            (task,) = workflow.get_tasks(state=TaskState.READY, manual=True)
+            task.data["answer"] = "ok"
+            task.run()
+            workflow.do_engine_steps()
+            stored = serializer.serialize_json(workflow)
+        if not serializer.deserialize_json(stored).is_completed():
+            raise RuntimeError("bare lifecycle did not complete")
+    return count / (time.perf_counter() - began)
+
+
+def _one_lifecycle(client: Client) -> None:
+    instance = client.ok("POST", f"/api/process-definitions/{PROCESS}/instances", {"variables": {"topic": "bench"}})
+    (task,) = instance["tasks"]
+    done = client.ok("POST", f"/api/tasks/{task['id']}/complete", {"data": {"answer": "ok"}})
+    (confirmation,) = done["instance"]["tasks"]
+    client.ok("POST", f"/api/tasks/{confirmation['id']}/complete", {"data": {"confirmed": True}})
+
+
+def http_lifecycles(backend: str, clients: int, per_client: int) -> float:
+    """Instances/s of the lifecycle through ``carecenter serve`` with ``clients`` concurrent clients."""
+    with database(backend) as url:
+        care = engine_for(url)
+        deploy(care, f"{PROCESS}.bpmn")
+        care.close()
+        with serve(url, f"overhead-{backend}-{clients}") as server:
+            _one_lifecycle(server.client())  # warm up: first requests load the spec and the pools
+            errors: list[BaseException] = []
+
+            def run() -> None:
+                client = server.client()
+                try:
+                    for _ in range(per_client):
+                        _one_lifecycle(client)
+                except BaseException as exc:  # reported after the run, never hidden
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=run) for _ in range(clients)]
+            began = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            elapsed = time.perf_counter() - began
+            if errors:
+                raise errors[0]
+    return clients * per_client / elapsed
+
+
+def run(smoke: bool) -> dict:
+    total = 8 if smoke else 240
+    bare = bare_lifecycles(20 if smoke else 1000)
+    rows = []
+    for backend in ("sqlite", "postgresql"):
+        for clients in (1, 8):
+            rate = http_lifecycles(backend, clients, max(1, total // clients))
+            rows.append({"backend": backend, "clients": clients, "instances_per_s": rate, "ratio_to_bare": rate / bare})
+    return {"bare_instances_per_s": bare, "full_stack": rows, "goal_ratio": 0.5}

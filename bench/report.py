@@ -1,0 +1,279 @@
+"""Turn bench/results/*.json into BENCHMARKS.md with tables and matplotlib plots (``python -m bench.report``).
+
+Kept apart from the measurements so the report can be regenerated, and tested, from a results
+folder alone.  A section whose results file is missing says so instead of showing figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from bench.common import RESULTS  # noqa: E402
+from engine.config import PROJECT_ROOT  # noqa: E402
+
+REPORT = PROJECT_ROOT / "BENCHMARKS.md"
+PLOTS = "<plots>/"  # replaced by the plots' folder relative to the report
+
+
+def _load(folder: Path, name: str) -> dict | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _plot(folder: Path, name: str, draw) -> str:
+    figure, axes = plt.subplots(figsize=(6.4, 3.6))
+    draw(axes)
+    figure.tight_layout()
+    figure.savefig(folder / f"{name}.png", dpi=100)
+    plt.close(figure)
+    return f"![{name}]({PLOTS}{name}.png)"
+
+
+def machine_section(data: dict) -> str:
+    return "\n".join(
+        [
+            f"Measured {data['date']} in **{data['mode']}** mode, {data['seconds']} s in all.",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| CPU | {data['cpu_model']}, {data['cores']} cores |",
+            f"| RAM | {data['ram_gib']} GiB |",
+            f"| load average (1/5/15 min) at start / end | {_loads(data['load_average_at_start'])} / "
+            f"{_loads(data['load_average_at_end'])} |",
+            f"| Python | {data['python']} |",
+            f"| SpiffWorkflow | {data['spiffworkflow']} |",
+            f"| SQLite | {data['sqlite']} |",
+            f"| PostgreSQL | {data['postgresql']} (127.0.0.1) |",
+            f"| SQLAlchemy / waitress | {data['sqlalchemy']} / {data['waitress']} |",
+            f"| platform | {data['platform']} |",
+        ]
+    )
+
+
+def _loads(values: list[float]) -> str:
+    return " ".join(f"{v:.1f}" for v in values)
+
+
+def overhead_section(data: dict, folder: Path) -> str:
+    bare = data["bare_instances_per_s"]
+    lines = [
+        "The inquiry lifecycle (start, staff task, customer confirmation) through `carecenter serve` over HTTP on "
+        "loopback, against the bare SpiffWorkflow library doing the same transitions in one process with "
+        "serialize/deserialize between steps. Goal: full stack ≥ "
+        f"{data['goal_ratio']} × bare.",
+        "",
+        f"Bare library: **{bare:.0f} instances/s**.",
+        "",
+        "| backend | clients | instances/s | ratio to bare | goal |",
+        "|---|---|---|---|---|",
+    ]
+    for row in data["full_stack"]:
+        ok = row["ratio_to_bare"] >= data["goal_ratio"]
+        lines.append(
+            f"| {row['backend']} | {row['clients']} | {row['instances_per_s']:.1f} | "
+            f"{row['ratio_to_bare']:.3f} | {_verdict(ok)} |"
+        )
+
+    def draw(axes) -> None:
+        labels = ["bare"] + [f"{r['backend']}\n{r['clients']} client(s)" for r in data["full_stack"]]
+        axes.bar(labels, [bare] + [r["instances_per_s"] for r in data["full_stack"]], color="tab:blue")
+        axes.set_ylabel("instances/s")
+        axes.set_yscale("log")
+        axes.set_title("Inquiry lifecycle: full stack vs bare library")
+
+    lines += ["", _plot(folder, "overhead", draw)]
+    return "\n".join(lines)
+
+
+def scale_section(data: dict, folder: Path) -> str:
+    goals = data["goals"]
+    lines = [
+        f"{data['completed_instances']:,} completed and {data['open_instances']:,} open instances bulk-loaded "
+        f"in {data['load_seconds']:.0f} s (copies of real instances), {data['backend']}, {data['transport']}; "
+        f"{data['samples_per_operation']} requests per operation, sequential, one keep-alive client. "
+        f"Goals: reads p95 ≤ {goals['read_p95_ms']} ms; loaded ≤ {goals['loaded_to_empty']} × empty.",
+        "",
+        "| operation | empty p50 / p95 / p99 ms | loaded p50 / p95 / p99 ms | p95 loaded/empty | goal |",
+        "|---|---|---|---|---|",
+    ]
+    for op in data["operations"]:
+        ok = op["p95_ratio"] <= goals["loaded_to_empty"]
+        if op["kind"] == "read":
+            ok = ok and op["loaded"]["p95"] <= goals["read_p95_ms"]
+        lines.append(
+            f"| {op['operation']} ({op['kind']}) | {_ms(op['empty'])} | {_ms(op['loaded'])} | "
+            f"{op['p95_ratio']:.2f} | {_verdict(ok)} |"
+        )
+    for name, why in data["waiting"].items():
+        lines.append(f"| {name} | waiting for {why} | | | |")
+
+    def draw(axes) -> None:
+        names = [op["operation"] for op in data["operations"]]
+        positions = range(len(names))
+        axes.bar([p - 0.2 for p in positions], [op["empty"]["p95"] for op in data["operations"]], 0.4, label="empty")
+        axes.bar([p + 0.2 for p in positions], [op["loaded"]["p95"] for op in data["operations"]], 0.4, label="loaded")
+        axes.set_xticks(list(positions), names)
+        axes.set_ylabel("p95 latency (ms)")
+        axes.set_title("Latency on an empty and on a loaded database")
+        axes.legend()
+
+    lines += ["", _plot(folder, "scale", draw)]
+    return "\n".join(lines)
+
+
+def _ms(figures: dict) -> str:
+    return f"{figures['p50']:.1f} / {figures['p95']:.1f} / {figures['p99']:.1f}"
+
+
+def memory_section(data: dict) -> str:
+    memory = data["memory"]
+    rows = [("carecenter serve", "serve"), ("carecenter worker", "worker")]
+    lines = [
+        "Resident memory (VmRSS from /proc) on the nearly empty database and after the scale load; the serve "
+        "figure is the same process before and after the load. Goal: no growth with stored instances.",
+        "",
+        "| process | empty MiB | loaded MiB | loaded/empty |",
+        "|---|---|---|---|",
+    ]
+    for label, key in rows:
+        empty, loaded = memory[f"{key}_empty_kib"], memory[f"{key}_loaded_kib"]
+        lines.append(f"| {label} | {empty / 1024:.1f} | {loaded / 1024:.1f} | {loaded / empty:.3f} |")
+    return "\n".join(lines)
+
+
+def timers_section(data: dict, folder: Path) -> str:
+    goals = data["goals"]
+    lines = [
+        f"Timers due evenly within a window, fired by `carecenter worker` processes (default settings) on "
+        f"{data['backend']}. Lateness = `timer_fired` history time − due time. Goals: p99 ≤ "
+        f"{goals['p99_seconds']} s, zero duplicates, zero missed.",
+        "",
+        "| workers | timers | window s | fired | duplicates | missed | lateness p50 / p99 / max s | goal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in data["runs"]:
+        late = run["lateness_seconds"]
+        ok = late["p99"] <= goals["p99_seconds"] and run["duplicates"] == 0 and run["missed"] == 0
+        lines.append(
+            f"| {run['workers']} | {run['timers']:,} | {run['window_seconds']:.0f} | {run['fired']:,} | "
+            f"{run['duplicates']} | {run['missed']} | {late['p50']:.3f} / {late['p99']:.3f} / {late['max']:.3f} | "
+            f"{_verdict(ok)} |"
+        )
+
+    def draw(axes) -> None:
+        for offset, key in ((-0.25, "p50"), (0.0, "p99"), (0.25, "max")):
+            axes.bar(
+                [r["workers"] + offset for r in data["runs"]],
+                [r["lateness_seconds"][key] for r in data["runs"]],
+                0.25,
+                label=key,
+            )
+        axes.set_xticks([r["workers"] for r in data["runs"]], [f"{r['workers']} worker(s)" for r in data["runs"]])
+        axes.set_ylabel("lateness (s)")
+        axes.set_title("Timer lateness")
+        axes.legend()
+
+    lines += ["", _plot(folder, "timers", draw)]
+    return "\n".join(lines)
+
+
+def size_section(data: dict, folder: Path) -> str:
+    goal = data["goal_exponent"]
+    lines = [
+        f"One instance per size (a script loop plus a parallel multi-instance user task), {data['backend']}, "
+        f"{data['transport']}. Time to complete one task (median) and bytes of the stored state. Goal: log-log "
+        f"exponent ≤ {goal} (no worse than linear).",
+        "",
+        "| tasks in the instance | start ms | complete one task ms | stored state bytes |",
+        "|---|---|---|---|",
+    ]
+    for row in data["sizes"]:
+        lines.append(f"| {row['tasks']} | {row['start_ms']:.1f} | {row['complete_ms']:.1f} | {row['state_bytes']:,} |")
+    lines += [
+        "",
+        f"Fitted exponent: completing a task **{data['exponent_complete']:.2f}** "
+        f"({_verdict(data['exponent_complete'] <= goal)}), stored bytes **{data['exponent_bytes']:.2f}** "
+        f"({_verdict(data['exponent_bytes'] <= goal)}).",
+    ]
+
+    def draw(axes) -> None:
+        tasks = [r["tasks"] for r in data["sizes"]]
+        axes.loglog(tasks, [r["complete_ms"] for r in data["sizes"]], "o-", label="complete one task (ms)")
+        axes.loglog(tasks, [r["state_bytes"] / 1000 for r in data["sizes"]], "s-", label="stored state (kB)")
+        axes.set_xlabel("tasks in the instance")
+        axes.set_title("Cost per workflow size (log-log)")
+        axes.legend()
+
+    lines += ["", _plot(folder, "size", draw)]
+    return "\n".join(lines)
+
+
+def profile_section(data: dict) -> str:
+    lines = [
+        f"{data['what']}: {data['lifecycles']} lifecycles, {data['ms_per_lifecycle']:.1f} ms each under the "
+        "profiler. Self time by area:",
+        "",
+        "| area | share |",
+        "|---|---|",
+    ]
+    lines += [f"| {a['area']} | {a['share']:.0%} |" for a in data["areas"]]
+    lines += ["", "Hottest functions (self time):", "", "| function | share |", "|---|---|"]
+    lines += [f"| `{f['function']}` | {f['share']:.1%} |" for f in data["hottest"]]
+    lines += ["", "The full text profile is in `bench/results/profile.txt`."]
+    return "\n".join(lines)
+
+
+NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
+
+
+def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
+    """BENCHMARKS.md's text for the results in ``folder`` (plots are written next to them)."""
+    sections: list[tuple[str, str | None]] = []
+    machine = _load(folder, "machine")
+    sections.append(("Machine", machine_section(machine) if machine else None))
+    overhead = _load(folder, "overhead")
+    sections.append(("1. Overhead against the bare library", overhead and overhead_section(overhead, folder)))
+    scale = _load(folder, "scale")
+    sections.append(("2. Scale", scale and scale_section(scale, folder)))
+    timers = _load(folder, "timers")
+    sections.append(("3. Timers", timers and timers_section(timers, folder)))
+    size = _load(folder, "size")
+    sections.append(("4. Cost per workflow size", size and size_section(size, folder)))
+    sections.append(("5. Memory", scale and memory_section(scale)))
+    profile = _load(folder, "profile")
+    sections.append(("6. Profile of the worst figure", profile and profile_section(profile)))
+    parts = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`python -m bench`) from `bench/results/*.json`; do not edit by hand. "
+        "Every comparison is a ratio of figures measured in the same run on the same machine. "
+        "See [docs/bench.md](docs/bench.md) for what each section does and how to run it.",
+    ]
+    if NOTES.exists():
+        parts += ["", NOTES.read_text().strip()]
+    for title, body in sections:
+        parts += ["", f"## {title}", "", body or "_No results for this section in this run._"]
+    prefix = os.path.relpath(folder, target.parent)
+    return "\n".join(parts).replace(PLOTS, "" if prefix == "." else f"{prefix}/") + "\n"
+
+
+def write(folder: Path = RESULTS, target: Path = REPORT) -> Path:
+    target.write_text(render(folder, target))
+    return target
+
+
+if __name__ == "__main__":
+    print(write())
+    sys.exit(0)

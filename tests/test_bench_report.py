@@ -1,0 +1,88 @@
+"""The benchmark report generator turns a results folder into BENCHMARKS.md text and plots (no speed asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="the bench extra (make bench-smoke installs it) is not installed")
+
+from bench import report  # noqa: E402
+from bench.size import loglog_exponent  # noqa: E402
+
+PERCENTILES = {"p50": 10.0, "p95": 18.0, "p99": 19.0, "max": 25.0, "n": 5}
+
+
+def write(folder: Path, name: str, data: dict) -> None:
+    (folder / f"{name}.json").write_text(json.dumps(data))
+
+
+def test_report_shows_goals_and_waiting_endpoints_and_draws_plots(tmp_path):
+    write(
+        tmp_path,
+        "overhead",
+        {
+            "bare_instances_per_s": 400.0,
+            "goal_ratio": 0.5,
+            "full_stack": [{"backend": "sqlite", "clients": 1, "instances_per_s": 100.0, "ratio_to_bare": 0.25}],
+        },
+    )
+    write(
+        tmp_path,
+        "size",
+        {
+            "backend": "postgresql",
+            "transport": "in process",
+            "goal_exponent": 1.0,
+            "exponent_complete": 0.4,
+            "exponent_bytes": 1.3,
+            "sizes": [
+                {"tasks": 10, "start_ms": 1.0, "complete_ms": 2.0, "state_bytes": 1000},
+                {"tasks": 100, "start_ms": 5.0, "complete_ms": 4.0, "state_bytes": 20000},
+            ],
+        },
+    )
+    write(
+        tmp_path,
+        "scale",
+        {
+            "backend": "postgresql",
+            "transport": "HTTP",
+            "completed_instances": 10,
+            "open_instances": 1,
+            "load_seconds": 1.0,
+            "samples_per_operation": 5,
+            "goals": {"read_p95_ms": 20, "loaded_to_empty": 1.2},
+            "operations": [
+                {"operation": "one_task", "kind": "read", "empty": PERCENTILES, "loaded": PERCENTILES, "p95_ratio": 1}
+            ],
+            "waiting": {"correlate_message": "#6 messages: POST /api/messages"},
+            "memory": {
+                "serve_empty_kib": 1024,
+                "serve_loaded_kib": 2048,
+                "worker_empty_kib": 1024,
+                "worker_loaded_kib": 1024,
+            },
+        },
+    )
+    target = tmp_path / "BENCHMARKS.md"
+
+    text = report.write(tmp_path, target).read_text()
+
+    assert "| sqlite | 1 | 100.0 | 0.250 | **missed** |" in text
+    assert "completing a task **0.40** (met), stored bytes **1.30** (**missed**)" in text
+    assert "| one_task (read) | 10.0 / 18.0 / 19.0 | 10.0 / 18.0 / 19.0 | 1.00 | met |" in text
+    assert "| correlate_message | waiting for #6 messages: POST /api/messages |" in text
+    assert "| carecenter serve | 1.0 | 2.0 | 2.000 |" in text
+    assert "## 3. Timers\n\n_No results for this section in this run._" in text
+    assert "![overhead](overhead.png)" in text
+    for plot in ("overhead", "size", "scale"):
+        assert (tmp_path / f"{plot}.png").stat().st_size > 0
+
+
+def test_loglog_exponent_recovers_the_power():
+    xs = [10, 100, 300, 1000]
+    assert loglog_exponent(xs, [3 * x for x in xs]) == pytest.approx(1.0)
+    assert loglog_exponent(xs, [x**2 for x in xs]) == pytest.approx(2.0)

@@ -271,6 +271,19 @@ class ParsedFiles:
         parser = next(iter(self.parsers.values()))
         return {did: dmn_parser.filename for did, dmn_parser in parser.dmn_parsers.items()}
 
+    def decisions_of(self, process_ids: list[str]) -> set[str]:
+        """The decision ids that the business rule tasks of these processes call."""
+        found: set[str] = set()
+        for process_id in process_ids:
+            owner = self._owners.get(process_id)
+            if owner is None:
+                continue
+            parser_class, _ = owner._get_parser_class(f"{{{BPMN_NS}}}businessRuleTask")
+            node = owner.process_parsers[process_id].node
+            for rule in node.xpath(".//bpmn:businessRuleTask", namespaces=NS):
+                found.add(parser_class.get_decision_ref(rule))
+        return found - {None}
+
     def referenced_decisions(self) -> set[str]:
         return set().union(*(parser.get_dmn_dependencies() for parser in self.parsers.values())) - {None}
 

@@ -172,11 +172,10 @@ class Repository:
         form_sources, form_checksums, problems = self._forms(parsed, sources)
         outcomes = []
         file_checksums = {s.filename: s.checksum for s in sources} | {r.filename: r.checksum for r in external}
-        dmn_checksums = sorted(c for f, c in file_checksums.items() if f.lower().endswith(".dmn"))
         for process in parsed.processes:
             if process.filename not in {s.filename for s in sources}:
                 continue
-            used = {file_checksums[process.filename], *dmn_checksums}
+            used = {file_checksums[process.filename]}
             dependencies: dict = {"processes": {}, "resources": [r.id for r in external]}
             if not process.executable and not parsed.has_start_event(process.id):
                 outcomes.append(
@@ -198,6 +197,11 @@ class Repository:
                 specs = [spec, *subprocess_specs.values()]
                 problems.extend(service_task_problems(specs, parsed.trees, self.operations))
             used.update(file_checksums[sub.file] for sub in subprocess_specs.values() if sub.file in file_checksums)
+            # a new version when a decision this process (or what it calls) uses changed; not for other decisions
+            decision_files = parsed.decision_files
+            for decision in parsed.decisions_of([process.id, *subprocess_specs]):
+                if decision_files.get(decision) in file_checksums:
+                    used.add(file_checksums[decision_files[decision]])
             files_used = {process.filename, *(sub.file for sub in subprocess_specs.values())}
             used.update(checksum for (name, checksum) in form_checksums if name in files_used)
             for called in sorted(missing):

@@ -172,3 +172,20 @@ def test_a_dmn_file_with_two_decisions_is_refused_with_their_ids(care):
     [problem] = refused.value.problems
     assert problem.file == "both.dmn"
     assert "may hold one decision; this one holds 2 (classify_inquiry, inquiry_sla)" in problem.message
+
+
+def test_a_changed_decision_versions_the_processes_that_use_it_and_no_others(care):
+    def shipped(name: str, replace: tuple[str, str] | None = None) -> SourceFile:
+        text = (PROJECT_ROOT / "processes" / name).read_text()
+        return SourceFile(name, (text.replace(*replace) if replace else text).encode())
+
+    files = ["inquiry_intake.bpmn", "escalation.bpmn", "hello_care.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn"]
+    care.repository.deploy([shipped(name) for name in files], "first", "test")
+    alone = care.repository.deploy([shipped("hello_care.bpmn")], "again", "test")
+    assert [(d.key, d.status) for d in alone.definitions] == [("hello_care", "unchanged")]
+
+    faster = shipped("inquiry_sla.dmn", ('"P1D"', '"PT12H"'))
+    result = care.repository.deploy([shipped(name) for name in files[:3]] + [shipped(files[3]), faster], "sla", "test")
+    statuses = {d.key: d.status for d in result.definitions}
+    assert statuses["inquiry_intake"] != "unchanged"
+    assert statuses["escalation"] == statuses["hello_care"] == "unchanged"

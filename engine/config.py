@@ -49,6 +49,8 @@ class Settings:
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
     mail_from: str = field(default_factory=lambda: _env("MAIL_FROM", "care@carecenter.invalid"))
+    # How long a message that matches no waiting catch yet is kept (ISO 8601 duration), unless it says.
+    message_ttl: str = field(default_factory=lambda: _env("MESSAGE_TTL", "PT1H"))
     # Site-specific operations for service tasks: modules imported at start that register with @operation.
     operation_modules: tuple[str, ...] = field(
         default_factory=lambda: tuple(m.strip() for m in _env("OPERATION_MODULES", "").split(",") if m.strip())

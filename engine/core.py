@@ -10,7 +10,9 @@ from engine.execution import Executor
 from engine.history import History
 from engine.identity import Identity
 from engine.incidents import Incidents
+from engine.intake import Intake
 from engine.jobs import JobConfig, Jobs
+from engine.messages import Messages
 from engine.repository import Repository
 from engine.runtime import Runtime
 from engine.scripting import create_script_engine
@@ -47,6 +49,12 @@ class CareEngine:
         self.identity = Identity(self.db, self.clock)
         self.timers = Timers(self.db, self.repository, self.executor, self.history, self.clock, timer_config)
         self.repository.deploy_listeners.append(self.timers.schedule_deployed)
+        self.messages = Messages(
+            self.db, self.executor, self.repository, self.history, self.clock, settings.message_ttl
+        )
+        self.executor.message_ttl = self.messages.lifetime(None)
+        self.executor.message_listeners.append(self.messages.deliver_thrown)
+        self.intake = Intake(self.db, self.messages)
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )

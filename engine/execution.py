@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -20,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, jobs, state, timers
+from engine import human_tasks, jobs, messages, state, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -50,6 +51,9 @@ class Executor:
         self.timer_listeners: list[Callable[[list], None]] = []
         # Called once a transaction that wrote new service-task jobs committed (wakes a local worker).
         self.job_listeners: list[Callable[[], None]] = []
+        # Called with the messages and signals an instance threw, once their transaction committed (delivers them).
+        self.message_listeners: list[Callable[[list], None]] = []
+        self.message_ttl = timedelta(hours=1)  # how long a thrown message nobody waits for yet is kept
 
     def new_workflow(
         self, definition: LoadedDefinition, variables: dict, start_event: str | None = None
@@ -85,10 +89,18 @@ class Executor:
         customer_id: str | None,
         principal: str,
         start_event: str | None = None,
+        deliver: Callable[[BpmnWorkflow], None] | None = None,
+        prepare: Callable[[ProcessInstance], None] | None = None,
     ) -> tuple[ProcessInstance, list[HumanTask]]:
-        """Insert a new instance and run it to its first wait state, in the caller's transaction."""
+        """Insert a new instance and run it to its first wait state, in the caller's transaction.
+
+        ``deliver`` hands the new workflow the message or signal that starts it; ``prepare`` sets
+        columns of the new row (e.g. the channel) before it first runs.
+        """
         now = self.clock.now()
         workflow = self.new_workflow(definition, variables, start_event)
+        if deliver is not None:
+            deliver(workflow)
         row = ProcessInstance(
             definition_id=definition.id,
             process_key=definition.key,
@@ -102,6 +114,8 @@ class Executor:
             started_at=now,
             updated_at=now,
         )
+        if prepare is not None:
+            prepare(row)
         session.add(row)
         session.flush()
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
@@ -150,6 +164,11 @@ class Executor:
         if row.status != "cancelled":
             try:
                 _run_engine_steps(workflow)
+                # a catch that became active may take a buffered message at once; then run on
+                for _ in range(MAX_ENGINE_ROUNDS):
+                    if not messages.take_buffered(session, row, workflow, self.history, self.clock.now()):
+                        break
+                    _run_engine_steps(workflow)
             except Exception as exc:  # any failure in model code becomes an incident, never a lost instance
                 error = exc
         now = self.clock.now()
@@ -175,6 +194,15 @@ class Executor:
                 self._announce_after_commit(session, new_timers)
             if jobs.sync(session, row, workflow, self.clock) and self.job_listeners:
                 event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
+            messages.sync(session, row, workflow, self.clock)
+            thrown = messages.thrown_messages(session, row, workflow, self.message_ttl, now)
+            if thrown and self.message_listeners:
+                event.listen(
+                    session,
+                    "after_commit",
+                    lambda _: [deliver(thrown) for deliver in self.message_listeners],
+                    once=True,
+                )
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -119,6 +119,7 @@ class ProcessInstance(Base):
     definition_version: Mapped[int] = mapped_column(Integer)
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    channel: Mapped[str | None] = mapped_column(String(20))  # where the customer wrote from (channel intake)
     tracking_code: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(Text)
@@ -370,3 +371,50 @@ class ServiceJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+
+
+class MessageSubscription(Base):
+    """A waiting message or signal catch of an instance, mirrored so correlation reads rows, not workflows.
+
+    Written in the same transaction as the instance row after every step: receive tasks,
+    intermediate catch events, boundary events and the branches of event-based gateways.
+    ``correlation`` holds the values the catch correlates on (Spiff correlation properties, or
+    the variable a ``correlation_key`` property names), evaluated over the task data.
+    """
+
+    __tablename__ = "message_subscriptions"
+    __table_args__ = (Index("ix_message_subscriptions_kind_name", "kind", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # message, signal
+    name: Mapped[str] = mapped_column(String(200))
+    correlation: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class Message(Base):
+    """A published or thrown message: delivered at once, or kept until a catch matches or its ttl ends.
+
+    ``message_id`` (unique) makes publishing idempotent: a second publish returns ``result``.
+    Status: ``pending`` (buffered), ``delivered``, ``expired``.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_status_name", "status", "name", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    correlation: Mapped[dict[str, Any]]
+    target_instance_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    result: Mapped[dict[str, Any] | None]
+    published_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

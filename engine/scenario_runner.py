@@ -118,6 +118,9 @@ class ScenarioRun:
             "use": self.use,
             "complete": self.complete,
             "advance": self.advance,
+            "message": self.message,
+            "signal": self.signal,
+            "inquiry": self.inquiry,
             "cancel": self.cancel,
             "expect": self.expect,
         }
@@ -217,6 +220,36 @@ class ScenarioRun:
             clock.move_to(max(due, clock.now()))
             self.settle()
         clock.move_to(target)
+
+    def message(self, arguments: dict) -> None:
+        target = self._instance(arguments["to"]) if "to" in arguments else None
+        self.care.messages.publish(
+            arguments["name"],
+            principal=PRINCIPAL,
+            business_key=arguments.get("business_key"),
+            correlation=arguments.get("correlation_keys"),
+            payload=arguments.get("payload"),
+            message_id=arguments.get("message_id"),
+            ttl=arguments.get("ttl"),
+            target_instance_id=target,
+        )
+
+    def signal(self, arguments: dict) -> None:
+        self.care.messages.broadcast(arguments["name"], arguments.get("payload"), PRINCIPAL)
+
+    def inquiry(self, arguments: dict) -> None:
+        reference = arguments.get("reference")
+        if reference in self.named:
+            reference = self.care.runtime.get(self.named[reference], with_data=False)["tracking_code"]
+        result = self.care.intake.submit(
+            channel=arguments.get("channel", "email"),
+            customer=arguments["customer"],
+            subject=arguments["subject"],
+            body=arguments["body"],
+            reference=reference,
+            principal=PRINCIPAL,
+        )
+        self._name(result.instance_id, arguments.get("as"))
 
     def cancel(self, arguments: dict) -> None:
         self.care.runtime.cancel(self._instance(arguments.get("instance")), PRINCIPAL)

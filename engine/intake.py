@@ -1,0 +1,107 @@
+"""Channel intake: an inquiry from e-mail, phone, web, chat or a visit reaches its conversation or starts one.
+
+A channel system (or the portal, or staff recording a call) submits an inquiry. A reference that
+names an open instance (its tracking code or business key) makes the inquiry a customer reply to
+it: message ``customer_reply``, buffered if the instance does not wait for one right now.
+Otherwise — no reference, or one of a closed or unknown conversation, which is kept in the
+inquiry as ``reference`` — message ``inquiry_received`` starts the process whose message start
+event takes it (inquiry intake), with the channel and the customer recorded on the instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+
+from engine.db import Database
+from engine.errors import Conflict, InvalidRequest
+from engine.messages import OPEN_STATUSES, Messages
+from engine.models import ProcessInstance
+
+CHANNELS = ("email", "phone", "web", "chat", "visit")
+NEW_INQUIRY = "inquiry_received"
+REPLY = "customer_reply"
+MAX_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    instance_id: int
+    tracking_code: str
+    started: bool  # False: correlated into an open conversation as a reply
+    status: str  # started, delivered (the instance took the reply), buffered (it will when it waits for one)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Intake:
+    def __init__(self, db: Database, messages: Messages) -> None:
+        self.db = db
+        self.messages = messages
+
+    def submit(
+        self, *, channel: str, customer: dict, subject: str, body: str, reference: str | None, principal: str
+    ) -> IntakeResult:
+        inquiry = _inquiry(channel, customer, subject, body, reference)
+        open_instance = self._open_conversation(reference) if reference else None
+        if open_instance is not None:
+            published = self.messages.publish(
+                REPLY, principal=principal, payload=inquiry, target_instance_id=open_instance.id
+            )
+            return IntakeResult(open_instance.id, open_instance.tracking_code, False, published.status)
+        if not self.messages.starting_definitions("message", NEW_INQUIRY):
+            raise Conflict(f"no deployed process starts on message '{NEW_INQUIRY}'; nothing was recorded")
+
+        def record(row: ProcessInstance) -> None:
+            row.channel = channel
+            row.customer_id = inquiry["customer"]["id"]
+
+        published = self.messages.publish(NEW_INQUIRY, principal=principal, payload=inquiry, on_start=record)
+        if published.started is None:  # the process went away between the check and the start
+            raise Conflict(f"no deployed process started on message '{NEW_INQUIRY}'")
+        return IntakeResult(published.started, published.tracking_code or "", True, "started")
+
+    def _open_conversation(self, reference: str) -> ProcessInstance | None:
+        with self.db.read() as session:
+            query = (
+                select(ProcessInstance)
+                .where(
+                    or_(ProcessInstance.tracking_code == reference, ProcessInstance.business_key == reference),
+                    ProcessInstance.status.in_(OPEN_STATUSES),
+                )
+                .order_by(ProcessInstance.id.desc())
+                .limit(1)
+            )
+            return session.scalar(query)
+
+
+def _inquiry(channel: str, customer: dict, subject: str, body: str, reference: str | None) -> dict:
+    problems = []
+    if channel not in CHANNELS:
+        problems.append(f"channel must be one of {', '.join(CHANNELS)}")
+    if not isinstance(customer, dict):
+        problems.append("customer must be an object with id, name and email")
+        customer = {}
+    for field in ("id", "name", "email"):
+        value = customer.get(field)
+        if not isinstance(value, str) or not value.strip() or len(value) > 300:
+            problems.append(f"customer.{field} must be a non-empty string")
+    if isinstance(customer.get("email"), str) and "@" not in customer["email"]:
+        problems.append("customer.email must be an e-mail address")
+    for field, value in (("subject", subject), ("body", body)):
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+            problems.append(f"{field} must be a non-empty string of at most {MAX_TEXT} characters")
+    if reference is not None and (not isinstance(reference, str) or len(reference) > 200):
+        problems.append("reference must be a string of at most 200 characters")
+    if problems:
+        raise InvalidRequest("; ".join(problems))
+    return {
+        "channel": channel,
+        "customer": {field: customer[field].strip() for field in ("id", "name", "email")},
+        "subject": subject.strip(),
+        "body": body.strip(),
+        "product": str(customer.get("product", "") or ""),
+        "reference": reference,
+    }

@@ -1,0 +1,561 @@
+"""Messages and signals: one point of contact, whatever the channel, and nothing lost on the way.
+
+A waiting message or signal catch (receive task, intermediate catch event, boundary event, a
+branch of an event-based gateway, an event-subprocess start) is mirrored as a
+``message_subscriptions`` row in the same transaction as its instance (:func:`sync`), so that
+correlating a message reads indexed rows and never deserializes unrelated instances.
+
+Publishing (:meth:`Messages.publish`) first stores the message (``messages``; a repeated
+``message_id`` returns the first result), then delivers it in the instance's own transaction
+through :meth:`engine.execution.Executor.mutate`, where the message row is re-read and locked:
+a race with a task completion is retried, and a message is never applied twice.  A message that
+matches no waiting catch starts the process whose message start event it names, or stays
+buffered until its ttl ends; an instance that starts waiting for it later takes it in the
+transaction that creates the catch (:func:`take_buffered`).  Messages thrown by an instance
+(message end events, intermediate throw events, send tasks) are stored in the thrower's
+transaction and delivered after its commit the same way.
+
+Signals (:meth:`Messages.broadcast`) reach every waiting signal catch and start every process
+with a matching signal start event; they are not buffered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.history import History
+from engine.models import Message, MessageSubscription, ProcessInstance
+from engine.timer_specs import duration_from
+
+if TYPE_CHECKING:
+    from engine.execution import Executor
+    from engine.repository import Repository
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL = "PT1H"
+MAX_NAME = 200
+OPEN_STATUSES = ("active", "failed")
+
+
+# -- the read model, written after every step ---------------------------------------------------
+
+
+def waiting_catches(workflow) -> list[tuple[Any, str, str]]:
+    """(task, kind, name) of every waiting message or signal catch, start events of the instance excepted."""
+    found = []
+    for task in list(workflow.event_manager.tasks.values()):
+        spec = task.task_spec
+        if isinstance(spec, StartEvent) and task.workflow is workflow:
+            continue  # how this instance could have started; not something it waits for
+        definition = getattr(spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            found.append((task, "message", definition.name))
+        elif isinstance(definition, SignalEventDefinition):
+            found.append((task, "signal", definition.name))
+    return found
+
+
+def correlation_of(task) -> dict[str, str]:
+    """The values a catch correlates on: its Spiff process correlations, evaluated over the task data."""
+    values: dict[str, str] = {}
+    for prop in getattr(task.task_spec.event_definition, "process_correlations", None) or []:
+        try:
+            values[prop.name] = str(task.workflow.script_engine.evaluate(task, prop.retrieval_expression))
+        except Exception as error:  # an unset variable: the catch matches messages without this key only
+            log.debug("correlation %s of %s not evaluable: %s", prop.name, task.task_spec.name, error)
+    return values
+
+
+def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) -> None:
+    """Make the subscription rows of one instance match its waiting catches."""
+    rows = {
+        (row.task_guid, row.kind, row.name): row
+        for row in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    }
+    waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
+    for key, row in rows.items():
+        if key not in waiting:
+            session.delete(row)
+    for key, task in waiting.items():
+        correlation = correlation_of(task)
+        row = rows.get(key)
+        if row is None:
+            session.add(
+                MessageSubscription(
+                    instance_id=instance.id,
+                    task_guid=key[0],
+                    element_id=task.task_spec.bpmn_id or task.task_spec.name,
+                    kind=key[1],
+                    name=key[2],
+                    correlation=correlation,
+                    created_at=clock.now(),
+                )
+            )
+        elif row.correlation != correlation:
+            row.correlation = correlation
+
+
+def _keyed(catches: list) -> dict:
+    return {(str(task.id), kind, name): task for task, kind, name in catches}
+
+
+def matches(message: Message, correlation: dict, business_key: str | None) -> bool:
+    """Every correlation value the message names equals the catch's; its business key, when given, too."""
+    if message.business_key is not None and message.business_key != business_key:
+        return False
+    return all(str(value) == correlation.get(key) for key, value in (message.correlation or {}).items())
+
+
+def catch(task, payload: Any) -> None:
+    """Deliver a payload to one waiting catch task (it lands under the message's variable)."""
+    event = BpmnEvent(task.task_spec.event_definition, payload=payload)
+    task.task_spec.catch(task, event)
+    task.task_spec._update(task)
+
+
+def take_buffered(session: Session, instance: ProcessInstance, workflow, history: History, now: datetime) -> int:
+    """Deliver buffered messages to the catches this instance waits on now; returns how many it took."""
+    taken = 0
+    for task, kind, name in waiting_catches(workflow):
+        if kind != "message":
+            continue
+        query = (
+            select(Message)
+            .where(
+                Message.status == "pending",
+                Message.name == name,
+                Message.expires_at > now,
+                or_(Message.target_instance_id.is_(None), Message.target_instance_id == instance.id),
+            )
+            .order_by(Message.id)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        correlation = correlation_of(task)
+        message = next((m for m in session.scalars(query) if matches(m, correlation, instance.business_key)), None)
+        if message is None:
+            continue
+        catch(task, message.payload)
+        _delivered(message, {"delivered_to": [instance.id], "buffered": True}, now)
+        history.record(
+            session,
+            instance.id,
+            "message_received",
+            message.published_by,
+            element_id=task.task_spec.name,
+            message=name,
+            message_row=message.id,
+        )
+        taken += 1
+    return taken
+
+
+def thrown_messages(session: Session, instance: ProcessInstance, workflow, ttl: timedelta, now: datetime) -> list:
+    """Store the messages and signals the instance threw that no catch of its own took (delivered after commit)."""
+    stored: list[Message] = []
+    signals: list[tuple[str, Any]] = []
+    for event in workflow.get_events():
+        definition = event.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            flat = {
+                prop: str(value) for values in (event.correlations or {}).values() for prop, value in values.items()
+            }
+            row = Message(
+                name=definition.name,
+                correlation=flat,
+                payload=_object(event.payload),
+                status="pending",
+                published_by=f"instance:{instance.id}",
+                created_at=now,
+                expires_at=now + ttl,
+            )
+            session.add(row)
+            stored.append(row)
+        elif isinstance(definition, SignalEventDefinition):
+            signals.append((definition.name, event.payload))
+    session.flush()
+    return [("message", row.id) for row in stored] + [("signal", signal) for signal in signals]
+
+
+def _object(payload: Any) -> dict:
+    return payload if isinstance(payload, dict) else {"value": payload}
+
+
+def _delivered(message: Message, result: dict, now: datetime) -> None:
+    message.status, message.result, message.delivered_at = "delivered", result, now
+
+
+# -- the service --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """What publishing came to: the row id, where it went, and whether this call was a repeat."""
+
+    message: int
+    status: str  # delivered, started, buffered
+    instances: list[int]
+    started: int | None = None
+    tracking_code: str | None = None
+    expires_at: str | None = None
+    duplicate: bool = False
+
+    def as_dict(self) -> dict:
+        return {key: value for key, value in self.__dict__.items() if value is not None}
+
+
+class Messages:
+    def __init__(
+        self, db: Database, executor: Executor, repository: Repository, history: History, clock: Clock, ttl: str
+    ) -> None:
+        self.db = db
+        self.executor = executor
+        self.repository = repository
+        self.history = history
+        self.clock = clock
+        self.default_ttl = ttl
+
+    def publish(
+        self,
+        name: str,
+        *,
+        principal: str,
+        business_key: str | None = None,
+        correlation: dict | None = None,
+        payload: Any = None,
+        message_id: str | None = None,
+        ttl: str | None = None,
+        target_instance_id: int | None = None,
+        on_start: Callable[[ProcessInstance], None] | None = None,
+    ) -> Published:
+        """Store a message and deliver it: to the catch that waits longest, else a message start, else the buffer."""
+        name = _name(name)
+        correlation = _correlation(correlation)
+        payload = _payload(payload)
+        lifetime = self.lifetime(ttl)
+        if message_id is not None and not (isinstance(message_id, str) and 0 < len(message_id) <= 200):
+            raise InvalidRequest("message_id must be a string of 1 to 200 characters")
+        now = self.clock.now()
+        try:
+            with self.db.write() as session:
+                if message_id is not None:
+                    earlier = session.scalar(select(Message).where(Message.message_id == message_id))
+                    if earlier is not None:
+                        return self._repeat(earlier)
+                row = Message(
+                    message_id=message_id,
+                    name=name,
+                    business_key=business_key,
+                    correlation=correlation,
+                    target_instance_id=target_instance_id,
+                    payload=payload,
+                    status="pending",
+                    published_by=principal,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+                session.add(row)
+                session.flush()
+                row_id = row.id
+        except IntegrityError:  # the same message_id, published at the same moment by someone else
+            with self.db.read() as session:
+                return self._repeat(session.scalar(select(Message).where(Message.message_id == message_id)))
+        return self.deliver(row_id, on_start=on_start)
+
+    def _repeat(self, earlier: Message) -> Published:
+        result = earlier.result or {"status": "buffered", "instances": []}
+        return Published(
+            earlier.id,
+            result.get("status", "buffered"),
+            result.get("instances", []),
+            result.get("started"),
+            result.get("tracking_code"),
+            earlier.expires_at.isoformat() if result.get("status", "buffered") == "buffered" else None,
+            duplicate=True,
+        )
+
+    def deliver(self, message_row: int, on_start: Callable[[ProcessInstance], None] | None = None) -> Published:
+        """Deliver one stored message now if anything takes it; otherwise leave it buffered."""
+        with self.db.read() as session:
+            message = session.get(Message, message_row)
+            if message is None:
+                raise NotFound(f"no message {message_row}")
+            candidates = self._candidates(session, message)
+        for instance_id, task_guid in candidates:
+            delivered = self._deliver_to(message_row, instance_id, task_guid)
+            if delivered is not None:
+                return delivered
+        started = self._start(message_row, on_start)
+        if started is not None:
+            return started
+        with self.db.write() as session:
+            message = session.get(Message, message_row)
+            if message.status == "delivered":
+                return self._repeat(message)  # a catch that appeared meanwhile took it
+            message.result = {"status": "buffered", "instances": []}
+            return Published(message.id, "buffered", [], expires_at=message.expires_at.isoformat())
+
+    def _candidates(self, session: Session, message: Message) -> list[tuple[int, str]]:
+        query = (
+            select(MessageSubscription, ProcessInstance.business_key)
+            .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
+            .where(
+                MessageSubscription.kind == "message",
+                MessageSubscription.name == message.name,
+                ProcessInstance.status.in_(OPEN_STATUSES),
+            )
+            .order_by(MessageSubscription.id)
+        )
+        if message.target_instance_id is not None:
+            query = query.where(MessageSubscription.instance_id == message.target_instance_id)
+        return [
+            (sub.instance_id, sub.task_guid)
+            for sub, business_key in session.execute(query)
+            if matches(message, sub.correlation, business_key)
+        ]
+
+    def _deliver_to(self, message_row: int, instance_id: int, task_guid: str) -> Published | None:
+        outcome: list[Published | None] = []
+
+        def change(session, row, workflow, definition):
+            message = session.get(Message, message_row, with_for_update=True, populate_existing=True)
+            if message.status != "pending":
+                outcome.append(self._repeat(message))
+                return
+            task = next((t for t, _, _ in waiting_catches(workflow) if str(t.id) == task_guid), None)
+            if task is None:  # the catch went away meanwhile (a task completion won the race): try the next one
+                outcome.append(None)
+                return
+            catch(task, message.payload)
+            result = {"status": "delivered", "instances": [row.id]}
+            _delivered(message, result, self.clock.now())
+            self.history.record(
+                session,
+                row.id,
+                "message_received",
+                message.published_by,
+                element_id=task.task_spec.name,
+                message=message.name,
+                message_row=message.id,
+            )
+            outcome.append(Published(message.id, "delivered", [row.id]))
+
+        try:
+            self.executor.mutate(instance_id, change, "messages")
+        except NotFound:
+            return None
+        return outcome[-1] if outcome else None
+
+    def _start(self, message_row: int, on_start: Callable[[ProcessInstance], None] | None) -> Published | None:
+        with self.db.read() as session:
+            message = session.get(Message, message_row)
+            if message.target_instance_id is not None:
+                return None
+            name, payload, business_key, principal = (
+                message.name,
+                message.payload,
+                message.business_key,
+                message.published_by,
+            )
+        definition, start_event = self._start_event("message", name)
+        if definition is None:
+            return None
+        with self.db.write() as session:
+            message = session.get(Message, message_row, with_for_update=True, populate_existing=True)
+            if message.status != "pending":
+                return self._repeat(message)
+            row, _ = self.executor.create(
+                session,
+                definition,
+                variables={},
+                business_key=business_key,
+                customer_id=None,
+                principal=principal,
+                deliver=lambda workflow: _catch_start(workflow, start_event, payload),
+                prepare=on_start,
+            )
+            result = {"status": "started", "instances": [row.id], "started": row.id, "tracking_code": row.tracking_code}
+            _delivered(message, result, self.clock.now())
+            return Published(message.id, "started", [row.id], row.id, row.tracking_code)
+
+    def _start_event(self, kind: str, name: str):
+        """The latest definition with a start event for this message or signal, and that event's name."""
+        for definition in self.starting_definitions(kind, name):
+            return definition
+        return None, None
+
+    def starting_definitions(self, kind: str, name: str) -> list:
+        wanted = MessageEventDefinition if kind == "message" else SignalEventDefinition
+        found = []
+        for row in self.repository.latest_definitions():
+            if not row.executable:
+                continue
+            loaded = self.repository.load(row.id)
+            for spec in loaded.spec.task_specs.values():
+                definition = getattr(spec, "event_definition", None)
+                if isinstance(spec, StartEvent) and isinstance(definition, wanted) and definition.name == name:
+                    found.append((loaded, spec.name))
+                    break
+        return found
+
+    def broadcast(self, name: str, payload: Any, principal: str) -> dict:
+        """Send a signal to every waiting signal catch and start every process with a matching signal start."""
+        name = _name(name)
+        with self.db.read() as session:
+            query = (
+                select(MessageSubscription.instance_id)
+                .join(ProcessInstance, ProcessInstance.id == MessageSubscription.instance_id)
+                .where(
+                    MessageSubscription.kind == "signal",
+                    MessageSubscription.name == name,
+                    ProcessInstance.status.in_(OPEN_STATUSES),
+                )
+                .distinct()
+            )
+            instance_ids = sorted(session.scalars(query))
+        received: list[int] = []
+        for instance_id in instance_ids:
+            if self._signal_instance(instance_id, name, payload, principal):
+                received.append(instance_id)
+        started: list[dict] = []
+        for definition, start_event in self.starting_definitions("signal", name):
+            with self.db.write() as session:
+                row, _ = self.executor.create(
+                    session,
+                    definition,
+                    variables={},
+                    business_key=None,
+                    customer_id=None,
+                    principal=principal,
+                    deliver=lambda workflow, event=start_event: _catch_start(workflow, event, payload),
+                )
+                started.append({"instance": row.id, "process_key": row.process_key, "tracking_code": row.tracking_code})
+        return {"signal": name, "receivers": len(received) + len(started), "instances": received, "started": started}
+
+    def _signal_instance(self, instance_id: int, name: str, payload: Any, principal: str) -> bool:
+        caught: list[int] = []
+
+        def change(session, row, workflow, definition):
+            tasks = [t for t, kind, n in waiting_catches(workflow) if kind == "signal" and n == name]
+            for task in tasks:
+                catch(task, payload)
+            if tasks:
+                self.history.record(session, row.id, "signal_received", principal, signal=name)
+            caught.append(len(tasks))
+
+        try:
+            self.executor.mutate(instance_id, change, principal)
+        except NotFound:
+            return False
+        return bool(caught and caught[-1])
+
+    def deliver_thrown(self, thrown: list[tuple[str, Any]]) -> None:
+        """After the thrower committed: deliver its stored messages and broadcast its signals."""
+        for kind, item in thrown:
+            try:
+                if kind == "message":
+                    self.deliver(item)
+                else:
+                    self.broadcast(item[0], item[1], "engine")
+            except Exception:  # stays pending; the worker's next message round tries again
+                log.warning("could not deliver a thrown %s now", kind, exc_info=True)
+
+    def run_pending(self, older_than: timedelta = timedelta(seconds=10)) -> int:
+        """Worker round: expire messages past their ttl (recorded in history), retry deliveries left pending."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            expired = list(
+                session.scalars(select(Message).where(Message.status == "pending", Message.expires_at <= now))
+            )
+            for message in expired:
+                message.status = "expired"
+                if message.target_instance_id is not None:
+                    self.history.record(
+                        session, message.target_instance_id, "message_expired", "worker", message=message.name
+                    )
+            retry = list(
+                session.scalars(
+                    select(Message.id).where(Message.status == "pending", Message.created_at <= now - older_than)
+                )
+            )
+        for message_row in retry:
+            try:
+                self.deliver(message_row)
+            except Exception:
+                log.warning("delivering message %s failed", message_row, exc_info=True)
+        return len(expired)
+
+    def forget(self, before: datetime) -> int:
+        """Housekeeping: drop delivered and expired messages older than ``before``."""
+        with self.db.write() as session:
+            query = delete(Message).where(Message.status != "pending", Message.created_at < before)
+            return session.execute(query).rowcount
+
+    def lifetime(self, ttl: str | None) -> timedelta:
+        """A ttl (ISO 8601 duration, default the configured one) as a timedelta; refused unless positive."""
+        text = ttl or self.default_ttl
+        try:
+            lifetime = duration_from(text, self.clock.now())
+        except (ValueError, TypeError) as error:
+            raise InvalidRequest(f"ttl: {error}") from error
+        if lifetime <= timedelta(0):
+            raise InvalidRequest("ttl must be a positive ISO 8601 duration such as PT1H")
+        return lifetime
+
+
+def _catch_start(workflow, start_event: str, payload: Any) -> None:
+    """Run a new workflow's start up to its start events, then deliver the payload to the named one."""
+    workflow.do_engine_steps()
+    for task, _kind, _name in _start_catches(workflow):
+        if task.task_spec.name == start_event:
+            catch(task, payload)
+            return
+    raise Conflict(f"the start event '{start_event}' does not wait for a message")
+
+
+def _start_catches(workflow) -> list:
+    return [
+        (task, "start", task.task_spec.name)
+        for task in list(workflow.event_manager.tasks.values())
+        if isinstance(task.task_spec, StartEvent) and task.workflow is workflow
+    ]
+
+
+def _name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise InvalidRequest(f"name must be a non-empty string of at most {MAX_NAME} characters")
+    return name.strip()
+
+
+def _correlation(correlation: Any) -> dict:
+    if correlation is None:
+        return {}
+    if not isinstance(correlation, dict) or not all(isinstance(k, str) for k in correlation):
+        raise InvalidRequest("correlation_keys must be an object of names to values")
+    if any(isinstance(v, dict | list) for v in correlation.values()):
+        raise InvalidRequest("correlation_keys values must be strings or numbers")
+    return {key: str(value) for key, value in correlation.items()}
+
+
+def _payload(payload: Any) -> dict:
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise InvalidRequest("payload must be a JSON object")
+    return payload

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import delete, or_, select
@@ -56,25 +57,31 @@ OPEN_STATUSES = ("active", "failed")
 # -- the read model, written after every step ---------------------------------------------------
 
 
-def waiting_catches(workflow) -> list[tuple[Any, str, str]]:
-    """(task, kind, name) of every waiting message or signal catch, start events of the instance excepted."""
+def waiting_catches(workflow) -> list[tuple[Any, str, str, Any]]:
+    """(task, kind, name, event definition) of every waiting message or signal catch.
+
+    An event-based gateway waits for all its branches at once: one entry per message or signal
+    branch, all on the gateway's task.  Start events of the instance itself are not catches.
+    """
     found = []
     for task in list(workflow.event_manager.tasks.values()):
         spec = task.task_spec
         if isinstance(spec, StartEvent) and task.workflow is workflow:
             continue  # how this instance could have started; not something it waits for
         definition = getattr(spec, "event_definition", None)
-        if isinstance(definition, MessageEventDefinition):
-            found.append((task, "message", definition.name))
-        elif isinstance(definition, SignalEventDefinition):
-            found.append((task, "signal", definition.name))
+        branches = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+        for branch in branches:
+            if isinstance(branch, MessageEventDefinition):
+                found.append((task, "message", branch.name, branch))
+            elif isinstance(branch, SignalEventDefinition):
+                found.append((task, "signal", branch.name, branch))
     return found
 
 
-def correlation_of(task) -> dict[str, str]:
+def correlation_of(task, definition) -> dict[str, str]:
     """The values a catch correlates on: its Spiff process correlations, evaluated over the task data."""
     values: dict[str, str] = {}
-    for prop in getattr(task.task_spec.event_definition, "process_correlations", None) or []:
+    for prop in getattr(definition, "process_correlations", None) or []:
         try:
             values[prop.name] = str(task.workflow.script_engine.evaluate(task, prop.retrieval_expression))
         except Exception as error:  # an unset variable: the catch matches messages without this key only
@@ -92,8 +99,8 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) ->
     for key, row in rows.items():
         if key not in waiting:
             session.delete(row)
-    for key, task in waiting.items():
-        correlation = correlation_of(task)
+    for key, (task, definition) in waiting.items():
+        correlation = correlation_of(task, definition)
         row = rows.get(key)
         if row is None:
             session.add(
@@ -112,7 +119,7 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) ->
 
 
 def _keyed(catches: list) -> dict:
-    return {(str(task.id), kind, name): task for task, kind, name in catches}
+    return {(str(task.id), kind, name): (task, definition) for task, kind, name, definition in catches}
 
 
 def matches(message: Message, correlation: dict, business_key: str | None) -> bool:
@@ -122,9 +129,9 @@ def matches(message: Message, correlation: dict, business_key: str | None) -> bo
     return all(str(value) == correlation.get(key) for key, value in (message.correlation or {}).items())
 
 
-def catch(task, payload: Any) -> None:
+def catch(task, definition, payload: Any) -> None:
     """Deliver a payload to one waiting catch task (it lands under the message's variable)."""
-    event = BpmnEvent(task.task_spec.event_definition, payload=payload)
+    event = BpmnEvent(definition, payload=payload)
     task.task_spec.catch(task, event)
     task.task_spec._update(task)
 
@@ -132,7 +139,7 @@ def catch(task, payload: Any) -> None:
 def take_buffered(session: Session, instance: ProcessInstance, workflow, history: History, now: datetime) -> int:
     """Deliver buffered messages to the catches this instance waits on now; returns how many it took."""
     taken = 0
-    for task, kind, name in waiting_catches(workflow):
+    for task, kind, name, definition in waiting_catches(workflow):
         if kind != "message":
             continue
         query = (
@@ -147,12 +154,12 @@ def take_buffered(session: Session, instance: ProcessInstance, workflow, history
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        correlation = correlation_of(task)
+        correlation = correlation_of(task, definition)
         message = next((m for m in session.scalars(query) if matches(m, correlation, instance.business_key)), None)
         if message is None:
             continue
-        catch(task, message.payload)
-        _delivered(message, {"delivered_to": [instance.id], "buffered": True}, now)
+        catch(task, definition, message.payload)
+        _delivered(message, {"status": "delivered", "instances": [instance.id], "buffered": True}, now)
         history.record(
             session,
             instance.id,
@@ -338,11 +345,19 @@ class Messages:
             if message.status != "pending":
                 outcome.append(self._repeat(message))
                 return
-            task = next((t for t, _, _ in waiting_catches(workflow) if str(t.id) == task_guid), None)
-            if task is None:  # the catch went away meanwhile (a task completion won the race): try the next one
+            found = next(
+                (
+                    (t, d)
+                    for t, kind, name, d in waiting_catches(workflow)
+                    if str(t.id) == task_guid and name == message.name
+                ),
+                None,
+            )
+            if found is None:  # the catch went away meanwhile (a task completion won the race): try the next one
                 outcome.append(None)
                 return
-            catch(task, message.payload)
+            task, branch = found
+            catch(task, branch, message.payload)
             result = {"status": "delivered", "instances": [row.id]}
             _delivered(message, result, self.clock.now())
             self.history.record(
@@ -452,9 +467,9 @@ class Messages:
         caught: list[int] = []
 
         def change(session, row, workflow, definition):
-            tasks = [t for t, kind, n in waiting_catches(workflow) if kind == "signal" and n == name]
-            for task in tasks:
-                catch(task, payload)
+            tasks = [(t, d) for t, kind, n, d in waiting_catches(workflow) if kind == "signal" and n == name]
+            for task, branch in tasks:
+                catch(task, branch, payload)
             if tasks:
                 self.history.record(session, row.id, "signal_received", principal, signal=name)
             caught.append(len(tasks))
@@ -522,16 +537,16 @@ class Messages:
 def _catch_start(workflow, start_event: str, payload: Any) -> None:
     """Run a new workflow's start up to its start events, then deliver the payload to the named one."""
     workflow.do_engine_steps()
-    for task, _kind, _name in _start_catches(workflow):
+    for task in _start_catches(workflow):
         if task.task_spec.name == start_event:
-            catch(task, payload)
+            catch(task, task.task_spec.event_definition, payload)
             return
     raise Conflict(f"the start event '{start_event}' does not wait for a message")
 
 
 def _start_catches(workflow) -> list:
     return [
-        (task, "start", task.task_spec.name)
+        task
         for task in list(workflow.event_manager.tasks.values())
         if isinstance(task.task_spec, StartEvent) and task.workflow is workflow
     ]

@@ -181,6 +181,9 @@ class ScenarioRun:
                 query = query.where(column == arguments[key])
         with self.care.db.read() as session:
             found = list(session.scalars(query))
+        if "variables" in arguments:  # reads the instances' data: fine for a scenario's few instances
+            wanted_data = arguments["variables"]
+            found = [i for i in found if _matches(self.care.runtime.get(i)["data"], wanted_data)]
         wanted = ", ".join(f"{k} {v}" for k, v in arguments.items() if k != "as")
         if len(found) != 1:
             raise StepFailed(f"use: {len(found)} instances have {wanted}, not exactly one")

@@ -40,7 +40,13 @@ STEP_SCHEMAS: dict[str, dict] = {
     },
     "use": {
         "type": "object",
-        "properties": {"process": _TEXT, "business_key": _TEXT, "customer_id": _TEXT, "as": _TEXT},
+        "properties": {
+            "process": _TEXT,
+            "business_key": _TEXT,
+            "customer_id": _TEXT,
+            "variables": _OBJECT,
+            "as": _TEXT,
+        },
         "minProperties": 1,
         "additionalProperties": False,
     },

@@ -6,7 +6,8 @@ to the engine, which filters rows by it.
 
 - designers: deploy, check, view definitions; not complete tasks;
 - staff: tasks of their groups, assigned to them or naming them; instances they have a task in;
-- integration accounts: start instances (and, later, publish messages/signals, submit inquiries);
+- integration accounts: start instances, publish messages and signals, submit inquiries;
+- staff also submit inquiries (a phone call, a visit at the desk);
 - admins: everything;
 - customers: only the public status endpoints.
 """
@@ -46,6 +47,9 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.form": frozenset({STAFF}),
     "tasks.draft": frozenset({STAFF}),
     "customers.get": frozenset({STAFF}),
+    "messages.publish": frozenset({INTEGRATION}),
+    "messages.broadcast": frozenset({INTEGRATION}),
+    "messages.submit_inquiry": frozenset({INTEGRATION, STAFF}),
     "web.home": frozenset({DESIGNER, STAFF}),
     "web.logout": frozenset({DESIGNER, STAFF}),
     "pages.task_list": frozenset({STAFF}),

@@ -11,6 +11,7 @@ from api.routes import (
     incidents,
     instances,
     jobs,
+    messages,
     openapi,
     tasks,
     timers,
@@ -30,5 +31,6 @@ def register(app: Flask) -> None:
         customers,
         admin,
         jobs,
+        messages,
     ):
         app.register_blueprint(module.blueprint)

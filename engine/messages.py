@@ -345,13 +345,12 @@ class Messages:
             if message.status != "pending":
                 outcome.append(self._repeat(message))
                 return
-            found = next(
-                (
-                    (t, d)
-                    for t, kind, name, d in waiting_catches(workflow)
-                    if str(t.id) == task_guid and name == message.name
-                ),
-                None,
+            same_name = [
+                (t, d) for t, kind, n, d in waiting_catches(workflow) if kind == "message" and n == message.name
+            ]
+            # the catch it was matched to, or the one that replaced it (a non-interrupting boundary re-arms itself)
+            found = next(((t, d) for t, d in same_name if str(t.id) == task_guid), None) or next(
+                ((t, d) for t, d in same_name if matches(message, correlation_of(t, d), row.business_key)), None
             )
             if found is None:  # the catch went away meanwhile (a task completion won the race): try the next one
                 outcome.append(None)

@@ -14,7 +14,8 @@ only decides when to look at them:
   at once when this process writes a new job, and on PostgreSQL at once when another process
   does (``NOTIFY carecenter_jobs``, heard by the same listener thread).
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
-- ``housekeeping`` forgets old idempotency records.
+- ``messages`` expires buffered messages past their ttl and retries deliveries left pending.
+- ``housekeeping`` forgets old idempotency records, and delivered or expired messages.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 HOUSEKEEPING_SECONDS = 300
 HEARTBEAT_SECONDS = 10.0
+MESSAGE_SECONDS = 5.0
 FINISHED_TIMER_RETENTION = timedelta(days=30)
 
 
@@ -54,6 +56,7 @@ def housekeeping(care: CareEngine) -> int:
         removed = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)).rowcount
     if removed:
         log.info("housekeeping removed %d idempotency records", removed)
+    care.messages.forget(care.clock.now() - FINISHED_TIMER_RETENTION)
     timers = care.timers.forget_finished(care.clock.now() - FINISHED_TIMER_RETENTION)
     if timers:
         log.info("housekeeping removed %d finished timer rows", timers)
@@ -126,6 +129,9 @@ class Worker:
         self.scheduler.add_job(
             housekeeping, "interval", args=[self.care], seconds=HOUSEKEEPING_SECONDS, id="housekeeping", coalesce=True
         )
+        self.scheduler.add_job(
+            self.run_messages, "interval", seconds=MESSAGE_SECONDS, id="messages", coalesce=True, max_instances=1
+        )
         self.care.executor.timer_listeners.append(self.wake)
         if self.listen:
             self._listener = threading.Thread(target=self._listen, name="carecenter-timer-listener", daemon=True)
@@ -163,6 +169,14 @@ class Worker:
             return 0
         finally:
             self._jobs_lock.release()
+
+    def run_messages(self) -> int:
+        """Drop messages past their ttl; deliver again what a crash or a lost race left pending."""
+        try:
+            return self.care.messages.run_pending()
+        except Exception:
+            log.exception("the message round failed")
+            return 0
 
     def wake_jobs(self) -> None:
         """A job was written in this process: run the jobs now rather than at the next poll."""

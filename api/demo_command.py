@@ -129,5 +129,54 @@ def _instances(care: CareEngine) -> int:
             tasks = care.tasks.list(TaskFilter(instance_id=view["id"]), limit=50, after=None).items
             task = next(t for t in tasks if t["name"] == task_name)
             care.tasks.complete(task["id"], data, "ana")
+    started += _care_processes(care)
     care.jobs.run_due("demo")
+    return started
+
+
+INQUIRIES = (
+    (
+        "email",
+        "C-1001",
+        "Acme Logistics GmbH",
+        "it@acme-logistics.example",
+        "Scanner app crashes",
+        "It crashes at start.",
+    ),
+    ("phone", "C-1002", "Borealis Dental", "office@borealis-dental.example", "Invoice wrong", "Charged twice in May."),
+    ("web", "C-1003", "Cafe Lumiere", "bonjour@cafe-lumiere.example", "Renew license", "How do I renew?"),
+)
+
+
+def _care_processes(care: CareEngine) -> int:
+    """Inquiries from three channels (one answered), a software release, a license sweep, if deployed."""
+    started = 0
+    for channel, customer_id, name, email, subject, body in INQUIRIES:
+        try:
+            result = care.intake.submit(
+                channel=channel,
+                customer={"id": customer_id, "name": name, "email": email},
+                subject=subject,
+                body=body,
+                reference=None,
+                principal="demo",
+            )
+        except CareError as error:
+            click.echo(f"demo: inquiry not started ({error.detail})")
+            return started
+        started += 1
+    care.jobs.run_due("demo")
+    tasks = care.tasks.list(TaskFilter(instance_id=result.instance_id), limit=50, after=None).items
+    for task in tasks:
+        if task["name"] == "Answer the inquiry":
+            care.tasks.complete(task["id"], {"answer": "Renew online under Account > Licenses."}, "sam")
+    release = care.messages.broadcast(
+        "software_release_published", {"product": "carestation", "version": "4.3.0"}, "demo"
+    )
+    started += release["receivers"]
+    try:
+        care.runtime.start(StartRequest("license_sweep", {}), "demo")
+        started += 1
+    except CareError as error:
+        click.echo(f"demo: license sweep not started ({error.detail})")
     return started

@@ -47,6 +47,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.form": frozenset({STAFF}),
     "tasks.draft": frozenset({STAFF}),
     "customers.get": frozenset({STAFF}),
+    "customers.timeline": frozenset({STAFF}),
     "messages.publish": frozenset({INTEGRATION}),
     "messages.broadcast": frozenset({INTEGRATION}),
     "messages.submit_inquiry": frozenset({INTEGRATION, STAFF}),

@@ -63,3 +63,23 @@ def test_staff_may_read_customers_designers_may_not(care, anonymous):
     assert anonymous.get("/api/customers/C-1001", headers={"Authorization": f"Bearer {staff}"}).status_code == 200
     assert anonymous.get("/api/customers/C-1001", headers={"Authorization": f"Bearer {designer}"}).status_code == 403
     assert anonymous.get("/api/customers/C-1001").status_code == 401
+
+
+def test_the_timeline_lists_a_customers_requests_across_processes_newest_first(care, client):
+    from tests.conftest import source
+
+    files = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn", "hello_care.bpmn")
+    care.repository.deploy([source(name) for name in files], "test", "test")
+    customer = {"id": "C-77", "name": "Tia", "email": "tia@example.com"}
+    first = care.intake.submit(
+        channel="phone", customer=customer, subject="Invoice", body="Wrong.", reference=None, principal="t"
+    )
+    client.post("/api/process-definitions/hello_care/instances", json={"customer_id": "C-77", "variables": {}})
+    client.post("/api/process-definitions/hello_care/instances", json={"customer_id": "C-other", "variables": {}})
+    page = client.get("/api/customers/C-77/timeline?limit=1").get_json()
+    [newest] = page["items"]
+    assert newest["process_key"] == "hello_care" and page["next"]
+    [oldest] = client.get(page["next"]).get_json()["items"]
+    assert (oldest["instance_id"], oldest["channel"], oldest["process_name"]) == (first.instance_id, "phone", "Inquiry")
+    assert [e["event"] for e in oldest["events"]][-1] == "instance_started"
+    assert client.get("/api/customers/nobody/timeline").get_json() == {"items": [], "next": None}

@@ -71,6 +71,8 @@ def waiting_catches(workflow) -> list[tuple[Any, str, str, Any]]:
         definition = getattr(spec, "event_definition", None)
         branches = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
         for branch in branches:
+            if not getattr(branch, "name", None):
+                continue  # a catch without a message or signal name cannot be addressed from outside
             if isinstance(branch, MessageEventDefinition):
                 found.append((task, "message", branch.name, branch))
             elif isinstance(branch, SignalEventDefinition):

@@ -67,7 +67,8 @@ def test_a_file_outside_the_format_is_refused_with_the_line_of_each_problem():
     with pytest.raises(ScenarioFileInvalid) as refused:
         load(SCENARIOS / "broken.yaml")
     assert refused.value.problems == [
-        "line 7: scenarios.0.steps.1: 'wait' is not one of ['advance', 'cancel', 'complete', 'expect', 'start', 'use']",
+        "line 7: scenarios.0.steps.1: 'wait' is not one of "
+        "['advance', 'cancel', 'complete', 'expect', 'inquiry', 'message', 'signal', 'start', 'use']",
         "line 8: scenarios.0.steps.2.expect.status: 'finished' is not one of "
         "['active', 'completed', 'failed', 'cancelled']",
     ]

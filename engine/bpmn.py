@@ -301,6 +301,8 @@ class ParsedFiles:
             subprocess_specs: dict[str, object] = {}
             missing: set[str] = set()
             self._collect_called(spec, subprocess_specs, missing, (process_id,))
+            for built in (spec, *subprocess_specs.values()):
+                _attach_correlation_keys(built, self.trees.get(getattr(built, "file", None) or filename))
         except ValidationException as error:
             raise DeploymentInvalid([self._problem(error, filename)]) from None
         except DeploymentInvalid:
@@ -387,6 +389,23 @@ class CareCamundaParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = with_worker_service_tasks(
         with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda"), "camunda"
     )
+
+
+def _attach_correlation_keys(spec, tree) -> None:
+    """Give catching specs the ``correlation_key`` property of their element, in either dialect.
+
+    SpiffWorkflow keeps extension properties for some task types only; message correlation
+    (engine/messages.py) reads ``task_spec.extensions["correlation_key"]`` for all of them.
+    """
+    if tree is None:
+        return
+    for node in tree.getroot().xpath("//*[bpmn:extensionElements]", namespaces=NS):
+        value = extension_properties(node).get("correlation_key", "").strip()
+        task_spec = spec.task_specs.get(node.get("id") or "")
+        if task_spec is None:
+            continue
+        if value:
+            task_spec.extensions = {**(getattr(task_spec, "extensions", None) or {}), "correlation_key": value}
 
 
 def _new_parser(dialect: str):

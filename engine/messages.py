@@ -81,8 +81,17 @@ def waiting_catches(workflow) -> list[tuple[Any, str, str, Any]]:
 
 
 def correlation_of(task, definition) -> dict[str, str]:
-    """The values a catch correlates on: its Spiff process correlations, evaluated over the task data."""
+    """The values a catch correlates on, from the task data.
+
+    Spiff process correlations (``processVariableCorrelation``: property id -> expression), and
+    the process variables a ``correlation_key`` extension property names (comma-separated; in
+    ``camunda:properties`` or ``spiffworkflow:properties``), for files without correlations.
+    """
     values: dict[str, str] = {}
+    named = (getattr(task.task_spec, "extensions", None) or {}).get("correlation_key") or ""
+    for variable in (name.strip() for name in named.split(",") if name.strip()):
+        if task.data.get(variable) is not None:
+            values[variable] = str(task.data[variable])
     for prop in getattr(definition, "process_correlations", None) or []:
         try:
             values[prop.name] = str(task.workflow.script_engine.evaluate(task, prop.retrieval_expression))

@@ -314,3 +314,14 @@ def _filter(process_key: str):
     from engine.runtime import InstanceFilter
 
     return InstanceFilter(process_key=process_key)
+
+
+def test_a_camunda_catch_correlates_on_the_variable_its_correlation_key_property_names(care):
+    care.repository.deploy([source("message_camunda.bpmn")], "test", "test")
+    first, _ = care.runtime.start(StartRequest("message_camunda", {"invoice_id": "I-1"}), "test")
+    second, _ = care.runtime.start(StartRequest("message_camunda", {"invoice_id": "I-2"}), "test")
+    assert subscriptions(care, second["id"]) == [("message", "invoice_paid", {"invoice_id": "I-2"})]
+    paid = care.messages.publish("invoice_paid", principal="bank", correlation={"invoice_id": "I-2"}, payload={})
+    assert paid.instances == [second["id"]]
+    assert care.runtime.get(second["id"], with_data=False)["status"] == "completed"
+    assert care.runtime.get(first["id"], with_data=False)["status"] == "active"

@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, jobs, state, timers
+from engine import human_tasks, jobs, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -175,6 +175,8 @@ class Executor:
                 self._announce_after_commit(session, new_timers)
             if jobs.sync(session, row, workflow, self.clock) and self.job_listeners:
                 event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
+            session.flush()
+            status.sync(session, row, workflow, definition, tasks, now)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

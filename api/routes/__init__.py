@@ -12,6 +12,7 @@ from api.routes import (
     instances,
     jobs,
     openapi,
+    status,
     tasks,
     timers,
 )
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
         incidents,
         timers,
         customers,
+        status,
         admin,
         jobs,
     ):

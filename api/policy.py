@@ -18,9 +18,18 @@ from engine.visibility import TaskScope
 
 # Endpoints anyone may call; those marked rate-limited are limited per client address.
 PUBLIC_ENDPOINTS = frozenset(
-    {"health.healthz", "openapi.document", "static", "web.login", "web.login_submit", "status.get"}
+    {
+        "health.healthz",
+        "openapi.document",
+        "static",
+        "web.login",
+        "web.login_submit",
+        "status.get",
+        "track.index",
+        "track.show",
+    }
 )
-RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit", "status.get"})
+RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit", "status.get", "track.index", "track.show"})
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
 PAGE_BLUEPRINTS = frozenset({"web", "pages"})

@@ -6,20 +6,16 @@ process's ``customer_fields``, no staff names, element ids or incident messages.
 
 from flask import Blueprint, request
 
+from api import i18n
 from api.routes.common import care
 from engine import status
 from engine.errors import NotFound
 
 blueprint = Blueprint("status", __name__)
-LANGUAGES = ("en", "de", "cs")
 
 
 def language() -> str:
-    """``?lang=`` if it names a supported language, else the best match of ``Accept-Language``."""
-    wanted = request.args.get("lang", "")
-    if wanted in LANGUAGES:
-        return wanted
-    return request.accept_languages.best_match(LANGUAGES) or "en"
+    return i18n.pick(request.args.get("lang"), request.accept_languages)
 
 
 @blueprint.get("/api/status/<tracking_code>")

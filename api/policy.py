@@ -32,7 +32,7 @@ PUBLIC_ENDPOINTS = frozenset(
 RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit", "status.get", "track.index", "track.show"})
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
-PAGE_BLUEPRINTS = frozenset({"web", "pages"})
+PAGE_BLUEPRINTS = frozenset({"web", "pages", "track"})
 
 DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
 

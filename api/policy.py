@@ -27,9 +27,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "status.get",
         "track.index",
         "track.show",
+        "track.submit",
     }
 )
-RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit", "status.get", "track.index", "track.show"})
+RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit", "status.get", "track.index", "track.show", "track.submit"})
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
 PAGE_BLUEPRINTS = frozenset({"web", "pages", "track"})

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.bpmn import SourceFile
 from engine.errors import DeploymentInvalid
 from engine.models import CustomerStatus
-from tests.conftest import DATA, upload
+from tests.conftest import DATA, source, upload
 
 SENSITIVE = {
     "customer_name": "Alice Example",
@@ -22,7 +22,9 @@ SENSITIVE = {
 
 @pytest.fixture
 def deployed(client):
-    response = client.post("/api/deployments", data=upload("customer_tracking.bpmn", "hello_care.bpmn"))
+    response = client.post(
+        "/api/deployments", data=upload("customer_tracking.bpmn", "confirm_address.json", "hello_care.bpmn")
+    )
     assert response.status_code == 201, response.json
 
 
@@ -162,7 +164,9 @@ def test_deploy_refuses_bad_stage_models(care, change, message):
     }[change]
     broken = original.replace(change, replacement, 1)
     with pytest.raises(DeploymentInvalid) as raised:
-        care.repository.deploy([SourceFile("customer_tracking.bpmn", broken.encode())], "broken", "test")
+        care.repository.deploy(
+            [SourceFile("customer_tracking.bpmn", broken.encode()), source("confirm_address.json")], "broken", "test"
+        )
     problems = raised.value.problems
     assert len(problems) == 1
     assert message in problems[0].message

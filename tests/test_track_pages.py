@@ -1,5 +1,7 @@
 """The customer's tracking pages: public, server-rendered, en/de/cs, and nothing internal on them."""
 
+import re
+
 import pytest
 
 from tests.test_status import SENSITIVE, complete, start
@@ -9,7 +11,10 @@ from tests.test_status import SENSITIVE, complete, start
 def deployed(client):
     from tests.conftest import upload
 
-    assert client.post("/api/deployments", data=upload("customer_tracking.bpmn")).status_code == 201
+    assert (
+        client.post("/api/deployments", data=upload("customer_tracking.bpmn", "confirm_address.json")).status_code
+        == 201
+    )
 
 
 def test_enter_a_code_and_see_the_stage_change(client, anonymous, deployed):
@@ -56,3 +61,37 @@ def test_the_page_shows_nothing_internal(client, anonymous, deployed):
         assert forbidden not in page, forbidden
     for element_id in ("triage", "confirm", "compute", "lane_support"):
         assert f'"{element_id}"' not in page and f">{element_id}<" not in page
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+
+
+def test_the_customer_answers_a_customer_task(client, anonymous, deployed):
+    instance = start(client)
+    code = instance["tracking_code"]
+    complete(client, instance["id"])
+    page = anonymous.get(f"/track/{code}").text
+    task_id = int(re.search(rf'action="/track/{code}/tasks/(\d+)', page)[1])
+    assert 'name="address"' in page
+    assert "Alice Example" not in page.split('<form method="post"')[1]  # nothing of the instance is prefilled
+
+    forged = anonymous.post(f"/track/{code}/tasks/{task_id}", data={"address": "Main street 1", "csrf_token": "x"})
+    assert forged.status_code == 400
+    too_short = anonymous.post(f"/track/{code}/tasks/{task_id}", data={"address": "x", "csrf_token": _csrf(page)})
+    assert too_short.status_code == 422 and 'role="alert"' in too_short.text
+    other = anonymous.post(
+        f"/track/not-the-code/tasks/{task_id}", data={"address": "Main street 1", "csrf_token": _csrf(page)}
+    )
+    assert other.status_code == 404
+    assert client.get(f"/api/tasks?instance_id={instance['id']}").json["items"][0]["id"] == task_id  # unchanged
+
+    done = anonymous.post(
+        f"/track/{code}/tasks/{task_id}", data={"address": "Main street 1", "csrf_token": _csrf(page)}
+    )
+    assert done.status_code == 302
+    view = anonymous.get(f"/api/status/{code}").json
+    assert view["stage"] == "resolution" and view["tasks"] == []
+    history = client.get(f"/api/instances/{instance['id']}/history").json["items"]
+    completed = [e for e in history if e["event_type"] == "task_completed"]
+    assert completed[-1]["principal"] == "customer"

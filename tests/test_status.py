@@ -174,3 +174,10 @@ def test_deploy_refuses_bad_stage_models(care, change, message):
     assert problems[0].element_id == "triage"
     assert problems[0].line is not None
     assert care.repository.latest_definitions() == []
+
+
+def test_camunda_properties_mark_stages_too(client, anonymous):
+    assert client.post("/api/deployments", data=upload("camunda_billing.bpmn", "invoice_check.json")).status_code == 201
+    code = start(client, "camunda_billing", {})["tracking_code"]
+    view = anonymous.get(f"/api/status/{code}").json
+    assert (view["stage"], view["stages"][0]["state"]) == ("In review", "current")

@@ -88,12 +88,25 @@ def test_stage_labels_follow_the_language(client, anonymous, deployed):
     assert czech["stages"][1]["label"] == "Posuzování"
 
 
-def test_a_process_without_stages_shows_received_in_progress_completed(client, anonymous, deployed):
-    instance = start(client, "hello_care", {})
+def test_a_process_without_stages_shows_received_in_progress_completed(client, anonymous):
+    assert client.post("/api/deployments", data=upload("timer_boundary.bpmn")).status_code == 201
+    instance = start(client, "timer_boundary", {})
     code = instance["tracking_code"]
-    assert anonymous.get(f"/api/status/{code}").json["status"] == "received"
-    complete(client, instance["id"], {"answer": "Hello"})
+    view = anonymous.get(f"/api/status/{code}").json
+    assert (view["status"], view["stage"], view["stages"]) == ("received", None, [])
+    complete(client, instance["id"])
     assert anonymous.get(f"/api/status/{code}").json["status"] == "completed"
+
+
+def test_hello_care_shows_its_stages(client, anonymous, deployed):
+    instance = start(client, "hello_care", {"subject": "Printer", "internal": "x"})
+    view = anonymous.get(f"/api/status/{instance['tracking_code']}?lang=cs").json
+    assert view["stage"] == "answering" and view["status"] == "in_progress"
+    assert view["message"] == "We are answering your inquiry “Printer”."
+    assert [s["label"] for s in view["stages"]] == ["Přijato", "Zpracovává se", "Zodpovězeno"]
+    complete(client, instance["id"], {"answer": "Hello"})
+    view = anonymous.get(f"/api/status/{instance['tracking_code']}").json
+    assert view["status"] == "completed" and [h["stage"] for h in view["history"]] == ["answering", "answered"]
 
 
 def test_the_read_model_is_written_with_the_instance(care, client, deployed):

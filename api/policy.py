@@ -58,6 +58,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.form": frozenset({STAFF}),
     "tasks.draft": frozenset({STAFF}),
     "customers.get": frozenset({STAFF}),
+    "customers.timeline": frozenset({STAFF}),
     "web.home": frozenset({DESIGNER, STAFF}),
     "web.logout": frozenset({DESIGNER, STAFF}),
     "pages.task_list": frozenset({STAFF}),

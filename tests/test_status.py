@@ -194,3 +194,32 @@ def test_camunda_properties_mark_stages_too(client, anonymous):
     code = start(client, "camunda_billing", {})["tracking_code"]
     view = anonymous.get(f"/api/status/{code}").json
     assert (view["stage"], view["stages"][0]["state"]) == ("In review", "current")
+
+
+def test_customer_timeline_lists_every_request_newest_first(care, client, deployed):
+    first = client.post(
+        "/api/process-definitions/customer_tracking/instances",
+        json={"variables": dict(SENSITIVE, divisor=4), "customer_id": "C-1"},
+    ).json
+    second = client.post("/api/process-definitions/hello_care/instances", json={"customer_id": "C-1"}).json
+    client.post("/api/process-definitions/hello_care/instances", json={"customer_id": "C-2"})
+    page = client.get("/api/customers/C-1/timeline?limit=1").json
+    assert [i["instance_id"] for i in page["items"]] == [second["id"]]
+    assert page["items"][0]["stage"] == "answering"
+    rest = client.get(page["next"]).json
+    assert [i["instance_id"] for i in rest["items"]] == [first["id"]] and rest["next"] is None
+    assert rest["items"][0]["customer_status"] == "in_progress"
+    assert {e["type"] for e in rest["items"][0]["events"]} >= {"instance_started", "stage_entered"}
+    assert client.get("/api/customers/nobody/timeline").json == {"items": [], "next": None}
+
+
+def test_customer_timeline_is_for_staff(care, app, deployed):
+    care.identity.add_user("dana", "designer", password="correct horse battery")
+    care.identity.add_user("sam", "staff", password="correct horse battery")
+    token = care.tokens.create("designer-token", role="designer", username="dana")[1]
+    staff = care.tokens.create("staff-token", role="staff", username="sam")[1]
+    allowed = app.test_client().get("/api/customers/C-1/timeline", headers={"Authorization": f"Bearer {staff}"})
+    assert allowed.status_code == 200
+    response = app.test_client().get("/api/customers/C-1/timeline", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 403
+    assert app.test_client().get("/api/customers/C-1/timeline").status_code == 401

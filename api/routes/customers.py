@@ -2,8 +2,10 @@
 
 from flask import Blueprint
 
+from api.requests import int_arg, limit_arg, paged
 from api.routes.common import care
 from engine.errors import NotFound
+from engine.timeline import timeline as customer_timeline
 from process_library.store import customer_view
 
 blueprint = Blueprint("customers", __name__)
@@ -16,3 +18,11 @@ def get(customer_id: str):
     if view is None:
         raise NotFound(f"no customer with id '{customer_id}'")
     return view
+
+
+@blueprint.get("/api/customers/<customer_id>/timeline")
+def timeline(customer_id: str):
+    """Every instance of the customer across processes, newest first, with stage, status and key events."""
+    with care().db.read() as session:
+        page = customer_timeline(session, customer_id, limit_arg(), int_arg("after"))
+    return paged(page, "customers.timeline", customer_id=customer_id)

@@ -6,7 +6,7 @@ import secrets
 
 from flask import Flask
 
-from api import auth, customer_pages, problems, routes, web
+from api import auth, customer_pages, portal, problems, routes, web
 from engine.config import Settings
 from engine.core import CareEngine
 
@@ -26,5 +26,6 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     auth.register(app)
     routes.register(app)
     customer_pages.register(app)
+    portal.register(app)
     web.configure(app)
     return app

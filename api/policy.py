@@ -28,12 +28,25 @@ PUBLIC_ENDPOINTS = frozenset(
         "track.index",
         "track.show",
         "track.submit",
+        "portal.ask",
+        "portal.send_link",
+        "portal.requests",
     }
 )
-RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit", "status.get", "track.index", "track.show", "track.submit"})
+RATE_LIMITED_ENDPOINTS = frozenset(
+    {
+        "web.login_submit",
+        "status.get",
+        "track.index",
+        "track.show",
+        "track.submit",
+        "portal.send_link",
+        "portal.requests",
+    }
+)
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
-PAGE_BLUEPRINTS = frozenset({"web", "pages", "track"})
+PAGE_BLUEPRINTS = frozenset({"web", "pages", "track", "portal"})
 
 DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
 

@@ -31,6 +31,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "portal.ask",
         "portal.send_link",
         "portal.requests",
+        "portal.inquiry",
+        "portal.inquiry_submit",
     }
 )
 RATE_LIMITED_ENDPOINTS = frozenset(
@@ -42,6 +44,7 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "track.submit",
         "portal.send_link",
         "portal.requests",
+        "portal.inquiry_submit",
     }
 )
 

@@ -10,8 +10,9 @@ expired token is 403 and shows nothing.
 from __future__ import annotations
 
 import hashlib
+import re
 
-from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
@@ -90,6 +91,55 @@ def requests():
             for r in rows
         ]
     return render_template("track/portal_requests.html", items=items, status_texts=STATUS_TEXTS, **_context())
+
+
+INQUIRY_FIELDS = {"name": 200, "email": 300, "product": 100, "subject": 300, "description": 5000}
+
+
+def inquiry_problems(form) -> tuple[dict, dict]:
+    """The trimmed inquiry fields and what is wrong with them (field -> message text, untranslated)."""
+    values = {name: form.get(name, "").strip() for name in INQUIRY_FIELDS}
+    problems = {}
+    for name, limit in INQUIRY_FIELDS.items():
+        if not values[name]:
+            problems[name] = "Please fill in this field."
+        elif len(values[name]) > limit:
+            problems[name] = "This is too long."
+    if "email" not in problems and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", values["email"]):
+        problems["email"] = "Please enter a valid e-mail address."
+    return values, problems
+
+
+@blueprint.get("/portal/inquiry")
+def inquiry():
+    return render_template("track/portal_inquiry.html", values={}, errors={}, **_context())
+
+
+@blueprint.post("/portal/inquiry")
+def inquiry_submit():
+    """Validate, then start inquiry intake through ``care.intake.submit`` (another engineer's service).
+
+    Until that service is part of the engine this answers 503 after validating, and starts nothing.
+    """
+    values, problems = inquiry_problems(request.form)
+    if problems:
+        return render_template("track/portal_inquiry.html", values=values, errors=problems, **_context()), 422
+    intake = getattr(care(), "intake", None)
+    if intake is None:
+        return render_template(
+            "track/portal_inquiry.html", values=values, errors={}, unavailable=True, **_context()
+        ), 503
+    with care().db.read() as session:
+        known = session.scalar(select(Customer).where(func.lower(Customer.email) == values["email"].lower()))
+    result = intake.submit(
+        channel="web",
+        customer={"id": known.id if known else None, "name": values["name"], "email": values["email"]},
+        subject=values["subject"],
+        body=f"Product: {values['product']}\n\n{values['description']}",
+        reference=None,
+        principal="portal",
+    )
+    return redirect(url_for("track.show", code=result.tracking_code, lang=_context()["lang"]))
 
 
 def register(app: Flask) -> None:

@@ -6,7 +6,7 @@ import secrets
 
 from flask import Flask
 
-from api import auth, problems, routes, web
+from api import auth, customer_pages, portal, problems, routes, web
 from engine.config import Settings
 from engine.core import CareEngine
 
@@ -25,5 +25,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     problems.register(app)
     auth.register(app)
     routes.register(app)
+    customer_pages.register(app)
+    portal.register(app)
     web.configure(app)
     return app

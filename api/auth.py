@@ -40,7 +40,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def _authenticate():
         endpoint = request.endpoint
-        if endpoint in policy.RATE_LIMITED_ENDPOINTS and request.method == "POST":
+        if endpoint in policy.RATE_LIMITED_ENDPOINTS and request.method in ("GET", "POST"):
             limited = ratelimit.check(app, endpoint)
             if limited is not None:
                 return limited

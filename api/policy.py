@@ -18,11 +18,39 @@ from engine.tokens import Principal
 from engine.visibility import TaskScope
 
 # Endpoints anyone may call; those marked rate-limited are limited per client address.
-PUBLIC_ENDPOINTS = frozenset({"health.healthz", "openapi.document", "static", "web.login", "web.login_submit"})
-RATE_LIMITED_ENDPOINTS = frozenset({"web.login_submit"})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "health.healthz",
+        "openapi.document",
+        "static",
+        "web.login",
+        "web.login_submit",
+        "status.get",
+        "track.index",
+        "track.show",
+        "track.submit",
+        "portal.ask",
+        "portal.send_link",
+        "portal.requests",
+        "portal.inquiry",
+        "portal.inquiry_submit",
+    }
+)
+RATE_LIMITED_ENDPOINTS = frozenset(
+    {
+        "web.login_submit",
+        "status.get",
+        "track.index",
+        "track.show",
+        "track.submit",
+        "portal.send_link",
+        "portal.requests",
+        "portal.inquiry_submit",
+    }
+)
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
-PAGE_BLUEPRINTS = frozenset({"web", "pages"})
+PAGE_BLUEPRINTS = frozenset({"web", "pages", "track", "portal"})
 
 DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
 

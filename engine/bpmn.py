@@ -317,6 +317,9 @@ class ParsedFiles:
         owner = self._owners.get(name) or self._owners[root_process]
         return [owner, *(p for p in self.parsers.values() if p is not owner)]
 
+    def process_node(self, process_id: str) -> etree._Element:
+        return self._owners[process_id].process_parsers[process_id].node
+
     def has_start_event(self, process_id: str) -> bool:
         node = self._owners[process_id].process_parsers[process_id].node
         return bool(node.xpath("./bpmn:startEvent", namespaces=NS))

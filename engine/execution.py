@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, jobs, messages, state, timers
+from engine import human_tasks, jobs, messages, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -203,6 +203,8 @@ class Executor:
                     lambda _: [deliver(thrown) for deliver in self.message_listeners],
                     once=True,
                 )
+            session.flush()
+            status.sync(session, row, workflow, definition, tasks, now)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

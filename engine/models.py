@@ -418,3 +418,34 @@ class Message(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class CustomerStatus(Base):
+    """What the customer sees of one instance, written with the instance row (see :mod:`engine.status`)."""
+
+    __tablename__ = "customer_status"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    stage: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # received, in_progress, waiting_for_you, completed, cancelled
+    message: Mapped[str | None] = mapped_column(Text)
+    expected_by: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class CustomerStageEvent(Base):
+    """One stage an instance entered (and left), for the customer's history."""
+
+    __tablename__ = "customer_stage_events"
+    __table_args__ = (Index("ix_customer_stage_events_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    stage: Mapped[str] = mapped_column(String(200))
+    entered_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import forms
+from engine import forms, stages
 from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
 from engine.clock import Clock
 from engine.db import Database
@@ -41,6 +41,7 @@ class LoadedDefinition:
     subprocess_specs: dict[str, object]
     elements: dict[tuple[str, str], ElementInfo] = field(default_factory=dict)
     forms: dict[str, dict] = field(default_factory=dict)
+    customer: stages.StageModel = field(default_factory=stages.StageModel)
 
     def element(self, container_id: str, element_id: str) -> ElementInfo | None:
         return self.elements.get((container_id, element_id))
@@ -193,6 +194,7 @@ class Repository:
             except DeploymentInvalid as invalid:
                 problems.extend(invalid.problems)
                 continue
+            problems.extend(stages.stage_problems(process.filename, parsed.process_node(process.id)))
             if self.operations is not None:
                 specs = [spec, *subprocess_specs.values()]
                 problems.extend(service_task_problems(specs, parsed.trees, self.operations))
@@ -419,4 +421,7 @@ class Repository:
                 elements.setdefault(element_key, info)
             for form_name, document in dependency.forms.items():
                 loaded_forms.setdefault(form_name, document)
-        return LoadedDefinition(definition_id, key, version, name, spec, subprocess_specs, elements, loaded_forms)
+        customer = stages.read_model(parsed.process_node(key))
+        return LoadedDefinition(
+            definition_id, key, version, name, spec, subprocess_specs, elements, loaded_forms, customer
+        )

@@ -17,6 +17,7 @@ from engine.execution import Executor
 from engine.history import History
 from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 from engine.pagination import Page, page_of
+from engine.status import CUSTOMER_LANE
 from engine.views import instance_view, task_view
 from engine.visibility import TaskScope
 
@@ -60,6 +61,8 @@ class Tasks:
             query = query.where(HumanTask.process_key == filters.process_key)
         if filters.instance_id is not None:
             query = query.where(HumanTask.instance_id == filters.instance_id)
+        else:  # customer tasks (lane "customer") are the customer's work: not in staff work lists
+            query = query.where(HumanTask.lane.is_(None) | (HumanTask.lane != CUSTOMER_LANE))
         if after is not None and filters.sort != "due":
             query = query.where(HumanTask.id > after)
         if scope is not None:

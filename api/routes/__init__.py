@@ -13,6 +13,7 @@ from api.routes import (
     jobs,
     messages,
     openapi,
+    status,
     tasks,
     timers,
 )
@@ -29,6 +30,7 @@ def register(app: Flask) -> None:
         incidents,
         timers,
         customers,
+        status,
         admin,
         jobs,
         messages,

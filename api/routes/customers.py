@@ -1,11 +1,11 @@
-"""The customer store, for staff: who a customer is, what they run and hold, and every request they made."""
+"""The customer store, for staff: who a customer is, which systems they run, which licenses they hold."""
 
 from flask import Blueprint
 
 from api.requests import int_arg, limit_arg, paged
 from api.routes.common import care
 from engine.errors import NotFound
-from engine.timeline import customer_timeline
+from engine.timeline import timeline as customer_timeline
 from process_library.store import customer_view
 
 blueprint = Blueprint("customers", __name__)
@@ -22,6 +22,7 @@ def get(customer_id: str):
 
 @blueprint.get("/api/customers/<customer_id>/timeline")
 def timeline(customer_id: str):
-    """Every request of the customer across processes, newest first (customers not in the store too)."""
-    page = customer_timeline(care().db, customer_id, limit_arg(), int_arg("after"))
+    """Every instance of the customer across processes, newest first, with stage, status and key events."""
+    with care().db.read() as session:
+        page = customer_timeline(session, customer_id, limit_arg(), int_arg("after"))
     return paged(page, "customers.timeline", customer_id=customer_id)

@@ -1,0 +1,120 @@
+"""The customer's tracking pages: ``/track`` (enter a code) and ``/track/<code>`` (the status).
+
+Public and rate-limited, rendered on the server without JavaScript, printable, in en/de/cs
+(``?lang=`` or ``Accept-Language``).  They show exactly the JSON of ``GET /api/status/<code>``
+(:func:`engine.status.view`), nothing more.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+
+from api import i18n
+from api.form_fields import fields_for, read_form
+from api.routes.common import care
+from api.web import check_csrf
+from engine import forms, status
+from engine.errors import CareError
+from engine.forms import FormDataInvalid
+from engine.models import HumanTask, ProcessInstance
+
+blueprint = Blueprint("track", __name__)
+blueprint.before_request(check_csrf)
+CUSTOMER_PRINCIPAL = "customer"
+STATUS_TEXTS = {
+    "received": "Received",
+    "in_progress": "In progress",
+    "waiting_for_you": "Waiting for you",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+STATE_TEXTS = {"done": "Done", "current": "Current", "upcoming": "Upcoming"}
+
+
+def _context(language: str) -> dict:
+    texts = i18n.translations(language)
+    return {
+        "_": texts.gettext,
+        "lang": language,
+        "languages": i18n.LANGUAGES,
+        "status_texts": STATUS_TEXTS,
+        "state_texts": STATE_TEXTS,
+    }
+
+
+def _language() -> str:
+    return i18n.pick(request.args.get("lang"), request.accept_languages)
+
+
+@blueprint.get("/track")
+def index():
+    language = _language()
+    code = request.args.get("code", "").strip()
+    if code:
+        return redirect(url_for("track.show", code=code, lang=language))
+    return render_template("track/index.html", **_context(language))
+
+
+@blueprint.get("/track/<code>")
+def show(code: str, task_id: int | None = None, values: dict | None = None, errors: dict | None = None, code_=200):
+    language = _language()
+    with care().db.read() as session:
+        view = status.view(session, care().repository, code, language)
+    if view is None:
+        return render_template("track/index.html", unknown=True, **_context(language)), 404
+    for task in view["tasks"]:
+        schema, ui = _form_of(code, task["id"])
+        mine = task["id"] == task_id
+        task["fields"] = fields_for(schema, ui, values if mine and values else {}, errors if mine and errors else {})
+        task["errors"] = errors if mine else None
+    return render_template("track/status.html", view=view, code=code, **_context(language)), code_
+
+
+def _form_of(code: str, task_id: int) -> tuple[dict | None, dict]:
+    """The schema and UI document of an open customer task of this request; 404 for any other task.
+
+    Only the form documents are read, never the workflow: nothing is prefilled, so no
+    variable of the instance reaches the page.
+    """
+    with care().db.read() as session:
+        task = session.get(HumanTask, task_id)
+        instance = session.get(ProcessInstance, task.instance_id) if task is not None else None
+        if (
+            task is None
+            or instance is None
+            or instance.tracking_code != code
+            or task.lane != status.CUSTOMER_LANE
+            or task.status != "open"
+        ):
+            abort(404)
+        definition = care().repository.load(instance.definition_id)
+        key = task.form_key or ""
+    ui_key = forms.ui_name_for(key) if key.endswith(forms.FORM_SUFFIX) else ""
+    return definition.forms.get(key), definition.forms.get(ui_key, {})
+
+
+@blueprint.post("/track/<code>/tasks/<int:task_id>")
+def submit(code: str, task_id: int):
+    """Complete a customer task: the tracking code is the credential; validated like staff forms."""
+    schema, _ = _form_of(code, task_id)
+    data, problems = read_form(schema, request.form)
+    if schema:
+        try:
+            forms.validate(schema, data)
+        except FormDataInvalid as invalid:
+            problems = {e["field"]: e["message"] for e in invalid.errors} | problems
+    if not problems:
+        try:
+            care().tasks.complete(task_id, data, CUSTOMER_PRINCIPAL)
+        except FormDataInvalid as invalid:
+            problems = {e["field"]: e["message"] for e in invalid.errors}
+        except CareError:
+            abort(409)
+    if problems:
+        typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
+        return show(code, task_id, {**data, **typed_in}, problems, 422)
+    return redirect(url_for("track.show", code=code, lang=_language()))
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(blueprint)

@@ -1,0 +1,205 @@
+"""The customer's status read model: written after every step, read without loading a workflow.
+
+:func:`sync` runs in :meth:`engine.execution.Executor.advance`, in the same transaction as the
+instance row.  It works out the current stage (the stage of the newest active node that marks
+one, else the furthest stage reached), the customer-facing status, the message (rendered here
+with the ``customer_fields`` only) and the expected-by time:
+
+- ``cancelled`` / ``completed`` when the instance is; an instance with an incident stays ``in_progress``;
+- ``waiting_for_you`` while a user task in lane ``customer`` is open;
+- ``received`` while the first stage is current (without stages: until the first human task is done);
+- else ``in_progress``.
+
+Expected-by is the earliest of the pending timers and open human-task due dates on elements marked
+``customer_deadline="true"``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import templating
+from engine.models import CustomerStageEvent, CustomerStatus, HumanTask, ProcessInstance, Timer
+from engine.repository import LoadedDefinition
+
+CUSTOMER_LANE = "customer"
+STATUSES = ("received", "in_progress", "waiting_for_you", "completed", "cancelled")
+ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
+def current_stage(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str | None:
+    model = definition.customer
+    if not model.stages:
+        return None
+    marked = [t for t in workflow.get_tasks() if t.task_spec.name in model.element_stages]
+    active = [t for t in marked if t.state & ACTIVE]
+    if active:
+        newest = max(active, key=lambda t: t.last_state_change)
+        return model.element_stages[newest.task_spec.name]
+    done = [model.element_stages[t.task_spec.name] for t in marked if t.state == TaskState.COMPLETED]
+    if done:
+        return max(done, key=model.index)
+    return model.stages[0].key
+
+
+def customer_data(workflow: BpmnWorkflow, definition: LoadedDefinition) -> dict:
+    """The whitelisted variables, from the newest task's data."""
+    tasks = workflow.get_tasks(state=ACTIVE) or workflow.get_tasks(state=TaskState.COMPLETED)
+    data = dict(workflow.data)
+    if tasks:
+        data.update(max(tasks, key=lambda t: t.last_state_change).data)
+    return {name: data[name] for name in definition.customer.fields if name in data}
+
+
+def sync(
+    session: Session,
+    row: ProcessInstance,
+    workflow: BpmnWorkflow,
+    definition: LoadedDefinition,
+    open_tasks: list[HumanTask],
+    now: datetime,
+) -> CustomerStatus:
+    model = definition.customer
+    status = session.get(CustomerStatus, row.id)
+    if status is None:
+        status = CustomerStatus(
+            instance_id=row.id,
+            tracking_code=row.tracking_code,
+            customer_id=row.customer_id,
+            process_key=row.process_key,
+            title=definition.name,
+            started_at=row.started_at,
+            status="received",
+            updated_at=now,
+        )
+        session.add(status)
+    stage = current_stage(workflow, definition)
+    if stage is not None and stage != status.stage:
+        previous = session.scalar(
+            select(CustomerStageEvent)
+            .where(CustomerStageEvent.instance_id == row.id, CustomerStageEvent.left_at.is_(None))
+            .order_by(CustomerStageEvent.id.desc())
+            .limit(1)
+        )
+        if previous is not None:
+            previous.left_at = now
+        session.add(CustomerStageEvent(instance_id=row.id, stage=stage, entered_at=now))
+    status.stage = stage
+    status.title = definition.name
+    status.status = _status(row, workflow, model, stage, open_tasks)
+    status.message = _message(model.stage(stage), workflow, definition)
+    status.expected_by = _expected_by(session, row, model.deadline_elements, open_tasks, definition)
+    status.updated_at = now
+    return status
+
+
+def _status(row, workflow, model, stage, open_tasks) -> str:
+    if row.status == "cancelled":
+        return "cancelled"
+    if row.status == "completed":
+        return "completed"
+    if any(task.lane == CUSTOMER_LANE for task in open_tasks):
+        return "waiting_for_you"
+    if model.stages:
+        return "received" if model.index(stage) <= 0 else "in_progress"
+    started = workflow.get_tasks(state=TaskState.COMPLETED, manual=True)
+    return "in_progress" if started else "received"
+
+
+def _message(stage, workflow, definition) -> str | None:
+    if stage is None or not stage.message:
+        return None
+    try:
+        return templating.render_text(stage.message, customer_data(workflow, definition))
+    except templating.TemplateError:
+        return None  # a template that fails at run time shows no message rather than an error
+
+
+def _expected_by(session, row, deadline_elements, open_tasks, definition) -> datetime | None:
+    if not deadline_elements:
+        return None
+    times = list(
+        session.scalars(
+            select(Timer.due_at).where(
+                Timer.instance_id == row.id, Timer.status == "pending", Timer.element_id.in_(deadline_elements)
+            )
+        )
+    )
+    times += [t.due_at for t in open_tasks if t.due_at is not None and t.element_id in deadline_elements]
+    return min(times) if times else None
+
+
+def view(session: Session, repository, tracking_code: str, language: str = "en") -> dict | None:
+    """The customer's view of the instance with ``tracking_code``, or None; reads only read-model rows."""
+    status = session.scalar(select(CustomerStatus).where(CustomerStatus.tracking_code == tracking_code))
+    if status is None:
+        return None
+    instance = session.get(ProcessInstance, status.instance_id)
+    model = repository.load(instance.definition_id).customer
+    events = list(
+        session.scalars(
+            select(CustomerStageEvent)
+            .where(CustomerStageEvent.instance_id == status.instance_id)
+            .order_by(CustomerStageEvent.id)
+        )
+    )
+    entered = {event.stage: event for event in events}  # the newest entry of each stage
+    current = model.index(status.stage)
+    finished = status.status in ("completed", "cancelled")
+    stages = []
+    for index, stage in enumerate(model.stages):
+        if status.status == "completed" or index < current:
+            state = "done"
+        elif index == current and not finished:
+            state = "current"
+        else:
+            state = "upcoming"
+        event = entered.get(stage.key)
+        stages.append(
+            {
+                "key": stage.key,
+                "label": stage.label(language),
+                "state": state,
+                "entered_at": _iso(event.entered_at) if event and state != "upcoming" else None,
+                "left_at": _iso(event.left_at) if event and state != "upcoming" else None,
+            }
+        )
+    tasks = session.scalars(
+        select(HumanTask)
+        .where(
+            HumanTask.instance_id == status.instance_id,
+            HumanTask.status == "open",
+            HumanTask.lane == CUSTOMER_LANE,
+        )
+        .order_by(HumanTask.id)
+    )
+    return {
+        "tracking_code": status.tracking_code,
+        "title": status.title,
+        "status": status.status,
+        "stage": status.stage,
+        "stages": stages,
+        "message": status.message,
+        "expected_by": _iso(status.expected_by),
+        "started_at": _iso(status.started_at),
+        "updated_at": _iso(status.updated_at),
+        "history": [
+            {"stage": e.stage, "label": _label(model, e.stage, language), "entered_at": _iso(e.entered_at)}
+            for e in events
+        ],
+        "tasks": [{"id": task.id, "name": task.name, "due_at": _iso(task.due_at)} for task in tasks],
+    }
+
+
+def _label(model, key: str, language: str) -> str:
+    stage = model.stage(key)
+    return stage.label(language) if stage else key
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

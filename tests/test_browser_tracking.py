@@ -1,0 +1,88 @@
+"""A customer follows a request in a real browser (Chromium via Playwright): stages, a customer task, languages.
+
+Also the leak test in the browser: nothing internal of a process full of sensitive variables is on the page.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from waitress.server import create_server
+
+from api.app import create_app
+from engine.runtime import StartRequest
+from tests.conftest import make_engine, source
+from tests.test_browser import page, shot  # noqa: F401  (the browser fixture and screenshots)
+from tests.test_status import SENSITIVE
+
+
+@pytest.fixture
+def server(database_url):
+    care = make_engine(database_url)
+    care.repository.deploy([source("customer_tracking.bpmn"), source("confirm_address.json")], "test", "test")
+    wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}", care
+    wsgi.close()
+    care.close()
+
+
+def staff_completes_open_task(care) -> None:
+    [task] = care.tasks.list(_filter(), 10, None).items
+    care.tasks.complete(task["id"], {}, "sam")
+
+
+def _filter():
+    from engine.tasks import TaskFilter
+
+    return TaskFilter()
+
+
+def test_customer_follows_answers_and_switches_language(server, page):  # noqa: F811
+    base, care = server
+    view, _ = care.runtime.start(StartRequest("customer_tracking", dict(SENSITIVE, divisor=2)), "portal")
+    code = view["tracking_code"]
+    page.goto(f"{base}/track")
+    page.get_by_label("Tracking code").fill(code)
+    page.get_by_role("button", name="Show status").click()
+    page.wait_for_url(f"{base}/track/{code}*")
+    shot(page, "track-review")
+    assert page.locator("[aria-current=step]").inner_text().startswith("review")
+    assert "we are looking at your Router X1" in page.content()
+
+    staff_completes_open_task(care)
+    page.reload()
+    assert page.locator("[aria-current=step]").inner_text().startswith("your_input")
+    assert page.locator("#status").inner_text() == "Waiting for you"
+    page.get_by_label("Delivery address").fill("x")
+    page.get_by_role("button", name="Send").click()
+    assert page.locator("[role=alert]").count() >= 1  # refused on the server, nothing changed
+    page.get_by_label("Delivery address").fill("Main street 1, Springfield")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(f"{base}/track/{code}*")
+    shot(page, "track-after-customer-task")
+    assert page.locator("[aria-current=step]").inner_text().startswith("resolution")
+
+    page.get_by_role("link", name="DE", exact=True).click()
+    assert page.locator("#status").inner_text() == "In Bearbeitung"
+    assert page.locator("[aria-current=step]").inner_text().startswith("Reparatur")
+    page.get_by_role("link", name="CS", exact=True).click()
+    assert page.locator("#status").inner_text() == "Zpracovává se"
+    shot(page, "track-cs")
+
+
+def test_nothing_internal_in_the_browser(server, page):  # noqa: F811
+    base, care = server
+    view, _ = care.runtime.start(StartRequest("customer_tracking", dict(SENSITIVE)), "portal")
+    staff_completes_open_task(care)
+    [task] = care.tasks.list(_filter().__class__(instance_id=view["id"]), 10, None).items
+    care.tasks.complete(task["id"], {"address": "Main street 1"}, "customer")  # the script then fails
+    for url in (f"{base}/track/{view['tracking_code']}", f"{base}/api/status/{view['tracking_code']}"):
+        page.goto(url)
+        text = page.content()
+        for forbidden in ("troublemaker", "secret_note", "4711", "divisor", "ZeroDivision", "sam", "Main street"):
+            assert forbidden not in text, (url, forbidden)
+        for element_id in ("triage", "confirm", "compute", "lane_support"):
+            assert f'"{element_id}"' not in text and f">{element_id}<" not in text, (url, element_id)

@@ -20,6 +20,7 @@ from api import i18n
 from api.customer_pages import STATUS_TEXTS
 from api.routes.common import care
 from api.web import check_csrf
+from engine.errors import Conflict
 from engine.models import CustomerStatus
 from process_library.store import Customer, OutboxMessage
 
@@ -117,28 +118,35 @@ def inquiry():
 
 @blueprint.post("/portal/inquiry")
 def inquiry_submit():
-    """Validate, then start inquiry intake through ``care.intake.submit`` (another engineer's service).
+    """Validate, then start inquiry intake through channel intake (``care.intake``), channel ``web``.
 
-    Until that service is part of the engine this answers 503 after validating, and starts nothing.
+    A customer the store does not know gets the id ``web:<e-mail>``, so their requests stay together.
+    Without a deployed intake process this answers 503 and starts nothing.
     """
     values, problems = inquiry_problems(request.form)
     if problems:
         return render_template("track/portal_inquiry.html", values=values, errors=problems, **_context()), 422
-    intake = getattr(care(), "intake", None)
-    if intake is None:
+    with care().db.read() as session:
+        known = session.scalar(select(Customer).where(func.lower(Customer.email) == values["email"].lower()))
+    customer_id = known.id if known else f"web:{values['email'].lower()}"
+    try:
+        result = care().intake.submit(
+            channel="web",
+            customer={
+                "id": customer_id,
+                "name": values["name"],
+                "email": values["email"],
+                "product": values["product"],
+            },
+            subject=values["subject"],
+            body=values["description"],
+            reference=None,
+            principal="portal",
+        )
+    except Conflict:
         return render_template(
             "track/portal_inquiry.html", values=values, errors={}, unavailable=True, **_context()
         ), 503
-    with care().db.read() as session:
-        known = session.scalar(select(Customer).where(func.lower(Customer.email) == values["email"].lower()))
-    result = intake.submit(
-        channel="web",
-        customer={"id": known.id if known else None, "name": values["name"], "email": values["email"]},
-        subject=values["subject"],
-        body=f"Product: {values['product']}\n\n{values['description']}",
-        reference=None,
-        principal="portal",
-    )
     return redirect(url_for("track.show", code=result.tracking_code, lang=_context()["lang"]))
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from engine.runtime import InstanceFilter
 from process_library.store import Customer, OutboxMessage
-from tests.conftest import upload
+from tests.conftest import source, upload
 
 
 @pytest.fixture
@@ -84,10 +84,21 @@ def test_the_inquiry_form_validates_on_the_server(care, anonymous):
     assert anonymous.post("/portal/inquiry", data={**data}).status_code == 400  # no CSRF token
 
 
-def test_a_valid_inquiry_waits_for_the_intake_service(care, anonymous):
-    """Until engine/intake.py is merged the engine has no ``intake``: a valid inquiry is 503 and starts nothing."""
+def test_a_valid_inquiry_starts_inquiry_intake_and_shows_its_tracking_page(care, anonymous):
     token = _csrf(anonymous.get("/portal/inquiry").text)
     data = {"name": "Alice", "email": "alice@example.com", "product": "Router", "subject": "Hi", "description": "Hello"}
-    response = anonymous.post("/portal/inquiry", data={**data, "csrf_token": token})
-    assert response.status_code == 503
+    unavailable = anonymous.post("/portal/inquiry", data={**data, "csrf_token": token})
+    assert unavailable.status_code == 503  # no intake process deployed yet: nothing starts
     assert care.runtime.list(InstanceFilter(), 10, None).items == []
+
+    files = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn")
+    care.repository.deploy([source(name) for name in files], "test", "test")
+    response = anonymous.post("/portal/inquiry", data={**data, "csrf_token": token})
+    assert response.status_code == 302 and "/track/" in response.headers["Location"]
+    [started] = care.runtime.list(InstanceFilter(), 10, None).items
+    assert (started["process_key"], started["channel"], started["customer_id"]) == (
+        "inquiry_intake",
+        "web",
+        "web:alice@example.com",
+    )
+    assert started["tracking_code"] in response.headers["Location"]

@@ -26,7 +26,7 @@ from engine.config import Settings
 from engine.core import CareEngine
 from engine.db import Database
 from engine.errors import CareError
-from engine.models import HumanTask, Incident, ProcessInstance, ServiceJob, Timer
+from engine.models import CustomerStatus, HumanTask, Incident, ProcessInstance, ServiceJob, Timer
 from engine.runtime import StartRequest
 from engine.scenarios import STEP_SCHEMAS, Scenario, ScenarioFile, Step
 from engine.schema import upgrade
@@ -300,6 +300,20 @@ class ScenarioRun:
                 problems.append(f"variable {name!r} is {_short(data[name])}, expected {_short(value)}")
         return problems
 
+    def _customer_view(self, instance_id: int) -> CustomerStatus | None:
+        with self.care.db.read() as session:
+            return session.get(CustomerStatus, instance_id)
+
+    def _expect_stage(self, instance_id: int, expected: str | None) -> list[str]:
+        view = self._customer_view(instance_id)
+        actual = view.stage if view else None
+        return [] if actual == expected else [f"customer stage is {actual!r}, expected {expected!r}"]
+
+    def _expect_customer_status(self, instance_id: int, expected: str) -> list[str]:
+        view = self._customer_view(instance_id)
+        actual = view.status if view else None
+        return [] if actual == expected else [f"customer status is {actual!r}, expected {expected!r}"]
+
     def _expect_incidents(self, instance_id: int, expected: int | list[dict]) -> list[str]:
         with self.care.db.read() as session:
             query = select(Incident).where(Incident.instance_id == instance_id, Incident.status == "open")
@@ -373,6 +387,8 @@ EXPECTATIONS: dict[str, Callable[[ScenarioRun, int | None, Any], list[str]]] = {
     "status": ScenarioRun._expect_status,
     "tasks": ScenarioRun._expect_tasks,
     "variables": ScenarioRun._expect_variables,
+    "stage": ScenarioRun._expect_stage,
+    "customer_status": ScenarioRun._expect_customer_status,
     "incidents": ScenarioRun._expect_incidents,
     "mails": ScenarioRun._expect_mails,
     "dispatches": ScenarioRun._expect_dispatches,

@@ -117,6 +117,8 @@ STEP_SCHEMAS: dict[str, dict] = {
                 },
             },
             "variables": _OBJECT,
+            "stage": {"type": ["string", "null"], "description": "the customer-visible stage"},
+            "customer_status": {"enum": ["received", "in_progress", "waiting_for_you", "completed", "cancelled"]},
             "incidents": {
                 "oneOf": [
                     _COUNT,

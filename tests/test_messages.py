@@ -325,3 +325,13 @@ def test_a_camunda_catch_correlates_on_the_variable_its_correlation_key_property
     assert paid.instances == [second["id"]]
     assert care.runtime.get(second["id"], with_data=False)["status"] == "completed"
     assert care.runtime.get(first["id"], with_data=False)["status"] == "active"
+
+
+def test_an_intermediate_catch_event_takes_its_message_by_business_key(care):
+    care.repository.deploy([source("message_survey.bpmn")], "test", "test")
+    first, _ = care.runtime.start(StartRequest("message_survey", {}, business_key="case-1"), "test")
+    second, _ = care.runtime.start(StartRequest("message_survey", {}, business_key="case-2"), "test")
+    answered = care.messages.publish("survey_answered", principal="web", business_key="case-2", payload={"score": 9})
+    assert answered.instances == [second["id"]]
+    assert care.runtime.get(second["id"])["data"]["survey"] == {"score": 9}
+    assert care.runtime.get(first["id"], with_data=False)["status"] == "active"

@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from api import i18n
 from api.form_fields import fields_for, read_form
 from api.routes.common import care
+from api.uniform_time import uniform_duration
 from api.web import check_csrf
 from engine import forms, status
 from engine.errors import CareError
@@ -58,7 +59,7 @@ def index():
 @blueprint.get("/track/<code>")
 def show(code: str, task_id: int | None = None, values: dict | None = None, errors: dict | None = None, code_=200):
     language = _language()
-    with care().db.read() as session:
+    with uniform_duration(), care().db.read() as session:
         view = status.view(session, care().repository, code, language)
     if view is None:
         return render_template("track/index.html", unknown=True, **_context(language)), 404

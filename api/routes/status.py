@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from api import i18n
 from api.routes.common import care
+from api.uniform_time import uniform_duration
 from engine import status
 from engine.errors import NotFound
 
@@ -20,7 +21,7 @@ def language() -> str:
 
 @blueprint.get("/api/status/<tracking_code>")
 def get(tracking_code: str):
-    with care().db.read() as session:
+    with uniform_duration(), care().db.read() as session:
         view = status.view(session, care().repository, tracking_code, language())
     if view is None:
         raise NotFound("no request with this tracking code")

@@ -14,7 +14,8 @@ only decides when to look at them:
   at once when this process writes a new job, and on PostgreSQL at once when another process
   does (``NOTIFY carecenter_jobs``, heard by the same listener thread).
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
-- ``messages`` expires buffered messages past their ttl and retries deliveries left pending.
+- ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
+  held outbox mail that no service-task call sends itself (the portal's links).
 - ``housekeeping`` forgets old idempotency records, and delivered or expired messages.
 """
 
@@ -36,6 +37,7 @@ from engine.jobs import NOTIFY_CHANNEL as JOBS_CHANNEL
 from engine.models import IdempotencyRecord
 from engine.timer_specs import parse_datetime
 from engine.timers import NOTIFY_CHANNEL as TIMERS_CHANNEL
+from process_library.outbox_relay import relay_held_mail
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
@@ -171,9 +173,11 @@ class Worker:
             self._jobs_lock.release()
 
     def run_messages(self) -> int:
-        """Drop messages past their ttl; deliver again what a crash or a lost race left pending."""
+        """Drop messages past their ttl; deliver again what a crash or a lost race left pending; send held mail."""
         try:
-            return self.care.messages.run_pending()
+            expired = self.care.messages.run_pending()
+            relay_held_mail(self.care.db, self.care.settings, self.care.clock)
+            return expired
         except Exception:
             log.exception("the message round failed")
             return 0

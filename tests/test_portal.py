@@ -1,5 +1,6 @@
 """The self-service portal: a signed, time-limited link through the outbox lists a customer's requests."""
 
+import dataclasses
 import re
 from datetime import timedelta
 
@@ -8,8 +9,10 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from engine.runtime import InstanceFilter
+from process_library.outbox_relay import relay_held_mail
 from process_library.store import Customer, OutboxMessage
 from tests.conftest import source, upload
+from tests.smtp_server import smtp_server  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -102,3 +105,19 @@ def test_a_valid_inquiry_starts_inquiry_intake_and_shows_its_tracking_page(care,
         "web:alice@example.com",
     )
     assert started["tracking_code"] in response.headers["Location"]
+
+
+def test_the_worker_relay_sends_the_held_link_once_over_smtp(care, anonymous, customers, smtp_server):  # noqa: F811
+    token = _csrf(anonymous.get("/portal").text)
+    anonymous.post("/portal/link", data={"email": "alice@example.com", "csrf_token": token})
+    settings = dataclasses.replace(care.settings, smtp_host="127.0.0.1", smtp_port=smtp_server.port)
+    assert relay_held_mail(care.db, dataclasses.replace(care.settings, smtp_host=""), care.clock) == 0
+    smtp_server.fail_next(1)  # a busy server: the mail stays held for the next round
+    assert relay_held_mail(care.db, settings, care.clock) == 0
+    assert _outbox(care)[0].status == "held"
+    assert relay_held_mail(care.db, settings, care.clock) == 1
+    assert relay_held_mail(care.db, settings, care.clock) == 0  # sent once
+    [message] = smtp_server.messages
+    assert message["To"] == "alice@example.com" and "/portal/requests?token=" in message.get_content()
+    [mail] = _outbox(care)
+    assert (mail.status, mail.attempts) == ("sent", 2)

@@ -1,0 +1,62 @@
+"""Sends the outbox mails that no service-task call delivers itself, such as the portal's sign-in links.
+
+``notify_customer`` delivers its own mail inside its (retried) call; mails written elsewhere —
+the portal's link, written while answering the same way for known and unknown addresses —
+stay ``held`` until this relay, run by the worker, sends them. A row is taken by moving it from
+``held`` to ``sending`` in one conditional update, so two workers never send it twice; a
+transient SMTP failure puts it back to ``held`` for the next round.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from engine.clock import Clock
+from engine.config import Settings
+from engine.db import Database
+from process_library.mail import Mail, MailRefused, deliver
+from process_library.registry import TransientError
+from process_library.store import OutboxMessage
+
+RELAYED_PURPOSES = frozenset({"portal_link"})
+BATCH = 20
+MAX_ERROR = 2000
+
+
+def relay_held_mail(db: Database, settings: Settings, clock: Clock) -> int:
+    """Send held mails whose purpose the relay owns; returns how many were sent. Nothing without an SMTP host."""
+    if not settings.smtp_host:
+        return 0
+    with db.read() as session:
+        query = select(OutboxMessage).where(OutboxMessage.kind == "mail", OutboxMessage.status == "held")
+        candidates = [
+            row.id
+            for row in session.scalars(query.order_by(OutboxMessage.id).limit(BATCH * 5))
+            if (row.payload or {}).get("purpose") in RELAYED_PURPOSES
+        ][:BATCH]
+    sent = 0
+    for outbox_id in candidates:
+        with db.write() as session:
+            taken = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "held")
+                .values(status="sending", attempts=OutboxMessage.attempts + 1)
+            ).rowcount
+            row = session.get(OutboxMessage, outbox_id) if taken else None
+            mail = Mail(row.recipient, row.subject, row.body, row.idempotency_key) if row else None
+        if mail is None:
+            continue  # another worker took it
+        status, error = "sent", None
+        try:
+            deliver(mail, settings)
+            sent += 1
+        except TransientError as failure:
+            status, error = "held", str(failure)
+        except MailRefused as failure:
+            status, error = "failed", str(failure)
+        with db.write() as session:
+            row = session.get(OutboxMessage, outbox_id)
+            row.status, row.last_error = status, error[:MAX_ERROR] if error else None
+            if status == "sent":
+                row.sent_at = clock.now()
+    return sent

@@ -48,8 +48,7 @@ def sync(
     known = {row.task_guid for row in open_rows}
     for row in open_rows:
         if row.task_guid not in ready:
-            row.status = "cancelled"
-            row.completed_at = clock.now()
+            close(row, "cancelled", clock.now())
             history.record(
                 session, instance.id, "task_cancelled", principal, element_id=row.element_id, human_task_id=row.id
             )
@@ -63,6 +62,16 @@ def sync(
         history.record(session, instance.id, "task_created", principal, element_id=row.element_id, human_task_id=row.id)
         result.append(row)
     return result
+
+
+def close(row: HumanTask, status: str, at, by: str | None = None) -> None:
+    """Move an open task to ``status`` (completed or cancelled), its candidate rows with it."""
+    row.status = status
+    row.completed_at = at
+    if by is not None:
+        row.completed_by = by
+    for candidate in row.candidates:
+        candidate.task_open = False
 
 
 def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, clock: Clock) -> HumanTask:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -168,14 +169,19 @@ class HumanTask(Base):
 
 
 class HumanTaskCandidate(Base):
-    """A candidate group or user of a human task, one row each so lists filter by index."""
+    """A candidate group or user of a human task, one row each so lists filter by index.
+
+    ``task_open`` repeats whether the task is open, so that a team's open-task list walks the
+    index entries of open tasks only, not those of every task the team ever had.
+    """
 
     __tablename__ = "human_task_candidates"
-    __table_args__ = (Index("ix_human_task_candidates_kind_name", "kind", "name", "task_id"),)
+    __table_args__ = (Index("ix_human_task_candidates_open", "kind", "name", "task_open", "task_id"),)
 
     task_id: Mapped[int] = mapped_column(ForeignKey("human_tasks.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    task_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class HistoryEvent(Base):

@@ -9,7 +9,7 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, or_, select, update
 
-from engine import forms, state
+from engine import forms, human_tasks, state
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, NotFound, TaskNotOpen
@@ -51,7 +51,9 @@ class Tasks:
             query = query.where(
                 HumanTask.id.in_(
                     select(HumanTaskCandidate.task_id).where(
-                        HumanTaskCandidate.kind == "group", HumanTaskCandidate.name == filters.candidate_group
+                        HumanTaskCandidate.kind == "group",
+                        HumanTaskCandidate.name == filters.candidate_group,
+                        HumanTaskCandidate.task_open.is_(filters.status == "open"),
                     )
                 )
             )
@@ -150,9 +152,7 @@ class Tasks:
             spiff_task.data.update(data)
             task.draft = None
             spiff_task.run()
-            task.status = "completed"
-            task.completed_at = self.clock.now()
-            task.completed_by = principal
+            human_tasks.close(task, "completed", self.clock.now(), by=principal)
             self.history.record(
                 session, row.id, "task_completed", principal, element_id=task.element_id, human_task_id=task.id
             )

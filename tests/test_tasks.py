@@ -1,7 +1,9 @@
 """Human tasks: the read model, filters, claims and completion."""
 
 import pytest
+from sqlalchemy import select
 
+from engine.models import HumanTaskCandidate
 from tests.conftest import upload
 
 
@@ -29,6 +31,24 @@ def test_filters_by_group_assignee_process_and_instance(client, deployed):
     client.post(f"/api/tasks/{support[0]['id']}/claim")
     mine = client.get("/api/tasks?assignee=token:test-admin").json["items"]
     assert [t["id"] for t in mine] == [support[0]["id"]]
+
+
+def test_team_lists_follow_the_task_status(client, care, deployed):
+    first, second = start(client, "hello_care"), start(client, "hello_care")
+    done = first["tasks"][0]["id"]
+    assert client.post(f"/api/tasks/{done}/complete", json={"data": {"answer": "Done."}}).status_code == 200
+    assert client.post(f"/api/instances/{second['id']}/cancel").status_code == 200
+    third = start(client, "hello_care")["tasks"][0]["id"]
+
+    def team(status):
+        return [t["id"] for t in client.get(f"/api/tasks?candidate_group=support&status={status}").json["items"]]
+
+    assert team("open") == [third]
+    assert team("completed") == [done]
+    assert team("cancelled") == [second["tasks"][0]["id"]]
+    with care.db.read() as session:
+        flags = dict(session.execute(select(HumanTaskCandidate.task_id, HumanTaskCandidate.task_open)).all())
+    assert flags == {done: False, second["tasks"][0]["id"]: False, third: True}
 
 
 def test_task_list_pages_in_stable_order(client, deployed):

@@ -18,6 +18,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     app.config.update(
         SECRET_KEY=care.settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=care.settings.max_upload_bytes,
+        PUBLIC_RATE_LIMIT_PER_MINUTE=care.settings.public_rate_limit_per_minute,
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False

@@ -1,9 +1,10 @@
 """Bulk-load stored instances for the scale section: copies of real instances, inserted with SQLAlchemy Core.
 
 Two template instances of the lifecycle process run through the engine (one completed, one
-waiting at its staff task); their rows (instance with its serialized state, human tasks and
-their candidates, history) are then copied with new ids, tracking codes and task GUIDs.
-Running 110,000 instances through the engine would measure the engine, not the database size.
+waiting at its staff task); all their rows (the instance with its serialized state, human tasks
+and their candidates, history, customer status and stages, message subscriptions) are then
+copied with new ids, tracking codes and task GUIDs. Running 110,000 instances through the engine
+would measure the engine, not the database size.
 """
 
 from __future__ import annotations
@@ -14,11 +15,28 @@ import uuid
 from sqlalchemy import func, insert, select, text
 
 from engine.core import CareEngine
-from engine.models import HistoryEvent, HumanTask, HumanTaskCandidate, ProcessInstance
+from engine.models import (
+    CustomerStageEvent,
+    CustomerStatus,
+    HistoryEvent,
+    HumanTask,
+    HumanTaskCandidate,
+    MessageSubscription,
+    ProcessInstance,
+)
 from engine.runtime import StartRequest
 
 CHUNK = 5000
 PROCESS = "inquiry_lifecycle"
+# Rows that belong to one instance, by their table, copied with the instance (insert order).
+PER_INSTANCE = {
+    "task": HumanTask,
+    "history": HistoryEvent,
+    "status": CustomerStatus,
+    "stage": CustomerStageEvent,
+    "subscription": MessageSubscription,
+}
+SEQUENCED = ("process_instances", "human_tasks", "history_events", "customer_stage_events", "message_subscriptions")
 
 
 def _template(care: CareEngine, complete: bool) -> dict:
@@ -28,71 +46,79 @@ def _template(care: CareEngine, complete: bool) -> dict:
         second = care.tasks.complete(task_id, {"answer": "ok"}, "bench")["instance"]["tasks"][0]["id"]
         care.tasks.complete(second, {"confirmed": True}, "bench")
     with care.db.read() as session:
-        instance = session.execute(select(ProcessInstance.__table__).where(ProcessInstance.id == view["id"])).one()
-        tasks = session.execute(select(HumanTask.__table__).where(HumanTask.instance_id == view["id"])).all()
-        task_ids = [t.id for t in tasks]
-        candidates = session.execute(
-            select(HumanTaskCandidate.__table__).where(HumanTaskCandidate.task_id.in_(task_ids))
-        ).all()
-        history = session.execute(select(HistoryEvent.__table__).where(HistoryEvent.instance_id == view["id"])).all()
-    return {
-        "instance": dict(instance._mapping),
-        "tasks": [dict(t._mapping) for t in tasks],
-        "candidates": [dict(c._mapping) for c in candidates],
-        "history": [dict(h._mapping) for h in history],
-    }
+
+        def rows(model, column) -> list[dict]:
+            return [dict(r._mapping) for r in session.execute(select(model.__table__).where(column == view["id"]))]
+
+        template = {"instance": rows(ProcessInstance, ProcessInstance.id)[0]}
+        for name, model in PER_INSTANCE.items():
+            template[name] = rows(model, model.instance_id)
+        task_ids = [t["id"] for t in template["task"]]
+        template["candidate"] = [
+            dict(c._mapping)
+            for c in session.execute(
+                select(HumanTaskCandidate.__table__).where(HumanTaskCandidate.task_id.in_(task_ids))
+            )
+        ]
+    return template
 
 
-def _next_id(session, table) -> int:
-    return (session.scalar(select(func.max(table.c.id))) or 0) + 1
+def _next_id(session, model) -> int:
+    return (session.scalar(select(func.max(model.id))) or 0) + 1
 
 
 def load(care: CareEngine, completed: int, open_: int) -> None:
     """Insert ``completed`` finished and ``open_`` waiting copies of real lifecycle instances."""
     templates = [(_template(care, True), completed), (_template(care, False), open_)]
-    tables = {
-        "instance": ProcessInstance.__table__,
-        "task": HumanTask.__table__,
-        "candidate": HumanTaskCandidate.__table__,
-        "history": HistoryEvent.__table__,
-    }
     for template, count in templates:
         for offset in range(0, count, CHUNK):
-            size = min(CHUNK, count - offset)
             with care.db.write() as session:
-                next_instance = _next_id(session, tables["instance"])
-                next_task = _next_id(session, tables["task"])
-                next_event = _next_id(session, tables["history"])
-                rows: dict[str, list[dict]] = {name: [] for name in tables}
-                for index in range(size):
-                    instance_id = next_instance + index
-                    instance = {**template["instance"], "id": instance_id, "tracking_code": secrets.token_urlsafe(24)}
-                    rows["instance"].append(instance)
-                    for task in template["tasks"]:
-                        task_id = next_task
-                        next_task += 1
-                        rows["task"].append(
-                            {**task, "id": task_id, "instance_id": instance_id, "task_guid": str(uuid.uuid4())}
-                        )
-                        rows["candidate"].extend(
-                            {**c, "task_id": task_id} for c in template["candidates"] if c["task_id"] == task["id"]
-                        )
-                    for event in template["history"]:
-                        rows["history"].append({**event, "id": next_event, "instance_id": instance_id})
-                        next_event += 1
-                for name in ("instance", "task", "candidate", "history"):
-                    if rows[name]:
-                        session.execute(insert(tables[name]), rows[name])
+                _insert_copies(session, template, min(CHUNK, count - offset))
     if not care.db.is_sqlite:
         _fix_sequences(care)
     with care.db.engine.begin() as connection:
         connection.execute(text("ANALYZE"))
 
 
+def _insert_copies(session, template: dict, size: int) -> None:
+    next_ids = {
+        name: _next_id(session, model)
+        for name, model in [("instance", ProcessInstance), *PER_INSTANCE.items()]
+        if hasattr(model, "id")
+    }
+    copies: dict[str, list[dict]] = {name: [] for name in ("instance", "candidate", *PER_INSTANCE)}
+
+    def new_id(name: str) -> int:
+        next_ids[name] += 1
+        return next_ids[name] - 1
+
+    for _ in range(size):
+        instance_id = new_id("instance")
+        tracking_code = secrets.token_urlsafe(24)
+        copies["instance"].append({**template["instance"], "id": instance_id, "tracking_code": tracking_code})
+        for name in PER_INSTANCE:
+            for row in template[name]:
+                copy = {**row, "instance_id": instance_id}
+                if name in next_ids:
+                    copy["id"] = new_id(name)
+                if "tracking_code" in row:
+                    copy["tracking_code"] = tracking_code
+                if "task_guid" in row:
+                    copy["task_guid"] = str(uuid.uuid4())
+                copies[name].append(copy)
+                if name == "task":
+                    copies["candidate"].extend(
+                        {**c, "task_id": copy["id"]} for c in template["candidate"] if c["task_id"] == row["id"]
+                    )
+    for name in ("instance", "task", "candidate", "history", "status", "stage", "subscription"):
+        if copies[name]:
+            model = HumanTaskCandidate if name == "candidate" else PER_INSTANCE.get(name, ProcessInstance)
+            session.execute(insert(model.__table__), copies[name])
+
+
 def _fix_sequences(care: CareEngine) -> None:
     """PostgreSQL: explicit ids bypass the sequences; move them past the copies."""
     with care.db.engine.begin() as connection:
-        for table in ("process_instances", "human_tasks", "history_events"):
-            connection.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-            )
+        for table in SEQUENCED:
+            highest = f"(SELECT coalesce(max(id), 1) FROM {table})"
+            connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {highest})"))

@@ -103,21 +103,23 @@ def scale_section(data: dict, folder: Path) -> str:
         f"{data['completed_instances']:,} completed and {data['open_instances']:,} open instances bulk-loaded "
         f"in {data['load_seconds']:.0f} s (copies of real instances), {data['backend']}, {data['transport']}; "
         f"{data['samples_per_operation']} requests per operation, sequential, one keep-alive client. "
-        f"Goals: reads p95 ≤ {goals['read_p95_ms']} ms; loaded ≤ {goals['loaded_to_empty']} × empty.",
+        f"Goals: reads p95 ≤ {goals['read_p95_ms']} ms; loaded ≤ {goals['loaded_to_empty']} × empty. "
+        "Lookups by tracking code are padded to a fixed floor on purpose, so that timing does not tell which "
+        "codes exist; for those the read goal applies to the time above the floor.",
         "",
         "| operation | empty p50 / p95 / p99 ms | loaded p50 / p95 / p99 ms | p95 loaded/empty | goal |",
         "|---|---|---|---|---|",
     ]
     for op in data["operations"]:
         ok = op["p95_ratio"] <= goals["loaded_to_empty"]
+        floor = op.get("floor_ms", 0)
         if op["kind"] == "read":
-            ok = ok and op["loaded"]["p95"] <= goals["read_p95_ms"]
+            ok = ok and op["loaded"]["p95"] - floor <= goals["read_p95_ms"]
+        padded = f", padded to {floor:.0f} ms" if floor else ""
         lines.append(
-            f"| {op['operation']} ({op['kind']}) | {_ms(op['empty'])} | {_ms(op['loaded'])} | "
+            f"| {op['operation']} ({op['kind']}{padded}) | {_ms(op['empty'])} | {_ms(op['loaded'])} | "
             f"{op['p95_ratio']:.2f} | {_verdict(ok)} |"
         )
-    for name, why in data["waiting"].items():
-        lines.append(f"| {name} | waiting for {why} | | | |")
 
     def draw(axes) -> None:
         names = [op["operation"] for op in data["operations"]]

@@ -44,6 +44,8 @@ class Settings:
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
     bootstrap_token: str = field(default_factory=lambda: _env("BOOTSTRAP_TOKEN", ""))
     max_upload_bytes: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))))
+    # Requests per minute one client address may make to each public endpoint (login, tracking lookups).
+    public_rate_limit_per_minute: int = field(default_factory=lambda: int(_env("PUBLIC_RATE_LIMIT", "30")))
     worker_interval_seconds: float = field(default_factory=lambda: float(_env("WORKER_INTERVAL", "1.0")))
     # Customer mail: without a host, notifications stay in the outbox (status "held") instead of being sent.
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))

@@ -13,13 +13,14 @@ from bench import report  # noqa: E402
 from bench.size import loglog_exponent  # noqa: E402
 
 PERCENTILES = {"p50": 10.0, "p95": 18.0, "p99": 19.0, "max": 25.0, "n": 5}
+PADDED = {"p50": 60.0, "p95": 68.0, "p99": 69.0, "max": 75.0, "n": 5}
 
 
 def write(folder: Path, name: str, data: dict) -> None:
     (folder / f"{name}.json").write_text(json.dumps(data))
 
 
-def test_report_shows_goals_and_waiting_endpoints_and_draws_plots(tmp_path):
+def test_report_shows_goals_and_padded_lookups_and_draws_plots(tmp_path):
     write(
         tmp_path,
         "overhead",
@@ -56,9 +57,16 @@ def test_report_shows_goals_and_waiting_endpoints_and_draws_plots(tmp_path):
             "samples_per_operation": 5,
             "goals": {"read_p95_ms": 20, "loaded_to_empty": 1.2},
             "operations": [
-                {"operation": "one_task", "kind": "read", "empty": PERCENTILES, "loaded": PERCENTILES, "p95_ratio": 1}
+                {"operation": "one_task", "kind": "read", "empty": PERCENTILES, "loaded": PERCENTILES, "p95_ratio": 1},
+                {
+                    "operation": "customer_status_api",
+                    "kind": "read",
+                    "empty": PADDED,
+                    "loaded": PADDED,
+                    "p95_ratio": 1,
+                    "floor_ms": 50.0,
+                },
             ],
-            "waiting": {"correlate_message": "#6 messages: POST /api/messages"},
             "memory": {
                 "serve_empty_kib": 1024,
                 "serve_loaded_kib": 2048,
@@ -74,7 +82,9 @@ def test_report_shows_goals_and_waiting_endpoints_and_draws_plots(tmp_path):
     assert "| sqlite | 1 | 100.0 | 0.250 | **missed** |" in text
     assert "completing a task **0.40** (met), stored bytes **1.30** (**missed**)" in text
     assert "| one_task (read) | 10.0 / 18.0 / 19.0 | 10.0 / 18.0 / 19.0 | 1.00 | met |" in text
-    assert "| correlate_message | waiting for #6 messages: POST /api/messages |" in text
+    assert (
+        "| customer_status_api (read, padded to 50 ms) | 60.0 / 68.0 / 69.0 | 60.0 / 68.0 / 69.0 | 1.00 | met |" in text
+    )
     assert "| carecenter serve | 1.0 | 2.0 | 2.000 |" in text
     assert "## 3. Timers\n\n_No results for this section in this run._" in text
     assert "![overhead](overhead.png)" in text

@@ -6,7 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from api.app import create_app
 from engine.bpmn import SourceFile
+from engine.config import Settings
+from engine.core import CareEngine
 from engine.errors import DeploymentInvalid
 from engine.models import CustomerStatus
 from tests.conftest import DATA, source, upload
@@ -132,6 +135,17 @@ def test_status_is_public_and_rate_limited(app, client, deployed):
     anonymous = app.test_client()
     codes = [anonymous.get(f"/api/status/{code}").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+def test_the_rate_limit_is_read_from_the_environment(monkeypatch, database_url):
+    monkeypatch.setenv("CARECENTER_PUBLIC_RATE_LIMIT", "2")
+    care = CareEngine(Settings.from_env(database_url=database_url))
+    try:
+        anonymous = create_app(care).test_client()
+        codes = [anonymous.get("/api/status/no-such-code").status_code for _ in range(3)]
+    finally:
+        care.close()
+    assert codes == [404, 404, 429]
 
 
 def test_nothing_internal_leaks_even_with_an_incident(care, client, anonymous, deployed):

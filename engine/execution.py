@@ -119,7 +119,7 @@ class Executor:
         session.add(row)
         session.flush()
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
-        return row, self.advance(session, row, workflow, definition, principal)
+        return row, self.advance(session, row, workflow, definition, principal, new_instance=True)
 
     def mutate(
         self, instance_id: int, change: Change, principal: str, use_returned_workflow: bool = False
@@ -158,8 +158,13 @@ class Executor:
         workflow: BpmnWorkflow,
         definition: LoadedDefinition,
         principal: str,
+        new_instance: bool = False,
     ) -> list[HumanTask]:
-        """Run engine steps to the next wait state, then write state, read models, history and incidents."""
+        """Run engine steps to the next wait state, then write state, read models, history and incidents.
+
+        ``new_instance`` (the row was inserted in this transaction) lets the read models skip reading rows
+        that cannot exist yet.
+        """
         error: Exception | None = None
         if row.status != "cancelled":
             try:
@@ -188,13 +193,15 @@ class Executor:
         elif row.status == "failed" and not self._has_open_incident(session, row.id):
             row.status = "active"
         if stored:
-            tasks = human_tasks.sync(session, row, workflow, definition, principal, self.history, self.clock)
-            new_timers = timers.sync(session, row, workflow, self.history, self.clock)
+            tasks = human_tasks.sync(
+                session, row, workflow, definition, principal, self.history, self.clock, new_instance
+            )
+            new_timers = timers.sync(session, row, workflow, self.history, self.clock, new_instance)
             if new_timers and self.timer_listeners:
                 self._announce_after_commit(session, new_timers)
-            if jobs.sync(session, row, workflow, self.clock) and self.job_listeners:
+            if jobs.sync(session, row, workflow, self.clock, new_instance) and self.job_listeners:
                 event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
-            messages.sync(session, row, workflow, self.clock)
+            messages.sync(session, row, workflow, self.clock, new_instance)
             thrown = messages.thrown_messages(session, row, workflow, self.message_ttl, now)
             if thrown and self.message_listeners:
                 event.listen(
@@ -204,7 +211,7 @@ class Executor:
                     once=True,
                 )
             session.flush()
-            status.sync(session, row, workflow, definition, tasks, now)
+            status.sync(session, row, workflow, definition, tasks, now, new_instance)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -100,12 +100,14 @@ def correlation_of(task, definition) -> dict[str, str]:
     return values
 
 
-def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock) -> None:
+def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, new_instance: bool = False) -> None:
     """Make the subscription rows of one instance match its waiting catches."""
-    rows = {
-        (row.task_guid, row.kind, row.name): row
-        for row in session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
-    }
+    stored = (
+        []
+        if new_instance
+        else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    )
+    rows = {(row.task_guid, row.kind, row.name): row for row in stored}
     waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
     for key, row in rows.items():
         if key not in waiting:

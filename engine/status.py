@@ -63,9 +63,10 @@ def sync(
     definition: LoadedDefinition,
     open_tasks: list[HumanTask],
     now: datetime,
+    new_instance: bool = False,
 ) -> CustomerStatus:
     model = definition.customer
-    status = session.get(CustomerStatus, row.id)
+    status = None if new_instance else session.get(CustomerStatus, row.id)
     if status is None:
         status = CustomerStatus(
             instance_id=row.id,
@@ -80,11 +81,15 @@ def sync(
         session.add(status)
     stage = current_stage(workflow, definition)
     if stage is not None and stage != status.stage:
-        previous = session.scalar(
-            select(CustomerStageEvent)
-            .where(CustomerStageEvent.instance_id == row.id, CustomerStageEvent.left_at.is_(None))
-            .order_by(CustomerStageEvent.id.desc())
-            .limit(1)
+        previous = (
+            None
+            if new_instance
+            else session.scalar(
+                select(CustomerStageEvent)
+                .where(CustomerStageEvent.instance_id == row.id, CustomerStageEvent.left_at.is_(None))
+                .order_by(CustomerStageEvent.id.desc())
+                .limit(1)
+            )
         )
         if previous is not None:
             previous.left_at = now

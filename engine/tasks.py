@@ -136,8 +136,10 @@ class Tasks:
 
     def complete(self, task_id: int, data: dict, principal: str, scope: TaskScope | None = None) -> dict:
         """Merge ``data`` into the task, run the instance to its next wait state; 409 if the task is not open."""
-        with self.db.read() as session:
-            instance_id = self._visible(session, task_id, scope).instance_id
+        with self.db.read() as session:  # visibility is checked in the change, under the instance lock
+            instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
+        if instance_id is None:
+            raise NotFound(f"no task with id {task_id}")
 
         def change(session, row, workflow, definition):
             task = self._visible(session, task_id, scope)

@@ -158,14 +158,20 @@ def waiting_timers(workflow) -> list[WaitingTimer]:
     return result
 
 
-def sync(session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock) -> list[datetime]:
+def sync(
+    session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock, new_instance: bool = False
+) -> list[datetime]:
     """Make the timer rows of one instance match its waiting timers; returns the due times of new rows."""
     now = clock.now()
     fired = take_fired(workflow)
     waiting = {(w.task_guid, w.due_at): w for w in waiting_timers(workflow)}
     still_waiting = {w.task_guid for w in waiting.values()}
-    rows = session.scalars(
-        select(Timer).where(Timer.instance_id == instance.id, Timer.status == "pending").order_by(Timer.id)
+    rows = (
+        []
+        if new_instance
+        else session.scalars(
+            select(Timer).where(Timer.instance_id == instance.id, Timer.status == "pending").order_by(Timer.id)
+        )
     )
     pending = {(row.task_guid, row.due_at): row for row in rows}
     for occurrence in fired:
@@ -401,11 +407,11 @@ class Timers:
             timer.last_error = None
             workflows.append(workflow)
             set_fire_horizon(workflow, claim.due_at)  # the executor fires what is due by then, oldest first
+            return timer
 
-        self.executor.mutate(claim.instance_id, change, TIMER_PRINCIPAL)
-        with self.db.read() as session:
-            status = session.scalar(select(Timer.status).where(Timer.id == claim.id))
-        if status == "pending":  # the engine did not consider it due (clocks apart?): look again a little later
+        # the row as committed: the timer read model updated this same object in the transaction
+        timer, _, _ = self.executor.mutate(claim.instance_id, change, TIMER_PRINCIPAL)
+        if timer.status == "pending":  # the engine did not consider it due (clocks apart?): look again a little later
             self._retry_later(claim, RuntimeError("the timer was not due for the engine yet"))
         return fired_total(workflows[-1])
 

@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, jobs, messages, state, status, timers
+from engine import human_tasks, jobs, messages, read_models, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -145,7 +145,7 @@ class Executor:
                     if use_returned_workflow:
                         workflow = result
                         definition = self.repository.load(row.definition_id)
-                    tasks = self.advance(session, row, workflow, definition, principal)
+                    tasks = self.advance(session, row, workflow, definition, principal, moved=use_returned_workflow)
                     return result, row, tasks
             except StaleDataError:
                 continue
@@ -159,11 +159,12 @@ class Executor:
         definition: LoadedDefinition,
         principal: str,
         new_instance: bool = False,
+        moved: bool = False,
     ) -> list[HumanTask]:
         """Run engine steps to the next wait state, then write state, read models, history and incidents.
 
-        ``new_instance`` (the row was inserted in this transaction) lets the read models skip reading rows
-        that cannot exist yet.
+        Read models the instance cannot have rows of are not read: none of a ``new_instance`` (inserted in
+        this transaction), none its definition has no elements for, unless it ``moved`` to another version.
         """
         error: Exception | None = None
         if row.status != "cancelled":
@@ -193,15 +194,30 @@ class Executor:
         elif row.status == "failed" and not self._has_open_incident(session, row.id):
             row.status = "active"
         if stored:
+            if new_instance:
+                none_stored = read_models.ALL
+            else:
+                none_stored = frozenset() if moved else read_models.ALL - definition.read_models
             tasks = human_tasks.sync(
-                session, row, workflow, definition, principal, self.history, self.clock, new_instance
+                session,
+                row,
+                workflow,
+                definition,
+                principal,
+                self.history,
+                self.clock,
+                none_stored=read_models.HUMAN_TASKS in none_stored,
             )
-            new_timers = timers.sync(session, row, workflow, self.history, self.clock, new_instance)
+            new_timers = timers.sync(
+                session, row, workflow, self.history, self.clock, none_stored=read_models.TIMERS in none_stored
+            )
             if new_timers and self.timer_listeners:
                 self._announce_after_commit(session, new_timers)
-            if jobs.sync(session, row, workflow, self.clock, new_instance) and self.job_listeners:
+            if jobs.sync(session, row, workflow, self.clock, none_stored=read_models.JOBS in none_stored) and (
+                self.job_listeners
+            ):
                 event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
-            messages.sync(session, row, workflow, self.clock, new_instance)
+            messages.sync(session, row, workflow, self.clock, none_stored=read_models.SUBSCRIPTIONS in none_stored)
             thrown = messages.thrown_messages(session, row, workflow, self.message_ttl, now)
             if thrown and self.message_listeners:
                 event.listen(

@@ -35,11 +35,11 @@ def sync(
     principal: str,
     history: History,
     clock: Clock,
-    new_instance: bool = False,
+    none_stored: bool = False,
 ) -> list[HumanTask]:
     """Make the open rows of one instance match its ready tasks; returns the open rows."""
     ready = {str(task.id): task for task in ready_human_tasks(workflow)}
-    open_rows = [] if new_instance else open_tasks(session, instance.id)
+    open_rows = [] if none_stored else open_tasks(session, instance.id)
     known = {row.task_guid for row in open_rows}
     for row in open_rows:
         if row.task_guid not in ready:

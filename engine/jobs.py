@@ -105,11 +105,11 @@ def waiting_service_tasks(workflow) -> list:
     return [t for t in workflow.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, CareServiceTask)]
 
 
-def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, new_instance: bool = False) -> int:
+def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, none_stored: bool = False) -> int:
     """Make the job rows of one instance match its waiting service tasks; returns how many rows are new."""
     now = clock.now()
     waiting = {str(task.id): task for task in waiting_service_tasks(workflow)}
-    if new_instance and not waiting:
+    if none_stored and not waiting:
         return 0
     rows = session.scalars(
         select(ServiceJob).where(ServiceJob.instance_id == instance.id, ServiceJob.status.in_(("pending", "failed")))

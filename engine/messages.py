@@ -100,11 +100,11 @@ def correlation_of(task, definition) -> dict[str, str]:
     return values
 
 
-def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, new_instance: bool = False) -> None:
+def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, none_stored: bool = False) -> None:
     """Make the subscription rows of one instance match its waiting catches."""
     stored = (
         []
-        if new_instance
+        if none_stored
         else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
     )
     rows = {(row.task_guid, row.kind, row.name): row for row in stored}

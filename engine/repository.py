@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import forms, stages
+from engine import forms, read_models, stages
 from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
 from engine.clock import Clock
 from engine.db import Database
@@ -42,6 +42,8 @@ class LoadedDefinition:
     elements: dict[tuple[str, str], ElementInfo] = field(default_factory=dict)
     forms: dict[str, dict] = field(default_factory=dict)
     customer: stages.StageModel = field(default_factory=stages.StageModel)
+    # what its instances can have rows of (engine/read_models.py); steps skip reading the others
+    read_models: frozenset[str] = read_models.ALL
 
     def element(self, container_id: str, element_id: str) -> ElementInfo | None:
         return self.elements.get((container_id, element_id))
@@ -423,5 +425,14 @@ class Repository:
                 loaded_forms.setdefault(form_name, document)
         customer = stages.read_model(parsed.process_node(key))
         return LoadedDefinition(
-            definition_id, key, version, name, spec, subprocess_specs, elements, loaded_forms, customer
+            definition_id,
+            key,
+            version,
+            name,
+            spec,
+            subprocess_specs,
+            elements,
+            loaded_forms,
+            customer,
+            read_models.read_models_of([spec, *subprocess_specs.values()]),
         )

@@ -159,7 +159,7 @@ def waiting_timers(workflow) -> list[WaitingTimer]:
 
 
 def sync(
-    session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock, new_instance: bool = False
+    session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock, none_stored: bool = False
 ) -> list[datetime]:
     """Make the timer rows of one instance match its waiting timers; returns the due times of new rows."""
     now = clock.now()
@@ -168,7 +168,7 @@ def sync(
     still_waiting = {w.task_guid for w in waiting.values()}
     rows = (
         []
-        if new_instance
+        if none_stored
         else session.scalars(
             select(Timer).where(Timer.instance_id == instance.id, Timer.status == "pending").order_by(Timer.id)
         )

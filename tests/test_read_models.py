@@ -1,0 +1,62 @@
+"""Steps skip reading read models a definition cannot have rows of, and still keep every row right."""
+
+import io
+
+from sqlalchemy import event, select
+
+from engine import read_models
+from engine.bpmn import SourceFile
+from engine.config import PROJECT_ROOT
+from engine.models import HumanTask, ProcessDefinition
+from tests.conftest import source, upload
+
+
+def loaded(care, key):
+    with care.db.read() as session:
+        definition_id = session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key))
+    return care.repository.load(definition_id)
+
+
+def test_each_care_process_names_the_read_models_its_elements_write(care):
+    folder = PROJECT_ROOT / "processes"
+    sources = [SourceFile(p.name, p.read_bytes()) for p in sorted(folder.iterdir()) if p.suffix in (".bpmn", ".dmn")]
+    care.repository.deploy(sources, "shipped", "test")
+    assert loaded(care, "hello_care").read_models == {read_models.HUMAN_TASKS}
+    intake = loaded(care, "inquiry_intake").read_models
+    assert {read_models.HUMAN_TASKS, read_models.TIMERS, read_models.SUBSCRIPTIONS} <= intake
+    dispatch = loaded(care, "update_release").read_models  # service tasks only, started by a signal
+    assert read_models.JOBS in dispatch and not {read_models.HUMAN_TASKS, read_models.TIMERS} & dispatch
+
+
+def test_a_step_of_an_automatic_process_reads_no_task_or_job_rows(care, client):
+    assert client.post("/api/deployments", data=upload("script_failure_fixed.bpmn")).status_code == 201
+    statements = []
+    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    client.post("/api/process-definitions/script_failure/instances", json={"variables": {"divisor": 5}})
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert not [s for s in reads if "FROM human_tasks" in s or "FROM service_jobs" in s or "FROM timers" in s]
+
+
+def test_an_instance_moved_to_a_version_without_its_user_task_closes_that_task(care, client):
+    assert client.post("/api/deployments", data=upload("parallel_failure.bpmn")).status_code == 201
+    started = client.post("/api/process-definitions/parallel_failure/instances", json={"variables": {"divisor": 0}})
+    instance = started.json
+    assert instance["status"] == "failed"
+    [review] = [t for t in client.get(f"/api/tasks?instance_id={instance['id']}").json["items"]]
+    automatic = source("parallel_failure_automatic.bpmn").content
+    deployed = client.post("/api/deployments", data={"files": [(io.BytesIO(automatic), "parallel_failure.bpmn")]})
+    assert deployed.status_code == 201
+    assert read_models.HUMAN_TASKS not in loaded_version(care, "parallel_failure", 2).read_models
+    incident = client.get("/api/incidents").json["items"][0]
+    retried = client.post(f"/api/incidents/{incident['id']}/retry", json={"latest_version": True})
+    assert retried.status_code == 200, retried.json
+    assert (retried.json["status"], retried.json["version"]) == ("completed", 2)
+    with care.db.read() as session:
+        assert session.get(HumanTask, review["id"]).status == "cancelled"
+    assert client.get(f"/api/instances/{instance['id']}").json["data"]["reviewed"] is True
+
+
+def loaded_version(care, key, version):
+    with care.db.read() as session:
+        query = select(ProcessDefinition.id).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+        return care.repository.load(session.scalar(query))

@@ -119,7 +119,8 @@ def run(smoke: bool) -> dict:
     with database("postgresql") as url:
         care = engine_for(url)
         deploy(care, f"{PROCESS}.bpmn")
-        bulk.load(care, 1, 20)  # a handful of rows so that "empty" has tasks to read
+        # a handful of rows, but enough open tasks that the team list returns a full first page (50) in both states
+        bulk.load(care, 1, 60)
         memory = {"worker_empty_kib": worker_rss(url, settle)}
         with serve(url, "scale") as server:
             client = server.client()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 
 from engine import forms, human_tasks, state
 from engine.clock import Clock
@@ -46,7 +46,9 @@ class Tasks:
 
     def list(self, filters: TaskFilter, limit: int, after: int | None, scope: TaskScope | None = None) -> Page[dict]:
         """Tasks matching ``filters``; with a ``scope``, only those the scoped principal may see."""
-        query = select(HumanTask).where(HumanTask.status == filters.status).order_by(HumanTask.id).limit(limit + 1)
+        query = (
+            select(*LISTED_COLUMNS).where(HumanTask.status == filters.status).order_by(HumanTask.id).limit(limit + 1)
+        )
         if filters.candidate_group is not None:
             query = query.where(
                 HumanTask.id.in_(
@@ -73,8 +75,9 @@ class Tasks:
         with self.db.read() as session:
             if filters.sort == "due":
                 query = _by_due(session, query, after)
-            page = page_of(list(session.scalars(query)), limit)
-            return Page([task_view(task, now) for task in page.items], page.next_after)
+            page = page_of(list(session.execute(query)), limit)
+            listed = _with_candidates(session, page.items)
+            return Page([task_view(task, now) for task in listed], page.next_after)
 
     def get(self, task_id: int, scope: TaskScope | None = None) -> dict:
         with self.db.read() as session:
@@ -204,6 +207,35 @@ class Tasks:
                 "data": _jsonable(data),
                 "draft": task.draft,
             }
+
+
+# A list reads plain rows (no ORM objects, no drafts) and the candidates of the page in one query.
+LISTED_COLUMNS = [column for column in HumanTask.__table__.columns if column.key != "draft"]
+
+
+@dataclass(frozen=True)
+class ListedTask:
+    """A task row of a list with its candidates: what :func:`task_view` reads."""
+
+    row: Row
+    candidates: dict[str, list[str]]
+
+    def __getattr__(self, name: str):
+        return getattr(self.row, name)
+
+    def candidate_names(self, kind: str) -> list[str]:
+        return self.candidates.get(kind, [])
+
+
+def _with_candidates(session, rows: list[Row]) -> list[ListedTask]:
+    names: dict[int, dict[str, list[str]]] = {row.id: {} for row in rows}
+    if names:
+        query = select(HumanTaskCandidate.task_id, HumanTaskCandidate.kind, HumanTaskCandidate.name).where(
+            HumanTaskCandidate.task_id.in_(list(names))
+        )
+        for task_id, kind, name in session.execute(query):
+            names[task_id].setdefault(kind, []).append(name)
+    return [ListedTask(row, {kind: sorted(found) for kind, found in names[row.id].items()}) for row in rows]
 
 
 def _jsonable(data: dict) -> dict:

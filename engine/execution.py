@@ -196,8 +196,10 @@ class Executor:
         if stored:
             if new_instance:
                 none_stored = read_models.ALL
+            elif moved:
+                none_stored = frozenset()
             else:
-                none_stored = frozenset() if moved else read_models.ALL - definition.read_models
+                none_stored = read_models.ALL - definition.read_models
             tasks = human_tasks.sync(
                 session,
                 row,

@@ -109,10 +109,14 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
     """Make the job rows of one instance match its waiting service tasks; returns how many rows are new."""
     now = clock.now()
     waiting = {str(task.id): task for task in waiting_service_tasks(workflow)}
-    if none_stored and not waiting:
-        return 0
-    rows = session.scalars(
-        select(ServiceJob).where(ServiceJob.instance_id == instance.id, ServiceJob.status.in_(("pending", "failed")))
+    rows = (
+        []
+        if none_stored
+        else session.scalars(
+            select(ServiceJob).where(
+                ServiceJob.instance_id == instance.id, ServiceJob.status.in_(("pending", "failed"))
+            )
+        )
     )
     open_rows = {row.task_guid: row for row in rows}
     for guid, row in open_rows.items():

@@ -398,22 +398,19 @@ class Timers:
         return 0
 
     def _fire_instance(self, claim: Claim) -> int:
-        workflows = []
-
         def change(session, row, workflow, definition):
             timer = session.get(Timer, claim.id, populate_existing=True)
             if timer is None or timer.status != "pending" or timer.due_at != claim.due_at:
                 raise _AlreadyHandled()
             timer.last_error = None
-            workflows.append(workflow)
             set_fire_horizon(workflow, claim.due_at)  # the executor fires what is due by then, oldest first
-            return timer
+            return timer, workflow
 
         # the row as committed: the timer read model updated this same object in the transaction
-        timer, _, _ = self.executor.mutate(claim.instance_id, change, TIMER_PRINCIPAL)
+        (timer, workflow), _, _ = self.executor.mutate(claim.instance_id, change, TIMER_PRINCIPAL)
         if timer.status == "pending":  # the engine did not consider it due (clocks apart?): look again a little later
             self._retry_later(claim, RuntimeError("the timer was not due for the engine yet"))
-        return fired_total(workflows[-1])
+        return fired_total(workflow)
 
     def _retry_later(self, claim: Claim, error: Exception, immediately: bool = False) -> None:
         with self.db.write() as session:

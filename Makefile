@@ -24,11 +24,15 @@ var/admin-token: | $(STAMP)
 	mkdir -p var
 	umask 077 && $(BIN)/python -c "import secrets; print('cc_' + secrets.token_urlsafe(32))" > var/admin-token
 
+var/secret-key: | $(STAMP)
+	mkdir -p var
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > var/secret-key
+
 var/demo-password: | $(STAMP)
 	mkdir -p var
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(12))" > var/demo-password
 
-run: $(STAMP) var/admin-token var/demo-password
+run: $(STAMP) var/admin-token var/demo-password var/secret-key
 	$(BIN)/carecenter db upgrade
 	$(BIN)/carecenter deploy processes
 	$(BIN)/carecenter demo
@@ -40,7 +44,9 @@ run: $(STAMP) var/admin-token var/demo-password
 	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
 	@echo "Sign in at http://$(HOST):$(PORT)/login as demo-staff (tasks) or demo-designer (processes),"
 	@echo "  password $$(cat var/demo-password) (in var/demo-password)"
-	CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
+	@CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" CARECENTER_SECRET_KEY="$$(cat var/secret-key)" \
+	  CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" CARECENTER_ALLOWED_HOSTS="$${CARECENTER_ALLOWED_HOSTS:-localhost}" \
+	  $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -54,7 +54,7 @@ def send_link():
         customer = session.scalar(select(Customer).where(func.lower(Customer.email) == email))
         if customer is not None:
             token = _serializer().dumps(customer.id)
-            link = url_for("portal.requests", token=token, _external=True)
+            link = care().settings.public.link(url_for("portal.requests"), token=token)
             key = "portal-link:" + hashlib.sha256(token.encode()).hexdigest()
             session.add(
                 OutboxMessage(

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.public_url import DEFAULT_PUBLIC_URL, PublicUrl
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,6 +44,17 @@ class Settings:
     processes_dir: Path = field(default_factory=lambda: Path(_env("PROCESSES_DIR", str(PROJECT_ROOT / "processes"))))
     forms_dir: Path = field(default_factory=lambda: Path(_env("FORMS_DIR", str(PROJECT_ROOT / "forms"))))
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
+    # The address customers and staff reach the site at; every link in a mail is built from it, and
+    # when it is set, requests naming another host are refused (see engine/public_url.py).
+    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
+    # Further host names the web process answers to besides the public URL's (e.g. an internal name for probes).
+    allowed_hosts: tuple[str, ...] = field(
+        default_factory=lambda: tuple(h.strip() for h in _env("ALLOWED_HOSTS", "").split(",") if h.strip())
+    )
+    # How many proxies in front of the web process set X-Forwarded-For/-Proto/-Host/-Port; 0 trusts none.
+    trusted_proxies: int = field(default_factory=lambda: int(_env("TRUSTED_PROXIES", "0")))
+    # A signed-in page session ends after this many hours, however active (and at once on logout).
+    session_max_hours: float = field(default_factory=lambda: float(_env("SESSION_MAX_HOURS", "12")))
     bootstrap_token: str = field(default_factory=lambda: _env("BOOTSTRAP_TOKEN", ""))
     max_upload_bytes: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))))
     # Requests per minute one client address may make to each public endpoint (login, tracking lookups).
@@ -57,6 +70,22 @@ class Settings:
     operation_modules: tuple[str, ...] = field(
         default_factory=lambda: tuple(m.strip() for m in _env("OPERATION_MODULES", "").split(",") if m.strip())
     )
+
+    def __post_init__(self) -> None:
+        if self.public_url:
+            try:
+                PublicUrl.parse(self.public_url)
+            except ValueError as error:
+                raise ValueError(f"CARECENTER_PUBLIC_URL: {error}") from None
+        if self.trusted_proxies < 0:
+            raise ValueError("CARECENTER_TRUSTED_PROXIES must be 0 or more")
+        if self.session_max_hours <= 0:
+            raise ValueError("CARECENTER_SESSION_MAX_HOURS must be more than 0")
+
+    @property
+    def public(self) -> PublicUrl:
+        """The parsed public URL; the local default of ``carecenter serve`` while none is configured."""
+        return PublicUrl.parse(self.public_url or DEFAULT_PUBLIC_URL)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

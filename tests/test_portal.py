@@ -40,7 +40,7 @@ def test_a_signed_link_lists_the_customers_requests(care, anonymous, customers):
     assert answer.status_code == 200 and "If we know this address" in answer.text
     [mail] = _outbox(care)
     assert (mail.recipient, mail.status, mail.kind) == ("alice@example.com", "held", "mail")
-    link = re.search(r"http://localhost(/portal/requests\?token=\S+)", mail.body)[1]
+    link = re.search(r"http://127\.0\.0\.1:8000(/portal/requests\?token=\S+)", mail.body)[1]  # the default public URL
     page = anonymous.get(link)
     assert page.status_code == 200
     assert page.text.count("/track/") == 2 and "Hello care" in page.text

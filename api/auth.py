@@ -6,6 +6,8 @@ the principal then passes :func:`api.policy.authorize`.
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, g, redirect, request, session, url_for
 
 from api import policy, ratelimit
@@ -23,16 +25,17 @@ def current_scope():
 
 
 def _session_principal(app: Flask) -> Principal | None:
-    user_id = session.get("user_id")
-    if user_id is None:
+    """The signed-in user of this session, unless it was ended (logout, password change, ...) or is too old."""
+    user_id, generation, signed_in_at = (session.get(k) for k in ("user_id", "generation", "signed_in_at"))
+    if user_id is None or generation is None or signed_in_at is None:
         return None
     care = app.extensions["carecenter"]
+    if time.time() - signed_in_at > care.settings.session_max_hours * 3600:
+        return None
     with care.db.read() as db_session:
         user = db_session.get(User, user_id)
-        if user is None or user.disabled or user.password_hash is None:
+        if user is None or user.disabled or user.password_hash is None or user.session_generation != generation:
             return None
-        if session.get("password_fingerprint") != user.password_hash[-16:]:
-            return None  # the password changed since this login
         return user_principal(user)
 
 
@@ -40,7 +43,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def _authenticate():
         endpoint = request.endpoint
-        if endpoint in policy.RATE_LIMITED_ENDPOINTS and request.method in ("GET", "POST"):
+        if endpoint in policy.RATE_LIMITED_ENDPOINTS:
             limited = ratelimit.check(app, endpoint)
             if limited is not None:
                 return limited

@@ -67,6 +67,7 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     from waitress import serve as waitress_serve
 
     from api.app import create_app
+    from api.security import server_options
     from engine import worker
 
     care = _engine()
@@ -80,8 +81,10 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     click.echo(f"  API:      {base}/api/process-definitions")
     click.echo(f"  OpenAPI:  {base}/api/openapi.json")
     click.echo(f"  Health:   {base}/healthz")
+    if not care.settings.public_url:
+        click.echo(f"  CARECENTER_PUBLIC_URL is not set: links in mails point to {care.settings.public.base}")
     sys.stdout.flush()
-    waitress_serve(app, host=host, port=port, threads=threads, ident="carecenter")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="carecenter", **server_options(care.settings))
 
 
 @main.command("worker")
@@ -269,6 +272,18 @@ def user_disable(username: str) -> None:
     except CareError as error:
         raise click.ClickException(error.detail) from None
     click.echo(f"user {found.username} disabled")
+
+
+@user.command("sign-out")
+@click.argument("username")
+def user_sign_out(username: str) -> None:
+    """End every page session of a user at once (their API tokens stay valid)."""
+    care = _engine()
+    try:
+        care.identity.end_sessions(care.identity.by_name(username).id)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"every session of {username.strip().lower()} has ended")
 
 
 @main.group()

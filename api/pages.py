@@ -15,7 +15,7 @@ from api.diagram import render_svg
 from api.form_fields import fields_for, read_form
 from api.routes.common import care
 from api.routes.deployments import uploaded_sources
-from api.web import check_csrf
+from api.web import check_csrf, safe_next
 from engine import forms
 from engine.errors import CareError, DeploymentInvalid, InvalidRequest
 from engine.forms import FormDataInvalid
@@ -73,13 +73,13 @@ def task_list():
 @blueprint.post("/tasks/<int:task_id>/claim")
 def claim(task_id: int):
     _act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
-    return redirect(request.form.get("back") or url_for("pages.task", task_id=task_id))
+    return redirect(safe_next(request.form.get("back"), url_for("pages.task", task_id=task_id)))
 
 
 @blueprint.post("/tasks/<int:task_id>/unclaim")
 def unclaim(task_id: int):
     _act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
-    return redirect(request.form.get("back") or url_for("pages.task_list"))
+    return redirect(safe_next(request.form.get("back"), url_for("pages.task_list")))
 
 
 def _act(action, message: str) -> None:

@@ -15,7 +15,6 @@ from flask.sessions import SecureCookieSessionInterface
 
 from api.auth import current_principal
 from engine.identity import LoginFailed
-from engine.models import User
 
 blueprint = Blueprint("web", __name__, template_folder="templates")
 FAILED_LOGIN_DELAY_SECONDS = 0.3
@@ -54,11 +53,20 @@ def check_csrf():
             abort(400, description="the form expired or did not come from this site; reload the page and try again")
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so the login form cannot be used to send people elsewhere."""
-    if not target or urlparse(target).netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.home")
+def safe_next(target: str | None, fallback: str | None = None) -> str:
+    """``target`` if it is a path on this site, else ``fallback`` (the home page): forms never send people elsewhere."""
+    if not target or not _is_local_path(target):
+        return fallback or url_for("web.home")
     return target
+
+
+def _is_local_path(target: str) -> bool:
+    """One leading slash and nothing a browser reads as another host: no ``//``, backslash, blank or control."""
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if any(char == "\\" or ord(char) <= 0x20 or ord(char) == 0x7F for char in target):
+        return False
+    return not urlparse(target).netloc
 
 
 @blueprint.get("/login")
@@ -76,17 +84,16 @@ def login_submit():
         time.sleep(FAILED_LOGIN_DELAY_SECONDS)
         page = render_template("login.html", next=request.form.get("next", ""), error=failure.detail, username=username)
         return page, 401
-    with care.db.read() as db_session:
-        fingerprint = db_session.get(User, user.id).password_hash[-16:]
     session.clear()  # a new session at login: no fixation
-    session["user_id"] = user.id
-    session["password_fingerprint"] = fingerprint
+    session.update(user_id=user.id, generation=user.session_generation, signed_in_at=int(time.time()))
     csrf_token()
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @blueprint.post("/logout")
 def logout():
+    """Signing out ends every session of this user, also copies of the cookie taken before."""
+    current_app.extensions["carecenter"].identity.end_sessions(current_principal().user_id)
     session.clear()
     return redirect(url_for("web.login"))
 

@@ -44,6 +44,7 @@ class UserView:
     groups: tuple[str, ...]
     disabled: bool
     has_password: bool
+    session_generation: int  # sessions signed in under another generation are over (not part of the API view)
 
     def as_dict(self) -> dict:
         return {
@@ -66,6 +67,7 @@ def _view(user: User) -> UserView:
         tuple(g.name for g in user.groups),
         user.disabled,
         user.password_hash is not None,
+        user.session_generation,
     )
 
 
@@ -139,6 +141,7 @@ class Identity:
                 password_hash=_hasher.hash(password) if password else None,
                 disabled=False,
                 failed_logins=0,
+                session_generation=0,
                 created_at=self.clock.now(),
             )
             user.groups = self._groups_named(session, groups or [])
@@ -168,12 +171,24 @@ class Identity:
                 user.groups = self._groups_named(session, groups)
             if disabled is not None:
                 user.disabled = disabled
+                if disabled:
+                    user.session_generation += 1
             if display_name is not None:
                 user.display_name = display_name.strip()[:200] or user.username
             if password is not None:
                 check_password(password)
                 user.password_hash = _hasher.hash(password)
                 user.failed_logins, user.locked_until = 0, None
+                user.session_generation += 1
+            return _view(user)
+
+    def end_sessions(self, user_id: int) -> UserView:
+        """Sign the user out everywhere: every page session signed in before now stops working."""
+        with self.db.write() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"no user with id {user_id}")
+            user.session_generation += 1
             return _view(user)
 
     def users(self) -> list[UserView]:

@@ -89,6 +89,12 @@ def update_user(user_id: int):
     return user.as_dict()
 
 
+@blueprint.post("/api/users/<int:user_id>/sign-out")
+def sign_out_user(user_id: int):
+    """Sign a user out everywhere: every page session of theirs ends now (their API tokens stay)."""
+    return care().identity.end_sessions(user_id).as_dict()
+
+
 @blueprint.get("/api/groups")
 def list_groups():
     return {"items": care().identity.groups(), "next": None}

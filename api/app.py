@@ -6,7 +6,7 @@ import secrets
 
 from flask import Flask
 
-from api import auth, customer_pages, portal, problems, routes, web
+from api import auth, customer_pages, portal, problems, routes, security, web
 from engine.config import Settings
 from engine.core import CareEngine
 
@@ -29,4 +29,5 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     customer_pages.register(app)
     portal.register(app)
     web.configure(app)
+    security.configure(app, care.settings)
     return app

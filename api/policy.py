@@ -34,6 +34,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "portal.requests",
         "portal.inquiry",
         "portal.inquiry_submit",
+        "portal.confirm",
+        "portal.confirm_submit",
     }
 )
 RATE_LIMITED_ENDPOINTS = frozenset(
@@ -46,6 +48,8 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "portal.send_link",
         "portal.requests",
         "portal.inquiry_submit",
+        "portal.confirm",
+        "portal.confirm_submit",
     }
 )
 
@@ -67,6 +71,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "instances.list_instances": frozenset({STAFF}),
     "instances.get": frozenset({STAFF}),
     "instances.history": frozenset({STAFF}),
+    "instances.link_customer": frozenset({STAFF}),
     "tasks.list_tasks": frozenset({STAFF}),
     "tasks.get": frozenset({STAFF}),
     "tasks.claim": frozenset({STAFF}),

@@ -5,6 +5,9 @@ link signed by itsdangerous that expires after :data:`LINK_MAX_AGE`; the answer 
 or not the address is known, so the form tells nobody who is a customer.  ``GET /portal/requests``
 with a valid token lists the customer's requests from the customer status read model; a forged or
 expired token is 403 and shows nothing.
+
+``/portal/inquiry`` takes a new inquiry from anyone, so it files it under an unverified contact; a
+customer whose address it names confirms it as theirs through ``/portal/confirm`` (a mailed link).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from api import i18n
 from api.customer_pages import STATUS_TEXTS
 from api.routes.common import care
 from api.web import check_csrf
-from engine.errors import Conflict
+from engine.errors import CareError, Conflict
 from engine.models import CustomerStatus
 from process_library.store import Customer, OutboxMessage
 
@@ -28,6 +31,9 @@ blueprint = Blueprint("portal", __name__)
 blueprint.before_request(check_csrf)
 LINK_MAX_AGE = 24 * 3600  # seconds
 SALT = "carecenter.portal.requests"
+CONFIRM_MAX_AGE = 14 * 24 * 3600  # seconds a customer has to confirm a web inquiry as theirs
+CONFIRM_SALT = "carecenter.portal.confirm"
+CONTACT_PREFIX = "web:"  # the id of an unverified contact: web:<e-mail>
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -120,22 +126,22 @@ def inquiry():
 def inquiry_submit():
     """Validate, then start inquiry intake through channel intake (``care.intake``), channel ``web``.
 
-    A customer the store does not know gets the id ``web:<e-mail>``, so their requests stay together.
-    Without a deployed intake process this answers 503 and starts nothing.
+    Nobody proves who they are on this form, so the inquiry is filed under an unverified contact
+    ``web:<e-mail>``, never under a customer of the store.  When the address belongs to a customer,
+    that customer is mailed a link to confirm the request as theirs (see :func:`confirm`); staff can
+    link it too.  Without a deployed intake process this answers 503 and starts nothing.
     """
     values, problems = inquiry_problems(request.form)
     if problems:
         return render_template("track/portal_inquiry.html", values=values, errors=problems, **_context()), 422
-    with care().db.read() as session:
-        known = session.scalar(select(Customer).where(func.lower(Customer.email) == values["email"].lower()))
-    customer_id = known.id if known else f"web:{values['email'].lower()}"
+    email = values["email"].lower()
     try:
         result = care().intake.submit(
             channel="web",
             customer={
-                "id": customer_id,
+                "id": CONTACT_PREFIX + email,
                 "name": values["name"],
-                "email": values["email"],
+                "email": email,
                 "product": values["product"],
             },
             subject=values["subject"],
@@ -147,7 +153,84 @@ def inquiry_submit():
         return render_template(
             "track/portal_inquiry.html", values=values, errors={}, unavailable=True, **_context()
         ), 503
+    _ask_the_customer_to_confirm(email, result.instance_id, values["subject"])
     return redirect(url_for("track.show", code=result.tracking_code, lang=_context()["lang"]))
+
+
+def _ask_the_customer_to_confirm(email: str, instance_id: int, subject: str) -> None:
+    """If a customer of the store has this address, mail them (at the address on file) a link to confirm."""
+    now = care().clock.now()
+    with care().db.write() as session:
+        customer = session.scalar(select(Customer).where(func.lower(Customer.email) == email))
+        if customer is None:
+            return
+        claim = {"instance": instance_id, "customer": customer.id, "subject": subject[:200]}
+        token = _confirm_serializer().dumps(claim)
+        link = care().settings.public.link(url_for("portal.confirm"), token=token)
+        session.add(
+            OutboxMessage(
+                idempotency_key=f"portal-confirm:{instance_id}",
+                kind="mail",
+                recipient=customer.email,
+                subject=f'Did you send us the request "{subject}"?',
+                body=(
+                    f"Hello {customer.name},\n\nsomeone sent us a request from the web form with your e-mail "
+                    f"address:\n\n  {subject}\n\nIf it was you, confirm it here, so we can see it with your "
+                    f"account:\n{link}\n\nIf it was not you, ignore this mail; the request stays apart from "
+                    "your account.\n"
+                ),
+                payload={"customer_id": customer.id, "purpose": "portal_confirm", "instance_id": instance_id},
+                status="held",
+                attempts=0,
+                created_at=now,
+            )
+        )
+
+
+def _confirm_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
+
+
+def _confirmation() -> tuple[dict | None, CustomerStatus | None]:
+    """The signed request to confirm and the request's status row; (None, None) for a bad or used link."""
+    try:
+        claim = _confirm_serializer().loads(request.values.get("token", ""), max_age=CONFIRM_MAX_AGE)
+    except (SignatureExpired, BadSignature):
+        return None, None
+    with care().db.read() as session:
+        status = session.get(CustomerStatus, claim["instance"])
+        customer = session.get(Customer, claim["customer"])
+        if status is None or customer is None:
+            return None, None
+        if status.customer_id not in (CONTACT_PREFIX + customer.email.lower(), customer.id):
+            return None, None  # filed under someone else meanwhile (staff linked it)
+        session.expunge(status)
+    return claim, status
+
+
+@blueprint.get("/portal/confirm")
+def confirm():
+    """Show the request the mailed link is about, with a button: a mail scanner's GET confirms nothing."""
+    claim, status = _confirmation()
+    if claim is None:
+        return render_template("track/portal_confirm.html", invalid=True, **_context()), 403
+    done = status.customer_id == claim["customer"]
+    return render_template(
+        "track/portal_confirm.html", claim=claim, status=status, token=request.args["token"], done=done, **_context()
+    )
+
+
+@blueprint.post("/portal/confirm")
+def confirm_submit():
+    claim, status = _confirmation()
+    if claim is None:
+        return render_template("track/portal_confirm.html", invalid=True, **_context()), 403
+    if status.customer_id != claim["customer"]:
+        try:
+            care().runtime.link_customer(claim["instance"], claim["customer"], "customer (confirmed by mail)")
+        except CareError:
+            return render_template("track/portal_confirm.html", invalid=True, **_context()), 409
+    return render_template("track/portal_confirm.html", claim=claim, status=status, done=True, **_context())
 
 
 def register(app: Flask) -> None:

@@ -197,6 +197,28 @@ class Runtime:
         _, row, tasks = self.executor.mutate(instance_id, change, principal)
         return instance_view(row, tasks)
 
+    def link_customer(self, instance_id: int, customer_id: str, principal: str, scope: TaskScope | None = None) -> dict:
+        """File the instance under ``customer_id``: its row, the customer's status, and the process variable.
+
+        For contacts whose identity was confirmed later (a portal inquiry from a known customer's address,
+        confirmed by mail or by staff): the running process reads the new ``customer_id`` from its next step on.
+        """
+        self.get(instance_id, with_data=False, scope=scope)  # NotFound unless the caller may see it
+
+        def change(session, row, workflow, definition):
+            if row.status in ("completed", "cancelled"):
+                raise Conflict(f"instance {instance_id} is already {row.status}")
+            previous = row.customer_id
+            row.customer_id = customer_id
+            # What runs next reads it from the unfinished tasks; what staff see, also from the last completed one.
+            for task in [*workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK), workflow.last_task]:
+                if task is not None:
+                    task.data["customer_id"] = customer_id
+            self.history.record(session, row.id, "customer_linked", principal, customer_id=customer_id, was=previous)
+
+        _, row, tasks = self.executor.mutate(instance_id, change, principal)
+        return instance_view(row, tasks)
+
 
 def _visible_data(workflow) -> dict:
     """The data of the instance: the workflow's own data, overlaid with the newest task data."""

@@ -95,6 +95,7 @@ def sync(
             previous.left_at = now
         session.add(CustomerStageEvent(instance_id=row.id, stage=stage, entered_at=now))
     status.stage = stage
+    status.customer_id = row.customer_id  # a contact confirmed later moves to its customer
     status.title = definition.name
     status.status = _status(row, workflow, model, stage, open_tasks)
     status.message = _message(model.stage(stage), workflow, definition)

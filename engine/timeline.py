@@ -21,6 +21,7 @@ KEY_EVENTS = (
     "instance_failed",
     "instance_completed",
     "instance_cancelled",
+    "customer_linked",
 )
 
 

@@ -8,7 +8,9 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
+from api.portal import SALT
 from engine.runtime import InstanceFilter
+from engine.tasks import TaskFilter
 from process_library.outbox_relay import relay_held_mail
 from process_library.store import Customer, OutboxMessage
 from tests.conftest import source, upload
@@ -121,3 +123,91 @@ def test_the_worker_relay_sends_the_held_link_once_over_smtp(care, anonymous, cu
     assert message["To"] == "alice@example.com" and "/portal/requests?token=" in message.get_content()
     [mail] = _outbox(care)
     assert (mail.status, mail.attempts) == ("sent", 2)
+
+
+INTAKE_FILES = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn")
+
+
+def _send_inquiry(anonymous, email: str, subject: str = "My router is broken") -> str:
+    token = _csrf(anonymous.get("/portal/inquiry").text)
+    data = {"name": "Mallory", "email": email, "product": "Router", "subject": subject, "description": "Help"}
+    response = anonymous.post("/portal/inquiry", data={**data, "csrf_token": token})
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def test_an_inquiry_naming_a_customers_address_is_not_filed_under_the_customer(care, client, anonymous, customers):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "ALICE@example.com")
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    assert started["customer_id"] == "web:alice@example.com"
+    timeline = client.get("/api/customers/C-1/timeline").get_json()["items"]
+    assert started["id"] not in [item["instance_id"] for item in timeline]
+    [confirmation] = [m for m in _outbox(care) if m.payload.get("purpose") == "portal_confirm"]
+    assert confirmation.recipient == "alice@example.com"  # the address on file, never the form's spelling
+    assert "My router is broken" in confirmation.subject
+    # A portal sign-in link for Alice does not list it either.
+    link_token = URLSafeTimedSerializer(client.application.config["SECRET_KEY"], salt=SALT).dumps("C-1")
+    assert "My router" not in anonymous.get(f"/portal/requests?token={link_token}").text
+
+
+def test_the_customer_confirms_by_the_mailed_link_and_then_owns_the_request(care, client, anonymous, customers):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "alice@example.com")
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    care.jobs.run_due("test-worker")  # the process looks up web:alice@example.com: nobody it knows
+    [confirmation] = [m for m in _outbox(care) if m.payload.get("purpose") == "portal_confirm"]
+    link = re.search(r"http://127\.0\.0\.1:8000(/portal/confirm\?token=\S+)", confirmation.body)[1]
+    page = anonymous.get(link + "&lang=de")
+    assert page.status_code == 200 and "Ja, diese Anfrage stammt von mir" in page.text
+    assert care.runtime.get(started["id"], with_data=False)["customer_id"] == "web:alice@example.com"  # GET: nothing
+    token = re.search(r'name="token" value="([^"]+)"', page.text)[1]
+    confirmed = anonymous.post("/portal/confirm", data={"token": token, "csrf_token": _csrf(page.text)})
+    assert confirmed.status_code == 200 and "filed with your account" in confirmed.text
+    after = care.runtime.get(started["id"])
+    assert after["customer_id"] == "C-1" and after["data"]["customer_id"] == "C-1"
+    # From now on the process works for Alice: staff's answer goes to her address on file.
+    [task] = care.tasks.list(TaskFilter(instance_id=started["id"]), 10, None).items
+    care.tasks.complete(task["id"], {"answer": "Restart it, please."}, "sam")
+    care.jobs.run_due("test-worker")
+    [answer] = [m for m in _outbox(care) if m.subject == "Re: My router is broken"]
+    assert answer.recipient == "alice@example.com" and answer.payload["customer_id"] == "C-1"
+    timeline = client.get("/api/customers/C-1/timeline").get_json()["items"]
+    [linked] = [item for item in timeline if item["instance_id"] == started["id"]]
+    assert "customer_linked" in [event["type"] for event in linked["events"]]
+    again = anonymous.post("/portal/confirm", data={"token": token, "csrf_token": _csrf(page.text)})
+    assert again.status_code == 200  # confirming twice changes nothing more
+    history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
+    assert [e["event_type"] for e in history].count("customer_linked") == 1
+
+
+def test_forged_confirmations_and_other_customers_change_nothing(app, care, client, anonymous, customers):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "alice@example.com")
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    csrf = _csrf(anonymous.get("/portal").text)
+    forged = URLSafeTimedSerializer("not-the-secret", salt="carecenter.portal.confirm").dumps(
+        {"instance": started["id"], "customer": "C-2", "subject": "x"}
+    )
+    assert anonymous.post("/portal/confirm", data={"token": forged, "csrf_token": csrf}).status_code == 403
+    # A valid signature for a customer whose address is not the contact's (Bob claiming Alice's request).
+    signer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="carecenter.portal.confirm")
+    wrong = signer.dumps({"instance": started["id"], "customer": "C-2", "subject": "x"})
+    assert anonymous.post("/portal/confirm", data={"token": wrong, "csrf_token": csrf}).status_code == 403
+    assert anonymous.get("/portal/confirm?token=garbage").status_code == 403
+    assert care.runtime.get(started["id"], with_data=False)["customer_id"] == "web:alice@example.com"
+
+
+def test_staff_link_a_contact_to_a_customer(care, client, anonymous, customers):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "someone@elsewhere.example")
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    assert [m for m in _outbox(care) if m.payload.get("purpose") == "portal_confirm"] == []  # not a customer's
+    path = f"/api/instances/{started['id']}/customer"
+    assert client.post(path, json={"customer_id": "C-404"}).status_code == 400
+    assert client.post(path, json={"customer_id": "C-2", "extra": 1}).status_code == 400
+    linked = client.post(path, json={"customer_id": "C-2"})
+    assert linked.status_code == 200 and linked.get_json()["customer_id"] == "C-2"
+    history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
+    [event] = [e for e in history if e["event_type"] == "customer_linked"]
+    assert event["principal"] == "token:test-admin"

@@ -3,10 +3,12 @@
 from flask import Blueprint, request
 
 from api.auth import current_principal, current_scope
-from api.requests import choice_arg, int_arg, limit_arg, paged
+from api.requests import choice_arg, int_arg, json_object, limit_arg, optional_str, paged
 from api.routes.common import care
+from engine.errors import InvalidRequest
 from engine.runtime import STATUSES, InstanceFilter
 from engine.views import history_view
+from process_library.store import Customer
 
 blueprint = Blueprint("instances", __name__)
 
@@ -31,6 +33,19 @@ def get(instance_id: int):
 @blueprint.post("/api/instances/<int:instance_id>/cancel")
 def cancel(instance_id: int):
     return care().runtime.cancel(instance_id, current_principal().name)
+
+
+@blueprint.post("/api/instances/<int:instance_id>/customer")
+def link_customer(instance_id: int):
+    """File an instance under a customer of the store (e.g. a portal inquiry whose sender staff recognised)."""
+    body = json_object()
+    if set(body) != {"customer_id"}:
+        raise InvalidRequest("send exactly one field, 'customer_id'")
+    customer_id = optional_str(body, "customer_id")
+    with care().db.read() as session:
+        if customer_id is None or session.get(Customer, customer_id) is None:
+            raise InvalidRequest(f"no customer with id '{customer_id}' in the customer store")
+    return care().runtime.link_customer(instance_id, customer_id, current_principal().name, current_scope())
 
 
 @blueprint.get("/api/instances/<int:instance_id>/history")

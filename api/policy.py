@@ -8,6 +8,9 @@ to the engine, which filters rows by it.
 - staff: tasks of their groups, assigned to them or naming them; instances they have a task in;
 - integration accounts: start instances, publish messages and signals, submit inquiries;
 - staff also submit inquiries (a phone call, a visit at the desk);
+- every staff member reads every customer's record and timeline (the care center is one point of
+  contact: whoever answers must see the whole customer), but no tracking codes: those secrets are
+  for admins and integration accounts (:func:`may_read_tracking_codes`);
 - admins: everything;
 - customers: only the public status endpoints.
 """
@@ -114,6 +117,20 @@ def authorize(principal: Principal, endpoint: str) -> bool:
     if principal.is_admin or ALLOWED_GROUPS.get(endpoint) in principal.groups:
         return True
     return principal.role in ALLOWED_ROLES.get(endpoint, frozenset())
+
+
+def may_read_tracking_codes(principal: Principal) -> bool:
+    """The tracking code is the secret that opens a customer's status page, so only admins and the
+    integration accounts that hand it to the customer (portal, channel systems) read it; staff, who
+    may read every customer's record and timeline, work with the case reference instead."""
+    return principal.is_admin or principal.role == INTEGRATION
+
+
+def without_secrets(principal: Principal, views: list[dict]) -> list[dict]:
+    """The views (instances, timeline entries, intake results) with ``tracking_code`` blanked where not allowed."""
+    if may_read_tracking_codes(principal):
+        return views
+    return [{**view, "tracking_code": None} if "tracking_code" in view else view for view in views]
 
 
 def team_scope(principal: Principal) -> TaskScope:

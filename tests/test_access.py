@@ -7,6 +7,7 @@ import re
 import pytest
 
 from api import policy
+from engine.tokens import Principal
 from tests.conftest import upload
 
 ROLES = ("designer", "staff", "integration")
@@ -179,3 +180,34 @@ def test_assignment_and_candidates_can_be_expressions_over_task_data(client):
     assert task["candidate_users"] == ["sue", "tina"]
     unassigned = client.post("/api/process-definitions/expression_assignment/instances", json={}).json["tasks"][0]
     assert (unassigned["assignee"], unassigned["candidate_groups"]) == (None, ["sales"])
+
+
+def test_every_staff_member_reads_customer_records_but_only_admins_and_integrations_tracking_codes(
+    care, anonymous, people
+):
+    """The care center is one point of contact: whoever answers sees the whole customer, but never the
+    secret that opens the customer's status page (staff work with the case reference)."""
+    from process_library.store import Customer
+
+    with care.db.write() as session:
+        session.add(Customer(id="C-9", name="Nora Nine", email="nora@example.com", tier="gold", language="en"))
+    admin = auth(people["admin"])
+    anonymous.post("/api/deployments", data=upload("call_parent.bpmn", "call_child.bpmn"), headers=admin)
+    started = anonymous.post(
+        "/api/process-definitions/call_parent/instances", json={"customer_id": "C-9"}, headers=admin
+    ).json
+    assert started["tracking_code"]  # technical team's case: sam (support) has no task in it
+    sam, tina = auth(people["staff"]), auth(people["lead"])
+    assert anonymous.get("/api/customers/C-9", headers=sam).status_code == 200
+    [entry] = anonymous.get("/api/customers/C-9/timeline", headers=sam).json["items"]
+    assert entry["instance_id"] == started["id"] and entry["tracking_code"] is None
+    [entry] = anonymous.get("/api/customers/C-9/timeline", headers=admin).json["items"]
+    assert entry["tracking_code"] == started["tracking_code"]
+    instance = anonymous.get(f"/api/instances/{started['id']}", headers=tina).json
+    assert instance["id"] == started["id"] and instance["tracking_code"] is None
+    assert all(i["tracking_code"] is None for i in anonymous.get("/api/instances", headers=tina).json["items"])
+    for role in ("designer", "integration"):
+        assert anonymous.get("/api/customers/C-9", headers=auth(people[role])).status_code == 403
+        assert anonymous.get("/api/customers/C-9/timeline", headers=auth(people[role])).status_code == 403
+    staff, integration = Principal("sam", "staff"), Principal("mailgw", "integration")
+    assert not policy.may_read_tracking_codes(staff) and policy.may_read_tracking_codes(integration)

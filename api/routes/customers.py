@@ -1,7 +1,11 @@
 """The customer store, for staff: who a customer is, which systems they run, which licenses they hold."""
 
+from dataclasses import replace
+
 from flask import Blueprint
 
+from api.auth import current_principal
+from api.policy import without_secrets
 from api.requests import int_arg, limit_arg, paged
 from api.routes.common import care
 from engine.errors import NotFound
@@ -25,4 +29,5 @@ def timeline(customer_id: str):
     """Every instance of the customer across processes, newest first, with stage, status and key events."""
     with care().db.read() as session:
         page = customer_timeline(session, customer_id, limit_arg(), int_arg("after"))
+    page = replace(page, items=without_secrets(current_principal(), page.items))
     return paged(page, "customers.timeline", customer_id=customer_id)

@@ -1,8 +1,11 @@
 """Process instances (RuntimeService) and their history (HistoryService)."""
 
+from dataclasses import replace
+
 from flask import Blueprint, request
 
 from api.auth import current_principal, current_scope
+from api.policy import without_secrets
 from api.requests import choice_arg, int_arg, json_object, limit_arg, optional_str, paged
 from api.routes.common import care
 from engine.errors import InvalidRequest
@@ -22,12 +25,12 @@ def list_instances():
         customer_id=request.args.get("customer_id"),
     )
     page = care().runtime.list(filters, limit_arg(), int_arg("after"), current_scope())
-    return paged(page, "instances.list_instances")
+    return paged(replace(page, items=without_secrets(current_principal(), page.items)), "instances.list_instances")
 
 
 @blueprint.get("/api/instances/<int:instance_id>")
 def get(instance_id: int):
-    return care().runtime.get(instance_id, scope=current_scope())
+    return without_secrets(current_principal(), [care().runtime.get(instance_id, scope=current_scope())])[0]
 
 
 @blueprint.post("/api/instances/<int:instance_id>/cancel")
@@ -45,7 +48,11 @@ def link_customer(instance_id: int):
     with care().db.read() as session:
         if customer_id is None or session.get(Customer, customer_id) is None:
             raise InvalidRequest(f"no customer with id '{customer_id}' in the customer store")
-    return care().runtime.link_customer(instance_id, customer_id, current_principal().name, current_scope())
+    principal = current_principal()
+    [view] = without_secrets(
+        principal, [care().runtime.link_customer(instance_id, customer_id, principal.name, current_scope())]
+    )
+    return view
 
 
 @blueprint.get("/api/instances/<int:instance_id>/history")

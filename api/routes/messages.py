@@ -4,6 +4,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from api.auth import current_principal
+from api.policy import without_secrets
 from api.requests import json_object, optional_str
 from api.routes.common import care
 from engine.errors import InvalidRequest, NotFound
@@ -65,4 +66,4 @@ def submit_inquiry():
         reference=body.get("reference"),
         principal=current_principal().name,
     )
-    return result.as_dict(), 201 if result.started else 200
+    return without_secrets(current_principal(), [result.as_dict()])[0], 201 if result.started else 200

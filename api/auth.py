@@ -6,8 +6,6 @@ the principal then passes :func:`api.policy.authorize`.
 
 from __future__ import annotations
 
-import time
-
 from flask import Flask, g, redirect, request, session, url_for
 
 from api import policy, ratelimit
@@ -30,7 +28,7 @@ def _session_principal(app: Flask) -> Principal | None:
     if user_id is None or generation is None or signed_in_at is None:
         return None
     care = app.extensions["carecenter"]
-    if time.time() - signed_in_at > care.settings.session_max_hours * 3600:
+    if care.clock.now().timestamp() - signed_in_at > care.settings.session_max_hours * 3600:
         return None
     with care.db.read() as db_session:
         user = db_session.get(User, user_id)

@@ -85,7 +85,8 @@ def login_submit():
         page = render_template("login.html", next=request.form.get("next", ""), error=failure.detail, username=username)
         return page, 401
     session.clear()  # a new session at login: no fixation
-    session.update(user_id=user.id, generation=user.session_generation, signed_in_at=int(time.time()))
+    signed_in_at = int(care.clock.now().timestamp())
+    session.update(user_id=user.id, generation=user.session_generation, signed_in_at=signed_in_at)
     csrf_token()
     return redirect(safe_next(request.form.get("next")))
 

@@ -152,6 +152,7 @@ class ParsedFiles:
             except DeploymentInvalid as invalid:
                 problems.extend(invalid.problems)
                 continue
+            _name_unnamed_flows(self.trees[source.filename])
             problems.extend(_reference_problems(source.filename, self.trees[source.filename]))
             problems.extend(_syntax_problems(source.filename, self.trees[source.filename]))
         if problems:
@@ -439,6 +440,24 @@ def _message(error: Exception) -> str:
     text = str(error.args[0]) if error.args else error.__class__.__name__
     notes = [note for note in getattr(error, "__notes__", []) if note]
     return " ".join([text, *notes]).strip()
+
+
+def _name_unnamed_flows(tree: etree._ElementTree) -> None:
+    """Give sequence flows without an ``id`` (the BPMN schema allows them) a stable id of their own.
+
+    SpiffWorkflow keys flows by id: unnamed ones would collapse into one and an instance would run
+    past every element in silence.  The id is ``Flow_<source>_<target>`` (with ``_2``, ``_3`` ... for
+    parallel flows), so it is the same at every deploy of the same file.
+    """
+    taken = set(tree.getroot().xpath("//@id"))
+    for flow in tree.getroot().xpath("//bpmn:sequenceFlow[not(@id)]", namespaces=NS):
+        base = f"Flow_{flow.get('sourceRef') or 'unknown'}_{flow.get('targetRef') or 'unknown'}"
+        candidate, number = base, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base}_{number}"
+        flow.set("id", candidate)
+        taken.add(candidate)
 
 
 def _reference_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:

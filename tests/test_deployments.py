@@ -189,3 +189,17 @@ def test_a_changed_decision_versions_the_processes_that_use_it_and_no_others(car
     statuses = {d.key: d.status for d in result.definitions}
     assert statuses["inquiry_intake"] != "unchanged"
     assert statuses["escalation"] == statuses["hello_care"] == "unchanged"
+
+
+def test_flows_without_ids_run_every_element(client):
+    """The schema allows flows without ids; they must not collapse into one and skip the process."""
+    assert deploy(client, "unnamed_flows.bpmn").status_code == 201
+    started = client.post("/api/process-definitions/unnamed_flows/instances", json={}).json
+    assert started["status"] == "active" and [t["element_id"] for t in started["tasks"]] == ["review"]
+    done = client.post(f"/api/tasks/{started['tasks'][0]['id']}/complete", json={"data": {}}).json
+    assert sorted(t["element_id"] for t in done["instance"]["tasks"]) == ["first", "second"]
+    for task in done["instance"]["tasks"]:
+        finished = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {}}).json
+    assert finished["instance"]["status"] == "completed"
+    history = client.get(f"/api/instances/{started['id']}/history").json["items"]
+    assert [e["element_id"] for e in history if e["event_type"] == "task_completed"] == ["review", "first", "second"]

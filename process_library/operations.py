@@ -78,10 +78,11 @@ def _system(session: Session, system_id: str) -> System:
 
 @operation(
     customer_id="The customer to write to (their email address and language come from the customer store).",
-    subject="Jinja2 template of the subject; sees the variables, `customer` (name, email, language) and "
-    "`tracking_code`.",
+    subject="Jinja2 template of the subject; sees the variables, `customer` (name, email, language), "
+    "`reference` (the case reference, CC-XXXX-XXXX, for the customer to quote) and `tracking_code` (the secret "
+    "of the status page: not for the mail's text).",
     body="Jinja2 template of the plain-text body; sees the same values as the subject.",
-    variables="Values the templates may use besides `customer` and `tracking_code`.",
+    variables="Values the templates may use besides `customer`, `reference` and `tracking_code`.",
 )
 def notify_customer(
     context: OperationContext, *, customer_id: str, subject: str, body: str, variables: dict | None = None
@@ -98,6 +99,7 @@ def notify_customer(
             **(variables or {}),
             "customer": {"name": customer.name, "email": customer.email, "language": customer.language},
             "tracking_code": context.tracking_code,
+            "reference": context.reference,
         }
         mail = OutboxMessage(
             idempotency_key=key,

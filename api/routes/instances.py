@@ -3,7 +3,7 @@
 from flask import Blueprint, request
 
 from api.auth import current_principal, current_scope
-from api.requests import choice_arg, int_arg, limit_arg, paged
+from api.requests import case_reference, choice_arg, int_arg, limit_arg, paged
 from api.routes.common import care
 from engine.runtime import STATUSES, InstanceFilter
 from engine.views import history_view
@@ -18,6 +18,7 @@ def list_instances():
         process_key=request.args.get("process_key"),
         business_key=request.args.get("business_key"),
         customer_id=request.args.get("customer_id"),
+        reference=case_reference(request.args.get("reference")),
     )
     page = care().runtime.list(filters, limit_arg(), int_arg("after"), current_scope())
     return paged(page, "instances.list_instances")

@@ -44,6 +44,7 @@ def test_a_signed_link_lists_the_customers_requests(care, anonymous, customers):
     page = anonymous.get(link)
     assert page.status_code == 200
     assert page.text.count("/track/") == 2 and "Hello care" in page.text
+    assert len(re.findall(r"\(CC-[0-9A-Z]{4}-[0-9A-Z]{4}\)", page.text)) == 2  # each with its case reference
 
 
 def test_unknown_addresses_get_the_same_answer_and_no_mail(care, anonymous, customers):

@@ -41,7 +41,7 @@ def register(app: Flask) -> None:
     @app.before_request
     def _authenticate():
         endpoint = request.endpoint
-        if endpoint in policy.RATE_LIMITED_ENDPOINTS:
+        if endpoint in policy.RATE_LIMITED_ENDPOINTS:  # every method: HEAD answers the same status as GET
             limited = ratelimit.check(app, endpoint)
             if limited is not None:
                 return limited

@@ -1,8 +1,16 @@
-"""The customer's tracking pages: ``/track`` (enter a code) and ``/track/<code>`` (the status).
+"""The customer's tracking pages: ``/track`` (case reference and e-mail or postcode) and ``/track/<code>`` (the status).
 
 Public and rate-limited, rendered on the server without JavaScript, printable, in en/de/cs
 (``?lang=`` or ``Accept-Language``).  They show exactly the JSON of ``GET /api/status/<code>``
 (:func:`engine.status.view`), nothing more.
+
+The secret link ``/track/<tracking code>`` from a mail opens the status as it is. Without it, a
+customer posts the case reference together with the e-mail address or postcode on file
+(:mod:`engine.case_lookup`); a match redirects to the status page of the secret link, which the
+pair has earned, and so the page, its customer forms and reloads work exactly as from the link.
+Every failure (unknown or malformed reference, wrong e-mail address or postcode) gets the same
+page, status and text after the same padded time. The form is a POST, so the e-mail address never
+lands in a URL or an access log.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from api.form_fields import fields_for, read_form
 from api.routes.common import care
 from api.uniform_time import uniform_duration
 from api.web import check_csrf
-from engine import forms, status
+from engine import case_lookup, forms, status
 from engine.errors import CareError
 from engine.forms import FormDataInvalid
 from engine.models import HumanTask, ProcessInstance
@@ -51,9 +59,22 @@ def _language() -> str:
 def index():
     language = _language()
     code = request.args.get("code", "").strip()
-    if code:
+    if code:  # the form of earlier versions asked for the tracking code itself
         return redirect(url_for("track.show", code=code, lang=language))
     return render_template("track/index.html", **_context(language))
+
+
+@blueprint.post("/track")
+def lookup():
+    """Case reference plus e-mail address or postcode: the status page on a match, one answer for every miss."""
+    language = _language()
+    with uniform_duration(), care().db.read() as session:
+        code = case_lookup.tracking_code_for(
+            session, request.form.get("reference", ""), request.form.get("contact", "")
+        )
+    if code is None:
+        return render_template("track/index.html", not_found=True, **_context(language)), 404
+    return redirect(url_for("track.show", code=code, lang=language), 303)
 
 
 @blueprint.get("/track/<code>")

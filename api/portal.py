@@ -94,7 +94,13 @@ def requests():
             )
         )
         items = [
-            {"title": r.title, "status": r.status, "code": r.tracking_code, "updated_at": r.updated_at.isoformat()}
+            {
+                "title": r.title,
+                "reference": r.reference,
+                "status": r.status,
+                "code": r.tracking_code,
+                "updated_at": r.updated_at.isoformat(),
+            }
             for r in rows
         ]
     return render_template("track/portal_requests.html", items=items, status_texts=STATUS_TEXTS, **_context())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import request, url_for
 
+from engine.case_reference import InvalidReference, parse
 from engine.errors import InvalidRequest
 from engine.pagination import Page, clamp_limit
 
@@ -30,6 +31,16 @@ def optional_object(body: dict, name: str) -> dict:
     if not isinstance(value, dict):
         raise InvalidRequest(f"'{name}' must be a JSON object")
     return value
+
+
+def case_reference(value: str | None, name: str = "reference") -> str | None:
+    """A case reference as typed (see :mod:`engine.case_reference`) in its canonical form; 400 saying what is wrong."""
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except InvalidReference as invalid:
+        raise InvalidRequest(f"'{name}': {invalid}") from None
 
 
 def int_arg(name: str) -> int | None:

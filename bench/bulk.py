@@ -3,7 +3,7 @@
 Two template instances of the lifecycle process run through the engine (one completed, one
 waiting at its staff task); all their rows (the instance with its serialized state, human tasks
 and their candidates, history, customer status and stages, message subscriptions) are then
-copied with new ids, tracking codes and task GUIDs. Running 110,000 instances through the engine
+copied with new ids, tracking codes, case references and task GUIDs. Running 110,000 instances through the engine
 would measure the engine, not the database size.
 """
 
@@ -14,6 +14,7 @@ import uuid
 
 from sqlalchemy import func, insert, select, text
 
+from engine import case_reference
 from engine.core import CareEngine
 from engine.models import (
     CustomerStageEvent,
@@ -70,10 +71,12 @@ def _next_id(session, model) -> int:
 def load(care: CareEngine, completed: int, open_: int) -> None:
     """Insert ``completed`` finished and ``open_`` waiting copies of real lifecycle instances."""
     templates = [(_template(care, True), completed), (_template(care, False), open_)]
+    with care.db.read() as session:
+        references = set(session.scalars(select(ProcessInstance.reference)))  # drawn: those taken and the copies'
     for template, count in templates:
         for offset in range(0, count, CHUNK):
             with care.db.write() as session:
-                _insert_copies(session, template, min(CHUNK, count - offset))
+                _insert_copies(session, template, min(CHUNK, count - offset), references)
     if not care.db.is_sqlite:
         _fix_sequences(care)
     # A database that has held these rows for a while has been vacuumed: measure that state, not autovacuum
@@ -83,7 +86,7 @@ def load(care: CareEngine, completed: int, open_: int) -> None:
         connection.execute(text(command))
 
 
-def _insert_copies(session, template: dict, size: int) -> None:
+def _insert_copies(session, template: dict, size: int, references: set[str]) -> None:
     next_ids = {
         name: _next_id(session, model)
         for name, model in [("instance", ProcessInstance), *PER_INSTANCE.items()]
@@ -98,14 +101,17 @@ def _insert_copies(session, template: dict, size: int) -> None:
     for _ in range(size):
         instance_id = new_id("instance")
         tracking_code = secrets.token_urlsafe(24)
-        copies["instance"].append({**template["instance"], "id": instance_id, "tracking_code": tracking_code})
+        reference = case_reference.unused(references.__contains__)
+        references.add(reference)
+        codes = {"tracking_code": tracking_code, "reference": reference}
+        copies["instance"].append({**template["instance"], "id": instance_id, **codes})
         for name in PER_INSTANCE:
             for row in template[name]:
                 copy = {**row, "instance_id": instance_id}
                 if name in next_ids:
                     copy["id"] = new_id(name)
                 if "tracking_code" in row:
-                    copy["tracking_code"] = tracking_code
+                    copy.update(codes)
                 if "task_guid" in row:
                     copy["task_guid"] = str(uuid.uuid4())
                 copies[name].append(copy)

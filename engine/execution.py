@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import human_tasks, jobs, messages, read_models, state, status, timers
+from engine import case_reference, human_tasks, jobs, messages, read_models, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -108,6 +108,7 @@ class Executor:
             business_key=business_key,
             customer_id=customer_id,
             tracking_code=secrets.token_urlsafe(24),
+            reference=case_reference.unused(lambda candidate: _reference_taken(session, candidate)),
             status="active",
             state=state.dump(workflow),
             started_by=principal,
@@ -275,6 +276,11 @@ class Executor:
     def _has_open_incident(session: Session, instance_id: int) -> bool:
         query = select(Incident.id).where(Incident.instance_id == instance_id, Incident.status == "open").limit(1)
         return session.scalar(query) is not None
+
+
+def _reference_taken(session: Session, reference: str) -> bool:
+    """Whether an instance has this reference (the unique column stays the backstop for concurrent starts)."""
+    return session.scalar(select(ProcessInstance.id).where(ProcessInstance.reference == reference)) is not None
 
 
 def _run_engine_steps(workflow: BpmnWorkflow) -> None:

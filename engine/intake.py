@@ -1,19 +1,23 @@
 """Channel intake: an inquiry from e-mail, phone, web, chat or a visit reaches its conversation or starts one.
 
 A channel system (or the portal, or staff recording a call) submits an inquiry. A reference that
-names an open instance (its tracking code or business key) makes the inquiry a customer reply to
-it: message ``customer_reply``, buffered if the instance does not wait for one right now.
+names an open instance (its case reference, typed as forgivingly as :mod:`engine.case_reference`
+parses it, its tracking code or its business key) makes the inquiry a customer reply to it:
+message ``customer_reply``, buffered if the instance does not wait for one right now.
 Otherwise — no reference, or one of a closed or unknown conversation, which is kept in the
 inquiry as ``reference`` — message ``inquiry_received`` starts the process whose message start
-event takes it (inquiry intake), with the channel and the customer recorded on the instance.
+event takes it (inquiry intake), with the channel, the customer and the address they wrote from
+recorded on the instance.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
+from engine import case_reference
 from engine.db import Database
 from engine.errors import Conflict, InvalidRequest
 from engine.messages import OPEN_STATUSES, Messages
@@ -29,6 +33,7 @@ MAX_TEXT = 20_000
 class IntakeResult:
     instance_id: int
     tracking_code: str
+    reference: str
     started: bool  # False: correlated into an open conversation as a reply
     status: str  # started, delivered (the instance took the reply), buffered (it will when it waits for one)
 
@@ -50,27 +55,32 @@ class Intake:
             published = self.messages.publish(
                 REPLY, principal=principal, payload=inquiry, target_instance_id=open_instance.id
             )
-            return IntakeResult(open_instance.id, open_instance.tracking_code, False, published.status)
+            return IntakeResult(
+                open_instance.id, open_instance.tracking_code, open_instance.reference, False, published.status
+            )
         if not self.messages.starting_definitions("message", NEW_INQUIRY):
             raise Conflict(f"no deployed process starts on message '{NEW_INQUIRY}'; nothing was recorded")
 
         def record(row: ProcessInstance) -> None:
             row.channel = channel
             row.customer_id = inquiry["customer"]["id"]
+            row.contact_email = inquiry["customer"]["email"]
 
         published = self.messages.publish(NEW_INQUIRY, principal=principal, payload=inquiry, on_start=record)
         if published.started is None:  # the process went away between the check and the start
             raise Conflict(f"no deployed process started on message '{NEW_INQUIRY}'")
-        return IntakeResult(published.started, published.tracking_code or "", True, "started")
+        return IntakeResult(
+            published.started, published.tracking_code or "", published.reference or "", True, "started"
+        )
 
     def _open_conversation(self, reference: str) -> ProcessInstance | None:
+        names = [ProcessInstance.tracking_code == reference, ProcessInstance.business_key == reference]
+        with suppress(case_reference.InvalidReference):  # else it is a tracking code or business key
+            names.append(ProcessInstance.reference == case_reference.parse(reference))
         with self.db.read() as session:
             query = (
                 select(ProcessInstance)
-                .where(
-                    or_(ProcessInstance.tracking_code == reference, ProcessInstance.business_key == reference),
-                    ProcessInstance.status.in_(OPEN_STATUSES),
-                )
+                .where(or_(*names), ProcessInstance.status.in_(OPEN_STATUSES))
                 .order_by(ProcessInstance.id.desc())
                 .limit(1)
             )

@@ -87,6 +87,7 @@ class JobClaim:
     arguments: dict
     idempotency_key: str
     tracking_code: str
+    reference: str
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class Jobs:
         """Lease up to ``limit`` due jobs to ``worker_id``, oldest due first; each claim counts as an attempt."""
         now = self.clock.now()
         query = (
-            select(ServiceJob, ProcessInstance.tracking_code)
+            select(ServiceJob, ProcessInstance.tracking_code, ProcessInstance.reference)
             .join(ProcessInstance, ProcessInstance.id == ServiceJob.instance_id)
             .where(
                 ServiceJob.status == "pending",
@@ -233,7 +234,7 @@ class Jobs:
             query = query.with_for_update(skip_locked=True, of=ServiceJob)
         with self.db.write() as session:
             claims = []
-            for job, tracking_code in session.execute(query):
+            for job, tracking_code, reference in session.execute(query):
                 job.claimed_by = worker_id
                 job.claimed_until = now + timedelta(seconds=self.config.lease_seconds)
                 job.attempts += 1
@@ -247,6 +248,7 @@ class Jobs:
                         dict(job.arguments),
                         job.idempotency_key,
                         tracking_code,
+                        reference,
                     )
                 )
             return claims
@@ -262,6 +264,7 @@ class Jobs:
             claim.process_key,
             claim.element_id,
             claim.tracking_code,
+            claim.reference,
             self.db,
             self.clock,
             self.settings,

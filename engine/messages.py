@@ -233,6 +233,7 @@ class Published:
     instances: list[int]
     started: int | None = None
     tracking_code: str | None = None
+    reference: str | None = None
     expires_at: str | None = None
     duplicate: bool = False
 
@@ -306,6 +307,7 @@ class Messages:
             result.get("instances", []),
             result.get("started"),
             result.get("tracking_code"),
+            result.get("reference"),
             earlier.expires_at.isoformat() if result.get("status", "buffered") == "buffered" else None,
             duplicate=True,
         )
@@ -417,9 +419,15 @@ class Messages:
                 deliver=lambda workflow: _catch_start(workflow, start_event, payload),
                 prepare=on_start,
             )
-            result = {"status": "started", "instances": [row.id], "started": row.id, "tracking_code": row.tracking_code}
+            result = {
+                "status": "started",
+                "instances": [row.id],
+                "started": row.id,
+                "tracking_code": row.tracking_code,
+                "reference": row.reference,
+            }
             _delivered(message, result, self.clock.now())
-            return Published(message.id, "started", [row.id], row.id, row.tracking_code)
+            return Published(message.id, "started", [row.id], row.id, row.tracking_code, row.reference)
 
     def _start_event(self, kind: str, name: str):
         """The latest definition with a start event for this message or signal, and that event's name."""
@@ -472,7 +480,14 @@ class Messages:
                     principal=principal,
                     deliver=lambda workflow, event=start_event: _catch_start(workflow, event, payload),
                 )
-                started.append({"instance": row.id, "process_key": row.process_key, "tracking_code": row.tracking_code})
+                started.append(
+                    {
+                        "instance": row.id,
+                        "process_key": row.process_key,
+                        "tracking_code": row.tracking_code,
+                        "reference": row.reference,
+                    }
+                )
         return {"signal": name, "receivers": len(received) + len(started), "instances": received, "started": started}
 
     def _signal_instance(self, instance_id: int, name: str, payload: Any, principal: str) -> bool:

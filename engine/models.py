@@ -121,7 +121,10 @@ class ProcessInstance(Base):
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
     channel: Mapped[str | None] = mapped_column(String(20))  # where the customer wrote from (channel intake)
-    tracking_code: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address the customer wrote from (channel intake): with the reference, it opens the status page.
+    contact_email: Mapped[str | None] = mapped_column(String(300))
+    tracking_code: Mapped[str] = mapped_column(String(64), unique=True)  # the secret of the status page
+    reference: Mapped[str] = mapped_column(String(16), unique=True, index=True)  # see engine.case_reference
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)
@@ -435,6 +438,7 @@ class CustomerStatus(Base):
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(64), unique=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True, index=True)
     customer_id: Mapped[str | None] = mapped_column(String(200), index=True)
     process_key: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))

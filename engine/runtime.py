@@ -43,6 +43,7 @@ class InstanceFilter:
     process_key: str | None = None
     business_key: str | None = None
     customer_id: str | None = None
+    reference: str | None = None  # canonical (engine.case_reference.parse)
 
 
 class Runtime:
@@ -147,6 +148,7 @@ class Runtime:
             (ProcessInstance.process_key, filters.process_key),
             (ProcessInstance.business_key, filters.business_key),
             (ProcessInstance.customer_id, filters.customer_id),
+            (ProcessInstance.reference, filters.reference),
         ):
             if value is not None:
                 query = query.where(column == value)

@@ -71,6 +71,7 @@ def sync(
         status = CustomerStatus(
             instance_id=row.id,
             tracking_code=row.tracking_code,
+            reference=row.reference,
             customer_id=row.customer_id,
             process_key=row.process_key,
             title=definition.name,
@@ -186,6 +187,7 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
     )
     return {
         "tracking_code": status.tracking_code,
+        "reference": status.reference,
         "title": status.title,
         "status": status.status,
         "stage": status.stage,

@@ -70,6 +70,7 @@ def timeline(session: Session, customer_id: str, limit: int, after: int | None) 
                 "customer_status": status.status if status else None,
                 "stage": status.stage if status else None,
                 "tracking_code": instance.tracking_code,
+                "reference": instance.reference,
                 "started_at": instance.started_at.isoformat(),
                 "updated_at": instance.updated_at.isoformat(),
                 "events": sorted(events[instance.id], key=lambda e: e["at"], reverse=True),

@@ -69,6 +69,10 @@ def _email(value: str) -> str:
     return value
 
 
+def _optional(value: str) -> str | None:
+    return value or None
+
+
 def _valid_until(value: str) -> datetime:
     """A date means the end of that day (UTC); a date-time without offset is UTC."""
     try:
@@ -106,6 +110,7 @@ KINDS: dict[str, Kind] = {
             Column("email", _email),
             Column("tier", _choice(TIERS), "standard"),
             Column("language", default="en"),
+            Column("postcode", _optional, ""),
         ),
     ),
     "systems": Kind(

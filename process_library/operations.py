@@ -79,9 +79,10 @@ def _system(session: Session, system_id: str) -> System:
 @operation(
     customer_id="The customer to write to (their email address and language come from the customer store).",
     subject="Jinja2 template of the subject; sees the variables, `customer` (name, email, language), "
-    "`tracking_code` and `tracking_url` (the status page's link on the configured public URL).",
+    "`reference` (the case reference, CC-XXXX-XXXX, for the customer to quote), `tracking_url` (the link to "
+    "the status page, on the configured public URL) and `tracking_code` (the secret in that link).",
     body="Jinja2 template of the plain-text body; sees the same values as the subject.",
-    variables="Values the templates may use besides `customer`, `tracking_code` and `tracking_url`.",
+    variables="Values the templates may use besides `customer`, `reference`, `tracking_url` and `tracking_code`.",
 )
 def notify_customer(
     context: OperationContext, *, customer_id: str, subject: str, body: str, variables: dict | None = None
@@ -99,6 +100,7 @@ def notify_customer(
             "customer": {"name": customer.name, "email": customer.email, "language": customer.language},
             "tracking_code": context.tracking_code,
             "tracking_url": context.settings.public.link(f"/track/{context.tracking_code}"),
+            "reference": context.reference,
         }
         mail = OutboxMessage(
             idempotency_key=key,

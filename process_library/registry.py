@@ -58,6 +58,7 @@ class OperationContext:
     process_key: str
     element_id: str
     tracking_code: str
+    reference: str  # the case reference people read out and type (engine.case_reference)
     db: Database
     clock: Clock
     settings: Settings

@@ -37,6 +37,7 @@ class Customer(Base):
     email: Mapped[str] = mapped_column(String(300))
     tier: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(10))
+    postcode: Mapped[str | None] = mapped_column(String(20))  # with a case reference, it opens the status page
 
 
 class System(Base):
@@ -129,6 +130,7 @@ def customer_dict(customer: Customer) -> dict:
         "email": customer.email,
         "tier": customer.tier,
         "language": customer.language,
+        "postcode": customer.postcode,
     }
 
 

@@ -59,7 +59,8 @@ def test_rows_are_upserted_by_id_and_columns_left_out_keep_their_values(run, car
         acme = customer_view(session, "C-1001")
         new = customer_view(session, "C-1009")
     assert (acme["name"], acme["tier"], acme["language"]) == ("Acme Logistics AG", "premium", "de")  # kept
-    assert (new["email"], new["tier"], new["systems"]) == ("hi@new.example", "standard", [])
+    assert acme["postcode"] == "20095"  # kept
+    assert (new["email"], new["tier"], new["systems"], new["postcode"]) == ("hi@new.example", "standard", [], None)
 
 
 def test_a_bad_file_reports_every_bad_line_and_imports_nothing(run, care, tmp_path):

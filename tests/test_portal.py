@@ -46,6 +46,7 @@ def test_a_signed_link_lists_the_customers_requests(care, anonymous, customers):
     page = anonymous.get(link)
     assert page.status_code == 200
     assert page.text.count("/track/") == 2 and "Hello care" in page.text
+    assert len(re.findall(r"\(CC-[0-9A-Z]{4}-[0-9A-Z]{4}\)", page.text)) == 2  # each with its case reference
 
 
 def test_unknown_addresses_get_the_same_answer_and_no_mail(care, anonymous, customers):
@@ -172,6 +173,7 @@ def test_the_customer_confirms_by_the_mailed_link_and_then_owns_the_request(care
     care.jobs.run_due("test-worker")
     [answer] = [m for m in _outbox(care) if m.subject == "Re: My router is broken"]
     assert answer.recipient == "alice@example.com" and answer.payload["customer_id"] == "C-1"
+    assert f"http://127.0.0.1:8000/track/{started['tracking_code']}" in answer.body  # link on the public URL
     timeline = client.get("/api/customers/C-1/timeline").get_json()["items"]
     [linked] = [item for item in timeline if item["instance_id"] == started["id"]]
     assert "customer_linked" in [event["type"] for event in linked["events"]]

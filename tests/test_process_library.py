@@ -22,7 +22,15 @@ from tests.smtp_server import free_port, smtp_server  # noqa: F401 (a fixture)
 
 def context_for(care, key: str = "key-1", settings=None) -> OperationContext:
     return OperationContext(
-        key, 1, "care_process", "service_task", "TRACK-1", care.db, care.clock, settings or care.settings
+        key,
+        1,
+        "care_process",
+        "service_task",
+        "TRACK-1",
+        "CC-0101-0112",
+        care.db,
+        care.clock,
+        settings or care.settings,
     )
 
 
@@ -138,16 +146,16 @@ def test_without_smtp_host_the_mail_is_held_and_a_second_call_writes_nothing_new
     )
 
 
-def test_templates_see_variables_customer_and_tracking_code(store):
+def test_templates_see_variables_customer_reference_and_tracking_code(store):
     operations.notify_customer(
         context_for(store),
         customer_id="C-2",
-        subject="Ticket {{ tracking_code }} for {{ customer.name }}",
+        subject="Ticket {{ reference }} ({{ tracking_code }}) for {{ customer.name }}",
         body="{% if customer.language == 'de' %}Hallo{% else %}Hello{% endif %} {{ customer.email }}: {{ topic }}",
         variables={"topic": "printer"},
     )
     [row] = outbox_rows(store)
-    assert row.subject == "Ticket TRACK-1 for Bert Brecht"
+    assert row.subject == "Ticket CC-0101-0112 (TRACK-1) for Bert Brecht"
     assert row.body == "Hallo bert@example.com: printer"
 
 

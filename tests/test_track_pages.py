@@ -21,8 +21,8 @@ def test_enter_a_code_and_see_the_stage_change(client, anonymous, deployed):
     instance = start(client)
     code = instance["tracking_code"]
     form = anonymous.get("/track")
-    assert form.status_code == 200 and 'name="code"' in form.text and "<script" not in form.text
-    redirected = anonymous.get(f"/track?code={code}")
+    assert form.status_code == 200 and 'name="reference"' in form.text and "<script" not in form.text
+    redirected = anonymous.get(f"/track?code={code}")  # links of the earlier form, which asked for the code
     assert redirected.status_code == 302 and redirected.headers["Location"].startswith(f"/track/{code}")
     page = anonymous.get(f"/track/{code}").text
     assert "Repair request" in page
@@ -95,3 +95,19 @@ def test_the_customer_answers_a_customer_task(client, anonymous, deployed):
     history = client.get(f"/api/instances/{instance['id']}/history").json["items"]
     completed = [e for e in history if e["event_type"] == "task_completed"]
     assert completed[-1]["principal"] == "customer"
+
+
+def test_every_text_of_the_customer_pages_is_translated():
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    from api import i18n
+
+    templates = Path(i18n.__file__).parent / "templates" / "track"
+    texts = {m[2] for f in templates.glob("*.html") for m in re.finditer(r"""_\((["'])(.+?)\1\)""", f.read_text())}
+    assert "Case reference" in texts
+    for language in ("de", "cs"):
+        with (i18n.CATALOGS / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
+            catalog = read_po(po, locale=language)
+        assert [text for text in sorted(texts) if not (catalog.get(text) and catalog.get(text).string)] == []

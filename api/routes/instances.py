@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from api.auth import current_principal, current_scope
 from api.policy import without_secrets
-from api.requests import choice_arg, int_arg, json_object, limit_arg, optional_str, paged
+from api.requests import case_reference, choice_arg, int_arg, json_object, limit_arg, optional_str, paged
 from api.routes.common import care
 from engine.errors import InvalidRequest
 from engine.runtime import STATUSES, InstanceFilter
@@ -23,6 +23,7 @@ def list_instances():
         process_key=request.args.get("process_key"),
         business_key=request.args.get("business_key"),
         customer_id=request.args.get("customer_id"),
+        reference=case_reference(request.args.get("reference")),
     )
     page = care().runtime.list(filters, limit_arg(), int_arg("after"), current_scope())
     return paged(replace(page, items=without_secrets(current_principal(), page.items)), "instances.list_instances")

@@ -5,14 +5,23 @@ from sqlalchemy import select
 
 from api.auth import current_principal
 from api.policy import without_secrets
-from api.requests import json_object, optional_str
+from api.requests import case_reference, json_object, optional_str
 from api.routes.common import care
 from engine.errors import InvalidRequest, NotFound
 from engine.models import ProcessInstance
 
 blueprint = Blueprint("messages", __name__)
 
-MESSAGE_FIELDS = {"name", "business_key", "correlation_keys", "payload", "message_id", "ttl", "tracking_code"}
+MESSAGE_FIELDS = {
+    "name",
+    "business_key",
+    "correlation_keys",
+    "payload",
+    "message_id",
+    "ttl",
+    "tracking_code",
+    "reference",
+}
 INQUIRY_FIELDS = {"channel", "customer", "subject", "body", "reference"}
 
 
@@ -26,13 +35,7 @@ def _no_unknown(body: dict, allowed: set[str]) -> None:
 def publish():
     body = json_object()
     _no_unknown(body, MESSAGE_FIELDS)
-    target = None
-    tracking_code = optional_str(body, "tracking_code")
-    if tracking_code is not None:  # the callback of a dispatch, or anything addressed to one instance
-        with care().db.read() as session:
-            target = session.scalar(select(ProcessInstance.id).where(ProcessInstance.tracking_code == tracking_code))
-        if target is None:
-            raise NotFound("no instance has this tracking code")
+    target = _addressed_instance(optional_str(body, "tracking_code"), case_reference(optional_str(body, "reference")))
     published = care().messages.publish(
         body.get("name"),
         principal=current_principal().name,
@@ -45,6 +48,22 @@ def publish():
     )
     status = 200 if published.duplicate else 202 if published.status == "buffered" else 201
     return published.as_dict(), status
+
+
+def _addressed_instance(tracking_code: str | None, reference: str | None) -> int | None:
+    """The instance a message names by tracking code (a dispatch's callback) or case reference, if it names one."""
+    if tracking_code is None and reference is None:
+        return None
+    if tracking_code is not None and reference is not None:
+        raise InvalidRequest("give 'tracking_code' or 'reference', not both")
+    column, value = (
+        (ProcessInstance.tracking_code, tracking_code) if tracking_code else (ProcessInstance.reference, reference)
+    )
+    with care().db.read() as session:
+        target = session.scalar(select(ProcessInstance.id).where(column == value))
+    if target is None:
+        raise NotFound(f"no instance has this {'tracking code' if tracking_code else 'reference'}")
+    return target
 
 
 @blueprint.post("/api/signals")

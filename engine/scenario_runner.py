@@ -25,7 +25,7 @@ from engine.clock import VirtualClock
 from engine.config import Settings
 from engine.core import CareEngine
 from engine.db import Database
-from engine.errors import CareError
+from engine.errors import CareError, DeploymentInvalid
 from engine.models import CustomerStatus, HumanTask, Incident, ProcessInstance, ServiceJob, Timer
 from engine.runtime import StartRequest
 from engine.scenarios import STEP_SCHEMAS, Scenario, ScenarioFile, Step
@@ -88,7 +88,12 @@ class ScenarioRunner:
         run = ScenarioRun(care, scenario_file)
         done = 0
         try:
-            care.repository.deploy(sources, f"scenarios {scenario_file.path.name}", PRINCIPAL)
+            try:
+                care.repository.deploy(sources, f"scenarios {scenario_file.path.name}", PRINCIPAL)
+            except DeploymentInvalid as invalid:
+                problems = "; ".join(str(problem) for problem in invalid.problems)
+                message = f"the process files cannot be deployed: {problems}"
+                return ScenarioResult(scenario_file.path, scenario.name, False, 0, None, message, "")
             run.load_store(scenario_file.store)
             for step in scenario.steps:
                 run.perform(step)

@@ -298,11 +298,22 @@ def load(path: Path) -> ScenarioFile:
 
 
 def discover(paths: list[Path]) -> list[Path]:
-    """The scenario files named, and the ``*.yaml``/``*.yml`` files in folders named, in name order."""
+    """The scenario files named, and the ``*.yaml``/``*.yml`` files in folders named and their sub-folders.
+
+    ``carecenter test processes`` thus finds ``processes/tests/*.yaml``; hidden folders are skipped.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
+            found.extend(
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix in (".yaml", ".yml")
+                    and p.is_file()
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
         else:
             found.append(path)
     return found

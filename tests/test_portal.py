@@ -171,7 +171,7 @@ def test_the_customer_confirms_by_the_mailed_link_and_then_owns_the_request(care
     [task] = care.tasks.list(TaskFilter(instance_id=started["id"]), 10, None).items
     care.tasks.complete(task["id"], {"answer": "Restart it, please."}, "sam")
     care.jobs.run_due("test-worker")
-    [answer] = [m for m in _outbox(care) if m.subject == "Re: My router is broken"]
+    [answer] = [m for m in _outbox(care) if m.subject == f"Re: My router is broken [{started['reference']}]"]
     assert answer.recipient == "alice@example.com" and answer.payload["customer_id"] == "C-1"
     assert f"http://127.0.0.1:8000/track/{started['tracking_code']}" in answer.body  # link on the public URL
     timeline = client.get("/api/customers/C-1/timeline").get_json()["items"]

@@ -95,3 +95,23 @@ def test_carecenter_test_reports_each_scenario_and_exits_1_on_a_failure():
     assert "3 scenarios: 3 passed, 0 failed" in passing.output
     invalid = cli.invoke(main, ["test", str(SCENARIOS / "broken.yaml")])
     assert invalid.exit_code == 1 and "INVALID  line 7" in invalid.output
+
+
+def test_a_folder_is_searched_with_its_sub_folders(tmp_path):
+    assert discover([PROJECT_ROOT / "processes"]) == PROCESS_SCENARIOS != []
+    (tmp_path / "billing" / "tests").mkdir(parents=True)
+    (tmp_path / ".git").mkdir()
+    for name in ("billing/tests/b.yaml", "a.yml", ".git/ignored.yaml", "billing/tests/notes.txt"):
+        (tmp_path / name).write_text("scenarios: []\n")
+    assert discover([tmp_path]) == [tmp_path / "a.yml", tmp_path / "billing" / "tests" / "b.yaml"]
+
+
+def test_a_scenario_whose_files_cannot_be_deployed_names_each_problem(runner, tmp_path):
+    (tmp_path / "bad_script.bpmn").write_bytes((PROJECT_ROOT / "tests" / "data" / "bad_script.bpmn").read_bytes())
+    (tmp_path / "s.yaml").write_text("deploy: [bad_script.bpmn]\nscenarios: [{name: x, steps: [{start: {}}]}]\n")
+    [result] = runner.run_file(load(tmp_path / "s.yaml"))
+    assert not result.passed and result.failed_step is None and result.steps_run == 0
+    assert result.failure.startswith("the process files cannot be deployed: bad_script.bpmn:")
+    assert "Python syntax error in script" in result.failure
+    output = CliRunner().invoke(main, ["test", str(tmp_path)]).output
+    assert "  FAIL  x: setting up: the process files cannot be deployed: bad_script.bpmn:" in output

@@ -127,11 +127,17 @@ def _element_info(node: etree._Element) -> ElementInfo:
 
 
 class ParsedFiles:
-    """A set of files parsed together; raises :class:`DeploymentInvalid` listing every problem found."""
+    """A set of files parsed together; raises :class:`DeploymentInvalid` listing every problem found.
 
-    def __init__(self, sources: list[SourceFile]) -> None:
+    With ``keep_going`` it raises nothing: the files that could be read are parsed, and ``problems``
+    lists what is wrong with the others, so a check reports every problem of every file at once.
+    """
+
+    def __init__(self, sources: list[SourceFile], keep_going: bool = False) -> None:
         self.sources = sources
         self.trees: dict[str, etree._ElementTree] = {}
+        # Processes of files left out for their problems: calls to them are not reported again as missing.
+        self.broken_process_ids: set[str] = set()
         problems: list[DeploymentProblem] = []
         seen: set[str] = set()
         # Checked before SpiffWorkflow sees the files: its messages for these are hard to act on.
@@ -153,10 +159,12 @@ class ParsedFiles:
                 problems.extend(invalid.problems)
                 continue
             _name_unnamed_flows(self.trees[source.filename])
-            problems.extend(_reference_problems(source.filename, self.trees[source.filename]))
-            problems.extend(_syntax_problems(source.filename, self.trees[source.filename]))
-        if problems:
-            raise DeploymentInvalid(problems)
+            found = _reference_problems(source.filename, self.trees[source.filename])
+            found += _syntax_problems(source.filename, self.trees[source.filename])
+            if found:  # reported with the problems SpiffWorkflow finds in the other files
+                problems.extend(found)
+                broken = self.trees.pop(source.filename)
+                self.broken_process_ids.update(broken.getroot().xpath("//bpmn:process/@id", namespaces=NS))
 
         # One parser per dialect: Camunda Modeler files and Spiff (or plain) files may be deployed together.
         dialects = {name: _dialect(tree) for name, tree in self.trees.items() if not _is_dmn(name, tree)}
@@ -189,7 +197,8 @@ class ParsedFiles:
         problems.extend(self._decision_problems())
         if not problems and not self._owners and not self.decision_files:
             problems.append(DeploymentProblem(", ".join(self.trees), None, None, "no process or decision found"))
-        if problems:
+        self.problems = problems
+        if problems and not keep_going:
             raise DeploymentInvalid(problems)
         self.elements: dict[tuple[str, str], ElementInfo] = {}
         self.element_files: dict[tuple[str, str], str] = {}

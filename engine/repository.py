@@ -167,12 +167,14 @@ class Repository:
         return DeployResult(deployment.id, outcomes)
 
     def _plan(self, session: Session, sources: list[SourceFile]) -> _Plan:
-        parsed = ParsedFiles(sources)
+        """Check everything and plan the new versions; :class:`DeploymentInvalid` lists every problem of every file."""
+        parsed = ParsedFiles(sources, keep_going=True)
         missing_decisions = parsed.referenced_decisions() - set(parsed.decision_files)
         external = self._resources_with_decisions(session, missing_decisions)
         if external:
-            parsed = ParsedFiles(sources + [SourceFile(r.filename, r.content) for r in external])
+            parsed = ParsedFiles(sources + [SourceFile(r.filename, r.content) for r in external], keep_going=True)
         form_sources, form_checksums, problems = self._forms(parsed, sources)
+        problems = parsed.problems + problems
         outcomes = []
         file_checksums = {s.filename: s.checksum for s in sources} | {r.filename: r.checksum for r in external}
         for process in parsed.processes:
@@ -208,7 +210,7 @@ class Repository:
                     used.add(file_checksums[decision_files[decision]])
             files_used = {process.filename, *(sub.file for sub in subprocess_specs.values())}
             used.update(checksum for (name, checksum) in form_checksums if name in files_used)
-            for called in sorted(missing):
+            for called in sorted(missing - parsed.broken_process_ids):
                 found = self._latest_rows(session, [called])
                 if not found or not found[0].executable:
                     problems.append(parsed.call_sites(process.id, called))

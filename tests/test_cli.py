@@ -28,6 +28,29 @@ def test_check_prints_file_line_element_message_and_exits_1(run):
     assert any(line.startswith("dangling_flow.bpmn:7: d2: sequence flow targetRef 'nowhere'") for line in lines)
 
 
+def test_check_reports_every_problem_of_every_file_at_once(run, tmp_path):
+    """A syntax problem in one file does not hide the problems SpiffWorkflow and the checks find in others."""
+    broken_child = (
+        (DATA / "call_child.bpmn")
+        .read_text()
+        .replace(
+            '<bpmn:userTask id="child_task" name="Investigate">',
+            '<bpmn:scriptTask id="child_task" name="Investigate"><bpmn:script>x = (</bpmn:script>',
+        )
+        .replace("</bpmn:userTask>", "</bpmn:scriptTask>")
+    )
+    (tmp_path / "call_child.bpmn").write_text(broken_child)
+    files = [DATA / "bad_script.bpmn", DATA / "service_unknown.bpmn", DATA / "call_parent.bpmn"]
+    result = run("check", *map(str, files), str(tmp_path / "call_child.bpmn"))
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert any(line.startswith("bad_script.bpmn:7: compute: Python syntax error") for line in lines)
+    assert any(line.startswith("call_child.bpmn:6: child_task: Python syntax error") for line in lines)
+    assert any("unknown operation 'no_such_operation'" in line for line in lines)
+    # call_parent calls the broken child: that is the child's problem, not reported again as a missing process
+    assert not any(line.startswith("call_parent.bpmn") for line in lines), lines
+
+
 def test_check_of_valid_files_stores_nothing(run, database_url):
     result = run("check", str(PROCESSES / "hello_care.bpmn"))
     assert result.exit_code == 0, result.output

@@ -161,6 +161,7 @@ class ParsedFiles:
             _name_unnamed_flows(self.trees[source.filename])
             found = _reference_problems(source.filename, self.trees[source.filename])
             found += _syntax_problems(source.filename, self.trees[source.filename])
+            found += _data_store_problems(source.filename, self.trees[source.filename])
             if found:  # reported with the problems SpiffWorkflow finds in the other files
                 problems.extend(found)
                 broken = self.trees.pop(source.filename)
@@ -485,6 +486,22 @@ def _reference_problems(filename: str, tree: etree._ElementTree) -> list[Deploym
                         f"sequence flow {end} '{ref or ''}' is not an element of this file",
                     )
                 )
+    return problems
+
+
+def _data_store_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:
+    """Data stores, which carecenter has no implementation of, refused with their line and element."""
+    known = set(SpiffBpmnParser.DATA_STORE_CLASSES) | set(CamundaParser.DATA_STORE_CLASSES)
+    problems = []
+    for store in tree.getroot().xpath("//bpmn:dataStore", namespaces=NS):
+        name = store.get("name")
+        if name in known:
+            continue
+        message = (
+            f"data store '{name or ''}' has no implementation in carecenter: keep the data in process variables, "
+            "or read and write it with a service task"
+        )
+        problems.append(DeploymentProblem(filename, store.sourceline, store.get("id"), message))
     return problems
 
 

@@ -15,7 +15,6 @@ from typing import TypeVar
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -26,13 +25,13 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
+from engine.incident_text import describe
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.repository import LoadedDefinition, Repository
 from engine.timer_specs import fire_horizon, fired_timers, set_fire_horizon, start_now, timer_definitions
 
 T = TypeVar("T")
 CONFLICT_RETRIES = 5
-MAX_ERROR_MESSAGE = 2000
 # A timer that fires in SpiffWorkflow's closing refresh of ``do_engine_steps`` runs in the next round;
 # a cycle that missed occurrences fires one per round (up to its catch-up cap).
 MAX_ENGINE_ROUNDS = 1000
@@ -257,7 +256,7 @@ class Executor:
             task = failed[0] if failed else None
         element_id = task.task_spec.name if task is not None else None
         element_name = (task.task_spec.bpmn_name or element_id) if task is not None else None
-        message = _describe(error)
+        message = describe(error)
         session.add(
             Incident(
                 instance_id=row.id,
@@ -310,13 +309,3 @@ def _engine_rounds(workflow: BpmnWorkflow) -> None:
             isinstance(task.task_spec, CatchingEvent) for task in workflow.get_tasks(state=TaskState.READY)
         ):
             return
-
-
-def _describe(error: Exception) -> str:
-    """A one-paragraph message for designers: the error, plus the notes SpiffWorkflow attaches."""
-    if isinstance(error, WorkflowException):
-        text = error.args[0] if error.args else type(error).__name__
-    else:
-        text = f"{type(error).__name__}: {error}"
-    notes = [n for n in getattr(error, "__notes__", []) if n]
-    return " ".join([str(text), *notes])[:MAX_ERROR_MESSAGE]

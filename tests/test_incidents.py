@@ -73,3 +73,17 @@ def test_incident_endpoints_validate_input(client):
     incident = client.get("/api/incidents").json["items"][0]
     assert client.post(f"/api/incidents/{incident['id']}/retry", json={"latest_version": "yes"}).status_code == 400
     assert client.post(f"/api/incidents/{incident['id']}/retry", json={"bogus": 1}).status_code == 400
+
+
+def test_a_missing_variable_names_the_expression_and_the_closest_names(client):
+    client.post("/api/deployments", data=upload("script_failure.bpmn", "condition_failure.bpmn"))
+    client.post("/api/process-definitions/script_failure/instances", json={"variables": {"divisr": 2, "amount": 1}})
+    [incident] = client.get("/api/incidents").json["items"]
+    assert incident["element_id"] == "divide"
+    message = incident["message"]
+    assert "name 'divisor' is not defined in `result = 10 / divisor` (line 1)" in message
+    assert "did you mean 'divisr'?" in message and "(the data holds: amount, divisr)" in message
+
+    client.post("/api/process-definitions/condition_failure/instances", json={"variables": {"amout": 150}})
+    [condition] = [i for i in client.get("/api/incidents").json["items"] if i["element_id"] != "divide"]
+    assert "amount > 100" in condition["message"] and "did you mean 'amout'?" in condition["message"], condition

@@ -26,6 +26,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.extensions import BPMN_NS, CAMUNDA_NS, NS, SPIFF_NS
 from engine.extensions import properties as extension_properties
+from engine.message_specs import with_variable_messages
 from engine.sandbox import restriction_problems
 from engine.service_specs import with_worker_service_tasks
 from engine.timer_specs import with_clock_timers
@@ -397,11 +398,12 @@ class CareSpiffParser(SpiffBpmnParser):
 
 
 class CareCamundaParser(CamundaParser):
-    """The Camunda dialect, with timers that ask the engine clock and read plain ISO 8601 text, and external
-    service tasks (``camunda:topic``) that wait for the worker."""
+    """The Camunda dialect, with timers that ask the engine clock and read plain ISO 8601 text, external
+    service tasks (``camunda:topic``) that wait for the worker, and message catches that take the
+    message's variables (:mod:`engine.message_specs`)."""
 
     OVERRIDE_PARSER_CLASSES = with_worker_service_tasks(
-        with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda"), "camunda"
+        with_variable_messages(with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda")), "camunda"
     )
 
 

@@ -20,6 +20,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import (
 )
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.message_specs import CamundaVariablesMessageEventDefinition
 from engine.timer_specs import register_converters as register_timer_converters
 
 
@@ -52,6 +53,9 @@ for _cls, _conv in DEFAULT_CONFIG.items():
     if _cls in _registry.typenames and _clashes:
         _conv(_cls, _registry, typename=f"Bpmn{_cls.__name__}")
 MessageEventDefinitionConverter(CamundaMessageEventDefinition, _registry, typename="CamundaMessageEventDefinition")
+MessageEventDefinitionConverter(
+    CamundaVariablesMessageEventDefinition, _registry, typename="CamundaVariablesMessageEventDefinition"
+)
 register_timer_converters(_registry)  # clock-aware timers (engine.timer_specs) appear in event-gateway task data
 
 

@@ -335,3 +335,29 @@ def test_an_intermediate_catch_event_takes_its_message_by_business_key(care):
     assert answered.instances == [second["id"]]
     assert care.runtime.get(second["id"])["data"]["survey"] == {"score": 9}
     assert care.runtime.get(first["id"], with_data=False)["status"] == "active"
+
+
+def test_camunda_modeled_message_events_take_the_message_variables(care):
+    """Start, intermediate catch (buffered first) and boundary events of the Camunda dialect merge the variables."""
+    care.repository.deploy([source("message_camunda_events.bpmn")], "test", "test")
+    started = care.messages.publish("order_placed", principal="shop", business_key="O-1", payload={"amount": 40})
+    early = care.messages.publish("order_placed", principal="shop", business_key="O-2", payload={"amount": 7})
+    assert early.status == "started"
+    assert care.runtime.get(started.started)["data"] == {"amount": 40}
+    paid = care.messages.publish("order_paid", principal="bank", business_key="O-1", payload={"paid_by": "card"})
+    assert paid.instances == [started.started]
+    after_payment = care.runtime.get(started.started)
+    assert after_payment["data"] == {"amount": 40, "paid_by": "card"}
+    assert [t["element_id"] for t in after_payment["tasks"]] == ["ship"]
+    cancelled = care.messages.publish("order_cancelled", principal="shop", business_key="O-1", payload={"why": "late"})
+    assert cancelled.instances == [started.started]
+    done = care.runtime.get(started.started)
+    assert done["status"] == "completed" and done["data"]["why"] == "late"
+    assert care.incidents.list(None, None, 10, None).items == []
+    assert care.runtime.get(early.started)["data"] == {"amount": 7}
+    # A message that arrives before its catch waits is kept, then taken with its variables.
+    buffered = care.messages.publish("order_paid", principal="bank", business_key="O-3", payload={"paid_by": "cash"})
+    assert buffered.status == "buffered"
+    later = care.messages.publish("order_placed", principal="shop", business_key="O-3", payload={"amount": 3})
+    taken = care.runtime.get(later.started)
+    assert taken["data"] == {"amount": 3, "paid_by": "cash"} and [t["element_id"] for t in taken["tasks"]] == ["ship"]

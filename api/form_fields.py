@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 class Field:
     name: str  # form input name: "answer", or "contact.email" inside a nested object
     label: str
-    kind: str  # text, textarea, email, number, integer, checkbox, select, radio, date, datetime, lines, group
+    kind: str  # text, textarea, email, number, integer, checkbox, select, radio, date, datetime, lines, group, readonly
     required: bool = False
     help: str = ""
     placeholder: str = ""
@@ -60,7 +60,11 @@ def fields_for(
             error=errors.get(path, ""),
         )
         if "enum" in spec:
-            item.options = [(str(v), str(v).replace("_", " ")) for v in spec["enum"]]
+            labels = hints.get("ui:enumNames") or []
+            item.options = [
+                (str(v), str(labels[i]) if i < len(labels) else str(v).replace("_", " "))
+                for i, v in enumerate(spec["enum"])
+            ]
         if item.kind == "group":
             nested = values.get(name) if isinstance(values.get(name), dict) else {}
             item.children = fields_for(spec, hints, nested, errors, prefix=path + ".")
@@ -70,6 +74,8 @@ def fields_for(
 
 def _kind(spec: dict, hints: dict) -> str:
     kind, widget, fmt = spec.get("type"), hints.get("ui:widget"), spec.get("format")
+    if spec.get("readOnly"):
+        return "readonly"
     if "enum" in spec:
         return "radio" if widget == "radio" else "select"
     if kind == "object":
@@ -96,6 +102,8 @@ def read_form(schema: dict | None, form: MultiDict, prefix: str = "") -> tuple[d
     for name, spec in (schema or {}).get("properties", {}).items():
         path = prefix + name
         kind = spec.get("type")
+        if spec.get("readOnly"):
+            continue  # shown, never taken from the form
         if kind == "object":
             nested, nested_problems = read_form(spec, form, prefix=path + ".")
             problems.update(nested_problems)

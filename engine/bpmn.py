@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
@@ -23,6 +23,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine import camunda_forms, forms
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.extensions import BPMN_NS, CAMUNDA_NS, NS, SPIFF_NS
 from engine.extensions import properties as extension_properties
@@ -127,6 +128,14 @@ def _element_info(node: etree._Element) -> ElementInfo:
     )
 
 
+def _with_generated_form(info: ElementInfo, node: etree._Element, filename: str) -> ElementInfo:
+    """A user task with ``camunda:formData`` (and no .json form named) uses the form generated from it."""
+    if not camunda_forms.has_form_data(node) or (info.form_key or "").endswith(forms.FORM_SUFFIX):
+        return info
+    name = camunda_forms.form_name(filename, info.element_id)
+    return replace(info, form_key=name, form_ui_key=forms.ui_name_for(name))
+
+
 class ParsedFiles:
     """A set of files parsed together; raises :class:`DeploymentInvalid` listing every problem found.
 
@@ -208,7 +217,7 @@ class ParsedFiles:
             for node in tree.getroot().iter(f"{{{BPMN_NS}}}*"):
                 if node.get("id") and _is_flow_node(node):
                     key = (_container_id(node), node.get("id"))
-                    self.elements[key] = _element_info(node)
+                    self.elements[key] = _with_generated_form(_element_info(node), node, filename)
                     self.element_files[key] = filename
 
     def _decision_problems(self) -> list[DeploymentProblem]:

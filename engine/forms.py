@@ -67,7 +67,7 @@ def parse_form(name: str, content: bytes) -> dict:
 
 
 def validate(schema: dict, data: dict) -> None:
-    """Raise :class:`FormDataInvalid` listing every field that does not match the schema."""
+    """Raise :class:`FormDataInvalid` listing every field that does not match the schema (or is ``readOnly``)."""
     validator = Draft202012Validator(schema, format_checker=_format_checker)
     errors = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
@@ -79,6 +79,9 @@ def validate(schema: dict, data: dict) -> None:
         else:
             message = _friendly(error)
         errors.append({"field": ".".join(str(p) for p in path), "message": message})
+    for name, spec in schema.get("properties", {}).items():
+        if isinstance(spec, dict) and spec.get("readOnly") and name in data:
+            errors.append({"field": name, "message": "This field is read-only."})
     if errors:
         raise FormDataInvalid(errors)
 

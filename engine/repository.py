@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import forms, read_models, stages
+from engine import camunda_forms, forms, read_models, stages
 from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
 from engine.clock import Clock
 from engine.db import Database
@@ -243,6 +243,10 @@ class Repository:
             filename = parsed.element_files[key]
             if filename not in bpmn_files or not info.form_key or not info.form_key.endswith(forms.FORM_SUFFIX):
                 continue
+            problem = self._generate_camunda_form(parsed, filename, info, found)
+            if problem is not None:
+                problems.append(problem)
+                continue
             wanted = [
                 (info.form_key, True),
                 (info.form_ui_key or forms.ui_name_for(info.form_key), bool(info.form_ui_key)),
@@ -270,6 +274,27 @@ class Repository:
                 checksums.add((filename, source.checksum))
         pulled = [source for name, source in found.items() if name not in uploaded]
         return pulled, checksums, problems
+
+    @staticmethod
+    def _generate_camunda_form(
+        parsed: ParsedFiles, filename: str, info: ElementInfo, found: dict[str, SourceFile]
+    ) -> DeploymentProblem | None:
+        """Add the forms generated from a user task's ``camunda:formData`` to ``found``; the problem if it has none."""
+        node = parsed.trees[filename].getroot().xpath("//*[@id=$id]", id=info.element_id)[0]
+        if not camunda_forms.has_form_data(node):
+            return None
+        if not info.form_key.startswith(camunda_forms.FORMDATA_PREFIX):
+            return DeploymentProblem(
+                filename, info.line, info.element_id, "give the task either a .json form or camunda:formData, not both"
+            )
+        try:
+            generated = camunda_forms.generate(node, filename)
+        except camunda_forms.FormDataUnsupported as error:
+            return DeploymentProblem(filename, info.line, info.element_id, f"camunda:formData: {error}")
+        for name, content in generated.files():
+            forms.parse_form(name, content)  # what carecenter generates must be a form it accepts
+            found[name] = SourceFile(name, content)
+        return None
 
     def _form_from_folder(self, name: str) -> SourceFile | None:
         if self.forms_dir is None or "/" in name or "\\" in name or name.startswith("."):

@@ -94,3 +94,78 @@ def test_form_endpoint_and_drafts(client):
     assert client.get(f"/api/tasks/{task_id}/form").json["draft"] == {"answer": "Half"}
     client.post(f"/api/tasks/{task_id}/complete", json={"data": {"answer": "Whole"}})
     assert client.post(f"/api/tasks/{task_id}/draft", json={"data": {}}).status_code == 409
+
+
+def _form_data_file(field_xml: str) -> dict:
+    text = source("camunda_form_data.bpmn").content.decode()
+    start, end = text.index("<camunda:formData>"), text.index("</camunda:formData>")
+    changed = text[: start + len("<camunda:formData>")] + field_xml + text[end:]
+    return {"files": [(io.BytesIO(changed.encode()), "camunda_form_data.bpmn")]}
+
+
+def test_camunda_generated_forms_become_json_schema_forms(client):
+    assert deploy(client, "camunda_form_data.bpmn").status_code == 201
+    [task] = client.post("/api/process-definitions/camunda_form_data/instances", json={}).json["tasks"]
+    form = client.get(f"/api/tasks/{task['id']}/form").json
+    schema = form["schema"]
+    assert schema["required"] == ["phone"]
+    assert schema["properties"]["phone"] == {
+        "type": "string",
+        "title": "Phone number",
+        "description": "With country code, e.g. +49 30 1234567",
+        "minLength": 6,
+        "maxLength": 30,
+    }
+    assert schema["properties"]["attempts"] == {
+        "type": "integer",
+        "title": "Attempts",
+        "default": 1,
+        "minimum": 1,
+        "maximum": 5,
+    }
+    assert schema["properties"]["slot"]["enum"] == ["morning", "afternoon"]
+    assert schema["properties"]["on"]["format"] == "date" and schema["properties"]["urgent"]["type"] == "boolean"
+    refused = client.post(
+        f"/api/tasks/{task['id']}/complete", json={"data": {"phone": "12", "attempts": 9, "slot": "night"}}
+    )
+    assert refused.status_code == 422
+    assert {e["field"] for e in refused.json["errors"]} == {"phone", "attempts", "slot"}
+    data = {"phone": "+49 30 1234567", "attempts": 2, "slot": "afternoon", "urgent": True, "on": "2030-01-08"}
+    done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": data})
+    assert done.status_code == 200 and done.json["instance"]["status"] == "completed"
+
+
+def test_readonly_fields_are_shown_and_never_taken(client):
+    field = (
+        '<camunda:formField id="customer_name" label="Customer" type="string">'
+        '<camunda:validation><camunda:constraint name="readonly" /><camunda:constraint name="required" />'
+        "</camunda:validation></camunda:formField>"
+        '<camunda:formField id="answer" label="Answer" type="string" />'
+    )
+    assert client.post("/api/deployments", data=_form_data_file(field)).status_code == 201
+    started = client.post(
+        "/api/process-definitions/camunda_form_data/instances", json={"variables": {"customer_name": "Ada"}}
+    ).json
+    task = started["tasks"][0]
+    schema = client.get(f"/api/tasks/{task['id']}/form").json["schema"]
+    assert schema["properties"]["customer_name"]["readOnly"] is True and "required" not in schema
+    refused = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"customer_name": "Eve"}})
+    assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "customer_name"
+    assert client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"answer": "ok"}}).status_code == 200
+    assert client.get(f"/api/instances/{started['id']}").json["data"]["customer_name"] == "Ada"
+
+
+def test_form_fields_without_a_faithful_json_schema_form_are_refused_with_the_field(client):
+    cases = {
+        '<camunda:formField id="x" label="X" type="customType" />': "form field 'x' has type 'customType'",
+        '<camunda:formField id="y" type="string" defaultValue="${other}" />': "expression default '${other}'",
+        '<camunda:formField id="z" type="string"><camunda:validation><camunda:constraint name="validator" '
+        'config="com.example.Check" /></camunda:validation></camunda:formField>': "constraint 'validator'",
+        '<camunda:formField id="n" type="long" defaultValue="many" />': "default 'many', not a whole number",
+    }
+    for field, expected in cases.items():
+        response = client.post("/api/deployments", data=_form_data_file(field))
+        assert response.status_code == 422, field
+        [error] = response.json["errors"]
+        assert (error["file"], error["element_id"], error["line"]) == ("camunda_form_data.bpmn", "callback", 7)
+        assert expected in error["message"], (field, error["message"])

@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from engine.bpmn import SourceFile
+from engine.runtime import StartRequest
 from tests.conftest import source, upload
 
 
@@ -29,8 +31,6 @@ def sign_in(client, username):
 
 
 def start(care, **variables):
-    from engine.runtime import StartRequest
-
     return care.runtime.start(StartRequest("hello_care", variables, customer_id="cust-9"), "test")[0]
 
 
@@ -140,3 +140,30 @@ def test_task_list_sorts_by_due_date(site, care):
     assert plain.index(f'data-task-id="{first["tasks"][0]["id"]}"') < plain.index(
         f'data-task-id="{second["tasks"][0]["id"]}"'
     )
+
+
+def test_a_camunda_generated_form_is_a_page_form_with_labels_and_read_only_values(site, care):
+    text = (
+        source("camunda_form_data.bpmn")
+        .content.decode()
+        .replace(
+            '<camunda:formField id="urgent" label="Urgent" type="boolean" />',
+            '<camunda:formField id="urgent" label="Urgent" type="boolean" defaultValue="No" />'
+            '<camunda:formField id="customer_name" label="Customer" type="string">'
+            '<camunda:validation><camunda:constraint name="readonly" /></camunda:validation></camunda:formField>',
+        )
+    )
+    care.repository.deploy([SourceFile("camunda_form_data.bpmn", text.encode())], "test", "test")
+    instance = care.runtime.start(StartRequest("camunda_form_data", {"customer_name": "Ada Lovelace"}), "test")[0]
+    task_id = instance["tasks"][0]["id"]
+    token = sign_in(site, "sam")
+    page = site.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert re.search(r'<option value="afternoon"\s*>Afternoon \(12-17\)</option>', page)
+    assert "Ada Lovelace" in page and 'name="customer_name"' not in page  # shown, not an input
+    assert 'name="urgent"' in page and "checked" not in page.split('name="urgent"')[1].split(">")[0]  # "No" is false
+    answer = site.post(
+        f"/tasks/{task_id}",
+        data={"csrf_token": token, "phone": "+49 30 1234567", "attempts": "2", "slot": "morning", "customer_name": "X"},
+    )
+    assert answer.status_code == 302
+    assert care.runtime.get(instance["id"])["data"]["customer_name"] == "Ada Lovelace"

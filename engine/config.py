@@ -51,6 +51,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = field(
         default_factory=lambda: tuple(h.strip() for h in _env("ALLOWED_HOSTS", "").split(",") if h.strip())
     )
+    # The installation's name, which scripts read with get_env() (e.g. production, staging).
+    environment: str = field(default_factory=lambda: _env("ENVIRONMENT", "local"))
     # How many proxies in front of the web process set X-Forwarded-For/-Proto/-Host/-Port; 0 trusts none.
     trusted_proxies: int = field(default_factory=lambda: int(_env("TRUSTED_PROXIES", "0")))
     # A signed-in page session ends after this many hours, however active (and at once on logout).

@@ -40,7 +40,9 @@ class CareEngine:
         self.repository = Repository(self.db, self.clock, settings.forms_dir, REGISTRY)
         self.history = History(self.db, self.clock)
         timer_config = timer_config or TimerConfig.from_env()
-        script_engine = create_script_engine(TimerSettings(self.clock, timer_config.cycle_catch_up))
+        script_engine = create_script_engine(
+            TimerSettings(self.clock, timer_config.cycle_catch_up), environment=settings.environment
+        )
         self.executor = Executor(self.db, self.repository, self.history, self.clock, script_engine)
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
         self.tasks = Tasks(self.db, self.executor, self.history, self.clock)

@@ -28,6 +28,7 @@ from engine.history import History
 from engine.incident_text import describe
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.repository import LoadedDefinition, Repository
+from engine.script_context import StepContext, running_for
 from engine.timer_specs import fire_horizon, fired_timers, set_fire_horizon, start_now, timer_definitions
 
 T = TypeVar("T")
@@ -119,7 +120,8 @@ class Executor:
         session.add(row)
         session.flush()
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
-        return row, self.advance(session, row, workflow, definition, principal, new_instance=True)
+        with running_for(StepContext(principal, principal, row.id, row.process_key)):
+            return row, self.advance(session, row, workflow, definition, principal, new_instance=True)
 
     def mutate(
         self, instance_id: int, change: Change, principal: str, use_returned_workflow: bool = False
@@ -141,11 +143,12 @@ class Executor:
                         raise NotFound(f"no instance with id {instance_id}")
                     definition = self.repository.load(row.definition_id)
                     workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.script_engine)
-                    result = change(session, row, workflow, definition)
-                    if use_returned_workflow:
-                        workflow = result
-                        definition = self.repository.load(row.definition_id)
-                    tasks = self.advance(session, row, workflow, definition, principal, moved=use_returned_workflow)
+                    with running_for(StepContext(principal, row.started_by, row.id, row.process_key)):
+                        result = change(session, row, workflow, definition)
+                        if use_returned_workflow:
+                            workflow = result
+                            definition = self.repository.load(row.definition_id)
+                        tasks = self.advance(session, row, workflow, definition, principal, moved=use_returned_workflow)
                     return result, row, tasks
             except StaleDataError:
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from engine.sandbox import DEFAULT_TIME_LIMIT, MODULE_VIEWS, SandboxedEnvironment
+from engine.script_helpers import script_helpers
 from engine.timer_specs import TimerSettings
 
 SCRIPT_GLOBALS = {
@@ -22,7 +23,7 @@ SCRIPT_GLOBALS = {
 
 
 def create_script_engine(
-    timer_settings: TimerSettings | None = None, time_limit: float = DEFAULT_TIME_LIMIT
+    timer_settings: TimerSettings | None = None, time_limit: float = DEFAULT_TIME_LIMIT, environment: str = "local"
 ) -> PythonScriptEngine:
     helpers = dict(SCRIPT_GLOBALS)
     if timer_settings is not None:
@@ -32,6 +33,7 @@ def create_script_engine(
             return timer_settings.now()
 
         helpers["now"] = now
+        helpers.update(script_helpers(now, environment))
     engine = PythonScriptEngine(environment=SandboxedEnvironment(helpers, time_limit=time_limit))
     engine.timer_settings = timer_settings
     return engine

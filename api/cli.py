@@ -53,8 +53,9 @@ def main(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not verbose:  # SpiffWorkflow logs every task state change at INFO
-        logging.getLogger("spiff").setLevel(logging.WARNING)
+    if not verbose:  # SpiffWorkflow logs every task state change, APScheduler every run of every job, at INFO
+        for chatty in ("spiff", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @main.command()

@@ -146,3 +146,11 @@ def test_demo_fills_an_empty_care_center_once_and_its_passwords_work(run, databa
     again = run("demo")
     assert again.exit_code == 0 and "nothing changed" in again.output
     assert "shown only now" not in again.output
+
+
+def test_the_scheduler_and_the_library_stay_quiet_unless_verbose(run):
+    import logging
+
+    assert run("group", "list").exit_code == 0
+    assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING
+    assert logging.getLogger("spiff").getEffectiveLevel() == logging.WARNING

@@ -2,7 +2,8 @@
 
 Scripts see only task data and a short list of helpers, and run in the sandbox of
 :mod:`engine.sandbox` (RestrictedPython compilation, safe builtins, an import allow-list,
-a time limit and size caps).  The engine also carries the timer settings (the engine clock,
+a time limit and size caps).  Expressions also see ``camunda_el``, the helper that Camunda
+expressions translated by :mod:`engine.expressions` call.  The engine also carries the timer settings (the engine clock,
 the catch-up cap) that the timer event definitions of :mod:`engine.timer_specs` ask for when
 they decide whether a timer is due.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
+from engine.expression_runtime import expression_scope
 from engine.sandbox import DEFAULT_TIME_LIMIT, MODULE_VIEWS, SandboxedEnvironment
 from engine.timer_specs import TimerSettings
 
@@ -32,6 +34,7 @@ def create_script_engine(
             return timer_settings.now()
 
         helpers["now"] = now
-    engine = PythonScriptEngine(environment=SandboxedEnvironment(helpers, time_limit=time_limit))
+    environment = SandboxedEnvironment(helpers, time_limit=time_limit, expression_scope=expression_scope)
+    engine = PythonScriptEngine(environment=environment)
     engine.timer_settings = timer_settings
     return engine

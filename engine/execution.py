@@ -25,6 +25,7 @@ from engine import human_tasks, jobs, messages, read_models, state, status, time
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
+from engine.expressions import as_written
 from engine.history import History
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.repository import LoadedDefinition, Repository
@@ -307,10 +308,16 @@ def _engine_rounds(workflow: BpmnWorkflow) -> None:
 
 
 def _describe(error: Exception) -> str:
-    """A one-paragraph message for designers: the error, plus the notes SpiffWorkflow attaches."""
+    """A one-paragraph message for designers: the error, its cause, and the notes SpiffWorkflow attaches.
+
+    An expression translated from JUEL or FEEL is shown as it was written, not as the Python it became.
+    """
     if isinstance(error, WorkflowException):
-        text = error.args[0] if error.args else type(error).__name__
+        text = str(error.args[0]) if error.args else type(error).__name__
+        cause = error.__cause__ or error.__context__  # SpiffWorkflow wraps what an expression raised
+        if cause is not None and not isinstance(cause, WorkflowException) and str(cause) not in text:
+            text = f"{text}: {type(cause).__name__}: {cause}"
     else:
         text = f"{type(error).__name__}: {error}"
     notes = [n for n in getattr(error, "__notes__", []) if n]
-    return " ".join([str(text), *notes])[:MAX_ERROR_MESSAGE]
+    return as_written(" ".join([text, *notes]))[:MAX_ERROR_MESSAGE]

@@ -254,6 +254,18 @@ def split_list(text: str | None) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+def as_written(message: str) -> str:
+    """``message`` with every translated expression in it replaced by the text it was translated from."""
+    for python, source in sorted(_WRITTEN.items(), key=lambda item: -len(item[0])):
+        if python in message:
+            message = message.replace(python, source)
+    return message
+
+
+_WRITTEN: dict[str, str] = {}  # translated Python -> the text it came from, for messages (see as_written)
+_MAX_WRITTEN = 4096
+
+
 @functools.lru_cache(maxsize=4096)
 def _translate(text: str, use: str) -> str | None:
     body = text.strip()
@@ -261,12 +273,17 @@ def _translate(text: str, use: str) -> str | None:
     found = language(text, use)
     try:
         if found == "FEEL":
-            return _wrap_feel(_Feel(body[1:], 1).compile(), use)
-        if found == "JUEL":
-            return _wrap_juel(_composite(body), use)
+            python = _wrap_feel(_Feel(body[1:], 1).compile(), use)
+        elif found == "JUEL":
+            python = _wrap_juel(_composite(body), use)
+        else:
+            return None
     except ExpressionError as error:
         raise ExpressionError(str(error), lead + error.offset) from None
-    return None
+    if len(_WRITTEN) >= _MAX_WRITTEN:
+        _WRITTEN.clear()
+    _WRITTEN[python] = body
+    return python
 
 
 # -- JUEL -------------------------------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""Camunda Modeler files run as their authors meant: JUEL and FEEL deployed through the API and run on the engine."""
+
+from __future__ import annotations
+
+import io
+
+from engine.bpmn import SourceFile
+from engine.errors import DeploymentInvalid
+from engine.runtime import StartRequest
+
+HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+    ' xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://carecenter.example/test">\n'
+)
+
+# Line numbers matter: the test names them.
+REFUSED = HEAD + (
+    '  <bpmn:process id="refused" isExecutable="true">\n'  # 3
+    '    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>\n'
+    '    <bpmn:exclusiveGateway id="gw"><bpmn:incoming>f1</bpmn:incoming>'
+    "<bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>\n"
+    '    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw" />\n'
+    '    <bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="ask">\n'
+    "      <bpmn:conditionExpression>${bean.isBig(amount)}</bpmn:conditionExpression>\n"  # 8
+    "    </bpmn:sequenceFlow>\n"
+    '    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="end">\n'
+    "      <bpmn:conditionExpression>=amount &lt;= 100 and\n"
+    "        kind in [1, 2]</bpmn:conditionExpression>\n"  # 12
+    "    </bpmn:sequenceFlow>\n"
+    '    <bpmn:userTask id="ask" camunda:assignee="${user.getName()}"'
+    ' camunda:candidateGroups="support, ${teams.get(0)}">\n'
+    '      <bpmn:multiInstanceLoopCharacteristics camunda:collection="${order.items}" />\n'  # 15
+    "    </bpmn:userTask>\n"
+    '    <bpmn:boundaryEvent id="late" attachedToRef="ask"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>PT${hours = 2}H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>\n"  # 17
+    '    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>\n'
+    "  </bpmn:process>\n"
+    "</bpmn:definitions>\n"
+)
+
+
+def deploy(client, name: str, content: str):
+    return client.post("/api/deployments", data={"files": [(io.BytesIO(content.encode()), name)]})
+
+
+def test_expressions_outside_the_subset_are_refused_at_deploy_with_line_element_and_construct(client):
+    response = deploy(client, "refused.bpmn", REFUSED)
+
+    assert response.status_code == 422
+    found = [(e["file"], e["line"], e["element_id"], e["message"]) for e in response.json["errors"]]
+    expected = [
+        (8, "f2", "conditionExpression '${bean.isBig(amount)}': JUEL: the method call bean.isBig() is not supported"),
+        (12, "f3", "unexpected 'in' at character 33: the FEEL in operator (unary tests) is not supported"),
+        (14, "ask", "camunda:assignee '${user.getName()}': JUEL: the method call user.getName() is not supported"),
+        (14, "ask", "camunda:candidateGroups '${teams.get(0)}': JUEL: the method call teams.get() is not supported"),
+        (15, "ask", "camunda:collection '${order.items}': only a variable may stand here, such as ${items}"),
+        (17, "late", "timeDuration 'PT${hours = 2}H': JUEL: unexpected '=' at character 11: assignment (=)"),
+    ]
+    assert len(found) == len(expected), found
+    for (line, element, message), problem in zip(expected, found, strict=True):
+        assert problem[:3] == ("refused.bpmn", line, element), problem
+        assert message in problem[3], problem
+    assert client.get("/api/process-definitions").json["items"] == []
+
+
+def test_a_refusal_reads_as_file_line_element_message(care):
+    text = REFUSED.replace("${bean.isBig(amount)}", "${amount &gt; 100}")
+    try:
+        care.repository.check([SourceFile("refused.bpmn", text.encode())])
+    except DeploymentInvalid as invalid:
+        first = str(invalid.problems[0])
+    assert first.startswith("refused.bpmn:12: f3: conditionExpression '=amount <= 100 and kind in [1, 2]': FEEL:")
+
+
+def test_python_conditions_still_deploy_and_a_non_python_one_names_the_languages(client):
+    python = REFUSED.replace("${bean.isBig(amount)}", "amount &gt; 100").replace(
+        "=amount &lt;= 100 and\n        kind in [1, 2]", "priority = 'Emergency'"
+    )
+    response = deploy(client, "refused.bpmn", python)
+
+    messages = {(e["line"], e["element_id"]): e["message"] for e in response.json["errors"]}
+    assert (8, "f2") not in messages
+    assert messages[(11, "f3")].startswith("Python syntax error in conditionExpression: invalid syntax")
+    assert messages[(11, "f3")].endswith("(line 1); write Python, JUEL as ${...} or FEEL as =...")
+
+
+def process(body: str, key: str = "p") -> SourceFile:
+    return SourceFile(
+        f"{key}.bpmn",
+        (
+            HEAD + f'  <bpmn:process id="{key}" isExecutable="true">\n{body}</bpmn:process>\n</bpmn:definitions>'
+        ).encode(),
+    )
+
+
+CONDITIONAL = """
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait" />
+    <bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:conditionalEventDefinition>
+        <bpmn:condition>${ready &amp;&amp; copies > 1}</bpmn:condition>
+      </bpmn:conditionalEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="copy" />
+    <bpmn:userTask id="copy" name="Make a copy"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics>
+        <bpmn:loopCardinality>${copies}</bpmn:loopCardinality>
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="copy" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+"""
+
+
+def test_conditional_events_wait_for_a_missing_variable_and_cardinality_coerces_text(care):
+    care.repository.deploy([process(CONDITIONAL)], "conditional", "tester")
+
+    waiting, _ = care.runtime.start(StartRequest("p", {}), "tester")
+    assert (waiting["status"], waiting["tasks"]) == ("active", [])  # Camunda: false while `ready` does not exist
+    assert care.incidents.list("open", waiting["id"], 10, None).items == []
+
+    going, _ = care.runtime.start(StartRequest("p", {"ready": True, "copies": "3"}), "tester")
+    assert len(going["tasks"]) == 3
+
+
+def test_a_conditional_event_fails_as_camunda_would_when_its_condition_is_not_boolean(care):
+    care.repository.deploy([process(CONDITIONAL.replace("${ready &amp;&amp; copies > 1}", "${copies}"))], "c", "t")
+
+    view, _ = care.runtime.start(StartRequest("p", {"copies": 2}), "tester")
+
+    assert view["status"] == "failed"
+    [incident] = care.incidents.list("open", view["id"], 10, None).items
+    # The incident shows the expression as written, and why it failed.
+    assert incident["message"] == (
+        "Error evaluating expression '${copies}': ExpressionFailure: the condition gave int 2, not true or false"
+    )

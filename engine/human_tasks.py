@@ -72,7 +72,8 @@ def close(row: HumanTask, status: str, at, by: str | None = None) -> None:
 
 def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, clock: Clock) -> HumanTask:
     spec = task.task_spec
-    info = definition.element(task.workflow.spec.name, spec.name)
+    element_id = spec.bpmn_id or spec.name  # a multi-instance body's spec is named "<id> [child]"
+    info = definition.element(task.workflow.spec.name, element_id)
     lane = getattr(spec, "lane", None)
     groups = _resolve(task, info.candidate_groups, True) if info and info.candidate_groups else ([lane] if lane else [])
     users = _resolve(task, info.candidate_users, True) if info else []
@@ -80,7 +81,7 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
     row = HumanTask(
         instance_id=instance.id,
         task_guid=str(task.id),
-        element_id=spec.name,
+        element_id=element_id,
         name=spec.bpmn_name or spec.name,
         process_key=instance.process_key,
         lane=lane,

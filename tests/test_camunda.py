@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
+
+import pytest
 
 from engine.bpmn import SourceFile
 from engine.errors import DeploymentInvalid
 from engine.runtime import StartRequest
+from tests.conftest import upload
 
 HEAD = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -135,3 +139,78 @@ def test_a_conditional_event_fails_as_camunda_would_when_its_condition_is_not_bo
     assert incident["message"] == (
         "Error evaluating expression '${copies}': ExpressionFailure: the condition gave int 2, not true or false"
     )
+
+
+# -- a Camunda Modeler process, in JUEL and in FEEL, through the API ---------------------------------
+
+ORDER = {
+    "owner": "olga",
+    "team": "billing",
+    "hours": 2,  # JUEL: PT${hours}H
+    "approval_time": "PT2H",  # FEEL: =approval_time
+    "items": ["cable", "plug"],
+    "customer": {"tier": "gold", "email": "ann@example.org", "manager": "mia"},
+}
+
+
+@pytest.fixture(params=["juel", "feel"])
+def order(request, client) -> str:
+    """The same process written in JUEL (Camunda 7) and in FEEL (Camunda 8), deployed through the API."""
+    response = client.post("/api/deployments", data=upload(f"camunda_order_{request.param}.bpmn"))
+    assert response.status_code == 201, response.json
+    return f"order_{request.param}"
+
+
+def start(client, key: str, **variables) -> dict:
+    response = client.post(f"/api/process-definitions/{key}/instances", json={"variables": {**ORDER, **variables}})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def complete(client, task: dict, data: dict | None = None) -> dict:
+    response = client.post(f"/api/tasks/{task['id']}/complete", json={"data": data or {}})
+    assert response.status_code == 200, response.json
+    return response.json["instance"]
+
+
+def test_a_big_order_goes_to_its_owner_then_is_packed_per_item_then_a_gold_customer_gets_a_gift(client, clock, order):
+    view = start(client, order, amount=150)
+
+    [approve] = view["tasks"]  # ${amount > 100}
+    assert (approve["element_id"], approve["assignee"], approve["candidate_groups"]) == (
+        "approve",
+        "olga",  # ${owner}
+        ["billing", "team_lead"],  # ${team}, team_lead
+    )
+    assert approve["due_at"] == (clock.now() + timedelta(hours=2)).isoformat()  # the boundary timer: PT${hours}H
+
+    packing = complete(client, approve)["tasks"]  # one task per item of ${items}
+    assert [(t["element_id"], t["candidate_groups"]) for t in packing] == [("pack", ["billing"])] * 2
+    complete(client, packing[0])
+    [gift] = complete(client, packing[1])["tasks"]  # ${customer.tier == 'gold' && !empty customer.email}
+
+    assert (gift["element_id"], gift["candidate_users"]) == ("send_gift", ["mia"])  # ${customer.manager}
+    assert complete(client, gift)["status"] == "completed"
+
+
+def test_a_small_order_skips_approval_and_packing_stops_when_the_completion_condition_holds(client, order):
+    view = start(client, order, amount=100, customer={"tier": "silver", "email": "bo@example.org"})
+
+    packing = view["tasks"]  # ${amount <= 100}
+    assert [t["element_id"] for t in packing] == ["pack", "pack"]
+    done = complete(client, packing[0], {"stop_packing": True})  # the completion condition
+
+    assert (done["status"], done["tasks"]) == ("completed", [])  # the other item is cancelled; not gold: no gift
+    history = client.get(f"/api/instances/{view['id']}/history").json["items"]
+    assert [e["element_id"] for e in history if e["event_type"] == "task_cancelled"] == ["pack"]
+
+
+def test_an_approval_not_given_in_time_ends_the_order(client, care, clock, order):
+    view = start(client, order, amount=500)
+    assert [t["element_id"] for t in view["tasks"]] == ["approve"]
+
+    clock.advance(timedelta(hours=2))
+    assert care.timers.fire_due() == 1
+
+    instance = client.get(f"/api/instances/{view['id']}").json
+    assert (instance["status"], instance["tasks"]) == ("completed", [])

@@ -112,17 +112,18 @@ def _translated(value: str, use: str, node, filename: str) -> str | None:
         raise ValidationException(f"parameter: {error}", node=node, file_name=filename) from None
 
 
-def _camunda_parameter(param, filename: str) -> str:
+def _camunda_parameter(param, task, filename: str) -> str:
     """A Camunda input parameter as a Python expression: JUEL or FEEL translated, other text a string."""
     if any(isinstance(child.tag, str) for child in param):
         raise ValidationException(
             f"camunda:inputParameter '{param.get('name')}': camunda:list, camunda:map and camunda:script values "
             "are not supported; write the value as text or an expression",
-            node=param,
             file_name=filename,
+            id=task.get("id"),
+            line_number=param.sourceline,
         )
     value = (param.text or "").strip()
-    python = _translated(value, TEXT, param, filename)
+    python = _translated(value, TEXT, task, filename)
     return repr(value) if python is None else python
 
 
@@ -137,7 +138,7 @@ class CareCamundaServiceTaskParser(TaskParser):
                 file_name=self.filename,
             )
         params = {
-            param.get("name"): {"value": _camunda_parameter(param, self.filename), "type": "any"}
+            param.get("name"): {"value": _camunda_parameter(param, self.node, self.filename), "type": "any"}
             for param in self.node.xpath(
                 "./bpmn:extensionElements/camunda:inputOutput/camunda:inputParameter",
                 namespaces=NS,

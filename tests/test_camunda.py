@@ -10,6 +10,7 @@ import pytest
 from engine.bpmn import SourceFile
 from engine.errors import DeploymentInvalid
 from engine.runtime import StartRequest
+from process_library.registry import REGISTRY
 from tests.conftest import upload
 
 HEAD = (
@@ -214,3 +215,60 @@ def test_an_approval_not_given_in_time_ends_the_order(client, care, clock, order
 
     instance = client.get(f"/api/instances/{view['id']}").json
     assert (instance["status"], instance["tasks"]) == ("completed", [])
+
+
+def echo(context, *, text: str) -> dict:
+    """Test operation: answers what it was given."""
+    return {"text": text}
+
+
+if REGISTRY.get("test_echo") is None:
+    REGISTRY.register(echo, name="test_echo", parameters={"text": "what to answer"})
+
+SERVICE_AND_DUE = """
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call" />
+    <bpmn:serviceTask id="call" camunda:type="external" camunda:topic="test_echo" camunda:resultVariable="answer">
+      <bpmn:extensionElements>
+        <camunda:inputOutput>
+          <camunda:inputParameter name="text">Case ${id}: ${amount > 100 ? 'big' : 'small'}</camunda:inputParameter>
+        </camunda:inputOutput>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="review" />
+    <bpmn:userTask id="review">
+      <bpmn:extensionElements>
+        <camunda:properties><camunda:property name="due" value="P${days}D" /></camunda:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+"""
+
+
+def test_input_parameters_and_due_dates_take_composite_juel(care, clock):
+    care.repository.deploy([process(SERVICE_AND_DUE)], "service", "tester")
+    view, _ = care.runtime.start(StartRequest("p", {"id": 7, "amount": 150, "days": 3}), "tester")
+
+    assert care.jobs.run_due("test-worker") == 1
+    instance = care.runtime.get(view["id"])
+    assert instance["data"]["answer"] == {"text": "Case 7: big"}
+    [review] = instance["tasks"]
+    assert review["due_at"] == (clock.now() + timedelta(days=3)).isoformat()
+
+
+def test_input_parameters_with_lists_maps_or_scripts_are_refused(care):
+    listed = SERVICE_AND_DUE.replace(
+        "Case ${id}: ${amount > 100 ? 'big' : 'small'}",
+        "<camunda:list><camunda:value>a</camunda:value></camunda:list>",
+    )
+    with pytest.raises(DeploymentInvalid) as caught:
+        care.repository.deploy([process(listed)], "service", "tester")
+
+    [problem] = caught.value.problems
+    assert (problem.file, problem.line, problem.element_id) == ("p.bpmn", 10, "call")
+    assert "camunda:inputParameter 'text': camunda:list, camunda:map and camunda:script values are not supported" in (
+        problem.message
+    )

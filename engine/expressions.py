@@ -130,8 +130,12 @@ STRING: /"(\\.|[^"\\])*"/
 %ignore /\s+/
 """
 
-_JUEL = Lark(JUEL_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=True)
-_FEEL = Lark(FEEL_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+@functools.cache
+def _parser(grammar: str) -> Lark:
+    """A parser for one of the grammars, built on first use (most processes never meet JUEL or FEEL)."""
+    return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
 
 # What a designer most likely meant by a token the grammars do not take.
 _JUEL_HINTS = {
@@ -206,11 +210,11 @@ def variable_name(text: str | None) -> str | None:
         return None
     body = text.strip()
     if body.startswith("="):
-        tree = _FEEL.parse(body[1:])
+        tree = _parser(FEEL_GRAMMAR).parse(body[1:])
         if tree.data == "name":
             return str(tree.children[0])
     elif body.endswith("}") and _closing_brace(body, 2, 0) == len(body) - 1:
-        tree = _JUEL.parse(body[2:-1])
+        tree = _parser(JUEL_GRAMMAR).parse(body[2:-1])
         if tree.data == "name":
             return str(tree.children[0])
         callee, args = tree.children if tree.data == "call" else (None, None)
@@ -378,7 +382,7 @@ class _Compiler:
     """Turns one parse tree into Python: a method per tree node, binary operators from a table."""
 
     language = ""
-    parser: Lark
+    grammar = ""
     hints: dict[str, str] = {}
     binary: dict[str, str] = {}  # tree node -> the runtime's function
     escapes: dict[str, str] = {}
@@ -391,7 +395,7 @@ class _Compiler:
         if not self.source.strip():
             raise ExpressionError(f"{self.language}: empty expression at character {self.offset + 1}", self.offset)
         try:
-            tree = self.parser.parse(self.source)
+            tree = _parser(self.grammar).parse(self.source)
         except UnexpectedInput as error:
             raise self._syntax_error(error) from None
         return self.py(tree)
@@ -475,7 +479,7 @@ class _Compiler:
 
 class _Juel(_Compiler):
     language = "JUEL"
-    parser = _JUEL
+    grammar = JUEL_GRAMMAR
     hints = _JUEL_HINTS
     escapes = {"\\": "\\", "'": "'", '"': '"'}
     binary = {name: name for name in ("add", "sub", "mul", "div", "mod", "concat", "eq", "ne", "lt", "gt", "le", "ge")}
@@ -553,7 +557,7 @@ def _wrap_feel(python: str, use: str) -> str:
 
 class _Feel(_Compiler):
     language = "FEEL"
-    parser = _FEEL
+    grammar = FEEL_GRAMMAR
     hints = _FEEL_HINTS
     escapes = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t"}
     binary = {

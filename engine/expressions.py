@@ -166,6 +166,10 @@ _FEEL_HINTS = {
 }
 
 
+# Camunda sets these inside multi-instance activities; SpiffWorkflow has no such variables.
+MULTI_INSTANCE_VARIABLES = frozenset({"nrOfInstances", "nrOfActiveInstances", "nrOfCompletedInstances", "loopCounter"})
+
+
 class ExpressionError(ValueError):
     """Text in JUEL or FEEL that cannot be translated; ``offset`` is where, in the text as given."""
 
@@ -442,6 +446,13 @@ class _Compiler:
                 return self.hints[key]
         return None
 
+    def variable(self, token: Token) -> str:
+        if token in MULTI_INSTANCE_VARIABLES:
+            raise self.refuse(
+                token, f"{token} is a variable of Camunda's multi-instance activities that carecenter lacks"
+            )
+        return str(token)
+
     @staticmethod
     def _args(args) -> list:
         return [] if args is None else list(args.children)
@@ -498,7 +509,7 @@ class _Juel(_Compiler):
     def _name(self, node, token: Token) -> str:
         if token == "execution":
             raise self.refuse(token, "execution may only be used as execution.getVariable('name')")
-        return f"{_R}.var({str(token)!r})"
+        return f"{_R}.var({self.variable(token)!r})"
 
     def _dot(self, node, base, name: Token) -> str:
         return f"{_R}.prop({self.py(base)}, {str(name)!r})"
@@ -569,7 +580,7 @@ class _Feel(_Compiler):
         return str(int(token)) if token.isdigit() else f"{_R}.feel_number({str(token)!r})"
 
     def _name(self, node, token: Token) -> str:
-        return f"{_R}.feel_var({str(token)!r})"
+        return f"{_R}.feel_var({self.variable(token)!r})"
 
     def _path(self, node, base, name: Token) -> str:
         return f"{_R}.feel_path({self.py(base)}, {str(name)!r})"

@@ -217,6 +217,8 @@ REFUSALS = [
     ("${[1, 2]}", VALUE, "list literals are not supported"),
     ("${{'a': 1}}", VALUE, "set and map literals are not supported"),
     ("${a instanceof b}", CONDITION, "instanceof is not supported"),
+    ("${nrOfCompletedInstances >= 2}", CONDITION, "nrOfCompletedInstances is a variable of Camunda's multi-instance"),
+    ("=loopCounter", VALUE, "loopCounter is a variable of Camunda's multi-instance activities that carecenter lacks"),
     ("${'tab\\t'}", VALUE, "the escape \\t in a string is not supported"),
     ("${99999999999999999999}", VALUE, "too large for a Java long"),
     ("${amount > }", CONDITION, "unexpected end of the expression"),

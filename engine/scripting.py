@@ -3,9 +3,9 @@
 Scripts see only task data and a short list of helpers, and run in the sandbox of
 :mod:`engine.sandbox` (RestrictedPython compilation, safe builtins, an import allow-list,
 a time limit and size caps).  Expressions also see ``camunda_el``, the helper that Camunda
-expressions translated by :mod:`engine.expressions` call.  The engine also carries the timer settings (the engine clock,
-the catch-up cap) that the timer event definitions of :mod:`engine.timer_specs` ask for when
-they decide whether a timer is due.
+expressions translated by :mod:`engine.expressions` call.  The engine also carries the timer
+settings (the engine clock, the catch-up cap) that the timer event definitions of
+:mod:`engine.timer_specs` ask for when they decide whether a timer is due.
 """
 
 from __future__ import annotations

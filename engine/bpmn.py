@@ -25,10 +25,11 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import camunda_forms, forms
 from engine.errors import DeploymentInvalid, DeploymentProblem
-from engine.extensions import BPMN_NS, CAMUNDA_NS, NS, SPIFF_NS
+from engine.expression_specs import expression_problems, sandbox_problems, with_expressions
+from engine.expressions import CONDITION, TEXT, Expression, expression, language, split_list
+from engine.extensions import BPMN_NS, CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS
 from engine.extensions import properties as extension_properties
 from engine.message_specs import with_variable_messages
-from engine.sandbox import restriction_problems
 from engine.service_specs import with_worker_service_tasks
 from engine.timer_specs import with_clock_timers
 
@@ -79,13 +80,18 @@ class ProcessInfo:
 
 @dataclass(frozen=True)
 class ElementInfo:
-    """What carecenter needs to know about a flow node, read the same way from Spiff and Camunda files."""
+    """What carecenter needs to know about a flow node, read the same way from Spiff and Camunda files.
+
+    Candidates, the assignee and the due date are literal text, or an :class:`Expression` (JUEL or
+    FEEL, translated to Python when the file was parsed) to evaluate when the task is created.
+    """
 
     element_id: str
     name: str
-    candidate_groups: tuple[str, ...] = ()
-    candidate_users: tuple[str, ...] = ()
-    assignee: str | None = None
+    candidate_groups: tuple[str | Expression, ...] = ()
+    candidate_users: tuple[str | Expression, ...] = ()
+    assignee: str | Expression | None = None
+    due: str | Expression | None = None
     form_key: str | None = None
     form_ui_key: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
@@ -108,8 +114,8 @@ def read_xml(source: SourceFile) -> etree._ElementTree:
     return tree
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+def _names(value: str | None) -> tuple[str | Expression, ...]:
+    return tuple(expression(item, TEXT) for item in split_list(value))
 
 
 def _element_info(node: etree._Element) -> ElementInfo:
@@ -118,9 +124,10 @@ def _element_info(node: etree._Element) -> ElementInfo:
     return ElementInfo(
         element_id=node.get("id"),
         name=node.get("name") or node.get("id"),
-        candidate_groups=_split(camunda("candidateGroups") or properties.get("candidate_groups")),
-        candidate_users=_split(camunda("candidateUsers") or properties.get("candidate_users")),
-        assignee=camunda("assignee") or properties.get("assignee") or None,
+        candidate_groups=_names(camunda("candidateGroups") or properties.get("candidate_groups")),
+        candidate_users=_names(camunda("candidateUsers") or properties.get("candidate_users")),
+        assignee=expression((camunda("assignee") or properties.get("assignee") or "").strip() or None, TEXT),
+        due=expression((properties.get("due") or "").strip() or None, TEXT),
         form_key=camunda("formKey") or properties.get("formJsonSchemaFilename") or None,
         form_ui_key=properties.get("formUiSchemaFilename") or None,
         properties=properties,
@@ -398,21 +405,26 @@ def _dialect(tree: etree._ElementTree) -> str:
 
 
 class CareSpiffParser(SpiffBpmnParser):
-    """The Spiff dialect, with timers that ask the engine clock (:mod:`engine.timer_specs`) and service tasks
-    that wait for the worker (:mod:`engine.service_specs`)."""
+    """The Spiff dialect, with timers that ask the engine clock (:mod:`engine.timer_specs`), service tasks
+    that wait for the worker (:mod:`engine.service_specs`), and JUEL and FEEL expressions translated to
+    Python (:mod:`engine.expression_specs`)."""
 
-    OVERRIDE_PARSER_CLASSES = with_worker_service_tasks(
-        with_clock_timers(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES, "spiff"), "spiff"
+    OVERRIDE_PARSER_CLASSES = with_expressions(
+        with_worker_service_tasks(with_clock_timers(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES, "spiff"), "spiff"),
+        "spiff",
     )
 
 
 class CareCamundaParser(CamundaParser):
     """The Camunda dialect, with timers that ask the engine clock and read plain ISO 8601 text, external
-    service tasks (``camunda:topic``) that wait for the worker, and message catches that take the
-    message's variables (:mod:`engine.message_specs`)."""
+    service tasks (``camunda:topic``) that wait for the worker, message catches that take the message's
+    variables (:mod:`engine.message_specs`), and JUEL and FEEL expressions translated."""
 
-    OVERRIDE_PARSER_CLASSES = with_worker_service_tasks(
-        with_variable_messages(with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda")), "camunda"
+    OVERRIDE_PARSER_CLASSES = with_expressions(
+        with_worker_service_tasks(
+            with_variable_messages(with_clock_timers(CamundaParser.OVERRIDE_PARSER_CLASSES, "camunda")), "camunda"
+        ),
+        "camunda",
     )
 
 
@@ -440,9 +452,6 @@ def _new_parser(dialect: str):
         parser = CareSpiffParser(validator=SPIFF_VALIDATOR)
     parser.dmn_schemas = LOADABLE_DMN_SCHEMAS
     return parser
-
-
-CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 
 
 def _container_id(node: etree._Element) -> str:
@@ -517,21 +526,22 @@ def _data_store_problems(filename: str, tree: etree._ElementTree) -> list[Deploy
 
 
 def _syntax_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:
-    """Python syntax errors in scripts and conditions, and code the script sandbox refuses, found before anything runs.
+    """Python syntax errors in scripts and conditions, code the script sandbox refuses, and JUEL or FEEL
+    that cannot be translated, found before anything runs.
 
     The sandbox (:mod:`engine.sandbox`) would refuse the same code at run time; saying so at deploy
     puts the problem in front of the designer instead of in an incident on a running instance.
     """
-    problems = []
+    problems = expression_problems(filename, tree)
     paths = (
         "//bpmn:scriptTask/bpmn:script | //bpmn:conditionExpression"
         " | //spiffworkflow:preScript | //spiffworkflow:postScript"
     )
     for node in tree.getroot().xpath(paths, namespaces=NS):
         code = (node.text or "").strip()
-        if not code:
-            continue
         kind = etree.QName(node).localname
+        if not code or (kind == "conditionExpression" and language(code, CONDITION)):
+            continue  # JUEL and FEEL: checked by expression_problems
         owner = node.getparent()
         if kind in ("preScript", "postScript"):
             owner = owner.getparent()  # the task, not its extensionElements
@@ -540,11 +550,9 @@ def _syntax_problems(filename: str, tree: etree._ElementTree) -> list[Deployment
             ast.parse(code, mode=mode)
         except SyntaxError as error:
             message = f"Python syntax error in {kind}: {error.msg} (line {error.lineno})"
+            if kind == "conditionExpression":
+                message += "; write Python, JUEL as ${...} or FEEL as =..."
             problems.append(DeploymentProblem(filename, node.sourceline, owner.get("id"), message))
             continue
-        for refusal in restriction_problems(code, mode):
-            where, _, what = refusal.partition(": ")
-            line = where.removeprefix("Line ")
-            message = f"refused by the script sandbox in {kind}: {what} (line {line})" if what else refusal
-            problems.append(DeploymentProblem(filename, node.sourceline, owner.get("id"), message))
+        problems.extend(sandbox_problems(filename, node.sourceline, owner.get("id"), kind, code, mode))
     return problems

@@ -13,6 +13,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}  # elements that hold flow elements
 
 
 def properties(node: etree._Element) -> dict[str, str]:

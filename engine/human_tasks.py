@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine import timers
 from engine.clock import Clock
+from engine.expressions import Expression
 from engine.history import History
 from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 from engine.repository import LoadedDefinition
@@ -71,15 +72,16 @@ def close(row: HumanTask, status: str, at, by: str | None = None) -> None:
 
 def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, clock: Clock) -> HumanTask:
     spec = task.task_spec
-    info = definition.element(task.workflow.spec.name, spec.name)
+    element_id = spec.bpmn_id or spec.name  # a multi-instance body's spec is named "<id> [child]"
+    info = definition.element(task.workflow.spec.name, element_id)
     lane = getattr(spec, "lane", None)
-    groups = _resolve(task, info.candidate_groups) if info and info.candidate_groups else ([lane] if lane else [])
-    users = _resolve(task, info.candidate_users) if info else []
-    assignee = _resolve(task, (info.assignee,)) if info and info.assignee else []
+    groups = _resolve(task, info.candidate_groups, True) if info and info.candidate_groups else ([lane] if lane else [])
+    users = _resolve(task, info.candidate_users, True) if info else []
+    assignee = _resolve(task, (info.assignee,), False) if info and info.assignee else []
     row = HumanTask(
         instance_id=instance.id,
         task_guid=str(task.id),
-        element_id=spec.name,
+        element_id=element_id,
         name=spec.bpmn_name or spec.name,
         process_key=instance.process_key,
         lane=lane,
@@ -95,24 +97,30 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
     return row
 
 
-def _resolve(task, values: tuple[str, ...]) -> list[str]:
-    """Names as written, or computed from task data when written as an expression: ``${owner}``.
+def _resolve(task, values: tuple[str | Expression, ...], candidates: bool) -> list[str]:
+    """Names as written, or computed from task data when written as an expression: ``${owner}``, ``=team``.
 
-    An expression may give one name or a list; one that fails leaves the name out (the task stays
-    reachable through its other candidates) and is logged for the designer.
+    An expression may give one name or a list; for candidates, text is split at commas, as Camunda
+    does.  One that fails leaves the name out (the task stays reachable through its other
+    candidates) and is logged for the designer.
     """
     names: list[str] = []
     for value in values:
-        if not (value.startswith("${") and value.endswith("}")):
+        if not isinstance(value, Expression):
             names.append(value)
             continue
         try:
-            result = task.workflow.script_engine.evaluate(task, value[2:-1])
+            result = task.workflow.script_engine.evaluate(task, value.python)
         except Exception as error:
-            log.warning("task %s: assignment expression %r failed: %s", task.task_spec.name, value, error)
+            log.warning("task %s: assignment expression %r failed: %s", task.task_spec.name, value.source, error)
             continue
-        items = result if isinstance(result, list | tuple) else [result]
-        names.extend(str(item) for item in items if item not in (None, ""))
+        if isinstance(result, list | tuple):
+            items = result
+        elif candidates and isinstance(result, str):
+            items = result.split(",")
+        else:
+            items = [result]
+        names.extend(str(item).strip() for item in items if item is not None and str(item).strip())
     return names
 
 

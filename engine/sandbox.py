@@ -750,11 +750,22 @@ class LimitedRun:
 
 
 class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
-    """Scripts read and write task data like SpiffWorkflow's ``TaskDataEnvironment``, but confined."""
+    """Scripts read and write task data like SpiffWorkflow's ``TaskDataEnvironment``, but confined.
 
-    def __init__(self, environment_globals: dict | None = None, time_limit: float = DEFAULT_TIME_LIMIT) -> None:
+    ``expression_scope`` gives expressions (not scripts) names made afresh for each evaluation from
+    its data, such as the helper that translated Camunda expressions call
+    (:func:`engine.expression_runtime.expression_scope`); task data of the same name wins.
+    """
+
+    def __init__(
+        self,
+        environment_globals: dict | None = None,
+        time_limit: float = DEFAULT_TIME_LIMIT,
+        expression_scope: Callable[[dict, dict | None], dict] | None = None,
+    ) -> None:
         super().__init__(environment_globals)
         self.time_limit = time_limit
+        self.expression_scope = expression_scope
 
     def _globals(self, context: dict, external_context: dict | None) -> dict:
         scope = copy.copy(self.globals)
@@ -768,7 +779,11 @@ class SandboxedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         code = compile_sandboxed(str(expression).strip(), "eval")
-        result = LimitedRun(self.time_limit).run(eval, code, self._globals(context, external_context))
+        scope = self._globals(context, external_context)
+        if self.expression_scope is not None:
+            for name, value in self.expression_scope(context, external_context).items():
+                scope.setdefault(name, value)
+        result = LimitedRun(self.time_limit).run(eval, code, scope)
         if data_units(result) > MAX_DATA_UNITS:
             raise SandboxViolation(f"refused by the script sandbox: the result is larger than {MAX_DATA_UNITS} units")
         return result

@@ -12,8 +12,11 @@ Both dialects build the same task spec:
   ``spiffworkflow:parameter id=... value="<expression>"`` and optionally
   ``spiffworkflow:retry retries="2" backoff_base="10"``;
 - Camunda: ``camunda:type="external" camunda:topic="notify_customer"`` with
-  ``camunda:inputOutput/camunda:inputParameter`` (``${expression}`` or literal text) and
-  ``camunda:resultVariable``.
+  ``camunda:inputOutput/camunda:inputParameter`` (literal text, or JUEL such as ``${customer_id}``
+  and ``Case ${case_id}``, or FEEL such as ``=customer_id``) and ``camunda:resultVariable``.
+
+Parameters written in JUEL or FEEL are translated to Python when the file is parsed
+(:mod:`engine.expressions`).
 
 Either may set the properties ``retries`` (tries after the first, default 2) and
 ``retry_backoff`` (first delay, ISO 8601 duration or seconds, doubled per try, default 10 s).
@@ -31,6 +34,7 @@ from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
 from engine.errors import DeploymentProblem
+from engine.expressions import TEXT, VALUE, ExpressionError, translate
 from engine.extensions import CAMUNDA_NS, NS
 from engine.extensions import properties as extension_properties
 from engine.timer_specs import duration_from
@@ -87,7 +91,10 @@ class CareSpiffServiceTaskParser(ServiceTaskParser):
             self.spec,
             self.bpmn_id,
             operation_name=operator["name"],
-            operation_params=operator["parameters"],
+            operation_params={
+                name: {**param, "value": _translated(param["value"], VALUE, self.node, self.filename) or param["value"]}
+                for name, param in operator["parameters"].items()
+            },
             result_variable=operator["resultVariable"],
             max_attempts=attempts,
             backoff_seconds=backoff,
@@ -97,12 +104,27 @@ class CareSpiffServiceTaskParser(ServiceTaskParser):
         )
 
 
-def _camunda_expression(text: str | None) -> str:
-    """A Camunda input parameter as a Python expression: ``${expr}`` is ``expr``, other text is a string."""
-    value = (text or "").strip()
-    if value.startswith(("${", "#{")) and value.endswith("}"):
-        return value[2:-1].strip()
-    return repr(value)
+def _translated(value: str, use: str, node, filename: str) -> str | None:
+    """A parameter written in JUEL or FEEL as Python, None for other text."""
+    try:
+        return translate(value, use)
+    except ExpressionError as error:
+        raise ValidationException(f"parameter: {error}", node=node, file_name=filename) from None
+
+
+def _camunda_parameter(param, task, filename: str) -> str:
+    """A Camunda input parameter as a Python expression: JUEL or FEEL translated, other text a string."""
+    if any(isinstance(child.tag, str) for child in param):
+        raise ValidationException(
+            f"camunda:inputParameter '{param.get('name')}': camunda:list, camunda:map and camunda:script values "
+            "are not supported; write the value as text or an expression",
+            file_name=filename,
+            id=task.get("id"),
+            line_number=param.sourceline,
+        )
+    value = (param.text or "").strip()
+    python = _translated(value, TEXT, task, filename)
+    return repr(value) if python is None else python
 
 
 class CareCamundaServiceTaskParser(TaskParser):
@@ -116,7 +138,7 @@ class CareCamundaServiceTaskParser(TaskParser):
                 file_name=self.filename,
             )
         params = {
-            param.get("name"): {"value": _camunda_expression(param.text), "type": "any"}
+            param.get("name"): {"value": _camunda_parameter(param, self.node, self.filename), "type": "any"}
             for param in self.node.xpath(
                 "./bpmn:extensionElements/camunda:inputOutput/camunda:inputParameter",
                 namespaces=NS,

@@ -12,7 +12,9 @@ Timer text is read in both dialects found in the wild:
 - plain ISO 8601 text, as Camunda Modeler writes it: ``PT1H``, ``R3/PT1H``,
   ``2030-01-01T06:00:00Z``, ``R/2030-01-01T06:00:00Z/P1D``;
 - a Python expression over task data, as spiff-arena writes it: ``"PT1H"``,
-  ``"P" + str(days) + "D"``; Camunda's ``${name}`` is read as the expression ``name``.
+  ``"P" + str(days) + "D"``;
+- JUEL or FEEL, as Camunda writes it: ``${renewal_date}``, ``PT${hours}H``, ``=renewal_date``,
+  translated to Python when the file is parsed (:mod:`engine.expressions`).
 
 Literal values are checked at deploy time, so a typo is a deployment problem with a line
 number, not an incident weeks later.
@@ -46,6 +48,8 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffStartEventParser,
 )
 
+from engine.expressions import TEXT, ExpressionError, translate
+
 DEFAULT_CYCLE_CATCH_UP = 10
 
 _DURATION = re.compile(
@@ -55,7 +59,6 @@ _DURATION = re.compile(
 )
 _DATETIME = re.compile(r"^\d{4}-?\d{2}-?\d{2}([T ][\d:.,]+)?(Z|[+-]\d{2}(:?\d{2})?)?$", re.IGNORECASE)
 _WEEK_DATE = re.compile(r"^\d{4}-?W\d{2}-?\d(T.+)?$", re.IGNORECASE)
-_JUEL = re.compile(r"^\$\{(.+)\}$", re.DOTALL)
 
 
 @dataclass
@@ -383,10 +386,13 @@ def timer_expression(text: str | None, kind: str) -> tuple[str, str | None]:
     text = (text or "").strip()
     if not text:
         raise ValueError(f"the {kind} of the timer is empty")
-    juel = _JUEL.match(text)
-    if juel:
-        text = juel.group(1).strip()
-    elif is_iso_literal(text):
+    try:
+        translated = translate(text, TEXT)
+    except ExpressionError as error:
+        raise ValueError(f"the {kind} '{text}': {error}") from None
+    if translated is not None:
+        return translated, None
+    if is_iso_literal(text):
         check_literal(text, kind)
         return repr(text), text
     try:

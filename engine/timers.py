@@ -52,6 +52,7 @@ from engine.errors import (
     InvalidRequest,
     NotFound,
 )
+from engine.expressions import Expression
 from engine.history import History
 from engine.models import ProcessDefinition, ProcessInstance, Timer, TimerWorker
 from engine.pagination import Page, page_of
@@ -224,16 +225,20 @@ def notify(session: Session, due: datetime, now: datetime) -> None:
 def human_task_due_at(task, info, now: datetime) -> datetime | None:
     """When a user task is due: its ``due`` property (ISO 8601 or an expression over task data), else the
     earliest of its boundary timers (repeating ones are reminders, not deadlines)."""
-    text = (info.properties.get("due") or "").strip() if info is not None else ""
-    if text:
+    due = info.due if info is not None else None
+    if due:
         try:
-            value = text if is_iso_literal(text) else task.workflow.script_engine.evaluate(task, text)
+            if isinstance(due, Expression):
+                value = task.workflow.script_engine.evaluate(task, due.python)
+            else:
+                value = due if is_iso_literal(due) else task.workflow.script_engine.evaluate(task, due)
             if isinstance(value, datetime):
                 return value if value.tzinfo else value.replace(tzinfo=UTC)
             value = str(value).strip()
             return now + duration_from(value, now) if value.upper().startswith("P") else parse_datetime(value)
         except Exception as error:  # a wrong due date must not stop the task from being offered
-            log.warning("due date '%s' of task %s could not be read: %s", text, task.task_spec.name, error)
+            source = due.source if isinstance(due, Expression) else due
+            log.warning("due date '%s' of task %s could not be read: %s", source, task.task_spec.name, error)
             return None
     parent = task.parent
     if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):

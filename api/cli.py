@@ -132,6 +132,8 @@ def deploy(paths: tuple[str, ...], name: str) -> None:
     except DeploymentInvalid as invalid:
         _print_problems(invalid)
         sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for outcome in result.definitions:
         click.echo(f"{outcome.key} v{outcome.version}: {outcome.status}")
     if not result.changed:
@@ -144,11 +146,13 @@ def check(paths: tuple[str, ...]) -> None:
     """Check .bpmn/.dmn files as a deployment would, storing nothing; exit 1 on problems."""
     care = _engine()
     try:
-        outcomes = care.repository.check(_sources(paths))
+        result = care.repository.check(_sources(paths))
     except DeploymentInvalid as invalid:
         _print_problems(invalid)
         sys.exit(1)
-    for outcome in outcomes:
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for outcome in result.definitions:
         click.echo(f"{outcome.key}: ok{'' if outcome.executable else ' (not executable)'}")
 
 

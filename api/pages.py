@@ -195,6 +195,8 @@ def deploy():
         )
     changed = ", ".join(f"{o.key} v{o.version}" for o in result.definitions if o.status == "created")
     flash(f"Deployed {changed}." if changed else "Nothing changed: every process equals its latest version.", "info")
+    for warning in result.warnings:
+        flash(f"Warning: {warning}", "warning")
     return redirect(url_for("pages.processes"))
 
 

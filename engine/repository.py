@@ -23,6 +23,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, DeploymentInvalid, DeploymentProblem, NotFound
 from engine.models import Deployment, DeploymentResource, ProcessDefinition
+from engine.reachability import reachability_warnings
 from engine.service_specs import service_task_problems
 from process_library.registry import Registry
 
@@ -61,8 +62,10 @@ class DefinitionOutcome:
 
 @dataclass
 class DeployResult:
-    deployment_id: int | None
+    deployment_id: int | None  # None when nothing was stored (unchanged, or only checked)
     definitions: list[DefinitionOutcome]
+    # What deploys but may not run as meant (engine/reachability.py): reported, never refused.
+    warnings: list[DeploymentProblem] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -77,6 +80,7 @@ class _Plan:
     external_resources: list[DeploymentResource]
     form_sources: list[SourceFile]
     outcomes: list[tuple[str, str, bool, str, dict]]  # key, name, executable, checksum, dependencies
+    warnings: list[DeploymentProblem]
 
 
 class Repository:
@@ -95,11 +99,12 @@ class Repository:
 
     # -- deploying -------------------------------------------------------------------------
 
-    def check(self, sources: list[SourceFile]) -> list[DefinitionOutcome]:
+    def check(self, sources: list[SourceFile]) -> DeployResult:
         """Validate files as a deployment would, storing nothing."""
         with self.db.read() as session:
             plan = self._plan(session, sources)
-        return [DefinitionOutcome(key, name, 0, executable, "checked") for key, name, executable, _, _ in plan.outcomes]
+        outcomes = [DefinitionOutcome(key, name, 0, ready, "checked") for key, name, ready, *_ in plan.outcomes]
+        return DeployResult(None, outcomes, plan.warnings)
 
     def deploy(self, sources: list[SourceFile], name: str, principal: str) -> DeployResult:
         """Store the files and a new version of every changed process, or raise :class:`DeploymentInvalid`."""
@@ -123,7 +128,7 @@ class Repository:
                     DefinitionOutcome(key, title, (current.version if current else 0) + 1, executable, "created")
                 )
         if not changed_dmn and all(o.status == "unchanged" for o in outcomes):
-            return DeployResult(None, outcomes)
+            return DeployResult(None, outcomes, plan.warnings)
 
         now = self.clock.now()
         deployment = Deployment(
@@ -164,7 +169,7 @@ class Repository:
             deployed = [(row, plan.parsed.build(row.key)[0] if row.executable else None) for row in created]
             for listener in self.deploy_listeners:
                 listener(session, deployed)
-        return DeployResult(deployment.id, outcomes)
+        return DeployResult(deployment.id, outcomes, plan.warnings)
 
     def _plan(self, session: Session, sources: list[SourceFile]) -> _Plan:
         """Check everything and plan the new versions; :class:`DeploymentInvalid` lists every problem of every file."""
@@ -221,7 +226,14 @@ class Repository:
             outcomes.append((process.id, process.name, process.executable, checksum, dependencies))
         if problems:
             raise DeploymentInvalid(problems)
-        return _Plan(parsed, external, form_sources, outcomes)
+        uploaded_bpmn = {s.filename for s in sources if s.kind == "bpmn"}
+        warnings = [
+            warning
+            for filename, tree in parsed.trees.items()
+            if filename in uploaded_bpmn
+            for warning in reachability_warnings(filename, tree.getroot())
+        ]
+        return _Plan(parsed, external, form_sources, outcomes, warnings)
 
     def _forms(self, parsed: ParsedFiles, sources: list[SourceFile]) -> tuple[list, set, list[DeploymentProblem]]:
         """The form files the user tasks name: uploaded with the deployment, else taken from the forms folder.

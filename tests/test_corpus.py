@@ -564,7 +564,7 @@ def test_dialects_mix_in_one_deployment(care):
     spiff, camunda = corpus()["bpmn/data/performance_test.bpmn"], corpus()["bpmn/data/boundary.bpmn"]
     assert (spiff.dialect, camunda.dialect) == ("spiff", "camunda")
     for alone in (spiff, camunda):
-        assert care.repository.check([alone.source()])
+        assert care.repository.check([alone.source()]).definitions
     result = care.repository.deploy([spiff.source(), camunda.source()], "mixed", PRINCIPAL)
     assert {o.key: o.executable for o in result.definitions} == {"Process_3no3Cw9": True, "boundary_event": True}
 

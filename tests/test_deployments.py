@@ -3,11 +3,13 @@
 import io
 
 import pytest
+from click.testing import CliRunner
 
+from api.cli import main
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
 from engine.errors import DeploymentInvalid
-from tests.conftest import source, upload
+from tests.conftest import DATA, source, upload
 
 
 def deploy(client, *names):
@@ -203,3 +205,21 @@ def test_flows_without_ids_run_every_element(client):
     assert finished["instance"]["status"] == "completed"
     history = client.get(f"/api/instances/{started['id']}/history").json["items"]
     assert [e["element_id"] for e in history if e["event_type"] == "task_completed"] == ["review", "first", "second"]
+
+
+def test_unreachable_elements_deploy_with_a_placed_warning(client, monkeypatch, database_url):
+    expected = {
+        "file": "unreachable_task.bpmn",
+        "line": 9,
+        "element_id": "forgotten",
+        "message": "no path from a start event leads here: this element never runs",
+    }
+    checked = client.post("/api/deployments/check", data=upload("unreachable_task.bpmn"))
+    assert checked.status_code == 200 and checked.json["warnings"] == [expected]
+    deployed = deploy(client, "unreachable_task.bpmn")
+    assert deployed.status_code == 201 and deployed.json["warnings"] == [expected]
+    assert deploy(client, "hello_care.bpmn").json["warnings"] == []
+    monkeypatch.setenv("CARECENTER_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["check", str(DATA / "unreachable_task.bpmn")])
+    assert result.exit_code == 0
+    assert "warning: unreachable_task.bpmn:9: forgotten: no path from a start event leads here" in result.output

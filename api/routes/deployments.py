@@ -45,16 +45,18 @@ def create():
             {"key": o.key, "name": o.name, "version": o.version, "executable": o.executable, "status": o.status}
             for o in result.definitions
         ],
+        "warnings": [warning.as_dict() for warning in result.warnings],
     }
     return body, 201 if result.changed else 200
 
 
 @blueprint.post("/api/deployments/check")
 def check():
-    outcomes = care().repository.check(uploaded_sources())
+    result = care().repository.check(uploaded_sources())
     return {
         "valid": True,
-        "definitions": [{"key": o.key, "name": o.name, "executable": o.executable} for o in outcomes],
+        "definitions": [{"key": o.key, "name": o.name, "executable": o.executable} for o in result.definitions],
+        "warnings": [warning.as_dict() for warning in result.warnings],
     }
 
 

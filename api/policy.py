@@ -6,7 +6,8 @@ to the engine, which filters rows by it.
 
 - designers: deploy, check, view definitions; not complete tasks;
 - staff: tasks of their groups, assigned to them or naming them; instances they have a task in;
-- integration accounts: start instances, publish messages and signals, submit inquiries;
+- integration accounts: start instances, publish messages and signals, submit inquiries, and call
+  the Camunda REST subset under ``/engine-rest`` (external-task workers and Camunda integrations);
 - staff also submit inquiries (a phone call, a visit at the desk);
 - every staff member reads every customer's record and timeline (the care center is one point of
   contact: whoever answers must see the whole customer), but no tracking codes: those secrets are
@@ -99,6 +100,17 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "pages.instance": frozenset({STAFF}),
     "pages.processes": frozenset({DESIGNER}),
     "pages.deploy": frozenset({DESIGNER}),
+    # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.
+    "engine_rest.start": frozenset({INTEGRATION}),
+    "engine_rest.correlate": frozenset({INTEGRATION}),
+    "engine_rest.instances": frozenset({INTEGRATION}),
+    "engine_rest.instance": frozenset({INTEGRATION}),
+    "engine_rest.fetch_and_lock": frozenset({INTEGRATION}),
+    "engine_rest.complete": frozenset({INTEGRATION}),
+    "engine_rest.failure": frozenset({INTEGRATION}),
+    "engine_rest.bpmn_error": frozenset({INTEGRATION}),
+    "engine_rest.extend_lock": frozenset({INTEGRATION}),
+    "engine_rest.unlock": frozenset({INTEGRATION}),
 }
 
 TEAM_LEAD_GROUP = "team_lead"

@@ -1,4 +1,7 @@
-"""Every error leaves as ``application/problem+json`` (RFC 9457) with a stable ``type``; never a stack trace."""
+"""Every error leaves as ``application/problem+json`` (RFC 9457) with a stable ``type``; never a stack trace.
+
+Under ``/engine-rest`` (Camunda's REST subset) errors take Camunda's shape instead (:mod:`api.camunda_errors`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from api import camunda_errors
 from engine.errors import CareError
 
 log = logging.getLogger(__name__)
@@ -24,6 +28,8 @@ HTTP_TYPES = {
 
 
 def problem(status: int, type_: str, title: str, detail: str, **extra: object) -> Response:
+    if camunda_errors.applies(request.path):
+        return camunda_errors.response(status, detail)
     body = {"type": type_, "title": title, "status": status, "detail": detail, "instance": request.path, **extra}
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     if status == 401:

@@ -7,6 +7,7 @@ from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
 from engine.execution import Executor
+from engine.external_tasks import ExternalTasks
 from engine.history import History
 from engine.identity import Identity
 from engine.incidents import Incidents
@@ -60,6 +61,16 @@ class CareEngine:
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )
+        self.external_tasks = ExternalTasks(
+            self.db,
+            self.repository,
+            self.executor,
+            self.jobs,
+            self.history,
+            self.clock,
+            settings.worker_interval_seconds,
+        )
+        self.executor.job_listeners.append(self.external_tasks.wake)
 
     def close(self) -> None:
         self.db.dispose()

@@ -49,7 +49,8 @@ class Executor:
         self.script_engine = script_engine
         # Called with the due times of new timer rows once their transaction committed (wakes a local worker).
         self.timer_listeners: list[Callable[[list], None]] = []
-        # Called once a transaction that wrote new service-task jobs committed (wakes a local worker).
+        # Called once a transaction that wrote new service-task jobs committed (wakes a local worker, and
+        # fetchAndLock requests waiting for external tasks).
         self.job_listeners: list[Callable[[], None]] = []
         # Called with the messages and signals an instance threw, once their transaction committed (delivers them).
         self.message_listeners: list[Callable[[list], None]] = []
@@ -218,9 +219,10 @@ class Executor:
             )
             if new_timers and self.timer_listeners:
                 self._announce_after_commit(session, new_timers)
-            if jobs.sync(session, row, workflow, self.clock, none_stored=read_models.JOBS in none_stored) and (
-                self.job_listeners
-            ):
+            new_jobs = jobs.sync(
+                session, row, workflow, self.clock, self.repository.operations, read_models.JOBS in none_stored
+            )
+            if new_jobs and self.job_listeners:
                 event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
             messages.sync(session, row, workflow, self.clock, none_stored=read_models.SUBSCRIPTIONS in none_stored)
             thrown = messages.thrown_messages(session, row, workflow, self.message_ttl, now)

@@ -19,6 +19,10 @@ A worker then runs the job in three steps, none of them inside another's transac
 A worker that dies during step 2 leaves its lease to expire; the next worker calls the
 operation again with the same idempotency key, which the operations pass on so that nothing
 happens twice.
+
+Camunda external tasks whose topic names no operation get rows of kind ``external``: this worker
+never claims them; outside workers fetch and lock them (:mod:`engine.external_tasks`), which
+reuses the outcomes here (:meth:`Jobs.throw`, :meth:`Jobs.fail`).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
 from engine.models import Incident, ProcessInstance, ServiceJob
 from engine.pagination import Page, page_of
-from engine.service_specs import CALL_KEY, CareServiceTask
+from engine.service_specs import CALL_KEY, CareServiceTask, runs_outside
 from process_library.registry import BpmnError, OperationContext, Registry, TransientError
 
 if TYPE_CHECKING:
@@ -54,6 +58,7 @@ log = logging.getLogger(__name__)
 JOB_PRINCIPAL = "worker"
 NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: jobs made due are announced here at commit
 JOB_STATUSES = ("pending", "completed", "failed", "cancelled")
+OPERATION, EXTERNAL = "operation", "external"  # who runs a job: carecenter's worker, or an outside one
 MAX_ERROR = 2000
 
 
@@ -106,8 +111,19 @@ def waiting_service_tasks(workflow) -> list:
     return [t for t in workflow.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, CareServiceTask)]
 
 
-def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, none_stored: bool = False) -> int:
-    """Make the job rows of one instance match its waiting service tasks; returns how many rows are new."""
+def sync(
+    session: Session,
+    instance: ProcessInstance,
+    workflow,
+    clock: Clock,
+    operations: Registry | None,
+    none_stored: bool = False,
+) -> int:
+    """Make the job rows of one instance match its waiting service tasks; returns how many rows are new.
+
+    A new row is for carecenter's worker, or, for a Camunda external task whose topic is not one of
+    ``operations``, for outside workers (kind ``external``).
+    """
     now = clock.now()
     waiting = {str(task.id): task for task in waiting_service_tasks(workflow)}
     rows = (
@@ -143,6 +159,8 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
                 result_variable=spec.result_variable,
                 # stable for every try of this call; the n-th call of the element (a loop, a multi-instance) differs
                 idempotency_key=f"cc-{instance.id}-{spec.bpmn_id}-{calls + 1}",
+                kind=EXTERNAL if runs_outside(spec, operations) else OPERATION,
+                priority=spec.priority,
                 status="pending",
                 attempts=0,
                 max_attempts=spec.max_attempts,
@@ -168,8 +186,11 @@ def _json_safe(value: dict) -> dict:
 
 
 def rearm(session: Session, job: ServiceJob, workflow, data: dict | None, now: datetime) -> None:
-    """Make a failed job due again (an incident retry), re-evaluating its arguments after a data fix."""
-    task = _task(workflow, job.task_guid)
+    """Make a failed job due again (an incident retry), re-evaluating its arguments after a data fix.
+
+    An external task gets one retry and its lock is dropped, as Camunda's "increment retries" does.
+    """
+    task = task_of(workflow, job.task_guid)
     if task is not None and data:
         task.data.update(data)
         task.task_spec._execute(task)
@@ -177,10 +198,13 @@ def rearm(session: Session, job: ServiceJob, workflow, data: dict | None, now: d
     job.status, job.attempts, job.due_at = "pending", 0, now
     job.claimed_by = job.claimed_until = job.last_error = None
     job.finished_at = None
+    if job.kind == EXTERNAL:
+        job.retries, job.error_details = 1, None
     notify(session)
 
 
-def _task(workflow, guid: str):
+def task_of(workflow, guid: str):
+    """The task of a job's row in a loaded workflow, or None when it is gone."""
     try:
         return workflow.get_task_from_id(UUID(guid))
     except Exception:
@@ -195,6 +219,7 @@ class JobFilter:
     status: str | None = None
     instance_id: int | None = None
     operation: str | None = None
+    kind: str | None = None
 
 
 class Jobs:
@@ -223,6 +248,7 @@ class Jobs:
             select(ServiceJob, ProcessInstance.tracking_code, ProcessInstance.reference)
             .join(ProcessInstance, ProcessInstance.id == ServiceJob.instance_id)
             .where(
+                ServiceJob.kind == OPERATION,
                 ServiceJob.status == "pending",
                 ServiceJob.due_at <= now,
                 or_(ServiceJob.claimed_until.is_(None), ServiceJob.claimed_until <= now),
@@ -291,17 +317,17 @@ class Jobs:
             if job is None or job.status != "pending" or job.claimed_by != worker_id:
                 statuses.append(job.status if job is not None else "cancelled")
                 return  # another worker took the job over after our lease ran out, or it was cancelled
-            task = _task(workflow, job.task_guid)
+            task = task_of(workflow, job.task_guid)
             if task is None or task.state != TaskState.STARTED:
                 job.status, job.finished_at = "cancelled", self.clock.now()
             elif outcome.kind == "completed":
                 self._complete(session, row, job, task, outcome.result)
             elif outcome.kind == "bpmn_error":
-                self._throw(session, row, job, task, outcome.error)
+                self.throw(session, row, job, task, outcome.error, JOB_PRINCIPAL)
             elif outcome.kind == "transient" and job.attempts < job.max_attempts:
                 self._retry_later(session, row, job, outcome.error)
             else:
-                self._fail(session, row, job, outcome.error)
+                self.fail(session, row, job, outcome.error, principal=JOB_PRINCIPAL)
             statuses.append(job.status)
 
         try:
@@ -323,7 +349,12 @@ class Jobs:
             session, row.id, "job_completed", JOB_PRINCIPAL, element_id=job.element_id, operation=job.operation
         )
 
-    def _throw(self, session, row, job, task, error: BpmnError) -> None:
+    def throw(self, session, row, job, task, error: BpmnError, principal: str, variables: dict | None = None) -> None:
+        """Throw a BPMN error at the job's task (for an error boundary event); uncaught, it is an incident.
+
+        ``variables`` (an external worker's, as Camunda's bpmnError takes them) land in the catching event's data,
+        so the path that handles the error reads them.
+        """
         payload = {"code": error.code, "message": error.message, **error.payload}
         top = task.workflow.top_workflow
         # Each dialect has its own error definition class, and definitions match by class: throw with theirs.
@@ -341,17 +372,21 @@ class Jobs:
             )
             if caught:
                 break
+        for ready in top.get_tasks(state=TaskState.READY) if caught and variables else []:
+            if isinstance(getattr(ready.task_spec, "event_definition", None), ErrorEventDefinition):
+                ready.data.update(variables)
         self.history.record(
             session,
             row.id,
             "bpmn_error_thrown",
-            JOB_PRINCIPAL,
+            principal,
             element_id=job.element_id,
             code=error.code,
             message=error.message,
         )
         if not caught:  # the process does not model this error
-            self._fail(session, row, job, error, f"BPMN error '{error.code}' was not caught: {error.message}")
+            message = f"BPMN error '{error.code}' was not caught: {error.message}"
+            self.fail(session, row, job, error, message, principal)
         else:
             job.status, job.finished_at, job.claimed_until = "completed", self.clock.now(), None
             job.last_error = f"BPMN error '{error.code}': {error.message}"[:MAX_ERROR]
@@ -372,7 +407,10 @@ class Jobs:
             error=job.last_error,
         )
 
-    def _fail(self, session, row, job, error: Exception, message: str | None = None) -> None:
+    def fail(
+        self, session, row, job, error: Exception, message: str | None = None, principal: str = JOB_PRINCIPAL
+    ) -> None:
+        """Give up on the job: an incident at its element (the instance fails) that a retry can clear."""
         now = self.clock.now()
         tries = f"after {job.attempts} tr{'y' if job.attempts == 1 else 'ies'}"
         text = message or f"operation '{job.operation}' failed {tries}: {_describe(error)}"
@@ -391,7 +429,7 @@ class Jobs:
         )
         session.flush()
         row.status = "failed"
-        self.history.record(session, row.id, "instance_failed", JOB_PRINCIPAL, element_id=job.element_id, message=text)
+        self.history.record(session, row.id, "instance_failed", principal, element_id=job.element_id, message=text)
 
     def _release(self, job_id: int, worker_id: str) -> None:
         with self.db.write() as session:
@@ -407,7 +445,7 @@ class Jobs:
         with self.db.write() as session:
             return session.execute(
                 update(ServiceJob)
-                .where(ServiceJob.claimed_by == worker_id, ServiceJob.status == "pending")
+                .where(ServiceJob.kind == OPERATION, ServiceJob.claimed_by == worker_id, ServiceJob.status == "pending")
                 .values(claimed_until=None)
                 .execution_options(synchronize_session=False)
             ).rowcount
@@ -433,6 +471,7 @@ class Jobs:
             (ServiceJob.status, filters.status),
             (ServiceJob.instance_id, filters.instance_id),
             (ServiceJob.operation, filters.operation),
+            (ServiceJob.kind, filters.kind),
         ):
             if value is not None:
                 query = query.where(column == value)
@@ -453,6 +492,7 @@ def job_view(job: ServiceJob) -> dict:
         "operation": job.operation,
         "arguments": job.arguments,
         "idempotency_key": job.idempotency_key,
+        "kind": job.kind,
         "status": job.status,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,

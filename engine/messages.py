@@ -229,7 +229,7 @@ class Published:
     """What publishing came to: the row id, where it went, and whether this call was a repeat."""
 
     message: int
-    status: str  # delivered, started, buffered
+    status: str  # delivered, started, buffered; unmatched (dropped, see ``keep``)
     instances: list[int]
     started: int | None = None
     tracking_code: str | None = None
@@ -264,8 +264,12 @@ class Messages:
         ttl: str | None = None,
         target_instance_id: int | None = None,
         on_start: Callable[[ProcessInstance], None] | None = None,
+        keep: bool = True,
     ) -> Published:
-        """Store a message and deliver it: to the catch that waits longest, else a message start, else the buffer."""
+        """Store a message and deliver it: to the catch that waits longest, else a message start, else the buffer.
+
+        Without ``keep`` (Camunda's correlate) a message nothing takes at once is dropped: status ``unmatched``.
+        """
         name = _name(name)
         correlation = _correlation(correlation)
         payload = _payload(payload)
@@ -297,7 +301,7 @@ class Messages:
         except IntegrityError:  # the same message_id, published at the same moment by someone else
             with self.db.read() as session:
                 return self._repeat(session.scalar(select(Message).where(Message.message_id == message_id)))
-        return self.deliver(row_id, on_start=on_start)
+        return self.deliver(row_id, on_start=on_start, keep=keep)
 
     def _repeat(self, earlier: Message) -> Published:
         result = earlier.result or {"status": "buffered", "instances": []}
@@ -312,8 +316,10 @@ class Messages:
             duplicate=True,
         )
 
-    def deliver(self, message_row: int, on_start: Callable[[ProcessInstance], None] | None = None) -> Published:
-        """Deliver one stored message now if anything takes it; otherwise leave it buffered."""
+    def deliver(
+        self, message_row: int, on_start: Callable[[ProcessInstance], None] | None = None, keep: bool = True
+    ) -> Published:
+        """Deliver one stored message now if anything takes it; otherwise leave it buffered (or drop it)."""
         with self.db.read() as session:
             message = session.get(Message, message_row)
             if message is None:
@@ -327,9 +333,12 @@ class Messages:
         if started is not None:
             return started
         with self.db.write() as session:
-            message = session.get(Message, message_row)
+            message = session.get(Message, message_row, with_for_update=not keep)
             if message.status == "delivered":
                 return self._repeat(message)  # a catch that appeared meanwhile took it
+            if not keep:
+                message.status, message.result = "expired", {"status": "unmatched", "instances": []}
+                return Published(message.id, "unmatched", [])
             message.result = {"status": "buffered", "instances": []}
             return Published(message.id, "buffered", [], expires_at=message.expires_at.isoformat())
 

@@ -354,12 +354,18 @@ class ServiceJob(Base):
     the task in one transaction with the instance (``completed``).  A transient failure puts it
     back to ``pending`` with a later ``due_at``; the last one makes it ``failed`` with an
     incident.  ``idempotency_key`` is stable across every try of one call.
+
+    Rows of ``kind`` ``external`` are external tasks (:mod:`engine.external_tasks`): ``operation``
+    is their topic, and an outside worker holds the lease (``claimed_by`` is its worker id,
+    ``claimed_until`` the lock's expiration); ``retries`` and ``error_details`` are what its last
+    failure report said.
     """
 
     __tablename__ = "service_jobs"
     __table_args__ = (
         Index("ix_service_jobs_status_due", "status", "due_at"),
         Index("ix_service_jobs_instance_status", "instance_id", "status"),
+        Index("ix_service_jobs_kind_topic", "kind", "operation", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -372,6 +378,7 @@ class ServiceJob(Base):
     arguments: Mapped[dict[str, Any]]
     result_variable: Mapped[str] = mapped_column(String(200))
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="operation", server_default="operation")  # or external
     status: Mapped[str] = mapped_column(String(20))  # pending, completed, failed, cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
@@ -382,6 +389,9 @@ class ServiceJob(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    retries: Mapped[int | None] = mapped_column(Integer)  # external tasks: left by the last failure report
+    error_details: Mapped[str | None] = mapped_column(Text)  # external tasks: details of the last failure
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # external tasks: taskPriority
 
 
 class MessageSubscription(Base):

@@ -158,6 +158,39 @@ class Runtime:
             page = page_of(list(session.scalars(query)), limit)
             return Page([instance_view(row, None) for row in page.items], page.next_after)
 
+    def open_instances(
+        self,
+        *,
+        process_key: str | None = None,
+        business_key: str | None = None,
+        version: int | None = None,
+        ids: list[int] | None = None,
+        first: int = 0,
+        limit: int | None = None,
+    ) -> list[dict]:
+        """Instances that have not ended (active, or failed with an incident), oldest first, by offset.
+
+        What Camunda's runtime process-instance query lists: ended instances belong to history there.
+        """
+        query = (
+            select(ProcessInstance)
+            .where(ProcessInstance.status.in_(("active", "failed")))
+            .order_by(ProcessInstance.id)
+            .offset(first)
+            .limit(limit)
+        )
+        for column, value in (
+            (ProcessInstance.process_key, process_key),
+            (ProcessInstance.business_key, business_key),
+            (ProcessInstance.definition_version, version),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if ids is not None:
+            query = query.where(ProcessInstance.id.in_(ids))
+        with self.db.read() as session:
+            return [instance_view(row, None) for row in session.scalars(query)]
+
     def states(self, instance_id: int, scope: TaskScope | None = None) -> dict[str, str]:
         """Where the instance stands, per element (loads the workflow: for single-instance pages)."""
         with self.db.read() as session:

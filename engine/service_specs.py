@@ -20,6 +20,11 @@ Parameters written in JUEL or FEEL are translated to Python when the file is par
 
 Either may set the properties ``retries`` (tries after the first, default 2) and
 ``retry_backoff`` (first delay, ISO 8601 duration or seconds, doubled per try, default 10 s).
+
+A Camunda external task whose topic names no registered operation is left to outside workers
+(:func:`runs_outside`): Camunda 7 external-task clients fetch and lock it over ``/engine-rest``
+(:mod:`engine.external_tasks`); its input parameters are variables the worker receives, and
+``camunda:taskPriority`` orders fetches that ask for priority.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from engine.expressions import TEXT, VALUE, ExpressionError, translate
 from engine.extensions import CAMUNDA_NS, NS
 from engine.extensions import properties as extension_properties
 from engine.timer_specs import duration_from
+from process_library.registry import Registry
 
 CALL_KEY = "carecenter_call"  # task.internal_data: the evaluated arguments of the pending call
 DEFAULT_RETRIES = 2
@@ -45,12 +51,31 @@ DEFAULT_BACKOFF_SECONDS = 10.0
 
 
 class CareServiceTask(SpiffServiceTask):
-    """A service task whose operation runs in the worker; the task waits (STARTED) until then."""
+    """A service task whose operation runs in the worker; the task waits (STARTED) until then.
 
-    def __init__(self, wf_spec, name, *, max_attempts: int, backoff_seconds: float, **kwargs) -> None:
+    ``external_topic`` marks Camunda external tasks (``camunda:type="external"``), whose topic may
+    name an operation or be left to outside workers; ``priority`` and ``properties`` (the element's
+    extension properties) are what such workers are told.
+    """
+
+    def __init__(
+        self,
+        wf_spec,
+        name,
+        *,
+        max_attempts: int,
+        backoff_seconds: float,
+        external_topic: bool = False,
+        priority: int = 0,
+        properties: dict[str, str] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(wf_spec, name, **kwargs)
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
+        self.external_topic = external_topic
+        self.priority = priority
+        self.properties = properties or {}
 
     def _execute(self, task) -> None:
         task.internal_data[CALL_KEY] = {
@@ -133,7 +158,15 @@ class CareCamundaServiceTaskParser(TaskParser):
         topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
         if kind != "external" or not topic:
             raise ValidationException(
-                'a service task must name its operation: camunda:type="external" and camunda:topic="<operation>"',
+                'a service task must be an external task: camunda:type="external" and camunda:topic="<topic>" '
+                "(an operation of the process library, or a topic for outside workers)",
+                node=self.node,
+                file_name=self.filename,
+            )
+        priority_text = (self.node.get(f"{{{CAMUNDA_NS}}}taskPriority") or "0").strip()
+        if not priority_text.lstrip("-").isdigit():
+            raise ValidationException(
+                f"camunda:taskPriority must be a whole number, not '{priority_text}'",
                 node=self.node,
                 file_name=self.filename,
             )
@@ -154,8 +187,16 @@ class CareCamundaServiceTaskParser(TaskParser):
             result_variable=self.node.get(f"{{{CAMUNDA_NS}}}resultVariable"),
             max_attempts=attempts,
             backoff_seconds=backoff,
+            external_topic=True,
+            priority=int(priority_text),
+            properties=extension_properties(self.node),
             **self.bpmn_attributes,
         )
+
+
+def runs_outside(task_spec: CareServiceTask, operations: Registry | None) -> bool:
+    """Whether outside workers run this service task: a Camunda external task whose topic is no operation."""
+    return task_spec.external_topic and (operations is None or operations.get(task_spec.operation_name) is None)
 
 
 def with_worker_service_tasks(overrides: dict, dialect: str) -> dict:
@@ -164,12 +205,14 @@ def with_worker_service_tasks(overrides: dict, dialect: str) -> dict:
     return {**overrides, full_tag("serviceTask"): (parser, CareServiceTask)}
 
 
-def service_task_problems(specs: list, files: dict[str, etree._ElementTree], registry) -> list[DeploymentProblem]:
-    """Service tasks that name an unknown operation or pass the wrong parameters."""
+def service_task_problems(
+    specs: list, files: dict[str, etree._ElementTree], registry: Registry
+) -> list[DeploymentProblem]:
+    """Service tasks that name an unknown operation or pass the wrong parameters (external tasks may not)."""
     problems = []
     for spec in specs:
         for task_spec in spec.task_specs.values():
-            if not isinstance(task_spec, CareServiceTask):
+            if not isinstance(task_spec, CareServiceTask) or runs_outside(task_spec, registry):
                 continue
             operation = registry.get(task_spec.operation_name)
             messages = (

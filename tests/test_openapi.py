@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 
 from api import policy
 from api.routes.openapi import DOCUMENT, load_document
-from tests.conftest import upload
+from tests.conftest import source, upload
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
@@ -228,13 +228,18 @@ def test_every_component_schema_is_a_valid_json_schema(document):
 
 
 def test_errors_are_documented_as_problem_json(document):
+    """Except Camunda's REST subset (tag camunda), whose clients read Camunda's own error JSON."""
     wrong = []
+    camunda = {"application/json": {"schema": {"$ref": schema_ref("CamundaError")}}}
     for (path, method), operation in documented_operations(document).items():
         for status, response in operation["responses"].items():
             if not status.startswith("4"):
                 continue
             response = resolve(document, response["$ref"]) if "$ref" in response else response
-            if list(response.get("content", {})) != ["application/problem+json"]:
+            if operation["tags"] == ["camunda"]:
+                if not path.startswith("/engine-rest/") or response.get("content") != camunda:
+                    wrong.append(f"{method.upper()} {path} {status} (Camunda's error JSON)")
+            elif list(response.get("content", {})) != ["application/problem+json"]:
                 wrong.append(f"{method.upper()} {path} {status}")
     assert not wrong, f"error responses not documented as application/problem+json: {wrong}"
 
@@ -360,3 +365,40 @@ def test_healthz_matches_the_document(anonymous, document):
     response = anonymous.get("/healthz")
     assert response.status_code == 200
     assert_documented(document, response, "/healthz", "get")
+
+
+def test_camunda_rest_responses_match_the_document(care, client, document):
+    """The /engine-rest subset answers as documented under tag camunda (its shapes are Camunda's)."""
+    care.repository.deploy([source("camunda_credit.bpmn")], "test", "test")
+    start_path = "/engine-rest/process-definition/key/{key}/start"
+    started = client.post(
+        "/engine-rest/process-definition/key/credit_application/start",
+        json={"businessKey": "b-1", "variables": {"amount": {"value": 5, "type": "Integer"}}},
+    )
+    assert started.status_code == 200, started.json
+    assert_documented(document, started, start_path, "post")
+    for path, documented in (
+        ("/engine-rest/process-instance?businessKey=b-1", "/engine-rest/process-instance"),
+        (f"/engine-rest/process-instance/{started.json['id']}", "/engine-rest/process-instance/{instance_id}"),
+    ):
+        assert_documented(document, client.get(path), documented, "get")
+    fetch_body = {"workerId": "w", "maxTasks": 2, "topics": [{"topicName": "credit_check", "lockDuration": 1000}]}
+    fetched = client.post("/engine-rest/external-task/fetchAndLock", json=fetch_body)
+    assert_documented(document, fetched, "/engine-rest/external-task/fetchAndLock", "post")
+    [task] = fetched.json
+    wrong_worker = client.post(f"/engine-rest/external-task/{task['id']}/complete", json={"workerId": "other"})
+    assert wrong_worker.status_code == 400
+    assert_documented(document, wrong_worker, "/engine-rest/external-task/{task_id}/complete", "post")
+    done = client.post(
+        f"/engine-rest/external-task/{task['id']}/complete",
+        json={"workerId": "w", "variables": {"approved": {"value": False, "type": "Boolean"}}},
+    )
+    assert (
+        done.status_code == 204
+        and "204" in document["paths"]["/engine-rest/external-task/{task_id}/complete"]["post"]["responses"]
+    )
+    unknown = client.post("/engine-rest/process-definition/key/nope/start", json={})
+    assert_documented(document, unknown, start_path, "post")
+    unmatched = client.post("/engine-rest/message", json={"messageName": "documents_received"})
+    assert unmatched.status_code == 400
+    assert_documented(document, unmatched, "/engine-rest/message", "post")

@@ -127,13 +127,25 @@ def test_camunda_external_tasks_call_their_topic_with_input_parameters(care):
     care.repository.deploy([source("service_camunda.bpmn")], "test", "test")
     done, _ = care.runtime.start(StartRequest("service_camunda", {"behaviour": "ok"}), "test")
     broken, _ = care.runtime.start(StartRequest("service_camunda", {"behaviour": "broken"}), "test")
-    assert jobs_of(care, done["id"])[0].arguments == {"behaviour": "ok"}
+    [job] = jobs_of(care, done["id"])
+    assert (job.kind, job.arguments) == ("operation", {"behaviour": "ok"})  # its topic names an operation
     care.jobs.run_due("w1")
     assert care.runtime.get(done["id"])["data"]["answer"]["tries"] == 1
     assert care.runtime.get(done["id"], with_data=False)["status"] == "completed"
     # retries=0: the first transient failure is the last try
     assert care.runtime.get(broken["id"], with_data=False)["status"] == "failed"
     assert jobs_of(care, broken["id"])[0].attempts == 1
+
+
+def test_camunda_external_tasks_whose_topic_is_no_operation_wait_for_outside_workers(care):
+    assert care.repository.check([source("camunda_credit.bpmn")])[0].status == "checked"
+    care.repository.deploy([source("camunda_credit.bpmn")], "test", "test")
+    started, _ = care.runtime.start(StartRequest("credit_application", {"amount": 21}), "test")
+    [job] = jobs_of(care, started["id"])
+    assert (job.kind, job.operation, job.priority) == ("external", "credit_check", 5)
+    assert job.arguments == {"limit": 42, "bureau": "schufa"}  # the input parameters, evaluated
+    assert care.jobs.run_due("w1") == 0  # carecenter's worker leaves it to outside workers (/engine-rest)
+    assert jobs_of(care, started["id"])[0].status == "pending" and CALLS == []
 
 
 def test_operations_and_jobs_over_the_api(care, client):
@@ -144,7 +156,10 @@ def test_operations_and_jobs_over_the_api(care, client):
     assert "notify_customer" in operations
     instance_id = start(care, "ok")
     page = client.get(f"/api/jobs?instance_id={instance_id}&status=pending").get_json()
-    assert [(job["element_id"], job["status"]) for job in page["items"]] == [("call", "pending")]
+    assert [(job["element_id"], job["status"], job["kind"]) for job in page["items"]] == [
+        ("call", "pending", "operation")
+    ]
+    assert client.get(f"/api/jobs?instance_id={instance_id}&kind=external").get_json()["items"] == []
     assert client.get("/api/jobs?status=bogus").status_code == 400
 
 

@@ -7,6 +7,7 @@ from api.routes import (
     customers,
     definitions,
     deployments,
+    engine_rest,
     health,
     incidents,
     instances,
@@ -34,5 +35,6 @@ def register(app: Flask) -> None:
         admin,
         jobs,
         messages,
+        engine_rest,
     ):
         app.register_blueprint(module.blueprint)

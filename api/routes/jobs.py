@@ -4,7 +4,7 @@ from flask import Blueprint, request
 
 from api.requests import choice_arg, int_arg, limit_arg, paged
 from api.routes.common import care
-from engine.jobs import JOB_STATUSES, JobFilter
+from engine.jobs import EXTERNAL, JOB_STATUSES, OPERATION, JobFilter
 
 blueprint = Blueprint("jobs", __name__)
 
@@ -20,5 +20,6 @@ def list_jobs():
         status=choice_arg("status", JOB_STATUSES),
         instance_id=int_arg("instance_id"),
         operation=request.args.get("operation"),
+        kind=choice_arg("kind", (OPERATION, EXTERNAL)),
     )
     return paged(care().jobs.list(filters, limit_arg(), int_arg("after")), "jobs.list_jobs")

@@ -138,7 +138,7 @@ def test_camunda_external_tasks_call_their_topic_with_input_parameters(care):
 
 
 def test_camunda_external_tasks_whose_topic_is_no_operation_wait_for_outside_workers(care):
-    assert care.repository.check([source("camunda_credit.bpmn")])[0].status == "checked"
+    assert care.repository.check([source("camunda_credit.bpmn")]).definitions[0].status == "checked"
     care.repository.deploy([source("camunda_credit.bpmn")], "test", "test")
     started, _ = care.runtime.start(StartRequest("credit_application", {"amount": 21}), "test")
     [job] = jobs_of(care, started["id"])

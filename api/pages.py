@@ -70,13 +70,13 @@ def task_list():
     )
 
 
-@blueprint.post("/tasks/<int:task_id>/claim")
+@blueprint.post("/tasks/<id:task_id>/claim")
 def claim(task_id: int):
     _act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
     return redirect(request.form.get("back") or url_for("pages.task", task_id=task_id))
 
 
-@blueprint.post("/tasks/<int:task_id>/unclaim")
+@blueprint.post("/tasks/<id:task_id>/unclaim")
 def unclaim(task_id: int):
     _act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
     return redirect(request.form.get("back") or url_for("pages.task_list"))
@@ -92,12 +92,12 @@ def _act(action, message: str) -> None:
         flash(error.detail, "error")
 
 
-@blueprint.get("/tasks/<int:task_id>")
+@blueprint.get("/tasks/<id:task_id>")
 def task(task_id: int):
     return _task_page(task_id)
 
 
-@blueprint.post("/tasks/<int:task_id>")
+@blueprint.post("/tasks/<id:task_id>")
 def task_submit(task_id: int):
     form = _load_form(task_id)
     data, problems = read_form(form["schema"], request.form)
@@ -148,7 +148,7 @@ def _task_page(task_id: int, values: dict | None = None, errors: dict | None = N
     return page, status
 
 
-@blueprint.get("/instances/<int:instance_id>")
+@blueprint.get("/instances/<id:instance_id>")
 def instance(instance_id: int):
     scope = current_scope()
     try:
@@ -170,7 +170,7 @@ def instance(instance_id: int):
     )
 
 
-@blueprint.post("/instances/<int:instance_id>/incidents/<int:incident_id>/retry")
+@blueprint.post("/instances/<id:instance_id>/incidents/<id:incident_id>/retry")
 def retry(instance_id: int, incident_id: int):
     _act(lambda: care().incidents.retry(incident_id, current_principal().name), "Retried.")
     return redirect(url_for("pages.instance", instance_id=instance_id))

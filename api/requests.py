@@ -3,9 +3,40 @@
 from __future__ import annotations
 
 from flask import request, url_for
+from werkzeug.routing import BaseConverter
 
 from engine.errors import InvalidRequest
+from engine.models import MAX_ID
 from engine.pagination import Page, clamp_limit
+
+
+def numbers_up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 1 to ``limit`` (``limit`` >= 10), without leading zeros."""
+    text = str(limit)
+    shorter = f"[1-9][0-9]{{0,{len(text) - 2}}}"
+    same_length = [
+        f"{text[:i]}[{1 if i == 0 else 0}-{int(digit) - 1}][0-9]{{{len(text) - i - 1}}}"
+        for i, digit in enumerate(text)
+        if int(digit) > (1 if i == 0 else 0)
+    ]
+    return "|".join([shorter, *same_length, text])
+
+
+class DatabaseId(BaseConverter):
+    """``<id:name>`` in a route: a row id, 1 to MAX_ID. Other numbers match no route at all (404).
+
+    The range is in the pattern rather than checked after matching: werkzeug answers 405 instead of
+    404 when a path matches one method's rule and another method's rule refuses the value.
+    """
+
+    regex = numbers_up_to(MAX_ID)
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
 
 
 def json_object(optional: bool = False) -> dict:

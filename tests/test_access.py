@@ -36,7 +36,7 @@ def api_rules(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PAGE_OR_PUBLIC or policy.is_public(rule.endpoint) or policy.is_page(rule.endpoint):
             continue
-        path = re.sub(r"<int:\w+>", "999999", rule.rule).replace("<key>", "hello_care")
+        path = re.sub(r"<id:\w+>", "999999", rule.rule).replace("<key>", "hello_care")
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, path
 

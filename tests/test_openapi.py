@@ -19,13 +19,21 @@ from referencing.jsonschema import DRAFT202012
 
 from api import policy
 from api.routes.openapi import DOCUMENT, load_document
+from engine.models import MAX_ID
 from tests.conftest import upload
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 BASE_URI = "urn:carecenter:openapi"
 FLASK_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
-CONVERTER_TYPES = {"int": "integer", "float": "number", None: "string", "string": "string", "path": "string"}
+CONVERTER_TYPES = {
+    "int": "integer",
+    "id": "integer",
+    "float": "number",
+    None: "string",
+    "string": "string",
+    "path": "string",
+}
 
 
 @pytest.fixture(scope="module")
@@ -360,3 +368,17 @@ def test_healthz_matches_the_document(anonymous, document):
     response = anonymous.get("/healthz")
     assert response.status_code == 200
     assert_documented(document, response, "/healthz", "get")
+
+
+def test_path_ids_are_documented_with_the_range_the_routes_accept(app, document):
+    wrong = []
+    for (path, method), rule in app_operations(app).items():
+        item = document["paths"][path]
+        parameters = [resolve(document, p["$ref"]) if "$ref" in p else p for p in item.get("parameters", [])]
+        for match in FLASK_ARGUMENT.finditer(rule.rule):
+            if match["converter"] != "id":
+                continue
+            [schema] = [p["schema"] for p in parameters if p["name"] == match["name"]]
+            if (schema.get("minimum"), schema.get("maximum")) != (1, MAX_ID):
+                wrong.append(f"{method.upper()} {path}: {match['name']} should be 1 to {MAX_ID}")
+    assert not wrong, "\n".join(wrong)

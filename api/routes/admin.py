@@ -70,12 +70,12 @@ def create_user():
     return user.as_dict(), 201
 
 
-@blueprint.get("/api/users/<int:user_id>")
+@blueprint.get("/api/users/<id:user_id>")
 def get_user(user_id: int):
     return care().identity.user(user_id).as_dict()
 
 
-@blueprint.patch("/api/users/<int:user_id>")
+@blueprint.patch("/api/users/<id:user_id>")
 def update_user(user_id: int):
     body = _fields(json_object(), {"role", "groups", "disabled", "password", "display_name"})
     user = care().identity.update_user(
@@ -126,6 +126,6 @@ def create_token():
     return {**token_view(row), "token": value}, 201
 
 
-@blueprint.post("/api/tokens/<int:token_id>/revoke")
+@blueprint.post("/api/tokens/<id:token_id>/revoke")
 def revoke_token(token_id: int):
     return token_view(care().tokens.revoke(token_id))

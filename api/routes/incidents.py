@@ -17,12 +17,12 @@ def list_incidents():
     return paged(page, "incidents.list_incidents")
 
 
-@blueprint.get("/api/incidents/<int:incident_id>")
+@blueprint.get("/api/incidents/<id:incident_id>")
 def get(incident_id: int):
     return care().incidents.get(incident_id)
 
 
-@blueprint.post("/api/incidents/<int:incident_id>/retry")
+@blueprint.post("/api/incidents/<id:incident_id>/retry")
 def retry(incident_id: int):
     body = json_object(optional=True)
     unknown = set(body) - {"data", "latest_version"}

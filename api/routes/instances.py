@@ -23,17 +23,17 @@ def list_instances():
     return paged(page, "instances.list_instances")
 
 
-@blueprint.get("/api/instances/<int:instance_id>")
+@blueprint.get("/api/instances/<id:instance_id>")
 def get(instance_id: int):
     return care().runtime.get(instance_id, scope=current_scope())
 
 
-@blueprint.post("/api/instances/<int:instance_id>/cancel")
+@blueprint.post("/api/instances/<id:instance_id>/cancel")
 def cancel(instance_id: int):
     return care().runtime.cancel(instance_id, current_principal().name)
 
 
-@blueprint.get("/api/instances/<int:instance_id>/history")
+@blueprint.get("/api/instances/<id:instance_id>/history")
 def history(instance_id: int):
     events = care().history.of_instance(instance_id, current_scope())
     return {"items": [history_view(e) for e in events], "next": None}

@@ -24,22 +24,22 @@ def list_tasks():
     return paged(care().tasks.list(filters, limit_arg(), int_arg("after"), current_scope()), "tasks.list_tasks")
 
 
-@blueprint.get("/api/tasks/<int:task_id>")
+@blueprint.get("/api/tasks/<id:task_id>")
 def get(task_id: int):
     return care().tasks.get(task_id, current_scope())
 
 
-@blueprint.post("/api/tasks/<int:task_id>/claim")
+@blueprint.post("/api/tasks/<id:task_id>/claim")
 def claim(task_id: int):
     return care().tasks.claim(task_id, current_principal().name, current_scope())
 
 
-@blueprint.post("/api/tasks/<int:task_id>/unclaim")
+@blueprint.post("/api/tasks/<id:task_id>/unclaim")
 def unclaim(task_id: int):
     return care().tasks.unclaim(task_id, current_principal().name, current_scope())
 
 
-@blueprint.post("/api/tasks/<int:task_id>/complete")
+@blueprint.post("/api/tasks/<id:task_id>/complete")
 def complete(task_id: int):
     body = json_object(optional=True)
     unknown = set(body) - {"data"}
@@ -48,7 +48,7 @@ def complete(task_id: int):
     return care().tasks.complete(task_id, optional_object(body, "data"), current_principal().name, current_scope())
 
 
-@blueprint.post("/api/tasks/<int:task_id>/assign")
+@blueprint.post("/api/tasks/<id:task_id>/assign")
 def assign(task_id: int):
     body = json_object()
     unknown = set(body) - {"assignee"}
@@ -62,12 +62,12 @@ def assign(task_id: int):
     return care().tasks.assign(task_id, assignee, current_principal().name)
 
 
-@blueprint.get("/api/tasks/<int:task_id>/form")
+@blueprint.get("/api/tasks/<id:task_id>/form")
 def form(task_id: int):
     return care().tasks.form(task_id, current_scope())
 
 
-@blueprint.post("/api/tasks/<int:task_id>/draft")
+@blueprint.post("/api/tasks/<id:task_id>/draft")
 def draft(task_id: int):
     body = json_object()
     unknown = set(body) - {"data"}

@@ -18,7 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from api import policy
-from api.routes.openapi import DOCUMENT, load_document
+from api.document import DOCUMENT, load_document
 from engine.models import MAX_ID
 from tests.conftest import upload
 
@@ -382,3 +382,14 @@ def test_path_ids_are_documented_with_the_range_the_routes_accept(app, document)
             if (schema.get("minimum"), schema.get("maximum")) != (1, MAX_ID):
                 wrong.append(f"{method.upper()} {path}: {match['name']} should be 1 to {MAX_ID}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_json_body_may_be_refused_as_documented(document):
+    """api/requests.py answers 400 (not of the documented form) and 415 (not JSON)."""
+    wrong = []
+    for (path, method), operation in documented_operations(document).items():
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            missing = {"400", "415"} - set(operation["responses"])
+            if missing:
+                wrong.append(f"{method.upper()} {path}: {sorted(missing)}")
+    assert not wrong, "json bodies without their error statuses:\n" + "\n".join(wrong)

@@ -3,7 +3,7 @@
 from flask import Blueprint, request
 
 from api.auth import current_principal
-from api.requests import int_arg, limit_arg, paged
+from api.requests import paged, query_args
 from api.routes.common import care
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.errors import InvalidRequest
@@ -60,8 +60,9 @@ def check():
 
 @blueprint.get("/api/deployments")
 def list_deployments():
-    limit = limit_arg()
-    rows = care().repository.deployments(limit + 1, int_arg("after"))
+    args = query_args()
+    limit = args["limit"]
+    rows = care().repository.deployments(limit + 1, args["after"])
     page = page_of(rows, limit)
     definitions = care().repository.definitions_of([d.id for d in page.items])
     page.items = [deployment_view(d, definitions[d.id]) for d in page.items]

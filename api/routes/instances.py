@@ -1,11 +1,11 @@
 """Process instances (RuntimeService) and their history (HistoryService)."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 
 from api.auth import current_principal, current_scope
-from api.requests import choice_arg, int_arg, limit_arg, paged
+from api.requests import paged, query_args
 from api.routes.common import care
-from engine.runtime import STATUSES, InstanceFilter
+from engine.runtime import InstanceFilter
 from engine.views import history_view
 
 blueprint = Blueprint("instances", __name__)
@@ -13,13 +13,14 @@ blueprint = Blueprint("instances", __name__)
 
 @blueprint.get("/api/instances")
 def list_instances():
+    args = query_args()
     filters = InstanceFilter(
-        status=choice_arg("status", STATUSES),
-        process_key=request.args.get("process_key"),
-        business_key=request.args.get("business_key"),
-        customer_id=request.args.get("customer_id"),
+        status=args["status"],
+        process_key=args["process_key"],
+        business_key=args["business_key"],
+        customer_id=args["customer_id"],
     )
-    page = care().runtime.list(filters, limit_arg(), int_arg("after"), current_scope())
+    page = care().runtime.list(filters, args["limit"], args["after"], current_scope())
     return paged(page, "instances.list_instances")
 
 

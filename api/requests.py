@@ -3,8 +3,8 @@
 Query parameters and JSON bodies are checked against the operation the route implements (its
 ``operationId`` is the Flask endpoint; tests/test_openapi.py keeps the two in step), so the
 document and the code cannot disagree on what a well-formed request is. A request that does not
-match the document gets 400 naming what is wrong; what only the engine can know (does the group
-exist, is the expiry in the future) stays the engine's to refuse.
+match the document gets 400 naming what is wrong; one that matches but cannot be carried out
+(an expiry in the past, a group that does not exist) is for the engine to refuse, with 422.
 """
 
 from __future__ import annotations

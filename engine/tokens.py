@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.identity import ROLES
 from engine.models import ApiToken, User
 
@@ -68,7 +68,7 @@ class Tokens:
         if not name.strip() or len(name) > MAX_NAME:
             raise InvalidRequest(f"a token needs a name of at most {MAX_NAME} characters")
         if expires_at is not None and expires_at <= self.clock.now():
-            raise InvalidRequest("the expiry must lie in the future")
+            raise Unprocessable("the expiry must lie in the future")
         value = value or TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.write() as session:
             user = None

@@ -7,6 +7,7 @@ where several of them failed only.
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -78,6 +79,23 @@ def test_text_longer_than_its_column_is_refused(client):
     assert "body.name" in refused(
         client.post("/api/tokens", json={"name": "t" * 201}), 400, "/problems/invalid-request"
     )
+
+
+# -- well-formed, but not to be done: 422 ---------------------------------------------------
+
+
+def test_what_cannot_be_carried_out_is_422(client):
+    past = client.post("/api/tokens", json={"name": "t", "expires_at": "2001-01-01T00:00:00Z"})
+    assert refused(past, 422, "/problems/unprocessable") == "the expiry must lie in the future"
+    unknown_group = client.post("/api/users", json={"username": "y", "role": "staff", "groups": ["nope"]})
+    assert "unknown group(s): nope" in refused(unknown_group, 422, "/problems/unprocessable")
+    cursor = client.get(f"/api/timers?after={MAX_ID}")
+    assert "'after' names no timer" in refused(cursor, 422, "/problems/unprocessable")
+    not_bpmn = client.post(
+        "/api/deployments", data=upload("hello_care.bpmn") | {"files": [(io.BytesIO(b"x"), "a.png")]}
+    )
+    refused(not_bpmn, 422, "/problems/invalid-deployment")
+    assert not_bpmn.json["errors"][0]["file"] == "a.png"
 
 
 # -- how request input is read ---------------------------------------------------------------

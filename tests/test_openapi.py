@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT202012
 from api import policy
 from api.document import DOCUMENT, load_document
 from engine.models import MAX_ID
+from engine.timer_specs import DURATION_PATTERN
 from tests.conftest import upload
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
@@ -393,3 +394,8 @@ def test_every_json_body_may_be_refused_as_documented(document):
             if missing:
                 wrong.append(f"{method.upper()} {path}: {sorted(missing)}")
     assert not wrong, "json bodies without their error statuses:\n" + "\n".join(wrong)
+
+
+def test_the_ttl_pattern_is_the_engines_duration_pattern(document):
+    body = document["paths"]["/api/messages"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["ttl"]["pattern"] == DURATION_PATTERN

@@ -81,6 +81,19 @@ def test_text_longer_than_its_column_is_refused(client):
     )
 
 
+@pytest.mark.parametrize("ttl", ["\n\t\rp5162w16891430,0D ", "P1W1D", "P1.5DT1H"])
+def test_durations_spiff_cannot_compute_are_refused(client, ttl):
+    detail = refused(client.post("/api/messages", json={"name": "x", "ttl": ttl}), 400, "/problems/invalid-request")
+    assert "body.ttl" in detail
+
+
+def test_a_ttl_past_the_calendar_is_refused_at_once(client):
+    detail = refused(
+        client.post("/api/messages", json={"name": "x", "ttl": "P99999999Y"}), 422, "/problems/unprocessable"
+    )
+    assert "past the year 9999" in detail
+
+
 # -- well-formed, but not to be done: 422 ---------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import BaseConverter
 
 from api.document import load_document, operations, resolve
-from engine.errors import InvalidRequest
+from engine.errors import InvalidRequest, Unprocessable
 from engine.models import MAX_ID
 from engine.pagination import Page
 
@@ -35,6 +35,8 @@ INTEGER = re.compile(r"-?[0-9]+")
 DATE_TIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
+NUL = "\x00"
+NUL_REFUSED = "text with a NUL character (U+0000) can be neither stored nor searched for"
 MAX_REPORTED = 5  # schema violations named in one 400
 MAX_MESSAGE = 200
 
@@ -203,6 +205,8 @@ def json_body() -> dict:
     for text in _strings(body):
         if not _encodable(text):
             raise InvalidRequest("the body is not valid JSON: it has an unpaired UTF-16 surrogate (\\ud800-\\udfff)")
+        if NUL in text:
+            raise Unprocessable(NUL_REFUSED)
     _refuse(_check(documented.body, body, "body"))
     return body
 
@@ -230,6 +234,21 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def refuse_nul_characters() -> None:
+    """Before every API view: no NUL character (U+0000) in the path, the query, form fields or file names.
+
+    PostgreSQL can neither store nor compare text with NUL in it, so such a request could only fail
+    deep inside a query; the API refuses it up front (422), on every database alike. JSON bodies are
+    checked by :func:`json_body`.
+    """
+    texts = [request.path]
+    for data in (request.args, request.form):
+        texts += [text for pair in data.items(multi=True) for text in pair]
+    texts += [f.filename or "" for f in request.files.values()]
+    if any(NUL in text for text in texts):
+        raise Unprocessable(NUL_REFUSED)
 
 
 def paged(page: Page, endpoint: str, **values: object) -> dict:

@@ -386,11 +386,11 @@ def test_path_ids_are_documented_with_the_range_the_routes_accept(app, document)
 
 
 def test_every_json_body_may_be_refused_as_documented(document):
-    """api/requests.py answers 400 (not of the documented form) and 415 (not JSON)."""
+    """api/requests.py answers 400 (not of the documented form), 415 (not JSON) and 422 (text with NUL)."""
     wrong = []
     for (path, method), operation in documented_operations(document).items():
         if "application/json" in operation.get("requestBody", {}).get("content", {}):
-            missing = {"400", "415"} - set(operation["responses"])
+            missing = {"400", "415", "422"} - set(operation["responses"])
             if missing:
                 wrong.append(f"{method.upper()} {path}: {sorted(missing)}")
     assert not wrong, "json bodies without their error statuses:\n" + "\n".join(wrong)

@@ -94,6 +94,34 @@ def test_a_ttl_past_the_calendar_is_refused_at_once(client):
     assert "past the year 9999" in detail
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/api/tasks?process_key=%00", None),
+        ("get", "/api/instances?business_key=a%00b", None),
+        ("get", "/api/customers/a%00b", None),
+        ("get", "/api/customers/a%00b/timeline", None),
+        ("get", "/api/status/a%00b", None),
+        ("get", "/api/process-definitions/a%00b", None),
+        ("post", "/api/process-definitions/a%00b/instances", {}),
+        ("post", "/api/groups", {"name": "a", "description": "x\x00y"}),
+        ("post", "/api/tokens", {"name": "a\x00b"}),
+        ("post", "/api/process-definitions/hello_care/instances", {"variables": {"\x00": 1}}),
+    ],
+)
+def test_text_with_nul_characters_is_refused(client, deployed, method, path, body):
+    """PostgreSQL can neither store nor compare text with NUL in it: these were 500s there."""
+    response = getattr(client, method)(path, json=body) if body is not None else getattr(client, method)(path)
+    assert "NUL character" in refused(response, 422, "/problems/unprocessable")
+
+
+def test_a_draft_with_nul_in_its_data_is_refused(client, deployed):
+    task = deployed["tasks"][0]["id"]
+    response = client.post(f"/api/tasks/{task}/draft", json={"data": {"note": "a\u0000b"}})
+    assert "NUL character" in refused(response, 422, "/problems/unprocessable")
+    assert client.post(f"/api/tasks/{task}/draft", json={"data": {"note": "ab"}}).status_code == 200
+
+
 # -- well-formed, but not to be done: 422 ---------------------------------------------------
 
 

@@ -6,6 +6,8 @@ policy scope, so a page can never show or do more than the API allows.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
@@ -13,12 +15,14 @@ from api import policy
 from api.auth import current_principal, current_scope
 from api.diagram import render_svg
 from api.form_fields import fields_for, read_form
+from api.requests import numbers_up_to
 from api.routes.common import care
 from api.routes.deployments import uploaded_sources
 from api.web import check_csrf
 from engine import forms
 from engine.errors import CareError, DeploymentInvalid, InvalidRequest
 from engine.forms import FormDataInvalid
+from engine.models import MAX_ID
 from engine.pagination import clamp_limit
 from engine.tasks import TaskFilter
 from engine.views import history_view
@@ -27,11 +31,13 @@ blueprint = Blueprint("pages", __name__)
 blueprint.before_request(check_csrf)
 TABS = ("mine", "teams", "all")
 PAGE_SIZE = 25
+ROW_ID = re.compile(numbers_up_to(MAX_ID))
 
 
-def _int(name: str) -> int | None:
+def _id(name: str) -> int | None:
+    """A row id from the query (the task list's ``after``); anything else (``²``, 10**20) is as if left out."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if ROW_ID.fullmatch(value) else None
 
 
 @blueprint.get("/tasks")
@@ -48,7 +54,7 @@ def task_list():
         sort="due" if request.args.get("sort") == "due" else "id",
     )
     scope = None if tab == "all" else policy.team_scope(principal)
-    page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _int("after"), scope)
+    page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _id("after"), scope)
     customers = care().runtime.customers_of([t["instance_id"] for t in page.items])
     processes = [d.key for d in care().repository.latest_definitions()]
     teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]

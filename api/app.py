@@ -7,6 +7,7 @@ import secrets
 from flask import Flask
 
 from api import auth, customer_pages, portal, problems, routes, security, web
+from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
 
@@ -22,6 +23,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
+    app.url_map.converters["id"] = DatabaseId  # <id:...> in routes and pages: row ids, never past the column's range
     app.extensions["carecenter"] = care
     problems.register(app)
     auth.register(app)

@@ -115,7 +115,7 @@ def _form_of(code: str, task_id: int) -> tuple[dict | None, dict]:
     return definition.forms.get(key), definition.forms.get(ui_key, {})
 
 
-@blueprint.post("/track/<code>/tasks/<int:task_id>")
+@blueprint.post("/track/<code>/tasks/<id:task_id>")
 def submit(code: str, task_id: int):
     """Complete a customer task: the tracking code is the credential; validated like staff forms."""
     schema, _ = _form_of(code, task_id)

@@ -83,17 +83,25 @@ def demo() -> None:
             if session.scalar(select(func.count()).select_from(Customer)):
                 click.echo("demo: the database has customers already; nothing changed")
                 return
-        _teams(care)
-        passwords = _users(care)
-        for kind in ("customers", "systems", "licenses"):
-            click.echo(f"demo: {import_csv(care.db, kind, (SAMPLE / f'{kind}.csv').read_text(encoding='utf-8'))}")
-        started = _instances(care)
+        passwords = fill(care)
     finally:
         care.close()
-    click.echo(f"demo: {started} instances started")
     click.echo("demo users (passwords are shown only now):")
     for user, password in passwords:
         click.echo(f"  {user.username:<6} {password}  {user.role}, {', '.join(user.groups) or 'no team'}")
+
+
+def fill(care: CareEngine) -> list[tuple[DemoUser, str]]:
+    """Teams, users, the sample customers and the demo instances; the users created, with their passwords.
+
+    Also the seed of tests that need a care center in use (the API fuzz test).
+    """
+    _teams(care)
+    passwords = _users(care)
+    for kind in ("customers", "systems", "licenses"):
+        click.echo(f"demo: {import_csv(care.db, kind, (SAMPLE / f'{kind}.csv').read_text(encoding='utf-8'))}")
+    click.echo(f"demo: {_instances(care)} instances started")
+    return passwords
 
 
 def _teams(care: CareEngine) -> None:

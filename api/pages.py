@@ -6,6 +6,8 @@ policy scope, so a page can never show or do more than the API allows.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
@@ -13,12 +15,14 @@ from api import policy
 from api.auth import current_principal, current_scope
 from api.diagram import render_svg
 from api.form_fields import fields_for, read_form
+from api.requests import numbers_up_to
 from api.routes.common import care
 from api.routes.deployments import uploaded_sources
 from api.web import check_csrf, safe_next
 from engine import forms
 from engine.errors import CareError, DeploymentInvalid, InvalidRequest
 from engine.forms import FormDataInvalid
+from engine.models import MAX_ID
 from engine.pagination import clamp_limit
 from engine.tasks import TaskFilter
 from engine.views import history_view
@@ -27,11 +31,13 @@ blueprint = Blueprint("pages", __name__)
 blueprint.before_request(check_csrf)
 TABS = ("mine", "teams", "all")
 PAGE_SIZE = 25
+ROW_ID = re.compile(numbers_up_to(MAX_ID))
 
 
-def _int(name: str) -> int | None:
+def _id(name: str) -> int | None:
+    """A row id from the query (the task list's ``after``); anything else (``²``, 10**20) is as if left out."""
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return int(value) if ROW_ID.fullmatch(value) else None
 
 
 @blueprint.get("/tasks")
@@ -48,7 +54,7 @@ def task_list():
         sort="due" if request.args.get("sort") == "due" else "id",
     )
     scope = None if tab == "all" else policy.team_scope(principal)
-    page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _int("after"), scope)
+    page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _id("after"), scope)
     customers = care().runtime.customers_of([t["instance_id"] for t in page.items])
     processes = [d.key for d in care().repository.latest_definitions()]
     teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
@@ -70,13 +76,13 @@ def task_list():
     )
 
 
-@blueprint.post("/tasks/<int:task_id>/claim")
+@blueprint.post("/tasks/<id:task_id>/claim")
 def claim(task_id: int):
     _act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
     return redirect(safe_next(request.form.get("back"), url_for("pages.task", task_id=task_id)))
 
 
-@blueprint.post("/tasks/<int:task_id>/unclaim")
+@blueprint.post("/tasks/<id:task_id>/unclaim")
 def unclaim(task_id: int):
     _act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
     return redirect(safe_next(request.form.get("back"), url_for("pages.task_list")))
@@ -92,12 +98,12 @@ def _act(action, message: str) -> None:
         flash(error.detail, "error")
 
 
-@blueprint.get("/tasks/<int:task_id>")
+@blueprint.get("/tasks/<id:task_id>")
 def task(task_id: int):
     return _task_page(task_id)
 
 
-@blueprint.post("/tasks/<int:task_id>")
+@blueprint.post("/tasks/<id:task_id>")
 def task_submit(task_id: int):
     form = _load_form(task_id)
     data, problems = read_form(form["schema"], request.form)
@@ -148,7 +154,7 @@ def _task_page(task_id: int, values: dict | None = None, errors: dict | None = N
     return page, status
 
 
-@blueprint.get("/instances/<int:instance_id>")
+@blueprint.get("/instances/<id:instance_id>")
 def instance(instance_id: int):
     scope = current_scope()
     try:
@@ -170,7 +176,7 @@ def instance(instance_id: int):
     )
 
 
-@blueprint.post("/instances/<int:instance_id>/incidents/<int:incident_id>/retry")
+@blueprint.post("/instances/<id:instance_id>/incidents/<id:incident_id>/retry")
 def retry(instance_id: int, incident_id: int):
     _act(lambda: care().incidents.retry(incident_id, current_principal().name), "Retried.")
     return redirect(url_for("pages.instance", instance_id=instance_id))

@@ -52,9 +52,19 @@ class IdempotencyKeyReused(CareError):
 
 
 class InvalidRequest(CareError):
+    """The request is not of the documented form (a missing field, a wrong type, an unknown value)."""
+
     problem_type = "/problems/invalid-request"
     status = 400
     title = "Invalid request"
+
+
+class Unprocessable(CareError):
+    """The request is of the documented form, but what it asks cannot be done (an expiry in the past)."""
+
+    problem_type = "/problems/unprocessable"
+    status = 422
+    title = "Request cannot be carried out"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import CareError, Conflict, InvalidRequest, NotFound
+from engine.errors import CareError, Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.models import Group, User
 
 ROLES = ("admin", "designer", "staff", "integration")
@@ -111,7 +111,7 @@ class Identity:
         found = list(session.scalars(select(Group).where(Group.name.in_(names))))
         missing = sorted(set(names) - {g.name for g in found})
         if missing:
-            raise InvalidRequest(f"unknown group(s): {', '.join(missing)}; create them first")
+            raise Unprocessable(f"unknown group(s): {', '.join(missing)}; create them first")
         return found
 
     # -- users -------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class Identity:
             raise InvalidRequest(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
         if password is not None:
             if role == "integration":
-                raise InvalidRequest("integration accounts use API tokens, not passwords")
+                raise Unprocessable("integration accounts use API tokens, not passwords")
             check_password(password)
         with self.db.write() as session:
             if session.scalar(select(User.id).where(User.username == username)) is not None:

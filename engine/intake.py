@@ -27,6 +27,7 @@ CHANNELS = ("email", "phone", "web", "chat", "visit")
 NEW_INQUIRY = "inquiry_received"
 REPLY = "customer_reply"
 MAX_TEXT = 20_000
+MAX_CUSTOMER_ID = 200  # the process_instances.customer_id column
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,10 @@ def _inquiry(channel: str, customer: dict, subject: str, body: str, reference: s
     if not isinstance(customer, dict):
         problems.append("customer must be an object with id, name and email")
         customer = {}
-    for field in ("id", "name", "email"):
+    for field, longest in (("id", MAX_CUSTOMER_ID), ("name", 300), ("email", 300)):
         value = customer.get(field)
-        if not isinstance(value, str) or not value.strip() or len(value) > 300:
-            problems.append(f"customer.{field} must be a non-empty string")
+        if not isinstance(value, str) or not value.strip() or len(value) > longest:
+            problems.append(f"customer.{field} must be a non-empty string of at most {longest} characters")
     if isinstance(customer.get("email"), str) and "@" not in customer["email"]:
         problems.append("customer.email must be an e-mail address")
     for field, value in (("subject", subject), ("body", body)):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
@@ -38,10 +38,10 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.history import History
 from engine.models import Message, MessageSubscription, ProcessInstance
-from engine.timer_specs import duration_from
+from engine.timer_specs import duration_from, is_duration
 
 if TYPE_CHECKING:
     from engine.execution import Executor
@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TTL = "PT1H"
 MAX_NAME = 200
+LAST_MOMENT = datetime.max.replace(tzinfo=UTC)  # a message must expire before the calendar ends
 OPEN_STATUSES = ("active", "failed")
 
 
@@ -561,12 +562,17 @@ class Messages:
     def lifetime(self, ttl: str | None) -> timedelta:
         """A ttl (ISO 8601 duration, default the configured one) as a timedelta; refused unless positive."""
         text = ttl or self.default_ttl
+        if not is_duration(text):
+            raise InvalidRequest(f"ttl: '{text}' is not an ISO 8601 duration such as PT1H or P1D")
+        now = self.clock.now()
         try:
-            lifetime = duration_from(text, self.clock.now())
-        except (ValueError, TypeError) as error:
-            raise InvalidRequest(f"ttl: {error}") from error
+            lifetime = duration_from(text, now)
+        except (ValueError, OverflowError):
+            lifetime = None
+        if lifetime is None or lifetime >= LAST_MOMENT - now:
+            raise Unprocessable(f"ttl: '{text}' reaches past the year {MAXYEAR}")
         if lifetime <= timedelta(0):
-            raise InvalidRequest("ttl must be a positive ISO 8601 duration such as PT1H")
+            raise Unprocessable("ttl must be longer than zero")
         return lifetime
 
 

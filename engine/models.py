@@ -50,6 +50,10 @@ class UTCDateTime(TypeDecorator):
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
+# Integer primary keys are INTEGER columns: 32-bit on PostgreSQL. Larger numbers name no row (and
+# PostgreSQL refuses them), so the API turns them away before they reach a query.
+MAX_ID = 2**31 - 1
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, list[Any]: JSONType}

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, UTC, datetime, timedelta
 
 from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -51,12 +51,22 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
 from engine.expressions import TEXT, ExpressionError, translate
 
 DEFAULT_CYCLE_CATCH_UP = 10
+MAX_CALENDAR_MONTHS = 12 * MAXYEAR  # no date lies further from another than this
 
-_DURATION = re.compile(
-    r"^P(?=[\dT.,])(\d+([.,]\d+)?Y)?(\d+([.,]\d+)?M)?(\d+W)?(\d+([.,]\d+)?D)?"
-    r"(T(?=\d)(\d+([.,]\d+)?H)?(\d+([.,]\d+)?M)?(\d+([.,]\d+)?S)?)?$",
-    re.IGNORECASE,
+
+def _part(letter: str) -> str:
+    """One part of a duration (``5D``); only the last part of the text may have a fraction (``1.5D``)."""
+    designator = f"[{letter.upper()}{letter.lower()}]"
+    return f"(?:[0-9]+(?:[.,][0-9]+(?={designator}\\s*$))?{designator})?"
+
+
+# An ISO 8601 duration as SpiffWorkflow computes it: weeks alone or years-months-days, then an optional
+# time part. The same pattern stands in api/openapi.json wherever a duration is accepted.
+DURATION_PATTERN = (
+    r"^\s*[Pp](?=[0-9Tt])(?:" + _part("W").removesuffix("?") + "|" + _part("Y") + _part("M") + _part("D") + ")?"
+    r"(?:[Tt](?=[0-9])" + _part("H") + _part("M") + _part("S") + r")?\s*$"
 )
+_DURATION = re.compile(DURATION_PATTERN)
 _DATETIME = re.compile(r"^\d{4}-?\d{2}-?\d{2}([T ][\d:.,]+)?(Z|[+-]\d{2}(:?\d{2})?)?$", re.IGNORECASE)
 _WEEK_DATE = re.compile(r"^\d{4}-?W\d{2}-?\d(T.+)?$", re.IGNORECASE)
 
@@ -160,21 +170,30 @@ def parse_datetime(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def duration_from(text: str, start: datetime) -> timedelta:
-    """An ISO 8601 duration measured from ``start`` (months and years have calendar lengths)."""
+def _parsed_duration(text: str) -> dict:
+    """SpiffWorkflow's parse of a duration, refused when its years and months pass the calendar's end.
+
+    SpiffWorkflow adds up a duration's months one calendar month at a time, so ``P99999999Y``
+    would keep a request or a worker busy for minutes before failing anyway.
+    """
     if not _DURATION.match(text.strip()):
         raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT1H or P1D")
     parsed = TimerEventDefinition.parse_iso_duration(text.strip())
-    return TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_CALENDAR_MONTHS:
+        raise ValueError(f"'{text}' reaches past the year {MAXYEAR}")
+    return parsed
+
+
+def duration_from(text: str, start: datetime) -> timedelta:
+    """An ISO 8601 duration measured from ``start`` (months and years have calendar lengths)."""
+    return TimerEventDefinition.get_timedelta_from_start(_parsed_duration(text), start)
 
 
 def duration_until(text: str, end: datetime) -> timedelta:
-    if not _DURATION.match(text.strip()):
-        raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT1H or P1D")
-    return TimerEventDefinition.get_timedelta_from_end(TimerEventDefinition.parse_iso_duration(text.strip()), end)
+    return TimerEventDefinition.get_timedelta_from_end(_parsed_duration(text), end)
 
 
-def _is_duration(text: str) -> bool:
+def is_duration(text: str) -> bool:
     return bool(_DURATION.match(text.strip()))
 
 
@@ -190,10 +209,10 @@ def parse_cycle(text: str, now: datetime) -> tuple[int, datetime, timedelta]:
     if len(parts) == 2:
         interval = duration_from(parts[1], now)
         start = now + interval
-    elif _is_duration(parts[2]):
+    elif is_duration(parts[2]):
         start = parse_datetime(parts[1])
         interval = duration_from(parts[2], start)
-    elif _is_duration(parts[1]):
+    elif is_duration(parts[1]):
         end = parse_datetime(parts[2])
         interval = duration_until(parts[1], end)
         start = end - interval

@@ -49,8 +49,8 @@ from engine.errors import (
     Conflict,
     DeploymentInvalid,
     DeploymentProblem,
-    InvalidRequest,
     NotFound,
+    Unprocessable,
 )
 from engine.expressions import Expression
 from engine.history import History
@@ -681,7 +681,7 @@ class Timers:
             if after is not None:
                 last = session.get(Timer, after)
                 if last is None:
-                    raise InvalidRequest(f"'after' names no timer ({after})")
+                    raise Unprocessable(f"'after' names no timer ({after}); start again without it")
                 query = query.where(
                     or_(Timer.due_at > last.due_at, (Timer.due_at == last.due_at) & (Timer.id > last.id))
                 )

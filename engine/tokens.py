@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.identity import ROLES
 from engine.models import ApiToken, User
 
 TOKEN_PREFIX = "cc_"
+MAX_NAME = 200  # the api_tokens.name column
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
@@ -64,10 +65,10 @@ class Tokens:
         A token of a user acts as that user (role and groups are read at each use); a token
         without a user is an admin token (bootstrap, automation).
         """
-        if not name.strip():
-            raise InvalidRequest("a token needs a name")
+        if not name.strip() or len(name) > MAX_NAME:
+            raise InvalidRequest(f"a token needs a name of at most {MAX_NAME} characters")
         if expires_at is not None and expires_at <= self.clock.now():
-            raise InvalidRequest("the expiry must lie in the future")
+            raise Unprocessable("the expiry must lie in the future")
         value = value or TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.write() as session:
             user = None

@@ -37,7 +37,7 @@ def api_rules(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PAGE_OR_PUBLIC or policy.is_public(rule.endpoint) or policy.is_page(rule.endpoint):
             continue
-        path = re.sub(r"<int:\w+>", "999999", rule.rule).replace("<key>", "hello_care")
+        path = re.sub(r"<(?:id|int):\w+>", "999999", rule.rule).replace("<key>", "hello_care")
         path = re.sub(r"<\w+>", "999999", path)  # the string ids of the Camunda subset (/engine-rest)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, path

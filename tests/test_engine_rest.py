@@ -462,3 +462,11 @@ def test_errors_take_camundas_shape(server):
             assert error["type"] == kind
     missing = call(server, "POST", "/engine-rest/process-definition/key/nope/start", json={}).json()
     assert missing["message"] == "No matching process definition with key: nope and no tenant-id"
+
+
+def test_text_with_nul_characters_is_a_camunda_bad_request(client):
+    for answer in (
+        client.get("/engine-rest/process-instance?businessKey=a%00b"),
+        client.post("/engine-rest/process-definition/key/x/start", json={"businessKey": "a\x00b"}),
+    ):
+        assert answer.status_code == 400 and answer.json["type"] == "InvalidRequestException", answer.json

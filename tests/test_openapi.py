@@ -18,14 +18,32 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from api import policy
-from api.routes.openapi import DOCUMENT, load_document
+from api.document import DOCUMENT, load_document
+from api.i18n import LANGUAGES
+from engine.identity import ROLES
+from engine.intake import CHANNELS
+from engine.jobs import JOB_STATUSES
+from engine.models import MAX_ID
+from engine.runtime import STATUSES
+from engine.status import STATUSES as CUSTOMER_STATUSES
+from engine.tasks import TASK_SORTS, TASK_STATUSES
+from engine.timer_specs import DURATION_PATTERN
+from engine.timers import TIMER_STATUSES
+from process_library.store import LEVELS, LICENSE_STATUSES, TIERS
 from tests.conftest import source, upload
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 IMPLICIT_METHODS = {"HEAD", "OPTIONS"}
 BASE_URI = "urn:carecenter:openapi"
 FLASK_ARGUMENT = re.compile(r"<(?:(?P<converter>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
-CONVERTER_TYPES = {"int": "integer", "float": "number", None: "string", "string": "string", "path": "string"}
+CONVERTER_TYPES = {
+    "int": "integer",
+    "id": "integer",
+    "float": "number",
+    None: "string",
+    "string": "string",
+    "path": "string",
+}
 
 
 @pytest.fixture(scope="module")
@@ -402,3 +420,78 @@ def test_camunda_rest_responses_match_the_document(care, client, document):
     unmatched = client.post("/engine-rest/message", json={"messageName": "documents_received"})
     assert unmatched.status_code == 400
     assert_documented(document, unmatched, "/engine-rest/message", "post")
+
+
+# -- the document says what the code accepts and answers --------------------------------------
+
+QUERY_ENUMS = {
+    ("/api/instances", "status"): STATUSES,
+    ("/api/tasks", "status"): TASK_STATUSES,
+    ("/api/tasks", "sort"): TASK_SORTS,
+    ("/api/timers", "status"): TIMER_STATUSES,
+    ("/api/jobs", "status"): JOB_STATUSES,
+    ("/api/status/{tracking_code}", "lang"): LANGUAGES,
+}
+SCHEMA_ENUMS = {
+    ("Instance", "status"): STATUSES,
+    ("Task", "status"): TASK_STATUSES,
+    ("Timer", "status"): TIMER_STATUSES,
+    ("User", "role"): ROLES,
+    ("NewUser", "role"): ROLES,
+    ("UserChange", "role"): ROLES,
+    ("Customer", "tier"): TIERS,
+    ("License", "level"): LEVELS,
+    ("License", "status"): LICENSE_STATUSES,
+    ("CustomerStatus", "status"): CUSTOMER_STATUSES,
+}
+
+
+def test_enums_are_the_values_of_the_code(document):
+    """An enum that lags behind the code is a valid answer the document calls invalid (e.g. `renewing`)."""
+    wrong = []
+    for (path, name), values in QUERY_ENUMS.items():
+        item = document["paths"][path]
+        parameters = [*item.get("parameters", []), *item.get("get", {}).get("parameters", [])]
+        [parameter] = [p for p in parameters if p.get("name") == name]
+        if parameter["schema"]["enum"] != list(values):
+            wrong.append(f"GET {path} ?{name}: {parameter['schema']['enum']} != {list(values)}")
+    for (schema, name), values in SCHEMA_ENUMS.items():
+        documented = document["components"]["schemas"][schema]["properties"][name]["enum"]
+        if documented != list(values):
+            wrong.append(f"{schema}.{name}: {documented} != {list(values)}")
+    inquiry = document["paths"]["/api/inquiries"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    if inquiry["properties"]["channel"]["enum"] != list(CHANNELS):
+        wrong.append(f"POST /api/inquiries channel: {inquiry['properties']['channel']['enum']} != {list(CHANNELS)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_path_ids_are_documented_with_the_range_the_routes_accept(app, document):
+    wrong = []
+    for (path, method), rule in app_operations(app).items():
+        item = document["paths"][path]
+        parameters = [resolve(document, p["$ref"]) if "$ref" in p else p for p in item.get("parameters", [])]
+        for match in FLASK_ARGUMENT.finditer(rule.rule):
+            if match["converter"] != "id":
+                continue
+            [schema] = [p["schema"] for p in parameters if p["name"] == match["name"]]
+            if (schema.get("minimum"), schema.get("maximum")) != (1, MAX_ID):
+                wrong.append(f"{method.upper()} {path}: {match['name']} should be 1 to {MAX_ID}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_ttl_pattern_is_the_engines_duration_pattern(document):
+    body = document["paths"]["/api/messages"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["ttl"]["pattern"] == DURATION_PATTERN
+
+
+def test_every_json_body_may_be_refused_as_documented(document):
+    """api/requests.py answers 400 (not of the documented form), 415 (not JSON) and 422 (text with NUL)."""
+    wrong = []
+    for (path, method), operation in documented_operations(document).items():
+        if path.startswith("/engine-rest/"):
+            continue  # Camunda's conventions: whatever it cannot take is 400 (test_engine_rest.py)
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            missing = {"400", "415", "422"} - set(operation["responses"])
+            if missing:
+                wrong.append(f"{method.upper()} {path}: {sorted(missing)}")
+    assert not wrong, "json bodies without their error statuses:\n" + "\n".join(wrong)

@@ -45,6 +45,15 @@ def test_task_list_shows_team_tasks_with_customer_and_claim(site, care):
     assert f'data-task-id="{task_id}"' in mine and "Release" in mine
 
 
+def test_a_task_list_cursor_that_is_no_row_id_is_ignored(site, care):
+    """Were 500s: a cursor past the id column's range, and a digit int() does not read."""
+    start(care, subject="Router")
+    sign_in(site, "sam")
+    for after in ("99999999999999999999", "\u00b2", "0"):
+        page = site.get("/tasks", query_string={"after": after})
+        assert page.status_code == 200 and "Answer the inquiry" in page.get_data(as_text=True), after
+
+
 def test_task_form_errors_keep_values_then_completion_moves_on(site, care):
     instance = start(care, subject="Router")
     task_id = instance["tasks"][0]["id"]

@@ -206,7 +206,7 @@ def test_staff_link_a_contact_to_a_customer(care, client, anonymous, customers):
     [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
     assert [m for m in _outbox(care) if m.payload.get("purpose") == "portal_confirm"] == []  # not a customer's
     path = f"/api/instances/{started['id']}/customer"
-    assert client.post(path, json={"customer_id": "C-404"}).status_code == 400
+    assert client.post(path, json={"customer_id": "C-404"}).status_code == 422
     assert client.post(path, json={"customer_id": "C-2", "extra": 1}).status_code == 400
     linked = client.post(path, json={"customer_id": "C-2"})
     assert linked.status_code == 200 and linked.get_json()["customer_id"] == "C-2"

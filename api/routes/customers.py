@@ -6,7 +6,7 @@ from flask import Blueprint
 
 from api.auth import current_principal
 from api.policy import without_secrets
-from api.requests import int_arg, limit_arg, paged
+from api.requests import paged, query_args
 from api.routes.common import care
 from engine.errors import NotFound
 from engine.timeline import timeline as customer_timeline
@@ -27,7 +27,8 @@ def get(customer_id: str):
 @blueprint.get("/api/customers/<customer_id>/timeline")
 def timeline(customer_id: str):
     """Every instance of the customer across processes, newest first, with stage, status and key events."""
+    args = query_args()
     with care().db.read() as session:
-        page = customer_timeline(session, customer_id, limit_arg(), int_arg("after"))
+        page = customer_timeline(session, customer_id, args["limit"], args["after"])
     page = replace(page, items=without_secrets(current_principal(), page.items))
     return paged(page, "customers.timeline", customer_id=customer_id)

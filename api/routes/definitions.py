@@ -1,16 +1,14 @@
 """Process definitions (RepositoryService): versions, XML, and starting instances (RuntimeService)."""
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from api.auth import current_principal
-from api.requests import int_arg, json_object, optional_object, optional_str
+from api.requests import header_args, json_body, query_args
 from api.routes.common import care
-from engine.errors import InvalidRequest
 from engine.runtime import StartRequest
 from engine.views import definition_view
 
 blueprint = Blueprint("definitions", __name__)
-MAX_IDEMPOTENCY_KEY = 200
 
 
 @blueprint.get("/api/process-definitions")
@@ -26,7 +24,7 @@ def versions(key: str):
 
 @blueprint.get("/api/process-definitions/<key>/xml")
 def xml(key: str):
-    filename, content = care().repository.xml(key, int_arg("version"))
+    filename, content = care().repository.xml(key, query_args()["version"])
     response = Response(content, mimetype="application/xml")
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
@@ -34,19 +32,14 @@ def xml(key: str):
 
 @blueprint.post("/api/process-definitions/<key>/instances")
 def start(key: str):
-    body = json_object(optional=True)
-    unknown = set(body) - {"business_key", "customer_id", "variables"}
-    if unknown:
-        raise InvalidRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
+    body = json_body()
     start_request = StartRequest(
         process_key=key,
-        variables=optional_object(body, "variables"),
-        business_key=optional_str(body, "business_key"),
-        customer_id=optional_str(body, "customer_id"),
+        variables=body.get("variables", {}),
+        business_key=body.get("business_key"),
+        customer_id=body.get("customer_id"),
     )
-    idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY):
-        raise InvalidRequest(f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY} characters")
+    idempotency_key = header_args()["Idempotency-Key"]
     principal = current_principal()
     view, created = care().runtime.start(start_request, principal.name, f"start:{principal.token_id}", idempotency_key)
     headers = {"Location": f"/api/instances/{view['id']}"}

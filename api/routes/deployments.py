@@ -3,10 +3,10 @@
 from flask import Blueprint, request
 
 from api.auth import current_principal
-from api.requests import int_arg, limit_arg, paged
+from api.requests import paged, query_args
 from api.routes.common import care
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
-from engine.errors import InvalidRequest
+from engine.errors import DeploymentInvalid, DeploymentProblem, InvalidRequest
 from engine.pagination import page_of
 from engine.views import deployment_view
 
@@ -17,12 +17,14 @@ def uploaded_sources() -> list[SourceFile]:
     files = [f for key in request.files for f in request.files.getlist(key) if f.filename]
     if not files:
         raise InvalidRequest("send one or more .bpmn or .dmn files as multipart/form-data (field 'files')")
-    sources = []
+    sources, problems = [], []
     for storage in files:
         name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1]
         if not name.lower().endswith(DEPLOYABLE_SUFFIXES):
-            raise InvalidRequest(f"'{name}' is not a .bpmn, .bpmn20.xml or .dmn file")
+            problems.append(DeploymentProblem(name, None, None, "not a .bpmn, .bpmn20.xml or .dmn file"))
         sources.append(SourceFile(name, storage.read()))
+    if problems:
+        raise DeploymentInvalid(problems)
     return sources
 
 
@@ -62,8 +64,9 @@ def check():
 
 @blueprint.get("/api/deployments")
 def list_deployments():
-    limit = limit_arg()
-    rows = care().repository.deployments(limit + 1, int_arg("after"))
+    args = query_args()
+    limit = args["limit"]
+    rows = care().repository.deployments(limit + 1, args["after"])
     page = page_of(rows, limit)
     definitions = care().repository.definitions_of([d.id for d in page.items])
     page.items = [deployment_view(d, definitions[d.id]) for d in page.items]

@@ -14,9 +14,10 @@ from __future__ import annotations
 from flask import Blueprint, request, url_for
 
 from api.auth import current_principal
+from api.requests import NUL_REFUSED, contains_nul, refuse_nul_characters
 from api.routes.common import care
 from engine.camunda_variables import from_typed, to_typed
-from engine.errors import InvalidRequest, NotExecutable, NotFound
+from engine.errors import InvalidRequest, NotExecutable, NotFound, Unprocessable
 from engine.external_tasks import FetchRequest, Topic, definition_id
 from engine.runtime import StartRequest
 
@@ -292,7 +293,18 @@ def _body(optional: bool = False) -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object (Content-Type: application/json)")
+    if contains_nul(body):
+        raise InvalidRequest(NUL_REFUSED)
     return body
+
+
+@blueprint.before_request
+def _no_nul_characters() -> None:
+    """Camunda answers input it cannot take with 400 (InvalidRequestException): so does this subset for NUL."""
+    try:
+        refuse_nul_characters()
+    except Unprocessable as refused:
+        raise InvalidRequest(refused.detail) from None
 
 
 def _unsupported(body: dict, *names: str) -> None:

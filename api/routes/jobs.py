@@ -1,10 +1,10 @@
 """Service tasks, for designers and operators: the operations service tasks may call, and their jobs."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from api.requests import choice_arg, int_arg, limit_arg, paged
+from api.requests import paged, query_args
 from api.routes.common import care
-from engine.jobs import EXTERNAL, JOB_STATUSES, OPERATION, JobFilter
+from engine.jobs import JobFilter
 
 blueprint = Blueprint("jobs", __name__)
 
@@ -16,10 +16,8 @@ def list_operations():
 
 @blueprint.get("/api/jobs")
 def list_jobs():
+    args = query_args()
     filters = JobFilter(
-        status=choice_arg("status", JOB_STATUSES),
-        instance_id=int_arg("instance_id"),
-        operation=request.args.get("operation"),
-        kind=choice_arg("kind", (OPERATION, EXTERNAL)),
+        status=args["status"], instance_id=args["instance_id"], operation=args["operation"], kind=args["kind"]
     )
-    return paged(care().jobs.list(filters, limit_arg(), int_arg("after")), "jobs.list_jobs")
+    return paged(care().jobs.list(filters, args["limit"], args["after"]), "jobs.list_jobs")

@@ -5,45 +5,26 @@ from sqlalchemy import select
 
 from api.auth import current_principal
 from api.policy import without_secrets
-from api.requests import case_reference, json_object, optional_str
+from api.requests import case_reference, json_body
 from api.routes.common import care
 from engine.errors import InvalidRequest, NotFound
 from engine.models import ProcessInstance
 
 blueprint = Blueprint("messages", __name__)
 
-MESSAGE_FIELDS = {
-    "name",
-    "business_key",
-    "correlation_keys",
-    "payload",
-    "message_id",
-    "ttl",
-    "tracking_code",
-    "reference",
-}
-INQUIRY_FIELDS = {"channel", "customer", "subject", "body", "reference"}
-
-
-def _no_unknown(body: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidRequest(f"unknown fields: {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-
 
 @blueprint.post("/api/messages")
 def publish():
-    body = json_object()
-    _no_unknown(body, MESSAGE_FIELDS)
-    target = _addressed_instance(optional_str(body, "tracking_code"), case_reference(optional_str(body, "reference")))
+    body = json_body()
+    target = _addressed_instance(body.get("tracking_code"), case_reference(body.get("reference")))
     published = care().messages.publish(
-        body.get("name"),
+        body["name"],
         principal=current_principal().name,
-        business_key=optional_str(body, "business_key"),
+        business_key=body.get("business_key"),
         correlation=body.get("correlation_keys"),
         payload=body.get("payload"),
         message_id=body.get("message_id"),
-        ttl=optional_str(body, "ttl"),
+        ttl=body.get("ttl"),
         target_instance_id=target,
     )
     status = 200 if published.duplicate else 202 if published.status == "buffered" else 201
@@ -68,20 +49,18 @@ def _addressed_instance(tracking_code: str | None, reference: str | None) -> int
 
 @blueprint.post("/api/signals")
 def broadcast():
-    body = json_object()
-    _no_unknown(body, {"name", "payload"})
-    return care().messages.broadcast(body.get("name"), body.get("payload"), current_principal().name)
+    body = json_body()
+    return care().messages.broadcast(body["name"], body.get("payload"), current_principal().name)
 
 
 @blueprint.post("/api/inquiries")
 def submit_inquiry():
-    body = json_object()
-    _no_unknown(body, INQUIRY_FIELDS)
+    body = json_body()
     result = care().intake.submit(
-        channel=body.get("channel"),
-        customer=body.get("customer"),
-        subject=body.get("subject"),
-        body=body.get("body"),
+        channel=body["channel"],
+        customer=body["customer"],
+        subject=body["subject"],
+        body=body["body"],
         reference=body.get("reference"),
         principal=current_principal().name,
     )

@@ -1,18 +1,10 @@
 """Serves the OpenAPI 3.1 document kept beside the code (``api/openapi.json``)."""
 
-import json
-from functools import cache
-from pathlib import Path
-
 from flask import Blueprint, jsonify
 
+from api.document import load_document
+
 blueprint = Blueprint("openapi", __name__)
-DOCUMENT = Path(__file__).resolve().parent.parent / "openapi.json"
-
-
-@cache
-def load_document() -> dict:
-    return json.loads(DOCUMENT.read_text())
 
 
 @blueprint.get("/api/openapi.json")

@@ -1,33 +1,25 @@
 """Timers and the worker, for operators: pending timers, worker status, suspending start timers."""
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from api.requests import choice_arg, int_arg, limit_arg, paged
+from api.requests import date_time, paged, query_args
 from api.routes.common import care
-from engine.errors import InvalidRequest
-from engine.timer_specs import parse_datetime
-from engine.timers import TIMER_STATUSES, TimerFilter
+from engine.timers import TimerFilter
 
 blueprint = Blueprint("timers", __name__)
-KINDS = ("intermediate", "boundary", "start")
 
 
 @blueprint.get("/api/timers")
 def list_timers():
-    due_before = request.args.get("due_before")
-    if due_before:
-        try:
-            due_before = parse_datetime(due_before)
-        except ValueError:
-            raise InvalidRequest("query parameter 'due_before' must be an ISO 8601 date-time") from None
+    args = query_args()
     filters = TimerFilter(
-        status=choice_arg("status", TIMER_STATUSES, default="pending"),
-        process_key=request.args.get("process_key"),
-        instance_id=int_arg("instance_id"),
-        kind=choice_arg("kind", KINDS),
-        due_before=due_before or None,
+        status=args["status"],
+        process_key=args["process_key"],
+        instance_id=args["instance_id"],
+        kind=args["kind"],
+        due_before=date_time(args["due_before"]) if args["due_before"] is not None else None,
     )
-    return paged(care().timers.list(filters, limit_arg(), int_arg("after")), "timers.list_timers")
+    return paged(care().timers.list(filters, args["limit"], args["after"]), "timers.list_timers")
 
 
 @blueprint.get("/api/worker/status")

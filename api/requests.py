@@ -235,13 +235,13 @@ def _strings(value: object) -> Iterator[str]:
 
 
 def case_reference(value: str | None, name: str = "reference") -> str | None:
-    """A case reference as typed (see :mod:`engine.case_reference`) in its canonical form; 400 saying what is wrong."""
+    """A case reference as typed (see :mod:`engine.case_reference`) in its canonical form; 422 saying what is wrong."""
     if value is None:
         return None
     try:
         return parse(value)
     except InvalidReference as invalid:
-        raise InvalidRequest(f"'{name}': {invalid}") from None
+        raise Unprocessable(f"'{name}': {invalid}") from None
 
 
 def _encodable(text: str) -> bool:

@@ -39,10 +39,10 @@ def test_a_search_by_a_mistyped_reference_says_what_is_wrong(client):
     text = "CC-7K4M-2QXE"
     assert client.get("/api/instances", query_string={"reference": text}).json["items"] == []
     wrong = client.get("/api/instances", query_string={"reference": "CC-7K4M-2QX9"})
-    assert wrong.status_code == 400 and wrong.mimetype == "application/problem+json"
+    assert wrong.status_code == 422 and wrong.mimetype == "application/problem+json"
     assert "mistyped or two were swapped" in wrong.json["detail"]
     short = client.get("/api/instances", query_string={"reference": "CC-7K4M"})
-    assert short.status_code == 400 and "has 8 characters" in short.json["detail"]
+    assert short.status_code == 422 and "has 8 characters" in short.json["detail"]
 
 
 def test_a_drawn_reference_that_is_taken_is_drawn_again(care, monkeypatch):
@@ -87,7 +87,7 @@ def test_a_message_addressed_by_reference_reaches_that_instance_only(care, clien
     assert client.post("/api/messages", json=both).status_code == 400
     assert client.post("/api/messages", json={**body, "reference": "CC-7K4M-2QXE"}).status_code == 404
     mistyped = client.post("/api/messages", json={**body, "reference": "CC-7K4M-2QX9"})
-    assert mistyped.status_code == 400 and "mistyped" in mistyped.json["detail"]
+    assert mistyped.status_code == 422 and "mistyped" in mistyped.json["detail"]
 
 
 def test_processes_started_by_a_message_or_signal_answer_with_their_reference(care, client):

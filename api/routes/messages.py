@@ -7,7 +7,7 @@ from api.auth import current_principal
 from api.policy import without_secrets
 from api.requests import case_reference, json_body
 from api.routes.common import care
-from engine.errors import InvalidRequest, NotFound
+from engine.errors import NotFound
 from engine.models import ProcessInstance
 
 blueprint = Blueprint("messages", __name__)
@@ -34,9 +34,7 @@ def publish():
 def _addressed_instance(tracking_code: str | None, reference: str | None) -> int | None:
     """The instance a message names by tracking code (a dispatch's callback) or case reference, if it names one."""
     if tracking_code is None and reference is None:
-        return None
-    if tracking_code is not None and reference is not None:
-        raise InvalidRequest("give 'tracking_code' or 'reference', not both")
+        return None  # (the document refuses both together)
     column, value = (
         (ProcessInstance.tracking_code, tracking_code) if tracking_code else (ProcessInstance.reference, reference)
     )

@@ -7,15 +7,13 @@ Chromium is not installed; in CI (``.ci/run`` installs it) a missing browser is 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from waitress.server import create_server
 
-from api.app import create_app
 from engine.runtime import StartRequest
 from tests.conftest import DATA, IN_CI, make_engine, source
+from tests.live_server import live_server
 
 CHROMIUM = Path(os.environ.get("CARECENTER_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -37,11 +35,8 @@ def server(database_url):
     care.identity.add_user("sam", "staff", ["support"], password=PASSWORD)
     care.identity.add_user("dana", "designer", password=PASSWORD)
     care.repository.deploy([source("hello_care.bpmn")], "test", "test")
-    wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}", care
-    wsgi.close()
+    with live_server(care) as base:
+        yield base, care
     care.close()
 
 

@@ -7,16 +7,13 @@ with axe-core.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from waitress.server import create_server
 
-from api.app import create_app
 from engine.runtime import StartRequest
 from process_library.store import Customer
 from tests.conftest import make_engine, source
+from tests.live_server import live_server
 from tests.test_browser import page, shot  # noqa: F401  (the browser fixture and screenshots)
 from tests.test_status import SENSITIVE
 
@@ -25,11 +22,8 @@ from tests.test_status import SENSITIVE
 def server(database_url):
     care = make_engine(database_url)
     care.repository.deploy([source("customer_tracking.bpmn"), source("confirm_address.json")], "test", "test")
-    wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}", care
-    wsgi.close()
+    with live_server(care) as base:
+        yield base, care
     care.close()
 
 

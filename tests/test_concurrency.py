@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy.orm.exc import StaleDataError
-from waitress.server import create_server
 
-from api.app import create_app
 from engine.models import ProcessInstance
 from engine.runtime import StartRequest
 from tests.conftest import make_engine, source
+from tests.live_server import live_server
 
 THREADS = 8
 
@@ -29,11 +28,8 @@ def server(any_database_url):
     care = make_engine(any_database_url)
     care.repository.deploy([source("hello_care.bpmn"), source("parallel_tasks.bpmn")], "test", "test")
     _, token = care.tokens.create("race")
-    wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=THREADS)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}", token, care
-    wsgi.close()
+    with live_server(care, THREADS) as base:
+        yield base, token, care
     care.close()
 
 

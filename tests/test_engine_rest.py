@@ -19,12 +19,11 @@ import requests
 from camunda.client.engine_client import EngineClient
 from camunda.external_task.external_task import ExternalTask
 from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
-from waitress.server import create_server
 
-from api.app import create_app
 from engine.jobs import EXTERNAL
 from engine.models import ServiceJob
 from tests.conftest import source
+from tests.live_server import live_server
 
 PROCESS = "credit_application"
 
@@ -41,20 +40,8 @@ def server(care):
         "staff": care.tokens.create("sam-token", username="sam")[1],
         "admin": care.tokens.create("root")[1],
     }
-    wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=6)
-    closing = threading.Event()
-
-    def serve() -> None:
-        try:
-            wsgi.run()
-        except OSError:  # the listening socket closed under the loop at shutdown
-            if not closing.is_set():
-                raise
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}", tokens
-    closing.set()
-    wsgi.close()
+    with live_server(care, threads=6) as base:
+        yield base, tokens
 
 
 def client_config(token: str) -> dict:

@@ -18,19 +18,17 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
-from waitress.server import create_server
 
-from api.app import create_app
 from api.demo_command import fill
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import PROJECT_ROOT, Settings
 from engine.core import CareEngine
 from engine.runtime import StartRequest
 from tests.conftest import source
+from tests.live_server import live_server
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG = Path(__file__).parent / "schemathesis.toml"
@@ -59,11 +57,8 @@ def seeded(database_url):
         care.runtime.start(StartRequest("script_failure", {"divisor": 0}), "fuzz")
     _, admin = care.tokens.create("fuzz-admin")
     _, staff = care.tokens.create("fuzz-staff", username=STAFF_USER)
-    server = create_server(create_app(care), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", {"admin": admin, "staff": staff}
-    server.close()
+    with live_server(care) as base:
+        yield base, {"admin": admin, "staff": staff}
     care.close()
 
 

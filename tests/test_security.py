@@ -10,18 +10,14 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import threading
 from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from waitress.server import create_server
 
-from api.app import create_app
 from api.cli import main as cli
-from api.security import server_options
 from engine.config import PROJECT_ROOT, Settings
 from engine.core import CareEngine
 from engine.public_url import PublicUrl
@@ -29,6 +25,7 @@ from engine.runtime import StartRequest
 from engine.tasks import TaskFilter
 from process_library.store import Customer, OutboxMessage
 from tests.conftest import source
+from tests.live_server import live_server
 
 PASSWORD = "correct horse battery"
 PUBLIC = "https://care.example.com"
@@ -76,22 +73,10 @@ def running(database_url: str, clock=None, **settings):
     if not care.identity.users():  # a second server on the same database finds them there
         care.identity.add_group("support")
         care.identity.add_user("sam", "staff", ["support"], password=PASSWORD)
-    wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=4, **server_options(care.settings))
-    closing = threading.Event()
-
-    def serve() -> None:
-        try:
-            wsgi.run()
-        except OSError:  # the listening socket closed under the loop at shutdown
-            if not closing.is_set():
-                raise
-
-    threading.Thread(target=serve, daemon=True).start()
     try:
-        yield Site(care, wsgi.effective_port)
+        with live_server(care) as base:
+            yield Site(care, int(base.rsplit(":", 1)[1]))
     finally:
-        closing.set()
-        wsgi.close()
         care.close()
 
 

@@ -38,8 +38,9 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, InvalidRequest, NotFound, Unprocessable
+from engine.errors import CareError, Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.history import History
+from engine.incident_text import describe
 from engine.models import Message, MessageSubscription, ProcessInstance
 from engine.timer_specs import duration_from, is_duration
 
@@ -306,6 +307,8 @@ class Messages:
 
     def _repeat(self, earlier: Message) -> Published:
         result = earlier.result or {"status": "buffered", "instances": []}
+        if result.get("status") == "refused":  # the first answer was a refusal: so is every repeat
+            raise Unprocessable(result["detail"])
         return Published(
             earlier.id,
             result.get("status", "buffered"),
@@ -419,25 +422,36 @@ class Messages:
             message = session.get(Message, message_row, with_for_update=True, populate_existing=True)
             if message.status != "pending":
                 return self._repeat(message)
-            row, _ = self.executor.create(
-                session,
-                definition,
-                variables={},
-                business_key=business_key,
-                customer_id=None,
-                principal=principal,
-                deliver=lambda workflow: _catch_start(workflow, start_event, payload),
-                prepare=on_start,
-            )
-            result = {
-                "status": "started",
-                "instances": [row.id],
-                "started": row.id,
-                "tracking_code": row.tracking_code,
-                "reference": row.reference,
-            }
-            _delivered(message, result, self.clock.now())
-            return Published(message.id, "started", [row.id], row.id, row.tracking_code, row.reference)
+            try:
+                row, _ = self.executor.create(
+                    session,
+                    definition,
+                    variables={},
+                    business_key=business_key,
+                    customer_id=None,
+                    principal=principal,
+                    deliver=lambda workflow: _catch_start(workflow, start_event, payload),
+                    prepare=on_start,
+                )
+            except CareError:
+                raise
+            except Exception as error:  # the start event cannot take it, e.g. its correlation needs a missing field
+                refused = (
+                    f"message '{name}' cannot start process '{definition.key}': {describe(error)} (does the payload "
+                    "carry every field the start event's correlation properties read?)"
+                )
+                message.status, message.result = "expired", {"status": "refused", "instances": [], "detail": refused}
+            else:
+                result = {
+                    "status": "started",
+                    "instances": [row.id],
+                    "started": row.id,
+                    "tracking_code": row.tracking_code,
+                    "reference": row.reference,
+                }
+                _delivered(message, result, self.clock.now())
+                return Published(message.id, "started", [row.id], row.id, row.tracking_code, row.reference)
+        raise Unprocessable(refused)  # after the refusal is stored: the message is kept, and never tried again
 
     def _start_event(self, kind: str, name: str):
         """The latest definition with a start event for this message or signal, and that event's name."""

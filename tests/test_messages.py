@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from engine.errors import Conflict, InvalidRequest, TaskNotOpen, Unprocessable
 from engine.models import HistoryEvent, Message, MessageSubscription
-from engine.runtime import StartRequest
+from engine.runtime import InstanceFilter, StartRequest
 from engine.tasks import TaskFilter
-from tests.conftest import make_engine, source
+from tests.conftest import make_engine, source, upload
 
 ORDER_FILES = ("message_order.bpmn", "message_archive.bpmn", "message_claim.bpmn")
 
@@ -313,8 +313,6 @@ def test_messages_and_signals_over_the_api(shop, client):
 
 
 def _filter(process_key: str):
-    from engine.runtime import InstanceFilter
-
     return InstanceFilter(process_key=process_key)
 
 
@@ -363,3 +361,20 @@ def test_camunda_modeled_message_events_take_the_message_variables(care):
     later = care.messages.publish("order_placed", principal="shop", business_key="O-3", payload={"amount": 3})
     taken = care.runtime.get(later.started)
     assert taken["data"] == {"amount": 3, "paid_by": "cash"} and [t["element_id"] for t in taken["tasks"]] == ["ship"]
+
+
+def test_a_message_its_start_event_cannot_take_is_refused_and_kept(care, client):
+    """The start event reads its correlation property `claim_no` from the message: without it, 422 and nothing."""
+    assert client.post("/api/deployments", data=upload("message_start_correlation.bpmn")).status_code == 201
+    body = {"name": "claim_filed", "payload": {"x": 1}, "message_id": "m-42"}
+    refused = client.post("/api/messages", json=body)
+    assert refused.status_code == 422, refused.json
+    assert "cannot start process 'claim_intake'" in refused.json["detail"] and "claim_no" in refused.json["detail"]
+    assert care.runtime.list(InstanceFilter(), 10, None).items == []
+    with care.db.read() as session:
+        [kept] = session.scalars(select(Message)).all()
+        assert (kept.message_id, kept.status, kept.result["status"]) == ("m-42", "expired", "refused")
+    again = client.post("/api/messages", json=body)
+    assert again.status_code == 422 and again.json["detail"] == refused.json["detail"]
+    started = client.post("/api/messages", json={"name": "claim_filed", "payload": {"claim_no": "K-3"}})
+    assert started.status_code == 201 and started.json["status"] == "started"

@@ -27,7 +27,7 @@ from engine import camunda_forms, forms
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.expression_specs import expression_problems, sandbox_problems, with_expressions
 from engine.expressions import CONDITION, TEXT, Expression, expression, language, split_list
-from engine.extensions import BPMN_NS, CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS
+from engine.extensions import BPMN_NS, CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS, is_flow_node
 from engine.extensions import properties as extension_properties
 from engine.message_specs import with_variable_messages
 from engine.service_specs import with_worker_service_tasks
@@ -222,7 +222,7 @@ class ParsedFiles:
         self.element_files: dict[tuple[str, str], str] = {}
         for filename, tree in self.trees.items():
             for node in tree.getroot().iter(f"{{{BPMN_NS}}}*"):
-                if node.get("id") and _is_flow_node(node):
+                if node.get("id") and is_flow_node(node):
                     key = (_container_id(node), node.get("id"))
                     self.elements[key] = _with_generated_form(_element_info(node), node, filename)
                     self.element_files[key] = filename
@@ -460,10 +460,6 @@ def _container_id(node: etree._Element) -> str:
     while parent is not None and etree.QName(parent).localname not in CONTAINERS:
         parent = parent.getparent()
     return parent.get("id") if parent is not None else ""
-
-
-def _is_flow_node(node: etree._Element) -> bool:
-    return etree.QName(node).localname.endswith(("Task", "task", "Event", "Gateway", "subProcess", "callActivity"))
 
 
 def _message(error: Exception) -> str:

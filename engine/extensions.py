@@ -14,6 +14,13 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
 CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}  # elements that hold flow elements
+ACTIVITIES = {"subProcess", "transaction", "adHocSubProcess", "callActivity"}  # flow nodes not named *Task
+
+
+def is_flow_node(node: etree._Element) -> bool:
+    """An activity, event or gateway: what sequence flows connect (not flows, lanes, data or the process)."""
+    local = etree.QName(node).localname
+    return local.endswith(("Task", "task", "Event", "Gateway")) or local in ACTIVITIES
 
 
 def properties(node: etree._Element) -> dict[str, str]:

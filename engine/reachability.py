@@ -15,10 +15,7 @@ from collections import defaultdict
 from lxml import etree
 
 from engine.errors import DeploymentProblem
-from engine.extensions import BPMN_NS
-
-SKIPPED = {"sequenceFlow", "laneSet", "lane", "dataObject", "dataObjectReference", "dataStoreReference"}
-CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
+from engine.extensions import BPMN_NS, CONTAINERS, is_flow_node
 
 
 def reachability_warnings(filename: str, root: etree._Element) -> list[DeploymentProblem]:
@@ -32,12 +29,8 @@ def reachability_warnings(filename: str, root: etree._Element) -> list[Deploymen
 def _container_warnings(filename: str, container: etree._Element) -> list[DeploymentProblem]:
     nodes = {
         node.get("id"): node
-        for node in container
-        if isinstance(node.tag, str)
-        and etree.QName(node).namespace == BPMN_NS
-        and etree.QName(node).localname not in SKIPPED
-        and node.get("id")
-        and _is_flow_node(node)
+        for node in container.iterchildren(f"{{{BPMN_NS}}}*")
+        if node.get("id") and is_flow_node(node)
     }
     forward: dict[str, set[str]] = defaultdict(set)
     backward: dict[str, set[str]] = defaultdict(set)
@@ -110,8 +103,3 @@ def _closure(seeds: set[str], edges: dict[str, set[str]]) -> set[str]:
 
 def _local(node: etree._Element) -> str:
     return etree.QName(node).localname
-
-
-def _is_flow_node(node: etree._Element) -> bool:
-    local = _local(node)
-    return local.endswith(("Task", "Event", "Gateway")) or local in CONTAINERS or local in ("task", "callActivity")

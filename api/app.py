@@ -6,7 +6,7 @@ import secrets
 
 from flask import Flask
 
-from api import auth, customer_pages, portal, problems, routes, security, web
+from api import auth, pages, problems, routes, security
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -28,8 +28,6 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     problems.register(app)
     auth.register(app)
     routes.register(app)
-    customer_pages.register(app)
-    portal.register(app)
-    web.configure(app)
+    pages.register(app)
     security.configure(app, care.settings)
     return app

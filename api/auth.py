@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
         if policy.is_page(endpoint):
             principal = _session_principal(app)
             if principal is None:
-                return redirect(url_for("web.login", next=request.path))
+                return redirect(url_for("signin.login", next=request.path))
         else:
             principal = _bearer_principal(app)
             if not isinstance(principal, Principal):

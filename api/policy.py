@@ -27,8 +27,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "health.healthz",
         "openapi.document",
         "static",
-        "web.login",
-        "web.login_submit",
+        "signin.login",
+        "signin.login_submit",
         "status.get",
         "track.index",
         "track.lookup",
@@ -45,7 +45,7 @@ PUBLIC_ENDPOINTS = frozenset(
 )
 RATE_LIMITED_ENDPOINTS = frozenset(
     {
-        "web.login_submit",
+        "signin.login_submit",
         "status.get",
         "track.index",
         "track.lookup",
@@ -60,7 +60,7 @@ RATE_LIMITED_ENDPOINTS = frozenset(
 )
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
-PAGE_BLUEPRINTS = frozenset({"web", "pages", "track", "portal"})
+PAGE_BLUEPRINTS = frozenset({"signin", "staff", "designer", "track", "portal"})
 
 DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
 
@@ -90,16 +90,16 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "messages.publish": frozenset({INTEGRATION}),
     "messages.broadcast": frozenset({INTEGRATION}),
     "messages.submit_inquiry": frozenset({INTEGRATION, STAFF}),
-    "web.home": frozenset({DESIGNER, STAFF}),
-    "web.logout": frozenset({DESIGNER, STAFF}),
-    "pages.task_list": frozenset({STAFF}),
-    "pages.task": frozenset({STAFF}),
-    "pages.task_submit": frozenset({STAFF}),
-    "pages.claim": frozenset({STAFF}),
-    "pages.unclaim": frozenset({STAFF}),
-    "pages.instance": frozenset({STAFF}),
-    "pages.processes": frozenset({DESIGNER}),
-    "pages.deploy": frozenset({DESIGNER}),
+    "signin.home": frozenset({DESIGNER, STAFF}),
+    "signin.logout": frozenset({DESIGNER, STAFF}),
+    "staff.task_list": frozenset({STAFF}),
+    "staff.task": frozenset({STAFF}),
+    "staff.task_submit": frozenset({STAFF}),
+    "staff.claim": frozenset({STAFF}),
+    "staff.unclaim": frozenset({STAFF}),
+    "staff.instance": frozenset({STAFF}),
+    "designer.processes": frozenset({DESIGNER}),
+    "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.
     "engine_rest.start": frozenset({INTEGRATION}),
     "engine_rest.correlate": frozenset({INTEGRATION}),

@@ -326,6 +326,9 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     # Sessions carry the generation they were signed in under; bumping it ends all of them (logout, password...).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The pages' language (en, de, cs) and time zone (an IANA name); null: the browser's language, the server's zone.
+    language: Mapped[str | None] = mapped_column(String(10))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
 
@@ -475,3 +478,45 @@ class CustomerStageEvent(Base):
     stage: Mapped[str] = mapped_column(String(200))
     entered_at: Mapped[datetime]
     left_at: Mapped[datetime | None]
+
+
+class Contact(Base):
+    """One contact with a customer on any channel, in or out: the customer page's history of who said what, when.
+
+    Written by channel intake (inbound inquiries and replies), by staff logging a call, visit or
+    letter, and by outgoing customer mail; never changed afterwards. ``instance_id`` names the case
+    the contact belongs to, when there is one (no foreign key: the record outlives a purged instance).
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("ix_contacts_customer", "customer_id", "id"),
+        Index("ix_contacts_instance", "instance_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))  # email, phone, web, chat, visit, letter
+    direction: Mapped[str] = mapped_column(String(10))  # in (from the customer), out (to the customer)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))  # the staff member, channel system or process
+    created_at: Mapped[datetime]
+
+
+class Note(Base):
+    """An internal note by staff on a case or a customer: never shown to the customer."""
+
+    __tablename__ = "notes"
+    __table_args__ = (
+        Index("ix_notes_customer", "customer_id", "id"),
+        Index("ix_notes_instance", "instance_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -38,6 +38,7 @@ class Customer(Base):
     tier: Mapped[str] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(10))
     postcode: Mapped[str | None] = mapped_column(String(20))  # with a case reference, it opens the status page
+    phone: Mapped[str | None] = mapped_column(String(50))  # as typed; staff find the caller by it
 
 
 class System(Base):
@@ -131,6 +132,7 @@ def customer_dict(customer: Customer) -> dict:
         "tier": customer.tier,
         "language": customer.language,
         "postcode": customer.postcode,
+        "phone": customer.phone,
     }
 
 

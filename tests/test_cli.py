@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
+from api.commands import main
 from engine.runtime import InstanceFilter
 from tests.conftest import DATA, make_engine
 

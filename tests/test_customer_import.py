@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from api.cli import main
+from api.commands import main
 from process_library.store import Customer, License, System, customer_view
 
 SAMPLE = Path(__file__).resolve().parent.parent / "process_library" / "sample"

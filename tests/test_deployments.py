@@ -5,7 +5,7 @@ import io
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
+from api.commands import main
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
 from engine.errors import DeploymentInvalid

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from api.diagram import NO_DIAGRAM, render_svg
 from engine.config import PROJECT_ROOT
+from engine.diagram import NO_DIAGRAM, render_svg
 
 DATA = Path(__file__).parent / "data"
 HELLO_CARE = PROJECT_ROOT / "processes" / "hello_care.bpmn"

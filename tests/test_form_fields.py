@@ -2,7 +2,7 @@
 
 from werkzeug.datastructures import MultiDict
 
-from api.form_fields import fields_for, read_form
+from api.pages.form_fields import fields_for, read_form
 from engine import forms
 
 SCHEMA = {

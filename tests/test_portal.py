@@ -8,7 +8,7 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
-from api.portal import SALT
+from api.pages.portal import SALT
 from engine.runtime import InstanceFilter
 from engine.tasks import TaskFilter
 from process_library.outbox_relay import relay_held_mail

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from api.cli import main
+from api.commands import main
 from engine.config import PROJECT_ROOT, Settings
 from engine.scenario_runner import ScenarioRunner
 from engine.scenarios import ScenarioFileInvalid, discover, load

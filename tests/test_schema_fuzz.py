@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from api.demo_command import fill
+from api.commands.demo import fill
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import PROJECT_ROOT, Settings
 from engine.core import CareEngine

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from api.cli import main as cli
+from api.commands import main as cli
 from engine.config import PROJECT_ROOT, Settings
 from engine.core import CareEngine
 from engine.public_url import PublicUrl

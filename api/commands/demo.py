@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+import process_library
 from engine.config import Settings
 from engine.core import CareEngine
 from engine.errors import CareError
@@ -23,7 +24,7 @@ from engine.tasks import TaskFilter
 from process_library.csv_import import import_csv
 from process_library.store import Customer
 
-SAMPLE = Path(__file__).resolve().parent.parent / "process_library" / "sample"
+SAMPLE = Path(process_library.__file__).resolve().parent / "sample"
 
 TEAMS = {
     "support": "First-line support: answers inquiries",

@@ -1,6 +1,6 @@
-"""Staff pages' login layer: sign-in with name and password, a signed session cookie, CSRF on every form.
+"""The pages' login layer: sign-in with name and password, a signed session cookie, CSRF on every form.
 
-The task pages of [staff] build on this; for now the landing page shows who is signed in.
+Every other page module builds on it (``check_csrf``, ``safe_next``); the home page shows who is signed in.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from flask.sessions import SecureCookieSessionInterface
 from api.auth import current_principal
 from engine.identity import LoginFailed
 
-blueprint = Blueprint("web", __name__, template_folder="templates")
+blueprint = Blueprint("signin", __name__)
 FAILED_LOGIN_DELAY_SECONDS = 0.3
 
 
@@ -34,13 +34,10 @@ def csrf_token() -> str:
 
 
 def configure(app: Flask) -> None:
-    from api import pages  # the pages build on this login layer
-
     app.session_interface = TlsAwareSessionInterface()
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_NAME="cc_session")
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.register_blueprint(blueprint)
-    app.register_blueprint(pages.blueprint)
 
 
 @blueprint.before_request
@@ -56,7 +53,7 @@ def check_csrf():
 def safe_next(target: str | None, fallback: str | None = None) -> str:
     """``target`` if it is a path on this site, else ``fallback`` (the home page): forms never send people elsewhere."""
     if not target or not _is_local_path(target):
-        return fallback or url_for("web.home")
+        return fallback or url_for("signin.home")
     return target
 
 
@@ -96,7 +93,7 @@ def logout():
     """Signing out ends every session of this user, also copies of the cookie taken before."""
     current_app.extensions["carecenter"].identity.end_sessions(current_principal().user_id)
     session.clear()
-    return redirect(url_for("web.login"))
+    return redirect(url_for("signin.login"))
 
 
 @blueprint.get("/")

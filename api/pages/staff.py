@@ -1,4 +1,4 @@
-"""Staff and designer pages: task list, task form, instance view and process view, rendered on the server.
+"""Staff pages: task list, task form and instance view, rendered on the server.
 
 They work without JavaScript and call the same engine services as the JSON API, with the same
 policy scope, so a page can never show or do more than the API allows.
@@ -13,21 +13,20 @@ from markupsafe import Markup
 
 from api import policy
 from api.auth import current_principal, current_scope
-from api.diagram import render_svg
-from api.form_fields import fields_for, read_form
+from api.pages.form_fields import fields_for, read_form
+from api.pages.signin import check_csrf, safe_next
 from api.requests import numbers_up_to
 from api.routes.common import care
-from api.routes.deployments import uploaded_sources
-from api.web import check_csrf, safe_next
 from engine import forms
-from engine.errors import CareError, DeploymentInvalid, InvalidRequest
+from engine.diagram import render_svg
+from engine.errors import CareError
 from engine.forms import FormDataInvalid
 from engine.models import MAX_ID
 from engine.pagination import clamp_limit
 from engine.tasks import TaskFilter
 from engine.views import history_view
 
-blueprint = Blueprint("pages", __name__)
+blueprint = Blueprint("staff", __name__)
 blueprint.before_request(check_csrf)
 TABS = ("mine", "teams", "all")
 PAGE_SIZE = 25
@@ -60,9 +59,9 @@ def task_list():
     teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
     next_url = None
     if page.next_after is not None:
-        next_url = url_for("pages.task_list", **{**request.args.to_dict(), "after": page.next_after})
+        next_url = url_for("staff.task_list", **{**request.args.to_dict(), "after": page.next_after})
     return render_template(
-        "tasks.html",
+        "staff/tasks.html",
         tasks=page.items,
         customers=customers,
         tab=tab,
@@ -79,13 +78,13 @@ def task_list():
 @blueprint.post("/tasks/<id:task_id>/claim")
 def claim(task_id: int):
     _act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
-    return redirect(safe_next(request.form.get("back"), url_for("pages.task", task_id=task_id)))
+    return redirect(safe_next(request.form.get("back"), url_for("staff.task", task_id=task_id)))
 
 
 @blueprint.post("/tasks/<id:task_id>/unclaim")
 def unclaim(task_id: int):
     _act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
-    return redirect(safe_next(request.form.get("back"), url_for("pages.task_list")))
+    return redirect(safe_next(request.form.get("back"), url_for("staff.task_list")))
 
 
 def _act(action, message: str) -> None:
@@ -110,7 +109,7 @@ def task_submit(task_id: int):
     if request.form.get("action") == "draft":
         care().tasks.save_draft(task_id, data, current_principal().name, current_scope())
         flash("Draft saved.", "info")
-        return redirect(url_for("pages.task", task_id=task_id))
+        return redirect(url_for("staff.task", task_id=task_id))
     if form["schema"]:
         try:
             forms.validate(form["schema"], data)
@@ -126,9 +125,9 @@ def task_submit(task_id: int):
         return _task_page(task_id, values=data, errors=errors, status=422)
     except CareError as error:
         flash(error.detail, "error")
-        return redirect(url_for("pages.task", task_id=task_id))
+        return redirect(url_for("staff.task", task_id=task_id))
     flash(f"Task “{result['task']['name']}” completed.", "info")
-    return redirect(url_for("pages.instance", instance_id=result["instance"]["id"]))
+    return redirect(url_for("staff.instance", instance_id=result["instance"]["id"]))
 
 
 def _load_form(task_id: int) -> dict:
@@ -144,7 +143,7 @@ def _task_page(task_id: int, values: dict | None = None, errors: dict | None = N
     fields = fields_for(form["schema"], form["ui"], prefill, errors or {})
     instance = care().runtime.get(form["task"]["instance_id"], with_data=True, scope=current_scope())
     page = render_template(
-        "task.html",
+        "staff/task.html",
         task=form["task"],
         fields=fields,
         instance=instance,
@@ -166,7 +165,7 @@ def instance(instance_id: int):
     _, xml = care().repository.xml(view["process_key"], view["version"])
     diagram = Markup(render_svg(xml, care().runtime.states(instance_id, scope), process_id=view["process_key"]))
     return render_template(
-        "instance.html",
+        "staff/instance.html",
         instance=view,
         history=history,
         incidents=incidents,
@@ -179,47 +178,4 @@ def instance(instance_id: int):
 @blueprint.post("/instances/<id:instance_id>/incidents/<id:incident_id>/retry")
 def retry(instance_id: int, incident_id: int):
     _act(lambda: care().incidents.retry(incident_id, current_principal().name), "Retried.")
-    return redirect(url_for("pages.instance", instance_id=instance_id))
-
-
-@blueprint.get("/processes")
-def processes():
-    return _processes_page()
-
-
-@blueprint.post("/processes")
-def deploy():
-    try:
-        result = care().repository.deploy(
-            uploaded_sources(), request.form.get("name", "").strip()[:200], current_principal().name
-        )
-    except DeploymentInvalid as invalid:
-        return _processes_page(problems=[p.as_dict() for p in invalid.problems], status=422)
-    except InvalidRequest as error:
-        return _processes_page(
-            problems=[{"file": "", "line": None, "element_id": None, "message": error.detail}], status=400
-        )
-    changed = ", ".join(f"{o.key} v{o.version}" for o in result.definitions if o.status == "created")
-    flash(f"Deployed {changed}." if changed else "Nothing changed: every process equals its latest version.", "info")
-    for warning in result.warnings:
-        flash(f"Warning: {warning}", "warning")
-    return redirect(url_for("pages.processes"))
-
-
-def _processes_page(problems: list | None = None, status: int = 200):
-    selected = request.args.get("key")
-    definitions = care().repository.latest_definitions()
-    detail = None
-    if selected or definitions:
-        key = selected or definitions[0].key
-        versions = care().repository.versions(key)
-        _, xml = care().repository.xml(key)
-        detail = {
-            "key": key,
-            "versions": versions,
-            "diagram": Markup(render_svg(xml, counts=care().runtime.waiting_counts(key), process_id=key)),
-        }
-    page = render_template(
-        "processes.html", definitions=definitions, detail=detail, problems=problems or [], principal=current_principal()
-    )
-    return page, status
+    return redirect(url_for("staff.instance", instance_id=instance_id))

@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 import re
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from api import i18n
-from api.customer_pages import STATUS_TEXTS
+from api.pages.customer import STATUS_TEXTS
+from api.pages.signin import check_csrf
 from api.routes.common import care
-from api.web import check_csrf
 from engine.errors import CareError, Conflict
 from engine.models import CustomerStatus
 from process_library.store import Customer, OutboxMessage
@@ -237,7 +237,3 @@ def confirm_submit():
         except CareError:
             return render_template("track/portal_confirm.html", invalid=True, **_context()), 409
     return render_template("track/portal_confirm.html", claim=claim, status=status, done=True, **_context())
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(blueprint)

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from api.demo_command import demo
-from api.scenario_command import scenario_test
+from api.commands.demo import demo
+from api.commands.scenario import scenario_test
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine

@@ -15,13 +15,13 @@ lands in a URL or an access log.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from api import i18n
-from api.form_fields import fields_for, read_form
+from api.pages.form_fields import fields_for, read_form
+from api.pages.signin import check_csrf
 from api.routes.common import care
 from api.uniform_time import uniform_duration
-from api.web import check_csrf
 from engine import case_lookup, forms, status
 from engine.errors import CareError
 from engine.forms import FormDataInvalid
@@ -136,7 +136,3 @@ def submit(code: str, task_id: int):
         typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
         return show(code, task_id, {**data, **typed_in}, problems, 422)
     return redirect(url_for("track.show", code=code, lang=_language()))
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(blueprint)

@@ -6,7 +6,9 @@ import secrets
 
 from flask import Flask
 
-from api import auth, pages, problems, routes, security
+from api import auth, problems, routes, security
+from api.pages import account, customer, designer, locale, navigation, portal, signin
+from api.pages.staff import instances, tasks
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -28,6 +30,10 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     problems.register(app)
     auth.register(app)
     routes.register(app)
-    pages.register(app)
+    signin.configure(app)
+    locale.configure(app)
+    navigation.configure(app)
+    for pages in (account, tasks, instances, designer, customer, portal):
+        app.register_blueprint(pages.blueprint)
     security.configure(app, care.settings)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Flask, g, redirect, request, session, url_for
 
 from api import policy, ratelimit
+from api.pages import errors as error_pages
 from api.problems import problem
 from engine.models import User
 from engine.tokens import Principal, user_principal
@@ -34,6 +35,7 @@ def _session_principal(app: Flask) -> Principal | None:
         user = db_session.get(User, user_id)
         if user is None or user.disabled or user.password_hash is None or user.session_generation != generation:
             return None
+        g.user_language, g.user_time_zone = user.language, user.time_zone  # the pages' settings (api.pages.locale)
         return user_principal(user)
 
 
@@ -50,15 +52,26 @@ def register(app: Flask) -> None:
         if policy.is_page(endpoint):
             principal = _session_principal(app)
             if principal is None:
-                return redirect(url_for("signin.login", next=request.path))
+                return redirect(url_for("signin.login", next=_return_path()))
         else:
             principal = _bearer_principal(app)
             if not isinstance(principal, Principal):
                 return principal
         if not policy.authorize(principal, endpoint):
+            g.principal = principal if policy.is_page(endpoint) else None  # the error page's header shows who it is
+            if policy.is_page(endpoint):
+                return error_pages.page(403)
             return problem(403, "/problems/forbidden", "Forbidden", f"role '{principal.role}' may not do this")
         g.principal = principal
         return None
+
+
+def _return_path() -> str | None:
+    """Where the login sends the user back to: this page with its query, for GET; the form's page is unknown."""
+    if request.method != "GET":
+        return None
+    query = request.query_string.decode("latin-1")
+    return f"{request.path}?{query}" if query else request.path
 
 
 def _bearer_principal(app: Flask):

@@ -1,7 +1,9 @@
-"""Page texts for customers in en/de/cs: gettext catalogs compiled from the committed .po files at import.
+"""Page texts in en/de/cs: gettext catalogs compiled from the committed .po files at import.
 
-English is the source language (the msgids); ``api/translations/<lang>/LC_MESSAGES/messages.po``
-hold the German and Czech texts.  Compiling in memory means a fresh clone needs no build step.
+English is the source language (the msgids); every ``api/translations/<lang>/LC_MESSAGES/*.po``
+holds German and Czech texts, one file per area of the pages (``messages.po`` for the customer's
+pages, ``staff.po``, ...), merged into one catalog per language.  Compiling in memory means a fresh
+clone needs no build step.
 """
 
 from __future__ import annotations
@@ -14,20 +16,26 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-LANGUAGES = ("en", "de", "cs")
+from engine import identity
+
+LANGUAGES = identity.LANGUAGES
 CATALOGS = Path(__file__).parent / "translations"
 
 
+def catalog_files(language: str) -> list[Path]:
+    return sorted((CATALOGS / language / "LC_MESSAGES").glob("*.po"))
+
+
 def _load(language: str) -> gettext.NullTranslations:
-    path = CATALOGS / language / "LC_MESSAGES" / "messages.po"
-    if not path.is_file():
-        return gettext.NullTranslations()
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
+    merged = Translations()
+    for path in catalog_files(language):
+        with path.open("rb") as po:
+            catalog = read_po(po, locale=language)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        compiled.seek(0)
+        merged.merge(Translations(compiled))
+    return merged
 
 
 _TRANSLATIONS = {language: _load(language) for language in LANGUAGES}

@@ -60,7 +60,20 @@ RATE_LIMITED_ENDPOINTS = frozenset(
 )
 
 # Page endpoints authenticate with the session cookie instead of a bearer token.
-PAGE_BLUEPRINTS = frozenset({"signin", "staff", "designer", "track", "portal"})
+PAGE_BLUEPRINTS = frozenset(
+    {
+        "signin",
+        "account",
+        "staff_tasks",
+        "staff_instances",
+        "staff_customers",
+        "staff_search",
+        "designer",
+        "admin_pages",
+        "track",
+        "portal",
+    }
+)
 
 DESIGNER, STAFF, INTEGRATION = "designer", "staff", "integration"
 
@@ -92,12 +105,14 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "messages.submit_inquiry": frozenset({INTEGRATION, STAFF}),
     "signin.home": frozenset({DESIGNER, STAFF}),
     "signin.logout": frozenset({DESIGNER, STAFF}),
-    "staff.task_list": frozenset({STAFF}),
-    "staff.task": frozenset({STAFF}),
-    "staff.task_submit": frozenset({STAFF}),
-    "staff.claim": frozenset({STAFF}),
-    "staff.unclaim": frozenset({STAFF}),
-    "staff.instance": frozenset({STAFF}),
+    "account.settings": frozenset({DESIGNER, STAFF}),
+    "account.save_settings": frozenset({DESIGNER, STAFF}),
+    "staff_tasks.task_list": frozenset({STAFF}),
+    "staff_tasks.task": frozenset({STAFF}),
+    "staff_tasks.task_submit": frozenset({STAFF}),
+    "staff_tasks.claim": frozenset({STAFF}),
+    "staff_tasks.unclaim": frozenset({STAFF}),
+    "staff_instances.instance": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.

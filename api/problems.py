@@ -1,6 +1,7 @@
-"""Every error leaves as ``application/problem+json`` (RFC 9457) with a stable ``type``; never a stack trace.
+"""Every API error leaves as ``application/problem+json`` (RFC 9457) with a stable ``type``; never a stack trace.
 
-Under ``/engine-rest`` (Camunda's REST subset) errors take Camunda's shape instead (:mod:`api.camunda_errors`).
+Under ``/engine-rest`` (Camunda's REST subset) errors take Camunda's shape instead (:mod:`api.camunda_errors`);
+outside the API, errors are HTML pages (:mod:`api.pages.errors`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from api import camunda_errors
+from api.pages import errors as error_pages
 from engine.errors import CareError
 
 log = logging.getLogger(__name__)
@@ -50,15 +52,21 @@ def _extra(error: CareError) -> dict:
 
 def register(app: Flask) -> None:
     @app.errorhandler(CareError)
-    def _care_error(error: CareError) -> Response:
+    def _care_error(error: CareError):
+        if error_pages.wants_page():
+            return error_pages.page(error.status, error.detail)
         return problem(error.status, error.problem_type, error.title, error.detail, **_extra(error))
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
+    def _http_error(error: HTTPException):
         status = error.code or 500
+        if error_pages.wants_page():
+            return error_pages.page(status, error.description)
         return problem(status, HTTP_TYPES.get(status, "about:blank"), error.name, error.description or error.name)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if error_pages.wants_page():
+            return error_pages.page(500)
         return problem(500, "/problems/internal", "Internal error", "An unexpected error occurred; it has been logged.")

@@ -58,6 +58,8 @@ class Settings:
     # A signed-in page session ends after this many hours, however active (and at once on logout).
     session_max_hours: float = field(default_factory=lambda: float(_env("SESSION_MAX_HOURS", "12")))
     bootstrap_token: str = field(default_factory=lambda: _env("BOOTSTRAP_TOKEN", ""))
+    # The pages' time zone (IANA name) for users who chose none; empty: the server's own zone.
+    time_zone: str = field(default_factory=lambda: _env("TIME_ZONE", ""))
     max_upload_bytes: int = field(default_factory=lambda: int(_env("MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))))
     # Requests per minute one client address may make to each public endpoint (login, tracking lookups).
     public_rate_limit_per_minute: int = field(default_factory=lambda: int(_env("PUBLIC_RATE_LIMIT", "30")))

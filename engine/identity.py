@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,6 +22,7 @@ from engine.errors import CareError, Conflict, InvalidRequest, NotFound, Unproce
 from engine.models import Group, User
 
 ROLES = ("admin", "designer", "staff", "integration")
+LANGUAGES = ("en", "de", "cs")  # of the pages; English is the source
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
@@ -181,6 +183,23 @@ class Identity:
                 user.failed_logins, user.locked_until = 0, None
                 user.session_generation += 1
             return _view(user)
+
+    def set_preferences(self, user_id: int, *, language: str | None, time_zone: str | None) -> None:
+        """The user's pages' language and time zone; None for either: the browser's language, the server's zone."""
+        if language is not None and language not in LANGUAGES:
+            raise InvalidRequest(f"unknown language '{language}'; languages: {', '.join(LANGUAGES)}")
+        if time_zone is not None:
+            try:
+                ZoneInfo(time_zone)
+            except (ZoneInfoNotFoundError, ValueError) as error:
+                raise InvalidRequest(
+                    f"unknown time zone '{time_zone}' (use an IANA name such as Europe/Prague)"
+                ) from error
+        with self.db.write() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound(f"no user with id {user_id}")
+            user.language, user.time_zone = language, time_zone
 
     def end_sessions(self, user_id: int) -> UserView:
         """Sign the user out everywhere: every page session signed in before now stops working."""

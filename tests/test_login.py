@@ -52,7 +52,7 @@ def test_wrong_password_is_refused_without_saying_which_part_was_wrong(anonymous
     wrong = sign_in(anonymous, password="wrong password!")
     unknown = sign_in(anonymous, username="nobody")
     assert wrong.status_code == unknown.status_code == 401
-    assert b"wrong user name or password" in wrong.data and b"wrong user name or password" in unknown.data
+    assert b"Wrong user name or password" in wrong.data and b"Wrong user name or password" in unknown.data
     assert anonymous.get("/").status_code == 302
 
 

@@ -14,10 +14,12 @@ from flask import Blueprint, Flask, abort, current_app, redirect, render_templat
 from flask.sessions import SecureCookieSessionInterface
 
 from api.auth import current_principal
+from api.pages.locale import gettext
 from engine.identity import LoginFailed
 
 blueprint = Blueprint("signin", __name__)
 FAILED_LOGIN_DELAY_SECONDS = 0.3
+LOGIN_FAILED = "Wrong user name or password, or the account is locked or disabled."
 
 
 class TlsAwareSessionInterface(SecureCookieSessionInterface):
@@ -77,9 +79,11 @@ def login_submit():
     username = request.form.get("username", "")
     try:
         user = care.identity.login(username, request.form.get("password", ""))
-    except LoginFailed as failure:
+    except LoginFailed:
         time.sleep(FAILED_LOGIN_DELAY_SECONDS)
-        page = render_template("login.html", next=request.form.get("next", ""), error=failure.detail, username=username)
+        page = render_template(
+            "login.html", next=request.form.get("next", ""), error=gettext(LOGIN_FAILED), username=username
+        )
         return page, 401
     session.clear()  # a new session at login: no fixation
     signed_in_at = int(care.clock.now().timestamp())

@@ -1,7 +1,7 @@
-"""Staff pages: task list, task form and instance view, rendered on the server.
+"""Staff task pages: the task list with its tabs and filters, and the task form, rendered on the server.
 
-They work without JavaScript and call the same engine services as the JSON API, with the same
-policy scope, so a page can never show or do more than the API allows.
+They call the same engine services as the JSON API with the same policy scope, so a page can
+never show or do more than the API allows.
 """
 
 from __future__ import annotations
@@ -9,24 +9,22 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
 
 from api import policy
 from api.auth import current_principal, current_scope
+from api.pages.feedback import act
 from api.pages.form_fields import fields_for, read_form
 from api.pages.signin import check_csrf, safe_next
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import forms
-from engine.diagram import render_svg
 from engine.errors import CareError
 from engine.forms import FormDataInvalid
 from engine.models import MAX_ID
 from engine.pagination import clamp_limit
 from engine.tasks import TaskFilter
-from engine.views import history_view
 
-blueprint = Blueprint("staff", __name__)
+blueprint = Blueprint("staff_tasks", __name__)
 blueprint.before_request(check_csrf)
 TABS = ("mine", "teams", "all")
 PAGE_SIZE = 25
@@ -59,7 +57,7 @@ def task_list():
     teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
     next_url = None
     if page.next_after is not None:
-        next_url = url_for("staff.task_list", **{**request.args.to_dict(), "after": page.next_after})
+        next_url = url_for("staff_tasks.task_list", **{**request.args.to_dict(), "after": page.next_after})
     return render_template(
         "staff/tasks.html",
         tasks=page.items,
@@ -77,24 +75,14 @@ def task_list():
 
 @blueprint.post("/tasks/<id:task_id>/claim")
 def claim(task_id: int):
-    _act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
-    return redirect(safe_next(request.form.get("back"), url_for("staff.task", task_id=task_id)))
+    act(lambda: care().tasks.claim(task_id, current_principal().name, current_scope()), "Task claimed.")
+    return redirect(safe_next(request.form.get("back"), url_for("staff_tasks.task", task_id=task_id)))
 
 
 @blueprint.post("/tasks/<id:task_id>/unclaim")
 def unclaim(task_id: int):
-    _act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
-    return redirect(safe_next(request.form.get("back"), url_for("staff.task_list")))
-
-
-def _act(action, message: str) -> None:
-    try:
-        action()
-        flash(message, "info")
-    except CareError as error:
-        if error.status in (403, 404):
-            abort(error.status)
-        flash(error.detail, "error")
+    act(lambda: care().tasks.unclaim(task_id, current_principal().name, current_scope()), "Task released.")
+    return redirect(safe_next(request.form.get("back"), url_for("staff_tasks.task_list")))
 
 
 @blueprint.get("/tasks/<id:task_id>")
@@ -109,7 +97,7 @@ def task_submit(task_id: int):
     if request.form.get("action") == "draft":
         care().tasks.save_draft(task_id, data, current_principal().name, current_scope())
         flash("Draft saved.", "info")
-        return redirect(url_for("staff.task", task_id=task_id))
+        return redirect(url_for("staff_tasks.task", task_id=task_id))
     if form["schema"]:
         try:
             forms.validate(form["schema"], data)
@@ -125,9 +113,9 @@ def task_submit(task_id: int):
         return _task_page(task_id, values=data, errors=errors, status=422)
     except CareError as error:
         flash(error.detail, "error")
-        return redirect(url_for("staff.task", task_id=task_id))
+        return redirect(url_for("staff_tasks.task", task_id=task_id))
     flash(f"Task “{result['task']['name']}” completed.", "info")
-    return redirect(url_for("staff.instance", instance_id=result["instance"]["id"]))
+    return redirect(url_for("staff_instances.instance", instance_id=result["instance"]["id"]))
 
 
 def _load_form(task_id: int) -> dict:
@@ -151,31 +139,3 @@ def _task_page(task_id: int, values: dict | None = None, errors: dict | None = N
         principal=current_principal(),
     )
     return page, status
-
-
-@blueprint.get("/instances/<id:instance_id>")
-def instance(instance_id: int):
-    scope = current_scope()
-    try:
-        view = care().runtime.get(instance_id, with_data=True, scope=scope)
-    except CareError as error:
-        abort(error.status if error.status in (403, 404) else 400)
-    history = [history_view(e) for e in care().history.of_instance(instance_id, scope)]
-    incidents = care().incidents.list(None, instance_id, 50, None).items
-    _, xml = care().repository.xml(view["process_key"], view["version"])
-    diagram = Markup(render_svg(xml, care().runtime.states(instance_id, scope), process_id=view["process_key"]))
-    return render_template(
-        "staff/instance.html",
-        instance=view,
-        history=history,
-        incidents=incidents,
-        diagram=diagram,
-        can_retry=current_principal().is_admin,
-        principal=current_principal(),
-    )
-
-
-@blueprint.post("/instances/<id:instance_id>/incidents/<id:incident_id>/retry")
-def retry(instance_id: int, incident_id: int):
-    _act(lambda: care().incidents.retry(incident_id, current_principal().name), "Retried.")
-    return redirect(url_for("staff.instance", instance_id=instance_id))

@@ -1,0 +1,93 @@
+"""The viewer's language and time zone on the staff, designer and admin pages, and the template helpers using them.
+
+A signed-in user's own setting wins (``users.language``, ``users.time_zone``, set on the settings
+page); otherwise the browser's ``Accept-Language`` picks the language and the server's zone
+(``CARECENTER_TIME_ZONE``, else the machine's) is used. Every time a page shows carries its zone,
+so a time read out on the phone is never ambiguous.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from babel.dates import format_datetime
+from flask import Flask, current_app, g, request
+from tzlocal import get_localzone_name
+
+from api import i18n
+
+
+@cache
+def known_zones() -> tuple[str, ...]:
+    """Every IANA zone name a user may choose, sorted."""
+    return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
+
+
+def server_zone_name() -> str:
+    configured = current_app.extensions["carecenter"].settings.time_zone
+    return configured or _machine_zone()
+
+
+@cache
+def _machine_zone() -> str:
+    try:
+        name = get_localzone_name()
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return "UTC"
+
+
+def chosen_language() -> str | None:
+    """The signed-in user's own language setting, if any."""
+    return g.get("user_language")
+
+
+def chosen_zone() -> str | None:
+    """The signed-in user's own time zone setting, if any."""
+    return g.get("user_time_zone")
+
+
+def page_language() -> str:
+    chosen = g.get("user_language")
+    if chosen in i18n.LANGUAGES:
+        return chosen
+    return i18n.pick(None, request.accept_languages)
+
+
+def page_zone() -> ZoneInfo:
+    for name in (g.get("user_time_zone"), server_zone_name()):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def gettext(text: str, **values: object) -> str:
+    translated = i18n.translations(page_language()).gettext(text)
+    return translated % values if values else translated
+
+
+def local_time(value: datetime | str | None, style: str = "medium") -> str:
+    """``value`` in the viewer's zone and language, with the zone's name: ``4 Dec 2026, 14:05 CET``."""
+    if value in (None, ""):
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone = page_zone()
+    language = page_language()
+    shown = format_datetime(moment, "short" if style == "short" else "medium", tzinfo=zone, locale=language)
+    return f"{shown} {format_datetime(moment, 'zzz', tzinfo=zone, locale=language)}"
+
+
+def configure(app: Flask) -> None:
+    app.jinja_env.filters["local_time"] = local_time
+
+    @app.context_processor
+    def _page_helpers() -> dict:
+        return {"_": gettext, "lang": page_language()}

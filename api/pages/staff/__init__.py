@@ -1,0 +1,1 @@
+"""Pages for staff: tasks, cases (instances), customers and the search across them."""

@@ -174,3 +174,17 @@ def source(name: str) -> SourceFile:
 def upload(*names: str) -> dict:
     """Multipart form data for POST /api/deployments."""
     return {"files": [(io.BytesIO(source(n).content), n) for n in names]}
+
+
+@pytest.fixture
+def browser_page():
+    """A fresh Chromium page (1280 × 900) for one test; see :mod:`tests.browser`."""
+    from tests import browser
+
+    browser.ARTIFACTS.mkdir(exist_ok=True)
+    with browser.sync_api.sync_playwright() as playwright:
+        chromium = browser.launch(playwright)
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        yield context.new_page()
+        context.close()
+        chromium.close()

@@ -112,6 +112,9 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.task_submit": frozenset({STAFF}),
     "staff_tasks.claim": frozenset({STAFF}),
     "staff_tasks.unclaim": frozenset({STAFF}),
+    "staff_tasks.add_note": frozenset({STAFF}),
+    "notes.list_notes": frozenset({STAFF}),
+    "notes.add_note": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
@@ -131,7 +134,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
 TEAM_LEAD_GROUP = "team_lead"
 
 # endpoint -> group whose members may call it, whatever their role.
-ALLOWED_GROUPS: dict[str, str] = {"tasks.assign": TEAM_LEAD_GROUP}
+ALLOWED_GROUPS: dict[str, str] = {"tasks.assign": TEAM_LEAD_GROUP, "staff_tasks.reassign": TEAM_LEAD_GROUP}
 
 
 def is_public(endpoint: str | None) -> bool:
@@ -165,6 +168,18 @@ def without_secrets(principal: Principal, views: list[dict]) -> list[dict]:
 def team_scope(principal: Principal) -> TaskScope:
     """What the principal sees as a team member, even an admin (the "Mine" and "My teams" tabs)."""
     return TaskScope(principal.name, principal.groups)
+
+
+def oversight_scope(principal: Principal) -> TaskScope | None:
+    """:func:`task_scope`, widened for team leads to every task of their teams, whoever holds it.
+
+    For the task page and its hand-on form: a lead sees a colleague's claimed task to give it to
+    someone else. Filling in and completing a task stays with :func:`task_scope`.
+    """
+    scope = task_scope(principal)
+    if scope is None or TEAM_LEAD_GROUP not in principal.groups:
+        return scope
+    return TaskScope(principal.name, principal.groups, principal.groups - {TEAM_LEAD_GROUP})
 
 
 def task_scope(principal: Principal) -> TaskScope | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import process_library.operations  # noqa: F401  (registers the care operations and the store's tables)
+from engine.cases import Cases
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
@@ -14,6 +15,7 @@ from engine.incidents import Incidents
 from engine.intake import Intake
 from engine.jobs import JobConfig, Jobs
 from engine.messages import Messages
+from engine.notes import Notes
 from engine.repository import Repository
 from engine.runtime import Runtime
 from engine.scripting import create_script_engine
@@ -47,6 +49,8 @@ class CareEngine:
         self.executor = Executor(self.db, self.repository, self.history, self.clock, script_engine)
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
         self.tasks = Tasks(self.db, self.executor, self.history, self.clock)
+        self.cases = Cases(self.db, self.repository, self.executor)
+        self.notes = Notes(self.db, self.history, self.clock)
         self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)
         self.tokens = Tokens(self.db, self.clock)
         self.identity = Identity(self.db, self.clock)

@@ -134,7 +134,7 @@ class Runtime:
                 workflow = state.load(
                     row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine
                 )
-                data = _visible_data(workflow)
+                data = visible_data(workflow)
             return instance_view(row, human_tasks.open_tasks(session, row.id), data)
 
     def list(
@@ -255,7 +255,7 @@ class Runtime:
         return instance_view(row, tasks)
 
 
-def _visible_data(workflow) -> dict:
+def visible_data(workflow) -> dict:
     """The data of the instance: the workflow's own data, overlaid with the newest task data."""
     data = dict(workflow.data)
     newest = [workflow.last_task] if workflow.last_task is not None else []

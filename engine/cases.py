@@ -84,14 +84,25 @@ class Cases:
         with self.db.read() as session:
             return dict(session.execute(select(Customer.id, Customer.name).where(Customer.id.in_(wanted))).all())
 
+    def people_names(self, usernames: list[str | None]) -> dict[str, str]:
+        """User name -> display name, for the users among ``usernames``."""
+        wanted = sorted({name for name in usernames if name})
+        if not wanted:
+            return {}
+        with self.db.read() as session:
+            return display_names(session, wanted)
+
     def process_titles(self) -> dict[str, str]:
         """Process key -> the name of its latest version, for lists that show processes by name."""
         return {d.key: d.name or d.key for d in self.repository.latest_definitions()}
 
 
-def display_names(session: Session) -> dict[str, str]:
-    """User name -> the name people know them by."""
-    rows = session.execute(select(User.username, User.display_name))
+def display_names(session: Session, usernames: list[str] | None = None) -> dict[str, str]:
+    """User name -> the name people know them by (of every user, or of those in ``usernames``)."""
+    query = select(User.username, User.display_name)
+    if usernames is not None:
+        query = query.where(User.username.in_(usernames))
+    rows = session.execute(query)
     return {username: shown or username for username, shown in rows}
 
 

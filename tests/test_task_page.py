@@ -264,7 +264,7 @@ def test_a_lead_sees_a_colleagues_claimed_task_but_does_not_fill_it_in(app, care
     care.tasks.claim(task, "tom")
     tina = sign_in(app, "tina")
     page = text_of(tina.get(f"/tasks/{task}"))
-    assert 'id="form-title"' not in page and "tom is working on this task." in page
+    assert 'id="form-title"' not in page and "Tom Berg is working on this task." in page
     refused = tina.post(f"/tasks/{task}", data={"csrf_token": tina.token, "action": "complete"})
     assert refused.status_code == 403 and care.tasks.get(task)["status"] == "open"
     assert sign_in(app, "sam").get(f"/tasks/{task}").status_code == 403

@@ -65,6 +65,7 @@ def task_list():
     customers = care().runtime.customers_of([t["instance_id"] for t in page.items])
     names = care().cases.customer_names([c for c in customers.values() if c])
     titles = care().cases.process_titles()
+    people = care().cases.people_names([t["assignee"] for t in page.items])
     teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
     next_url = None
     if page.next_after is not None:
@@ -74,6 +75,7 @@ def task_list():
         tasks=page.items,
         customers={i: names.get(c, c) for i, c in customers.items() if c},
         titles=titles,
+        people=people,
         tab=tab,
         team=team,
         teams=teams,
@@ -233,6 +235,7 @@ def _task_page(
         note_error=note_error,
         note_limit=MAX_NOTE,
         may_work=_may_work_on(task_id),
+        people=care().cases.people_names([form["task"]["assignee"], form["task"]["completed_by"]]),
         assignable=care().tasks.assignable(task_id) if may_reassign else None,
         errors=errors or {},
         principal=principal,

@@ -6,6 +6,8 @@ to the engine, which filters rows by it.
 
 - designers: deploy, check, view definitions; not complete tasks;
 - staff: tasks of their groups, assigned to them or naming them; instances they have a task in;
+- team leads (group ``team_lead``): also hand tasks of their teams on to the teams' members, and on
+  the task page see every task of their teams, whoever holds it (:func:`oversight_scope`);
 - integration accounts: start instances, publish messages and signals, submit inquiries, and call
   the Camunda REST subset under ``/engine-rest`` (external-task workers and Camunda integrations);
 - staff also submit inquiries (a phone call, a visit at the desk);

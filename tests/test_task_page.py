@@ -295,3 +295,25 @@ def test_the_pages_speak_german(app, care):
     care.repository.deploy([source("camunda_form_data.bpmn")], "test", "test")
     callback = care.runtime.start(StartRequest("camunda_form_data", {}), "test")[0]["tasks"][0]["id"]
     assert '<option value="">Bitte wählen…</option>' in text_of(sam.get(f"/tasks/{callback}"))
+
+
+def test_texts_translated_at_run_time_have_german_and_czech():
+    """Texts the pages pass to gettext as values (the engine's form messages, the page's own) are in the catalogs."""
+    from api.pages.staff import tasks
+    from engine.forms import MESSAGES
+    from tests.test_page_texts import catalog
+
+    texts = {*MESSAGES.values(), tasks.NOT_OPEN, "Expected a whole number.", "Expected a number."}
+    for language in ("de", "cs"):
+        known = catalog(language)
+        assert sorted(t for t in texts if not known.get(t)) == [], language
+
+
+def test_a_task_completed_meanwhile_is_refused_in_the_viewers_words(app, care):
+    care.repository.deploy([SourceFile("queue.bpmn", QUEUE)], "test", "test")
+    task = queue(care, "support", "PT1H")
+    sam = sign_in(app, "sam")
+    care.tasks.complete(task, {}, "tom")
+    refused = sam.post(f"/tasks/{task}", data={"csrf_token": sam.token, "action": "next"})
+    assert refused.status_code == 302 and refused.headers["Location"] == f"/tasks/{task}"
+    assert "This task is no longer open" in text_of(sam.get(f"/tasks/{task}"))

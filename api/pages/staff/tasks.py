@@ -25,7 +25,7 @@ from api.pages.signin import check_csrf, safe_next
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import forms
-from engine.errors import CareError
+from engine.errors import CareError, TaskNotOpen
 from engine.forms import FormDataInvalid
 from engine.models import MAX_ID
 from engine.notes import MAX_NOTE
@@ -39,6 +39,7 @@ PAGE_SIZE = 25
 ROW_ID = re.compile(numbers_up_to(MAX_ID))
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)")
 REASSIGN = "staff_tasks.reassign"
+NOT_OPEN = "This task is no longer open: it was completed or cancelled meanwhile."
 
 
 def _id(name: str) -> int | None:
@@ -116,6 +117,8 @@ def reassign(task_id: int):
     )
     try:
         care().tasks.assign(task_id, assignee, principal.name, policy.oversight_scope(principal))
+    except TaskNotOpen:
+        flash(gettext(NOT_OPEN), "error")
     except CareError as error:
         if error.status in (403, 404):
             abort(error.status)
@@ -166,6 +169,9 @@ def task_submit(task_id: int):
         result = care().tasks.complete(task_id, data, principal.name, current_scope())
     except FormDataInvalid as invalid:
         return _task_page(task_id, values=data, errors=_messages(invalid), status=422)
+    except TaskNotOpen:
+        flash(gettext(NOT_OPEN), "error")
+        return redirect(url_for("staff_tasks.task", task_id=task_id))
     except CareError as error:
         if error.status in (403, 404):
             abort(error.status)

@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 from api.app import create_app
+from api.pages.staff import tasks as task_pages
 from engine.bpmn import SourceFile
 from engine.clock import VirtualClock
+from engine.forms import MESSAGES
 from engine.models import HistoryEvent
 from engine.runtime import StartRequest
 from process_library.csv_import import import_csv
 from tests.conftest import make_engine, source
+from tests.test_page_texts import catalog
 
 PASSWORD = "correct horse battery"
 SAMPLE = Path(__file__).resolve().parent.parent / "process_library" / "sample"
@@ -299,11 +302,7 @@ def test_the_pages_speak_german(app, care):
 
 def test_texts_translated_at_run_time_have_german_and_czech():
     """Texts the pages pass to gettext as values (the engine's form messages, the page's own) are in the catalogs."""
-    from api.pages.staff import tasks
-    from engine.forms import MESSAGES
-    from tests.test_page_texts import catalog
-
-    texts = {*MESSAGES.values(), tasks.NOT_OPEN, "Expected a whole number.", "Expected a number."}
+    texts = {*MESSAGES.values(), task_pages.NOT_OPEN, "Expected a whole number.", "Expected a number."}
     for language in ("de", "cs"):
         known = catalog(language)
         assert sorted(t for t in texts if not known.get(t)) == [], language

@@ -171,3 +171,13 @@ def test_demo_with_a_password_file_gives_every_demo_user_that_password(run, data
         assert care.identity.login("tomas", "one shared demo pass").groups == ("technical",)
     finally:
         care.close()
+
+
+def test_commands_on_a_database_that_was_never_migrated_say_so_plainly(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARECENTER_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = CliRunner().invoke(main, ["user", "list"])
+    assert result.exit_code == 1
+    assert "is not set up" in result.output and "carecenter db upgrade" in result.output
+    assert "Traceback" not in result.output
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(main, ["user", "list"]).exit_code == 0

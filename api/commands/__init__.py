@@ -19,8 +19,25 @@ from engine.errors import CareError, DeploymentInvalid
 from engine.identity import ROLES
 
 
-def _engine() -> CareEngine:
-    return CareEngine(Settings.from_env())
+def _engine(require_schema: bool = True) -> CareEngine:
+    """The engine on the configured database; unless told otherwise, stop with a plain message if it is not migrated."""
+    care = CareEngine(Settings.from_env())
+    if require_schema:
+        _require_current_schema(care)
+    return care
+
+
+def _require_current_schema(care: CareEngine) -> None:
+    from engine import schema
+
+    current, head = schema.revisions(care.db)
+    if current != head:
+        found = f"at schema revision {current}" if current else "not set up"
+        care.close()
+        raise click.ClickException(
+            f"the database {care.db.engine.url.render_as_string(hide_password=True)} is {found}; "
+            f"this version needs revision {head}: run `carecenter db upgrade` first"
+        )
 
 
 def _sources(paths: tuple[str, ...]) -> list[SourceFile]:
@@ -54,7 +71,7 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if not verbose:  # SpiffWorkflow logs every task state change, APScheduler every run of every job, at INFO
-        for chatty in ("spiff", "apscheduler"):
+        for chatty in ("spiff", "apscheduler", "alembic"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
@@ -118,6 +135,7 @@ def worker_command(
     timer_config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
     job_config = JobConfig.from_env(lease_seconds=job_lease, batch_size=job_batch)
     care = CareEngine(Settings.from_env(), timer_config=timer_config, job_config=job_config)
+    _require_current_schema(care)
     worker.run_blocking(care, poll_seconds=poll, worker_id=name)
 
 
@@ -144,7 +162,7 @@ def deploy(paths: tuple[str, ...], name: str) -> None:
 @click.argument("paths", nargs=-1, required=True)
 def check(paths: tuple[str, ...]) -> None:
     """Check .bpmn/.dmn files as a deployment would, storing nothing; exit 1 on problems."""
-    care = _engine()
+    care = _engine(require_schema=False)
     try:
         result = care.repository.check(_sources(paths))
     except DeploymentInvalid as invalid:
@@ -170,7 +188,7 @@ def upgrade() -> None:
     """Migrate the database to the newest schema."""
     from engine import schema
 
-    care = _engine()
+    care = _engine(require_schema=False)
     schema.upgrade(care.db)
     click.echo("database is up to date")
 

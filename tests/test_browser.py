@@ -81,7 +81,7 @@ def test_staff_claims_fills_in_fixes_and_completes_a_task(server, page):
         0
     ]
     sign_in(page, base, "sam")
-    page.get_by_role("link", name="Open the task list").click()
+    page.locator("main").get_by_role("link", name="Tasks").click()
     row = page.locator(f"tr[data-task-id='{instance['tasks'][0]['id']}']")
     sync_api.expect(row).to_contain_text("C-42")
     shot(page, "task-list")

@@ -232,7 +232,7 @@ def parse_catalog(filename: str, content: bytes) -> Catalog:
         raise CatalogError(line, "not UTF-8 text: save the catalog as UTF-8") from None
     entries: dict[str, int] = {}
     messages: dict[str, str] = {}
-    header: str | None = None
+    header: tuple[str, int] | None = None  # the header entry's text and line
     entry: dict = {}  # msgid, msgstr, line, fuzzy, last (the keyword a continuation line extends)
 
     def finish() -> None:
@@ -246,7 +246,7 @@ def parse_catalog(filename: str, content: bytes) -> Catalog:
             raise CatalogError(entry["line"], f'msgid "{entry["msgid"]}" has no msgstr')
         msgid, line = entry["msgid"], entry["line"]
         if msgid == "":
-            header = entry["msgstr"]
+            header = (entry["msgstr"], line)
         elif msgid in entries:
             raise CatalogError(line, f'msgid "{msgid}" is given twice (first on line {entries[msgid]})')
         else:
@@ -291,16 +291,18 @@ def parse_catalog(filename: str, content: bytes) -> Catalog:
     return Catalog(filename, language, messages, entries)
 
 
-def _check_header(header: str | None, language: str) -> None:
-    for line in (header or "").splitlines():
-        name, _, value = line.partition(":")
+def _check_header(header: tuple[str, int] | None, language: str) -> None:
+    """The header may name the language and charset; they must agree with the file name and UTF-8."""
+    text, line = header or ("", None)
+    for field_line in text.splitlines():
+        name, _, value = field_line.partition(":")
         name, value = name.strip().lower(), value.strip()
         if name == "language" and value and value.replace("-", "_").split("_")[0].lower() != language:
-            raise CatalogError(None, f"the header says Language: {value}, the file name says {language}")
+            raise CatalogError(line, f"the header says Language: {value}, the file name says {language}")
         if name == "content-type" and "charset=" in value.lower():
             charset = value.lower().split("charset=")[1].strip()
-            if charset not in ("utf-8", "utf8", "charset"):
-                raise CatalogError(None, f"the header says charset={charset}; model catalogs are UTF-8")
+            if charset not in ("utf-8", "utf8", "charset"):  # CHARSET: the placeholder of a fresh template
+                raise CatalogError(line, f"the header says charset={charset}; model catalogs are UTF-8")
 
 
 def write_catalog(texts: list[ModelText], source: str, language: str | None, known: Mapping[str, str]) -> str:
@@ -423,7 +425,8 @@ def translation_warnings(
                     catalog.filename,
                     catalog.entries[unused[0]],
                     None,
-                    f"{len(unused)} entries translate texts the model does not have: {_listed(unused)}",
+                    f"{len(unused)} {'entry translates a text' if len(unused) == 1 else 'entries translate texts'}"
+                    f" the model does not have: {_listed(unused)}",
                 )
             )
     return warnings

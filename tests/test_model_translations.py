@@ -9,6 +9,7 @@ catalog refuses the deployment naming file and line; each version keeps its own 
 from __future__ import annotations
 
 import io
+import json
 import re
 
 import pytest
@@ -19,6 +20,7 @@ from api.app import create_app
 from api.commands import main
 from api.pages import portal
 from engine import model_translations
+from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
 from engine.models import DeploymentResource
 from engine.runtime import StartRequest
@@ -269,6 +271,8 @@ def test_each_version_keeps_its_own_translations(site):
     renamed = deploy(client, files(repair_de_po=po(GERMAN | {"Repair request": "Reparatur"})))
     assert [(d["key"], d["version"]) for d in renamed["definitions"]] == [("repair", 2)]  # only the catalog changed
     new = at_customer_task(care)
+    stored = client.get("/api/deployments").json["items"][0]["files"]
+    assert {"filename": "repair.de.po", "kind": "catalog"} in [{k: f[k] for k in ("filename", "kind")} for f in stored]
 
     anonymous = app.test_client()
     assert anonymous.get(f"/api/status/{old}?lang=de").json["title"] == "Reparaturauftrag"
@@ -400,3 +404,36 @@ def test_catalog_texts_survive_writing_and_reading():
     parsed = model_translations.parse_catalog("x.de.po", continued)
     assert parsed.messages == {"Hello": "Hallo"}  # a fuzzy entry is not a translation yet
     assert list(parsed.entries) == ["Hello", "Bye"]
+
+
+def test_the_page_helpers_for_task_lists_and_forms(site):
+    """What the staff pages use: a task dict's name and a form's fields in the viewer's language."""
+    from api.pages import model_words
+    from api.pages.form_fields import fields_for
+
+    care, client, app = site
+    deploy(client, files(repair_de_po=po(GERMAN)))
+    task = {"process_key": "repair", "name": "Check the device"}
+    with app.test_request_context("/tasks", headers={"Accept-Language": "de"}):
+        assert model_words.task_name(task) == "Gerät prüfen"  # the latest version's
+        assert model_words.task_name({**task, "version": 1}, "cs") == "Check the device"  # no Czech catalog
+        assert model_words.model_text("repair", 1, "Done") == "Abgeschlossen"
+        assert model_words.model_text("unknown", None, "Done") == "Done"
+        schema, ui = json.loads(FORM), json.loads(FORM_UI)
+        fields = model_words.translate_fields(fields_for(schema, ui, {}, {}), "repair", 1)
+        assert [(f.label, f.help) for f in fields] == [
+            ("Wie wir es zurückgeben", ""),
+            ("Notiz für die Werkstatt", "Freiwillig."),
+        ]
+        assert fields[0].options == [("pickup", "Selbst abholen"), ("courier", "Per Kurier")]
+
+
+def test_deploy_warnings_and_the_template_count_the_same_texts_also_of_camunda_forms(site):
+    from tests.conftest import DATA
+
+    care, _, _ = site
+    path = DATA / "camunda_form_data.bpmn"
+    texts = model_translations.file_texts(path, [DATA])
+    assert any(text.places[0].startswith("form camunda-form.") for text in texts)
+    [warning] = [w for w in care.repository.check([SourceFile(path.name, path.read_bytes())]).warnings]
+    assert f"no translations: {len(texts)} texts show in English" in warning.message

@@ -1,4 +1,7 @@
-"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers."""
+"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers, ...
+
+One module per larger command: ``demo``, ``scenario`` (``test``) and ``translations``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from api.commands.demo import demo
 from api.commands.scenario import scenario_test
+from api.commands.translations import translations
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
@@ -41,7 +45,7 @@ def _require_current_schema(care: CareEngine) -> None:
 
 
 def _sources(paths: tuple[str, ...]) -> list[SourceFile]:
-    """Files named, and the .bpmn/.dmn files directly inside folders named, as one list."""
+    """Files named, and the deployable files directly inside folders named (with forms and catalogs), as one list."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -143,7 +147,7 @@ def worker_command(
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--name", default="", help="A name for the deployment.")
 def deploy(paths: tuple[str, ...], name: str) -> None:
-    """Deploy .bpmn/.dmn files (folders: the files in them) as one deployment."""
+    """Deploy .bpmn/.dmn files with their forms and .po catalogs (folders: the files in them) as one deployment."""
     care = _engine()
     try:
         result = care.repository.deploy(_sources(paths), name, "cli")
@@ -176,6 +180,7 @@ def check(paths: tuple[str, ...]) -> None:
 
 main.add_command(scenario_test)
 main.add_command(demo)
+main.add_command(translations)
 
 
 @main.group()

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 import pytest
+from sqlalchemy import select
 
 from api.pages import admin as admin_pages
 from engine.bpmn import SourceFile
+from engine.identity import LastAdmin
+from engine.models import User
 from engine.runtime import StartRequest
 from process_library.registry import REGISTRY, TransientError
 from tests.conftest import make_engine, source
 
 PASSWORD = "correct horse battery"
+NEW_TOKEN = r'<textarea id="new-token" class="token-value"[^>]*>(cc_[^<]+)</textarea>'
 BILLING = {"up": False}  # whether the billing system of test_admin_billing answers
 
 
@@ -248,7 +253,7 @@ def test_a_token_is_shown_once_works_as_bearer_and_stops_when_revoked(care, site
     created = site.post("/admin/tokens", data={"csrf_token": token, "name": "Mail gateway", "owner": "", "days": "30"})
     assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
     assert "Location" not in created.headers
-    value = re.search(r'id="new-token" class="token-value" value="(cc_[^"]+)"', text(created)).group(1)
+    value = re.search(NEW_TOKEN, text(created)).group(1)
     api = app.test_client()
     assert api.get("/api/users", headers={"Authorization": f"Bearer {value}"}).status_code == 200
     listing = text(site.get("/admin/tokens"))
@@ -258,7 +263,7 @@ def test_a_token_is_shown_once_works_as_bearer_and_stops_when_revoked(care, site
     assert row.expires_at is not None and row.last_used_at is not None
 
     staff_token = site.post("/admin/tokens", data={"csrf_token": token, "name": "sam's script", "owner": "sam"})
-    sam_value = re.search(r'id="new-token" class="token-value" value="(cc_[^"]+)"', text(staff_token)).group(1)
+    sam_value = re.search(NEW_TOKEN, text(staff_token)).group(1)
     sam_auth = {"Authorization": f"Bearer {sam_value}"}
     assert api.get("/api/tasks", headers=sam_auth).status_code == 200
     assert api.get("/api/users", headers=sam_auth).status_code == 403  # acts as sam, a staff member
@@ -366,3 +371,29 @@ def test_the_last_admin_who_can_sign_in_cannot_be_demoted_or_disabled(care, site
     refused = bob_site.post(f"/admin/users/{bob.id}/disable", data={"csrf_token": bob_token})
     assert flashes(text(bob_site.get(refused.headers["Location"])))[0].startswith("This would leave no administrator")
     assert not care.identity.by_name("bob").disabled
+
+
+def test_two_admins_disabling_each_other_at_once_leave_one_who_can_sign_in(care):
+    """The second change waits for the first (the admin rows are locked), then sees it and is refused."""
+    care.identity.add_user("bob", "admin", password=PASSWORD)
+    ada, bob = care.identity.by_name("ada"), care.identity.by_name("bob")
+    outcome: dict = {}
+
+    def disable_bob() -> None:
+        try:
+            care.identity.update_user(bob.id, disabled=True, keep_an_admin=True)
+            outcome["done"] = True
+        except LastAdmin as refused:
+            outcome["refused"] = refused
+
+    with care.db.write() as session:  # the first change, as update_user makes it, not yet committed
+        session.execute(select(User).where(User.role == "admin").order_by(User.id).with_for_update()).all()
+        session.get(User, ada.id).disabled = True
+        session.flush()
+        second = threading.Thread(target=disable_bob)
+        second.start()
+        second.join(timeout=1)
+        assert second.is_alive()  # waiting for the first
+    second.join(timeout=30)
+    assert "refused" in outcome and not care.identity.by_name("bob").disabled
+    assert care.identity.by_name("ada").disabled

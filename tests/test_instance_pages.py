@@ -226,3 +226,39 @@ def test_incidents_with_step_names_and_retry_for_admins(site, care):
     retried = site.post(f"/instances/{failed['id']}/incidents/{incident_id}/retry", data={"csrf_token": token})
     assert retried.status_code == 302
     assert "Tried the failed step again" in visible(get(site, f"/instances/{failed['id']}"))
+
+
+@pytest.mark.parametrize(
+    ("principal", "shown"),
+    [
+        ("sam", "Sam Miller"),
+        ("token:bootstrap", "API token"),
+        ("token:7", "API token"),
+        ("customer", "The customer"),
+        ("portal", "The customer portal"),
+        ("worker", "Automatic"),
+        ("timer", "Automatic"),
+        ("system", "Automatic"),
+        ("crm-sync", "crm-sync"),  # a principal that is neither a user nor one of ours: named as it is
+    ],
+)
+def test_principals_become_words(app, principal, shown):
+    from api.pages.staff.case_words import actor_label
+    from engine.case_history import actor
+
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert actor_label(actor(principal, {"sam": "Sam Miller"})) == shown
+
+
+def test_whom_a_task_waits_for_in_words(app):
+    from api.pages.staff.case_words import waiting_label
+
+    task = {"lane": None, "assignee": None, "groups": [], "users": []}
+    people = {"sam": "Sam Miller"}
+    with app.test_request_context("/", headers={"Accept-Language": "cs"}):
+        assert waiting_label({**task, "lane": "customer", "groups": ["support"]}, people) == "Zákazník"
+        assert waiting_label({**task, "groups": ["support"], "users": ["sam", "kim"]}, people) == (
+            "Tým support, Sam Miller, kim"
+        )
+        assert waiting_label({**task, "assignee": "sam", "groups": ["support"]}, people) == "Sam Miller"
+        assert waiting_label(task, people) == "Zatím nikdo neurčen"

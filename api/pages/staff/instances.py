@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from urllib.parse import quote
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -237,6 +238,8 @@ def instance(instance_id: int):
     return render_template(
         "staff/instance.html",
         case=summary,
+        # the customer page (staff_customers) lives in its own blueprint; its address is fixed by the issue
+        customer_href=f"/customers/{quote(summary['customer_id'], safe='')}" if summary["customer_name"] else None,
         stage_label=StageLabels().label(summary["definition_id"], summary["stage"]),
         status_label=case_words.status_label(summary["status"]),
         tracking_code=secret if policy.may_read_tracking_codes(principal) else None,

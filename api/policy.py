@@ -112,6 +112,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.task_submit": frozenset({STAFF}),
     "staff_tasks.claim": frozenset({STAFF}),
     "staff_tasks.unclaim": frozenset({STAFF}),
+    "staff_instances.index": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),

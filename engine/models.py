@@ -116,6 +116,10 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_process_instances_status_id", "status", "id"),
         Index("ix_process_instances_key_id", "process_key", "id"),
+        # the instance list (engine/instance_list.py): sorted by start or last change, filtered by version
+        Index("ix_process_instances_started", "started_at", "id"),
+        Index("ix_process_instances_updated", "updated_at", "id"),
+        Index("ix_process_instances_key_version", "process_key", "definition_version", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -452,6 +456,7 @@ class CustomerStatus(Base):
     """What the customer sees of one instance, written with the instance row (see :mod:`engine.status`)."""
 
     __tablename__ = "customer_status"
+    __table_args__ = (Index("ix_customer_status_stage", "stage", "instance_id"),)  # the instance list's stage filter
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(64), unique=True)

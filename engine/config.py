@@ -68,6 +68,10 @@ class Settings:
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
     mail_from: str = field(default_factory=lambda: _env("MAIL_FROM", "care@carecenter.invalid"))
+    # Inbound mail (docs/mail.md): larger mails are refused (SMTP 552) and never stored.
+    mail_max_bytes: int = field(default_factory=lambda: int(_env("MAIL_MAX_BYTES", str(25 * 1024 * 1024))))
+    # At most this many automatic answers (e.g. confirmations) to one sender address per hour.
+    mail_autoreply_limit: int = field(default_factory=lambda: int(_env("MAIL_AUTOREPLY_LIMIT", "5")))
     # How long a message that matches no waiting catch yet is kept (ISO 8601 duration), unless it says.
     message_ttl: str = field(default_factory=lambda: _env("MESSAGE_TTL", "PT1H"))
     # Site-specific operations for service tasks: modules imported at start that register with @operation.
@@ -85,6 +89,10 @@ class Settings:
             raise ValueError("CARECENTER_TRUSTED_PROXIES must be 0 or more")
         if self.session_max_hours <= 0:
             raise ValueError("CARECENTER_SESSION_MAX_HOURS must be more than 0")
+        if self.mail_max_bytes <= 0:
+            raise ValueError("CARECENTER_MAIL_MAX_BYTES must be more than 0")
+        if self.mail_autoreply_limit < 0:
+            raise ValueError("CARECENTER_MAIL_AUTOREPLY_LIMIT must be 0 or more")
 
     @property
     def public(self) -> PublicUrl:

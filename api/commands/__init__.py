@@ -1,4 +1,4 @@
-"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers."""
+"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers, mail."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from api.commands.demo import demo
+from api.commands.mail import mail
 from api.commands.scenario import scenario_test
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
@@ -158,6 +159,7 @@ def check(paths: tuple[str, ...]) -> None:
 
 main.add_command(scenario_test)
 main.add_command(demo)
+main.add_command(mail)
 
 
 @main.group()

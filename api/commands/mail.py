@@ -11,6 +11,7 @@ import click
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import CareError
 from engine.mail_store import MailStore
 
 
@@ -64,6 +65,10 @@ def retry(mail_id: int) -> None:
     """Process a failed mail again."""
     settings = Settings.from_env()
     db = Database(settings.database_url)
-    MailStore(db, Clock(), settings.mail_max_bytes).retry(mail_id)
+    try:
+        MailStore(db, Clock(), settings.mail_max_bytes).retry(mail_id)
+    except CareError as error:
+        raise click.ClickException(error.detail) from error
+    finally:
+        db.dispose()
     click.echo(f"mail {mail_id} will be processed again")
-    db.dispose()

@@ -551,3 +551,24 @@ def test_mail_without_an_intake_process_is_retried_with_back_off_then_kept_faile
     bare.mail.store.retry(row.id)
     [row] = process(bare)
     assert (row.status, row.kind) == ("processed", "inquiry")
+
+
+def test_bad_input_is_kept_with_a_defined_outcome_and_touches_no_other_case(care, receiver):
+    _, instance = case_from(care, receiver)
+    garbage = b"\x00\xff\xfe this is no mail at all \x81\x82\r\n"
+    broken_mime = (
+        b"From: Ada <ada@example.com>\r\nSubject: Broken\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="never-closed"\r\n\r\n'
+        b"--never-closed\r\nContent-Type: text/plain; charset=no-such-charset\r\n\r\nStill readable\xe9.\r\n"
+    )
+    assert send(receiver, garbage, "").startswith("250")
+    assert send(receiver, broken_mime).startswith("250")
+    with smtplib.SMTP(receiver.hostname, receiver.port, timeout=30) as client:
+        recipients = [f"desk{number}@carecenter.example" for number in range(500)]
+        assert client.sendmail("ada@example.com", recipients, wire(mail(subject="To everyone"))) == {}
+    outcomes = [(row.status, row.kind) for row in process(care)[1:]]
+    assert outcomes == [("failed", None), ("processed", "inquiry"), ("processed", "inquiry")]
+    broken_row, everyone = rows(care, InboundMail)[2:]
+    assert care.runtime.get(broken_row.instance_id)["data"]["body"] == "Still readableé."
+    assert len(everyone.recipients) == 500
+    assert instance_count(care) == 3 and reply_payloads(care, instance["id"]) == []

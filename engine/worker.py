@@ -15,6 +15,8 @@ only decides when to look at them:
   does (``NOTIFY carecenter_jobs``, heard by the same listener thread).
 - ``mail`` turns stored inbound mail into inquiries and replies (:meth:`engine.mail_inbox.MailInbox.process_due`):
   every poll, and on PostgreSQL at once when a receiver stores one (``NOTIFY carecenter_mail``).
+- ``imap`` reads ``CARECENTER_IMAP_URL`` into the same store every ``CARECENTER_IMAP_POLL_SECONDS``
+  (:mod:`engine.mail_imap`), when it is set.
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
   held outbox mail that no service-task call sends itself (the portal's links).
@@ -36,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 from engine.core import CareEngine
 from engine.jobs import NOTIFY_CHANNEL as JOBS_CHANNEL
+from engine.mail_imap import ImapMailbox, ImapReader
 from engine.mail_store import NOTIFY_CHANNEL as MAIL_CHANNEL
 from engine.models import IdempotencyRecord
 from engine.timer_specs import parse_datetime
@@ -144,6 +147,16 @@ class Worker:
             max_instances=1,
             next_run_time=now,
         )
+        if self.care.settings.imap_url:
+            self.scheduler.add_job(
+                self.run_imap,
+                "interval",
+                seconds=self.care.settings.imap_poll_seconds,
+                id="imap",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=now,
+            )
         self.scheduler.add_job(
             self.run_messages, "interval", seconds=MESSAGE_SECONDS, id="messages", coalesce=True, max_instances=1
         )
@@ -196,6 +209,17 @@ class Worker:
             return 0
         finally:
             self._mail_lock.release()
+
+    def run_imap(self) -> int:
+        """Read the IMAP mailbox into the store, then process what came in."""
+        try:
+            moved = ImapReader(ImapMailbox.parse(self.care.settings.imap_url), self.care.mail.store).fetch_once()
+        except Exception:  # the server is away or refuses us: the messages stay in the mailbox for the next round
+            log.exception("reading the IMAP mailbox failed")
+            return 0
+        if moved:
+            self.wake_mail()
+        return moved
 
     def wake_mail(self) -> None:
         """Mail was stored (NOTIFY from a receiver): process it now rather than at the next poll."""

@@ -113,7 +113,9 @@ def _instance(session: Session, reference: str) -> ProcessInstance | None:
     return session.scalar(select(ProcessInstance).where(ProcessInstance.reference == reference))
 
 
-def thread(session: Session, *, in_reply_to: list[str], references: list[str], subject: str, sender: str, secret: str):
+def thread(
+    session: Session, *, in_reply_to: list[str], references: list[str], subject: str, sender: str, secret: str
+) -> Thread:
     """The case a mail continues, and how that was found."""
     ids = list(dict.fromkeys(in_reply_to + list(reversed(references))))[:MAX_THREAD_IDS]
     for message_id in ids:

@@ -1,4 +1,4 @@
-"""The e-mail channel on real parts: the receiver driven by ``smtplib`` over loopback, both databases.
+"""The e-mail channel on real parts: the receiver driven by ``smtplib`` over loopback, on the database under test.
 
 Each complaint the users of other care-center mail channels keep making is a test here: one mail
 making two cases, a reply opening a new case when a provider rewrites the Message-ID or the subject
@@ -27,6 +27,9 @@ from engine.mail_store import MAX_ATTEMPTS, MailStore
 from engine.mail_threading import case_of_message_id, signed_message_id, subject_references, without_reply_prefixes
 from engine.models import InboundMail, MailBounce, Message, ProcessInstance
 from engine.tasks import TaskFilter
+from process_library.operations import notify_customer
+from process_library.outbox_relay import relay_held_mail
+from process_library.registry import OperationContext
 from process_library.store import Customer, OutboxMessage
 from tests.conftest import source
 from tests.smtp_server import free_port, smtp_server  # noqa: F401 (a fixture)
@@ -50,17 +53,17 @@ def engine_on(url: str, smtp_port: int) -> CareEngine:
 
 
 @pytest.fixture
-def bare(any_database_url, smtp_server):  # noqa: F811
+def bare(database_url, smtp_server):  # noqa: F811
     """An engine without any deployed process."""
-    engine = engine_on(any_database_url, smtp_server.port)
+    engine = engine_on(database_url, smtp_server.port)
     yield engine
     engine.close()
 
 
 @pytest.fixture
-def care(any_database_url, smtp_server):  # noqa: F811
+def care(database_url, smtp_server):  # noqa: F811
     """An engine with inquiry intake deployed and the customer Ada in the store."""
-    engine = engine_on(any_database_url, smtp_server.port)
+    engine = engine_on(database_url, smtp_server.port)
     engine.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
     with engine.db.write() as session:
         session.add(Customer(id="C-1", name="Ada Lovelace", email="Ada@Example.com", tier="premium", language="en"))
@@ -572,3 +575,23 @@ def test_bad_input_is_kept_with_a_defined_outcome_and_touches_no_other_case(care
     assert care.runtime.get(broken_row.instance_id)["data"]["body"] == "Still readableé."
     assert len(everyone.recipients) == 500
     assert instance_count(care) == 3 and reply_payloads(care, instance["id"]) == []
+
+
+def test_our_automatic_mail_says_so_and_staff_answers_do_not(care, smtp_server):  # noqa: F811
+    def context(key: str) -> OperationContext:
+        return OperationContext(key, 999, "p", "e", "code", "CC-7K4M-2QXE", care.db, care.clock, care.settings)
+
+    notify_customer(context("cc-999-remind-1"), customer_id="C-1", subject="Reminder", body="B", automatic=True)
+    notify_customer(context("cc-999-answer-1"), customer_id="C-1", subject="Answer", body="B")
+    with care.db.write() as session:
+        session.add(
+            OutboxMessage(idempotency_key="portal-1", kind="mail", recipient="ada@example.com", subject="Your link",
+                          body="…", payload={"purpose": "portal_link"}, status="held", attempts=0,
+                          created_at=care.clock.now())
+        )  # fmt: skip
+    assert relay_held_mail(care.db, care.settings, care.clock) == 1
+    reminder, answer, link = smtp_server.messages
+    assert (reminder["Auto-Submitted"], reminder["X-Auto-Response-Suppress"]) == ("auto-generated", "All")
+    assert (link["Auto-Submitted"], link["X-Auto-Response-Suppress"]) == ("auto-generated", "All")
+    assert answer["Auto-Submitted"] is None and answer["Subject"] == "Answer [CC-7K4M-2QXE]"
+    assert case_of_message_id(reminder["Message-ID"], SECRET) == "CC-7K4M-2QXE"

@@ -1,4 +1,4 @@
-"""Reading an IMAP mailbox, against a real IMAP server on loopback (pymap), both databases.
+"""Reading an IMAP mailbox, against a real IMAP server on loopback (pymap), on the database under test.
 
 A message is moved out of the folder only after it is stored; a reader killed (SIGKILL) between
 fetching a message and storing it leaves the message in the folder, and the next round stores it

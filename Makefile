@@ -35,15 +35,11 @@ var/demo-password: | $(STAMP)
 run: $(STAMP) var/admin-token var/demo-password var/secret-key
 	$(BIN)/carecenter db upgrade
 	$(BIN)/carecenter deploy processes
-	$(BIN)/carecenter demo
-	$(BIN)/carecenter group add support --if-missing
-	$(BIN)/carecenter group add team_lead --if-missing
-	$(BIN)/carecenter user add demo-staff --role staff --group support --password-stdin --if-missing < var/demo-password
-	$(BIN)/carecenter user add demo-designer --role designer --password-stdin --if-missing < var/demo-password
+	$(BIN)/carecenter demo --password-file var/demo-password
 	@echo ""
 	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
-	@echo "Sign in at http://$(HOST):$(PORT)/login as demo-staff (tasks) or demo-designer (processes),"
-	@echo "  password $$(cat var/demo-password) (in var/demo-password)"
+	@echo "Sign in at http://$(HOST):$(PORT)/login as demo-staff (every team), demo-designer or demo-admin,"
+	@echo "  or as one of the team members listed above; password $$(cat var/demo-password) (in var/demo-password)"
 	@CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" CARECENTER_SECRET_KEY="$$(cat var/secret-key)" \
 	  CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" CARECENTER_ALLOWED_HOSTS="$${CARECENTER_ALLOWED_HOSTS:-localhost}" \
 	  $(BIN)/carecenter serve --host $(HOST) --port $(PORT)

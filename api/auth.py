@@ -47,6 +47,9 @@ def register(app: Flask) -> None:
             limited = ratelimit.check(app, endpoint)
             if limited is not None:
                 return limited
+        if endpoint is None and error_pages.wants_page():
+            g.principal = _session_principal(app)  # the 404 page shows who is signed in, in their language
+            return None
         if endpoint is None or policy.is_public(endpoint):
             return None  # unknown routes fall through to 404/405
         if policy.is_page(endpoint):

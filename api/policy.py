@@ -117,6 +117,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.add_note": frozenset({STAFF}),
     "notes.list_notes": frozenset({STAFF}),
     "notes.add_note": frozenset({STAFF}),
+    "staff_instances.index": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),

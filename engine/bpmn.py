@@ -35,7 +35,7 @@ from engine.timer_specs import with_clock_timers
 
 DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
 CAMUNDA_VALIDATOR = BpmnValidator()
-DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json")
+DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json", ".po")  # .po: translations of a model's texts
 
 
 def _loadable_dmn_schemas() -> dict[str, str]:
@@ -63,6 +63,8 @@ class SourceFile:
     @property
     def kind(self) -> str:
         name = self.filename.lower()
+        if name.endswith(".po"):
+            return "catalog"  # engine/model_translations.py
         return "dmn" if name.endswith(".dmn") else "form" if name.endswith(".json") else "bpmn"
 
     @property
@@ -165,11 +167,11 @@ class ParsedFiles:
             seen.add(source.filename)
             if not source.filename.lower().endswith(DEPLOYABLE_SUFFIXES):
                 problems.append(
-                    DeploymentProblem(source.filename, None, None, "only .bpmn, .bpmn20.xml, .dmn and .json files")
+                    DeploymentProblem(source.filename, None, None, "only .bpmn, .bpmn20.xml, .dmn, .json and .po files")
                 )
                 continue
-            if source.kind == "form":
-                continue  # forms are checked by the repository, against the tasks that use them
+            if source.kind in ("form", "catalog"):
+                continue  # checked by the repository: forms against the tasks using them, catalogs against texts
             try:
                 self.trees[source.filename] = read_xml(source)
             except DeploymentInvalid as invalid:

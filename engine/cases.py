@@ -36,7 +36,7 @@ class Cases:
         self.executor = executor
 
     def summary(self, instance_id: int, scope: TaskScope | None = None, language: str = "en") -> dict:
-        """The case ``instance_id`` for staff; 404 if there is none, 403 outside ``scope``."""
+        """The case ``instance_id`` for staff, model texts in ``language``; 404 if none, 403 outside ``scope``."""
         with self.db.read() as session:
             row = session.get(ProcessInstance, instance_id)
             if row is None:
@@ -47,14 +47,22 @@ class Cases:
             workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine)
             data = visible_data(workflow)
             status = session.get(CustomerStatus, row.id)
-            stage = definition.customer.stage(status.stage) if status is not None else None
+            texts = self.repository.texts.of_definition(row.definition_id)  # the catalogs shipped with the model
+
+            def translate(text: str) -> str:
+                return texts.text(language, text)
+
+            stage = None
+            if status is not None and status.stage:
+                known = definition.customer.stage(status.stage)
+                stage = texts.get(language, status.stage) or (known.label(language) if known else status.stage)
             customer = _customer(session, row, data)
             name = customer["name"] if customer else None
             names = display_names(session)
             talk = conversation.contacts(session, row.id, name, names)
             if not any(turn["side"] == conversation.CUSTOMER for turn in talk):
                 talk += conversation.first_words(row, data, name) + conversation.replies(session, row.id, name)
-            talk += conversation.answers(session, row, workflow, definition, name, names)
+            talk += conversation.answers(session, row, workflow, definition, name, names, translate)
             talk.sort(key=lambda turn: turn["at"])  # stable: same-time turns keep their order
             return {
                 "instance": {
@@ -62,11 +70,12 @@ class Cases:
                     "reference": row.reference,
                     "status": row.status,
                     "process_key": row.process_key,
+                    "version": row.definition_version,
                     "channel": row.channel,
                     "started_at": iso(row.started_at),
                 },
-                "title": definition.name or row.process_key,
-                "stage": stage.label(language) if stage is not None else None,
+                "title": translate(definition.name or row.process_key),
+                "stage": stage,
                 "customer": customer,
                 "conversation": [{**turn, "at": iso(turn["at"])} for turn in talk],
                 "details": [

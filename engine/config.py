@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from engine.public_url import DEFAULT_PUBLIC_URL, PublicUrl
 
@@ -68,6 +69,13 @@ class Settings:
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
     mail_from: str = field(default_factory=lambda: _env("MAIL_FROM", "care@carecenter.invalid"))
+    # Inbound mail (docs/mail.md): larger mails are refused (SMTP 552) and never stored.
+    mail_max_bytes: int = field(default_factory=lambda: int(_env("MAIL_MAX_BYTES", str(25 * 1024 * 1024))))
+    # At most this many automatic answers (e.g. confirmations) to one sender address per hour.
+    mail_autoreply_limit: int = field(default_factory=lambda: int(_env("MAIL_AUTOREPLY_LIMIT", "5")))
+    # An IMAP mailbox the worker reads into the same store (imaps://user:password@host/INBOX?processed=Processed).
+    imap_url: str = field(default_factory=lambda: _env("IMAP_URL", ""))
+    imap_poll_seconds: float = field(default_factory=lambda: float(_env("IMAP_POLL_SECONDS", "30")))
     # How long a message that matches no waiting catch yet is kept (ISO 8601 duration), unless it says.
     message_ttl: str = field(default_factory=lambda: _env("MESSAGE_TTL", "PT1H"))
     # Site-specific operations for service tasks: modules imported at start that register with @operation.
@@ -85,6 +93,12 @@ class Settings:
             raise ValueError("CARECENTER_TRUSTED_PROXIES must be 0 or more")
         if self.session_max_hours <= 0:
             raise ValueError("CARECENTER_SESSION_MAX_HOURS must be more than 0")
+        if self.mail_max_bytes <= 0:
+            raise ValueError("CARECENTER_MAIL_MAX_BYTES must be more than 0")
+        if self.mail_autoreply_limit < 0:
+            raise ValueError("CARECENTER_MAIL_AUTOREPLY_LIMIT must be 0 or more")
+        if self.imap_url and urlsplit(self.imap_url).scheme not in ("imap", "imaps"):
+            raise ValueError("CARECENTER_IMAP_URL must look like imaps://user:password@host/INBOX")
 
     @property
     def public(self) -> PublicUrl:

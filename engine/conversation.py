@@ -11,13 +11,14 @@ Every entry holds strings, numbers, booleans, lists and objects only, for a page
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.forms import FORM_SUFFIX, ui_name_for
+from engine import forms
 from engine.intake import REPLY
 from engine.models import Contact, HumanTask, Message, ProcessInstance
 from engine.repository import LoadedDefinition
@@ -105,8 +106,12 @@ def answers(
     definition: LoadedDefinition,
     customer_name: str | None,
     names: dict[str, str],
+    translate: Callable[[str], str] = str,
 ) -> list[dict]:
-    """Completed human tasks, each with the values its form asked for (as the task left them)."""
+    """Completed human tasks, each with the values its form asked for (as the task left them).
+
+    ``translate`` gives a model text (task name, field label, choice) in the reader's language.
+    """
     query = (
         select(HumanTask)
         .where(HumanTask.instance_id == row.id, HumanTask.status == "completed")
@@ -125,15 +130,15 @@ def answers(
                 CUSTOMER if by_customer else CARE_CENTER,
                 TASK_CHANNEL,
                 author=customer_name if by_customer else names.get(task.completed_by or "", task.completed_by),
-                title=task.name,
-                answers=form_answers(form, ui, data),
+                title=translate(task.name),
+                answers=form_answers(form, ui, data, translate),
             )
         )
     return found
 
 
-def form_answers(schema: dict, ui: dict, data: dict) -> list[dict]:
-    """The form's fields in the UI's order with their values; enum values by their labels."""
+def form_answers(schema: dict, ui: dict, data: dict, translate: Callable[[str], str] = str) -> list[dict]:
+    """The form's fields in the UI's order with their values; choices by their labels."""
     properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
     order = [n for n in ui.get("ui:order", []) if n in properties] + [
         n for n in properties if n not in ui.get("ui:order", [])
@@ -143,13 +148,11 @@ def form_answers(schema: dict, ui: dict, data: dict) -> list[dict]:
         if name not in data or data[name] is None or data[name] == "":
             continue
         spec = properties[name] if isinstance(properties[name], dict) else {}
-        value = data[name]
+        value = plain(data[name])
         if "enum" in spec:
-            labels = ui.get(name, {}).get("ui:enumNames") or []
-            index = next((i for i, option in enumerate(spec["enum"]) if option == value), None)
-            if index is not None:
-                value = str(labels[index]) if index < len(labels) else str(value).replace("_", " ")
-        result.append({"label": spec.get("title") or name.replace("_", " ").capitalize(), "value": plain(value)})
+            labels = dict(forms.option_labels(spec, ui.get(name, {})))
+            value = translate(labels[str(value)]) if str(value) in labels else value
+        result.append({"label": translate(forms.field_label(name, spec)), "value": value})
     return result
 
 
@@ -172,7 +175,7 @@ def _ui_key(definition: LoadedDefinition, task: HumanTask, spiff_task) -> str:
     if info is not None and info.form_ui_key:
         return info.form_ui_key
     key = task.form_key or ""
-    return ui_name_for(key) if key.endswith(FORM_SUFFIX) else ""
+    return forms.ui_name_for(key) if key.endswith(forms.FORM_SUFFIX) else ""
 
 
 def _text(value: object) -> str | None:

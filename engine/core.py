@@ -14,6 +14,7 @@ from engine.identity import Identity
 from engine.incidents import Incidents
 from engine.intake import Intake
 from engine.jobs import JobConfig, Jobs
+from engine.mail_inbox import MailInbox
 from engine.messages import Messages
 from engine.notes import Notes
 from engine.repository import Repository
@@ -62,6 +63,7 @@ class CareEngine:
         self.executor.message_ttl = self.messages.lifetime(None)
         self.executor.message_listeners.append(self.messages.deliver_thrown)
         self.intake = Intake(self.db, self.messages)
+        self.mail = MailInbox(self.db, self.clock, settings, self.intake)
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )

@@ -49,6 +49,25 @@ def ui_name_for(form_name: str) -> str:
     return form_name[: -len(FORM_SUFFIX)] + UI_SUFFIX
 
 
+def field_label(name: str, spec: dict) -> str:
+    """The label a field shows: its ``title``, else its name made readable (``minutes_spent`` -> Minutes spent)."""
+    return spec.get("title") or name.replace("_", " ").capitalize()
+
+
+def field_help(spec: dict, hints: dict) -> str:
+    """The help text under a field: the UI document's ``ui:help``, else the schema's ``description``."""
+    return hints.get("ui:help", spec.get("description", ""))
+
+
+def option_labels(spec: dict, hints: dict) -> list[tuple[str, str]]:
+    """``(value, label)`` of each choice of an enum field: ``ui:enumNames``, else the value made readable."""
+    labels = hints.get("ui:enumNames") or []
+    return [
+        (str(value), str(labels[i]) if i < len(labels) else str(value).replace("_", " "))
+        for i, value in enumerate(spec.get("enum", []))
+    ]
+
+
 def parse_form(name: str, content: bytes) -> dict:
     """The schema or UI document in a form file; ValueError with a readable message if it is not usable."""
     try:

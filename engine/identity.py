@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
@@ -37,6 +37,13 @@ class LoginFailed(CareError):
     title = "Login failed"
 
 
+class LastAdmin(Conflict):
+    """Refused: the change would leave no enabled admin with a password, so nobody could administer from the pages."""
+
+    problem_type = "/problems/last-admin"
+    title = "The last admin"
+
+
 @dataclass(frozen=True)
 class UserView:
     id: int
@@ -47,6 +54,7 @@ class UserView:
     disabled: bool
     has_password: bool
     session_generation: int  # sessions signed in under another generation are over (not part of the API view)
+    last_login_at: datetime | None = None  # for the admin pages (not part of the API view)
 
     def as_dict(self) -> dict:
         return {
@@ -70,7 +78,12 @@ def _view(user: User) -> UserView:
         user.disabled,
         user.password_hash is not None,
         user.session_generation,
+        user.last_login_at,
     )
+
+
+def _signs_in_as_admin(user: User) -> bool:
+    return user.role == "admin" and not user.disabled and user.password_hash is not None
 
 
 def check_name(kind: str, name: str) -> str:
@@ -160,11 +173,16 @@ class Identity:
         disabled: bool | None = None,
         password: str | None = None,
         display_name: str | None = None,
+        keep_an_admin: bool = False,
     ) -> UserView:
+        """Change a user in one transaction; with ``keep_an_admin``, refuse (:class:`LastAdmin`) a role change or
+        disabling that would leave no enabled admin with a password (the admin pages ask for this)."""
         with self.db.write() as session:
             user = session.get(User, user_id)
             if user is None:
                 raise NotFound(f"no user with id {user_id}")
+            if keep_an_admin and ((role is not None and role != "admin") or disabled):
+                self._keep_an_admin(session, user)
             if role is not None:
                 if role not in ROLES:
                     raise InvalidRequest(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
@@ -183,6 +201,18 @@ class Identity:
                 user.failed_logins, user.locked_until = 0, None
                 user.session_generation += 1
             return _view(user)
+
+    @staticmethod
+    def _keep_an_admin(session: Session, user: User) -> None:
+        """Raise :class:`LastAdmin` if ``user`` is the only admin who can sign in.
+
+        Every admin row is locked first, always in id order: of two concurrent changes that would each
+        remove one of the last two admins, the second waits, reads the first's result and is refused.
+        """
+        admins = select(User).where(User.role == "admin").order_by(User.id).with_for_update()
+        rows = list(session.scalars(admins.execution_options(populate_existing=True)))
+        if _signs_in_as_admin(user) and not any(_signs_in_as_admin(other) for other in rows if other.id != user.id):
+            raise LastAdmin(f"'{user.username}' is the last enabled admin with a password; make another admin first")
 
     def set_preferences(self, user_id: int, *, language: str | None, time_zone: str | None) -> None:
         """The user's pages' language and time zone; None for either: the browser's language, the server's zone."""

@@ -48,13 +48,22 @@ class Intake:
         self.messages = messages
 
     def submit(
-        self, *, channel: str, customer: dict, subject: str, body: str, reference: str | None, principal: str
+        self,
+        *,
+        channel: str,
+        customer: dict,
+        subject: str,
+        body: str,
+        reference: str | None,
+        principal: str,
+        message_id: str | None = None,
     ) -> IntakeResult:
+        """``message_id`` (the channel's own id of what arrived) makes a repeated submission change nothing."""
         inquiry = _inquiry(channel, customer, subject, body, reference)
         open_instance = self._open_conversation(reference) if reference else None
         if open_instance is not None:
             published = self.messages.publish(
-                REPLY, principal=principal, payload=inquiry, target_instance_id=open_instance.id
+                REPLY, principal=principal, payload=inquiry, target_instance_id=open_instance.id, message_id=message_id
             )
             return IntakeResult(
                 open_instance.id, open_instance.tracking_code, open_instance.reference, False, published.status
@@ -67,7 +76,9 @@ class Intake:
             row.customer_id = inquiry["customer"]["id"]
             row.contact_email = inquiry["customer"]["email"]
 
-        published = self.messages.publish(NEW_INQUIRY, principal=principal, payload=inquiry, on_start=record)
+        published = self.messages.publish(
+            NEW_INQUIRY, principal=principal, payload=inquiry, on_start=record, message_id=message_id
+        )
         if published.started is None:  # the process went away between the check and the start
             raise Conflict(f"no deployed process started on message '{NEW_INQUIRY}'")
         return IntakeResult(

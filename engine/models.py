@@ -116,6 +116,10 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_process_instances_status_id", "status", "id"),
         Index("ix_process_instances_key_id", "process_key", "id"),
+        # the instance list (engine/instance_list.py): sorted by start or last change, filtered by version
+        Index("ix_process_instances_started", "started_at", "id"),
+        Index("ix_process_instances_updated", "updated_at", "id"),
+        Index("ix_process_instances_key_version", "process_key", "definition_version", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -452,6 +456,7 @@ class CustomerStatus(Base):
     """What the customer sees of one instance, written with the instance row (see :mod:`engine.status`)."""
 
     __tablename__ = "customer_status"
+    __table_args__ = (Index("ix_customer_status_stage", "stage", "instance_id"),)  # the instance list's stage filter
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -520,3 +525,60 @@ class Note(Base):
     author: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class InboundMail(Base):
+    """One mail as it arrived (raw bytes, attachments included), and what processing made of it.
+
+    The receiver (SMTP/LMTP) or the IMAP reader commits the row before it acknowledges the mail, so
+    nothing is lost; the row is also the job queue of its processing (status ``received``, leased by
+    ``claimed_by``/``claimed_until``, like service jobs). ``dedup_key`` (SHA-256 of the Message-ID,
+    or of the content without trace headers when there is none) makes a second delivery store
+    nothing. A failed mail keeps its error and waits for an admin's retry. See :mod:`engine.mail_store`.
+    """
+
+    __tablename__ = "inbound_mails"
+    __table_args__ = (
+        Index("ix_inbound_mails_status_due", "status", "due_at", "id"),
+        Index("ix_inbound_mails_message_id", "message_id"),
+        Index("ix_inbound_mails_sender", "sender", "received_at"),
+        Index("ix_inbound_mails_instance", "instance_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(10))  # smtp, lmtp, imap
+    dedup_key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(500))  # without angle brackets
+    reference_ids: Mapped[str | None] = mapped_column(Text)  # its References (space-separated), after parsing
+    content_hash: Mapped[str] = mapped_column(String(64))
+    envelope_from: Mapped[str | None] = mapped_column(String(300))  # MAIL FROM; "" is the null sender of bounces
+    recipients: Mapped[list[Any]]
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[str] = mapped_column(String(20))  # received, processed, failed, ignored
+    kind: Mapped[str | None] = mapped_column(String(20))  # inquiry, reply, bounce, auto_reply, own_mail
+    sender: Mapped[str | None] = mapped_column(String(300))  # the From address, lower case (after parsing)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    auto_reply_allowed: Mapped[bool | None] = mapped_column(Boolean)  # may an automatic answer go back?
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # the case it started or replied to (no foreign key)
+
+
+class MailBounce(Base):
+    """An address our mail bounced from (a delivery-status report matched to an outbox mail)."""
+
+    __tablename__ = "mail_bounces"
+
+    address: Mapped[str] = mapped_column(String(300), primary_key=True)  # lower case
+    bounces: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    diagnostic: Mapped[str | None] = mapped_column(Text)  # what the reporting server said, last time
+    outbox_id: Mapped[int | None] = mapped_column(Integer)  # the mail that bounced last
+    inbound_mail_id: Mapped[int | None] = mapped_column(Integer)  # the report

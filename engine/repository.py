@@ -8,6 +8,7 @@ are cached per definition version, so no request parses BPMN twice.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import camunda_forms, forms, read_models, stages
+from engine import camunda_forms, forms, model_translations, read_models, stages
 from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
 from engine.clock import Clock
 from engine.db import Database
@@ -93,6 +94,7 @@ class Repository:
         self.forms_dir = forms_dir
         self._cache: dict[int, LoadedDefinition] = {}
         self._cache_lock = threading.RLock()  # parsing a definition loads the ones it calls
+        self.texts = model_translations.ModelTexts(db)  # each version's translations of its texts, cached too
         # Called in the deploy transaction with (session, [(new definition row, its spec), ...]):
         # the timer service replaces start-timer schedules there.
         self.deploy_listeners: list = []
@@ -179,7 +181,8 @@ class Repository:
         if external:
             parsed = ParsedFiles(sources + [SourceFile(r.filename, r.content) for r in external], keep_going=True)
         form_sources, form_checksums, problems = self._forms(parsed, sources)
-        problems = parsed.problems + problems
+        catalogs, catalog_problems = model_translations.catalog_problems(sources)
+        problems = parsed.problems + problems + catalog_problems
         outcomes = []
         file_checksums = {s.filename: s.checksum for s in sources} | {r.filename: r.checksum for r in external}
         for process in parsed.processes:
@@ -215,6 +218,10 @@ class Repository:
                     used.add(file_checksums[decision_files[decision]])
             files_used = {process.filename, *(sub.file for sub in subprocess_specs.values())}
             used.update(checksum for (name, checksum) in form_checksums if name in files_used)
+            # the catalogs it shows: its own file's first, then those of the files it calls (one changed: a new version)
+            shown = [c for f in sorted(files_used, key=lambda f: f != process.filename) for c in catalogs.get(f, [])]
+            dependencies["catalogs"] = [catalog.filename for catalog in shown]
+            used.update(file_checksums[catalog.filename] for catalog in shown)
             for called in sorted(missing - parsed.broken_process_ids):
                 found = self._latest_rows(session, [called])
                 if not found or not found[0].executable:
@@ -233,7 +240,30 @@ class Repository:
             if filename in uploaded_bpmn
             for warning in reachability_warnings(filename, tree.getroot())
         ]
+        warnings += self._translation_warnings(parsed, sources, form_sources, catalogs, outcomes)
         return _Plan(parsed, external, form_sources, outcomes, warnings)
+
+    @staticmethod
+    def _translation_warnings(
+        parsed: ParsedFiles, sources: list[SourceFile], form_sources: list[SourceFile], catalogs: dict, outcomes: list
+    ) -> list[DeploymentProblem]:
+        """What the uploaded processes will show in English for want of a translation (never a refusal)."""
+        documents = {s.filename: json.loads(s.content) for s in [*sources, *form_sources] if s.kind == "form"}
+        executable = {key for key, _, ready, *_ in outcomes if ready}
+        by_file: dict[str, list] = {}
+        for process in parsed.processes:
+            if process.id in executable:
+                node = parsed.process_node(process.id)
+                texts = model_translations.texts_of(process.filename, node, parsed.elements, documents)
+                by_file.setdefault(process.filename, []).append((node, texts))
+        return [
+            warning
+            for source in sources
+            if source.filename in by_file
+            for warning in model_translations.translation_warnings(
+                source.filename, by_file[source.filename], catalogs.get(source.filename, [])
+            )
+        ]
 
     def _forms(self, parsed: ParsedFiles, sources: list[SourceFile]) -> tuple[list, set, list[DeploymentProblem]]:
         """The form files the user tasks name: uploaded with the deployment, else taken from the forms folder.

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from engine.db import Database
 
@@ -23,6 +25,14 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the database to ``revision`` (the newest by default)."""
     with db.engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+
+
+def revisions(db: Database) -> tuple[str | None, str]:
+    """The database's schema revision (None: never migrated) and the newest one this code knows."""
+    with db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        head = ScriptDirectory.from_config(alembic_config(connection)).get_current_head()
+    return current, head
 
 
 def autogenerate(db: Database, message: str) -> None:

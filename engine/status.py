@@ -148,6 +148,7 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
         return None
     instance = session.get(ProcessInstance, status.instance_id)
     model = repository.load(instance.definition_id).customer
+    texts = repository.texts.of_definition(instance.definition_id)  # the catalogs shipped with the model
     events = list(
         session.scalars(
             select(CustomerStageEvent)
@@ -170,7 +171,7 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
         stages.append(
             {
                 "key": stage.key,
-                "label": stage.label(language),
+                "label": _label(model, texts, stage.key, language),
                 "state": state,
                 "entered_at": _iso(event.entered_at) if event and state != "upcoming" else None,
                 "left_at": _iso(event.left_at) if event and state != "upcoming" else None,
@@ -188,7 +189,7 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
     return {
         "tracking_code": status.tracking_code,
         "reference": status.reference,
-        "title": status.title,
+        "title": texts.text(language, status.title),
         "status": status.status,
         "stage": status.stage,
         "stages": stages,
@@ -197,16 +198,19 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
         "started_at": _iso(status.started_at),
         "updated_at": _iso(status.updated_at),
         "history": [
-            {"stage": e.stage, "label": _label(model, e.stage, language), "entered_at": _iso(e.entered_at)}
+            {"stage": e.stage, "label": _label(model, texts, e.stage, language), "entered_at": _iso(e.entered_at)}
             for e in events
         ],
-        "tasks": [{"id": task.id, "name": task.name, "due_at": _iso(task.due_at)} for task in tasks],
+        "tasks": [
+            {"id": task.id, "name": texts.text(language, task.name), "due_at": _iso(task.due_at)} for task in tasks
+        ],
     }
 
 
-def _label(model, key: str, language: str) -> str:
+def _label(model, texts, key: str, language: str) -> str:
+    """A stage's label: from the model's catalogs, else its ``customer_stage_<language>`` property, else the key."""
     stage = model.stage(key)
-    return stage.label(language) if stage else key
+    return texts.get(language, key) or (stage.label(language) if stage else key)
 
 
 def _iso(value: datetime | None) -> str | None:

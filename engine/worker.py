@@ -13,6 +13,10 @@ only decides when to look at them:
 - ``jobs`` claims and runs due service-task jobs (:meth:`engine.jobs.Jobs.run_due`): every poll,
   at once when this process writes a new job, and on PostgreSQL at once when another process
   does (``NOTIFY carecenter_jobs``, heard by the same listener thread).
+- ``mail`` turns stored inbound mail into inquiries and replies (:meth:`engine.mail_inbox.MailInbox.process_due`):
+  every poll, and on PostgreSQL at once when a receiver stores one (``NOTIFY carecenter_mail``).
+- ``imap`` reads ``CARECENTER_IMAP_URL`` into the same store every ``CARECENTER_IMAP_POLL_SECONDS``
+  (:mod:`engine.mail_imap`), when it is set.
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
   held outbox mail that no service-task call sends itself (the portal's links).
@@ -34,6 +38,8 @@ from sqlalchemy.engine import make_url
 
 from engine.core import CareEngine
 from engine.jobs import NOTIFY_CHANNEL as JOBS_CHANNEL
+from engine.mail_imap import ImapMailbox, ImapReader
+from engine.mail_store import NOTIFY_CHANNEL as MAIL_CHANNEL
 from engine.models import IdempotencyRecord
 from engine.timer_specs import parse_datetime
 from engine.timers import NOTIFY_CHANNEL as TIMERS_CHANNEL
@@ -91,6 +97,7 @@ class Worker:
         self._ran_since_beat = False
         self._run_lock = threading.Lock()
         self._jobs_lock = threading.Lock()
+        self._mail_lock = threading.Lock()
         self._wake_lock = threading.Lock()
         self._wake_at: datetime | None = None  # wall-clock time of the planned extra run
         self._stop = threading.Event()
@@ -132,6 +139,25 @@ class Worker:
             housekeeping, "interval", args=[self.care], seconds=HOUSEKEEPING_SECONDS, id="housekeeping", coalesce=True
         )
         self.scheduler.add_job(
+            self.run_mail,
+            "interval",
+            seconds=self.poll_seconds,
+            id="mail",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=now,
+        )
+        if self.care.settings.imap_url:
+            self.scheduler.add_job(
+                self.run_imap,
+                "interval",
+                seconds=self.care.settings.imap_poll_seconds,
+                id="imap",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=now,
+            )
+        self.scheduler.add_job(
             self.run_messages, "interval", seconds=MESSAGE_SECONDS, id="messages", coalesce=True, max_instances=1
         )
         self.care.executor.timer_listeners.append(self.wake)
@@ -171,6 +197,36 @@ class Worker:
             return 0
         finally:
             self._jobs_lock.release()
+
+    def run_mail(self) -> int:
+        """Turn stored inbound mail into inquiries and replies; a run already in progress makes this one a no-op."""
+        if not self._mail_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.care.mail.process_due(self.id)
+        except Exception:  # a broken database connection must not stop the scheduler; the next run retries
+            log.exception("processing inbound mail failed")
+            return 0
+        finally:
+            self._mail_lock.release()
+
+    def run_imap(self) -> int:
+        """Read the IMAP mailbox into the store, then process what came in."""
+        try:
+            moved = ImapReader(ImapMailbox.parse(self.care.settings.imap_url), self.care.mail.store).fetch_once()
+        except Exception:  # the server is away or refuses us: the messages stay in the mailbox for the next round
+            log.exception("reading the IMAP mailbox failed")
+            return 0
+        if moved:
+            self.wake_mail()
+        return moved
+
+    def wake_mail(self) -> None:
+        """Mail was stored (NOTIFY from a receiver): process it now rather than at the next poll."""
+        try:
+            self.scheduler.modify_job("mail", next_run_time=datetime.now(UTC))
+        except Exception:  # the scheduler is shutting down
+            log.debug("could not wake the mail runner", exc_info=True)
 
     def run_messages(self) -> int:
         """Drop messages past their ttl; deliver again what a crash or a lost race left pending; send held mail."""
@@ -248,10 +304,14 @@ class Worker:
                 with psycopg.connect(conninfo, autocommit=True) as connection:
                     connection.execute(f"LISTEN {TIMERS_CHANNEL}")
                     connection.execute(f"LISTEN {JOBS_CHANNEL}")
+                    connection.execute(f"LISTEN {MAIL_CHANNEL}")
                     while not self._stop.is_set():
                         for notice in connection.notifies(timeout=1.0):
                             if notice.channel == JOBS_CHANNEL:
                                 self.wake_jobs()
+                                continue
+                            if notice.channel == MAIL_CHANNEL:
+                                self.wake_mail()
                                 continue
                             try:
                                 self.wake([parse_datetime(notice.payload)])
@@ -279,6 +339,7 @@ class Worker:
             self.heartbeat()
             self.care.timers.release_claims(self.id)
             self.care.jobs.release_claims(self.id)
+            self.care.mail.store.release_claims(self.id)
             self.care.timers.stopped(self.id)
         except Exception:
             log.exception("could not record the worker's stop")

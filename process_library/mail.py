@@ -3,15 +3,16 @@
 Kept apart from the operations so that the outbox logic never deals with ``smtplib``'s
 exceptions: a connection that fails or a 4xx answer (greylisting, a full queue) raises
 :class:`TransientError`, which the engine retries; a 5xx answer raises :class:`MailRefused`.
-Each mail carries a ``Message-ID`` derived from the idempotency key of the call, so a mail
-sent again after a worker died between sending and recording it is recognisably the same mail.
+Each mail carries a ``Message-ID`` derived from the idempotency key of the call (signed and naming
+the case when the mail belongs to one, see :mod:`engine.mail_threading`), so a mail sent again
+after a worker died between sending and recording it is recognisably the same mail.
 """
 
 from __future__ import annotations
 
 import hashlib
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -19,6 +20,8 @@ from engine.config import Settings
 from process_library.registry import TransientError
 
 SMTP_TIMEOUT_SECONDS = 30.0
+# What mail no person wrote carries (RFC 3834), so that auto-responders do not answer it.
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
 
 
 class MailRefused(Exception):
@@ -31,6 +34,8 @@ class Mail:
     subject: str
     body: str
     idempotency_key: str
+    # Message-ID (our signed one, see engine/mail_threading.py), In-Reply-To, References, Auto-Submitted, ...
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def message_id(idempotency_key: str, mail_from: str) -> str:
@@ -40,13 +45,24 @@ def message_id(idempotency_key: str, mail_from: str) -> str:
     return f"<cc.{digest}@{domain}>"
 
 
+def outbox_headers(payload: dict | None) -> dict[str, str]:
+    """The headers an outbox row's mail is sent with: its Message-ID and those kept in its payload."""
+    payload = payload or {}
+    headers = {"Message-ID": payload["message_id"]} if payload.get("message_id") else {}
+    headers.update({str(name): str(value) for name, value in (payload.get("headers") or {}).items()})
+    return headers
+
+
 def build_message(mail: Mail, settings: Settings) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = mail.recipient
     message["Subject"] = mail.subject
     message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id(mail.idempotency_key, settings.mail_from)
+    message["Message-ID"] = mail.headers.get("Message-ID") or message_id(mail.idempotency_key, settings.mail_from)
+    for name, value in mail.headers.items():
+        if name != "Message-ID" and value:
+            message[name] = value
     message.set_content(mail.body)
     return message
 

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
+from engine.mail_threading import answer_headers, signed_message_id, with_reference
 from engine.templating import TemplateError, render_text
 from engine.timer_specs import parse_datetime
-from process_library.mail import Mail, MailRefused, deliver, message_id
+from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, message_id, outbox_headers
 from process_library.registry import BpmnError, OperationContext, TransientError, operation
 from process_library.store import (
     DISPATCH_STATUSES,
@@ -83,15 +84,28 @@ def _system(session: Session, system_id: str) -> System:
     "the status page, on the configured public URL) and `tracking_code` (the secret in that link).",
     body="Jinja2 template of the plain-text body; sees the same values as the subject.",
     variables="Values the templates may use besides `customer`, `reference`, `tracking_url` and `tracking_code`.",
+    automatic="True for mail no person wrote (reminders, notices): it carries Auto-Submitted so that "
+    "auto-responders leave it unanswered.",
 )
 def notify_customer(
-    context: OperationContext, *, customer_id: str, subject: str, body: str, variables: dict | None = None
+    context: OperationContext,
+    *,
+    customer_id: str,
+    subject: str,
+    body: str,
+    variables: dict | None = None,
+    automatic: bool = False,
 ) -> dict:
-    """Send a customer a mail rendered from templates (kept in the outbox, status held, while no SMTP host is set)."""
+    """Send a customer a mail rendered from templates (kept in the outbox, status held, while no SMTP host is set).
+
+    The mail is threaded under the customer's last mail of the case (In-Reply-To, References) and
+    carries the case reference in its subject and in its signed Message-ID (docs/mail.md).
+    """
     key = context.idempotency_key
     with context.db.read() as session:
         message = by_idempotency_key(session, OutboxMessage, key)
         customer = None if message else session.get(Customer, customer_id)
+        headers = {} if message else answer_headers(session, context.instance_id)
     if message is None:
         if customer is None:
             raise BpmnError("unknown_customer", f"no customer '{customer_id}'")
@@ -102,13 +116,23 @@ def notify_customer(
             "tracking_url": context.settings.public.link(f"/track/{context.tracking_code}"),
             "reference": context.reference,
         }
+        mail_from, rendered_subject = context.settings.mail_from, " ".join(_render("subject", subject, values).split())
+        if context.reference:
+            rendered_subject = with_reference(rendered_subject, context.reference)
+        own_id = signed_message_id(context.reference, key, mail_from, context.settings.secret_key)
+        if automatic:
+            headers.update(AUTOMATIC_HEADERS)
         mail = OutboxMessage(
             idempotency_key=key,
             kind="mail",
             recipient=customer.email,
-            subject=" ".join(_render("subject", subject, values).split()),
+            subject=rendered_subject,
             body=_render("body", body, values),
-            payload={"customer_id": customer.id, "message_id": message_id(key, context.settings.mail_from)},
+            payload={
+                "customer_id": customer.id,
+                "message_id": own_id or message_id(key, mail_from),
+                "headers": headers,
+            },
             status="held",
             attempts=0,
             created_at=context.clock.now(),
@@ -129,7 +153,9 @@ def _render(name: str, template: str, values: dict) -> str:
 
 
 def _deliver(context: OperationContext, message: OutboxMessage) -> OutboxMessage:
-    mail = Mail(message.recipient, message.subject, message.body, message.idempotency_key)
+    mail = Mail(
+        message.recipient, message.subject, message.body, message.idempotency_key, outbox_headers(message.payload)
+    )
     try:
         deliver(mail, context.settings)
     except TransientError as error:

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
-from process_library.mail import Mail, MailRefused, deliver
+from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, outbox_headers
 from process_library.registry import TransientError
 from process_library.store import OutboxMessage
 
@@ -43,7 +43,8 @@ def relay_held_mail(db: Database, settings: Settings, clock: Clock) -> int:
                 .values(status="sending", attempts=OutboxMessage.attempts + 1)
             ).rowcount
             row = session.get(OutboxMessage, outbox_id) if taken else None
-            mail = Mail(row.recipient, row.subject, row.body, row.idempotency_key) if row else None
+            headers = {**AUTOMATIC_HEADERS, **outbox_headers(row.payload)} if row else {}
+            mail = Mail(row.recipient, row.subject, row.body, row.idempotency_key, headers) if row else None
         if mail is None:
             continue  # another worker took it
         status, error = "sent", None

@@ -219,3 +219,47 @@ def test_every_staff_member_reads_customer_records_but_only_admins_and_integrati
         assert anonymous.get("/api/customers/C-9/timeline", headers=auth(people[role])).status_code == 403
     staff, integration = Principal("sam", "staff"), Principal("mailgw", "integration")
     assert not policy.may_read_tracking_codes(staff) and policy.may_read_tracking_codes(integration)
+
+
+def page_rules(app):
+    """(endpoint, method, path) of every page that needs a session, ids filled in."""
+    for rule in app.url_map.iter_rules():
+        if not policy.is_page(rule.endpoint) or policy.is_public(rule.endpoint):
+            continue
+        path = re.sub(r"<(?:id|int):\w+>", "999999", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, path
+
+
+def signed_in(app, care, username: str, role: str):
+    """A test client with a page session of a new user ``username`` in ``role``."""
+    care.identity.add_user(username, role, password="correct horse battery")
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    client.post("/login", data={"username": username, "password": "correct horse battery", "csrf_token": token})
+    return client
+
+
+def test_every_page_sends_strangers_to_the_login_and_refuses_roles_the_policy_leaves_out(app, care):
+    """The pages' half of the matrix: the 403 page (HTML, in the layout) before any view or CSRF check runs;
+    admins pass everywhere (a POST without its CSRF token is then 400, a missing row 404)."""
+    stranger = app.test_client()
+    checked = 0
+    for endpoint, method, path in page_rules(app):
+        answer = stranger.open(path, method=method)
+        assert answer.status_code == 302 and answer.headers["Location"].startswith("/login"), (endpoint, method)
+    for role in ("designer", "staff"):
+        client = signed_in(app, care, f"page-{role}", role)
+        for endpoint, method, path in page_rules(app):
+            if role in policy.ALLOWED_ROLES.get(endpoint, frozenset()):
+                continue
+            answer = client.open(path, method=method)
+            assert answer.status_code == 403 and answer.mimetype == "text/html", (role, endpoint, method)
+            assert "<h1>Not allowed</h1>" in answer.get_data(as_text=True)
+            checked += 1
+    admin = signed_in(app, care, "page-admin", "admin")
+    for endpoint, method, path in page_rules(app):
+        answer = admin.open(path, method=method)
+        assert answer.status_code not in (401, 403) and "/login" not in answer.headers.get("Location", ""), endpoint
+    assert checked >= 2 * 14  # the admin pages alone are 15 endpoints

@@ -81,7 +81,7 @@ def test_staff_claims_fills_in_fixes_and_completes_a_task(server, page):
         0
     ]
     sign_in(page, base, "sam")
-    page.get_by_role("link", name="Open the task list").click()
+    page.locator("main").get_by_role("link", name="Tasks").click()
     row = page.locator(f"tr[data-task-id='{instance['tasks'][0]['id']}']")
     sync_api.expect(row).to_contain_text("C-42")
     shot(page, "task-list")
@@ -103,7 +103,7 @@ def test_staff_claims_fills_in_fixes_and_completes_a_task(server, page):
     page.get_by_label("workaround").check()
     page.get_by_role("button", name="Complete").click()
     page.wait_for_url(f"{base}/instances/{instance['id']}")
-    sync_api.expect(page.locator("#instance-status")).to_have_text("completed")
+    sync_api.expect(page.locator("#instance-status")).to_have_text("Completed")
     sync_api.expect(page.locator(".diagram svg")).to_be_visible()
     shot(page, "instance")
     data = care.runtime.get(instance["id"])["data"]

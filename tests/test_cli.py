@@ -154,3 +154,30 @@ def test_the_scheduler_and_the_library_stay_quiet_unless_verbose(run):
     assert run("group", "list").exit_code == 0
     assert logging.getLogger("apscheduler").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("spiff").getEffectiveLevel() == logging.WARNING
+
+
+def test_demo_with_a_password_file_gives_every_demo_user_that_password(run, database_url, tmp_path):
+    assert run("deploy", str(PROCESSES)).exit_code == 0
+    password_file = tmp_path / "demo-password"
+    password_file.write_text("one shared demo pass\n")
+    result = run("demo", "--password-file", str(password_file))
+    assert result.exit_code == 0, result.output
+    assert "one shared demo pass" not in result.output and f"password in {password_file}" in result.output
+    care = make_engine(database_url)
+    try:
+        staff = care.identity.login("demo-staff", "one shared demo pass")
+        assert set(staff.groups) >= {"support", "technical", "billing", "sales", "team_lead", "care_manager"}
+        assert care.identity.login("demo-admin", "one shared demo pass").role == "admin"
+        assert care.identity.login("tomas", "one shared demo pass").groups == ("technical",)
+    finally:
+        care.close()
+
+
+def test_commands_on_a_database_that_was_never_migrated_say_so_plainly(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARECENTER_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    result = CliRunner().invoke(main, ["user", "list"])
+    assert result.exit_code == 1
+    assert "is not set up" in result.output and "carecenter db upgrade" in result.output
+    assert "Traceback" not in result.output
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert CliRunner().invoke(main, ["user", "list"]).exit_code == 0

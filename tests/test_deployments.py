@@ -209,6 +209,11 @@ def test_flows_without_ids_run_every_element(client):
     assert [e["element_id"] for e in history if e["event_type"] == "task_completed"] == ["review", "first", "second"]
 
 
+def _placed(warnings: list[dict]) -> list[dict]:
+    """The warnings about elements, without the one about texts left untranslated (tests/test_model_translations.py)."""
+    return [w for w in warnings if not w["message"].startswith("no translations:")]
+
+
 def test_unreachable_elements_deploy_with_a_placed_warning(client, monkeypatch, database_url):
     expected = {
         "file": "unreachable_task.bpmn",
@@ -217,10 +222,10 @@ def test_unreachable_elements_deploy_with_a_placed_warning(client, monkeypatch, 
         "message": "no path from a start event leads here: this element never runs",
     }
     checked = client.post("/api/deployments/check", data=upload("unreachable_task.bpmn"))
-    assert checked.status_code == 200 and checked.json["warnings"] == [expected]
+    assert checked.status_code == 200 and _placed(checked.json["warnings"]) == [expected]
     deployed = deploy(client, "unreachable_task.bpmn")
-    assert deployed.status_code == 201 and deployed.json["warnings"] == [expected]
-    assert deploy(client, "hello_care.bpmn").json["warnings"] == []
+    assert deployed.status_code == 201 and _placed(deployed.json["warnings"]) == [expected]
+    assert _placed(deploy(client, "hello_care.bpmn").json["warnings"]) == []
     monkeypatch.setenv("CARECENTER_DATABASE_URL", database_url)
     result = CliRunner().invoke(main, ["check", str(DATA / "unreachable_task.bpmn")])
     assert result.exit_code == 0

@@ -83,3 +83,26 @@ def test_an_unexpected_error_is_a_page_without_a_traceback(app, anonymous, caplo
     page = response.get_data(as_text=True)
     assert "Something went wrong" in page and "secret internals" not in page and "Traceback" not in page
     assert "secret internals" in caplog.text  # logged for the operator
+
+
+def test_a_form_with_a_nul_character_is_refused_and_changes_nothing(site, care):
+    token = sign_in(site, "sam")
+    response = site.post("/settings", data={"csrf_token": token, "language": "de", "time_zone": "Europe/Prague\x00"})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert "NUL character" in response.get_data(as_text=True)
+    with care.db.read() as session:
+        from engine.models import User
+
+        assert session.get(User, care.identity.by_name("sam").id).language is None
+
+
+def test_settings_refuse_an_unknown_time_zone_and_keep_the_old_one(site, care):
+    token = sign_in(site, "sam")
+    response = site.post("/settings", data={"csrf_token": token, "language": "cs", "time_zone": "Mars/Olympus"})
+    assert response.status_code == 302
+    page = site.get("/settings").get_data(as_text=True)
+    assert "unknown time zone" in page
+    with care.db.read() as session:
+        from engine.models import User
+
+        assert session.get(User, care.identity.by_name("sam").id).language is None

@@ -29,7 +29,7 @@ def code_texts() -> set[str]:
         | set(errors.TITLES.values())
         | set(errors.MESSAGES.values())
         | {item.label for item in navigation.ITEMS}
-        | {signin.LOGIN_FAILED}
+        | {signin.LOGIN_FAILED, signin.FORM_EXPIRED, signin.FORM_HAS_NUL}
         | set(ROLES)
     )
 

@@ -97,8 +97,8 @@ def test_instance_page_shows_diagram_history_and_variables(site, care):
     instance = start(care, subject="Router")
     sign_in(site, "sam")
     page = site.get(f"/instances/{instance['id']}").get_data(as_text=True)
-    assert "<svg" in page and "Router" in page and "instance started" in page
-    assert f'<dd id="reference">{instance["reference"]}</dd>' in page
+    assert "<svg" in page and "Router" in page and "Started the case" in page
+    assert f'<span id="reference">{instance["reference"]}</span>' in page
     task_page = site.get(f"/tasks/{instance['tasks'][0]['id']}").get_data(as_text=True)
     assert f'<dd id="reference">{instance["reference"]}</dd>' in task_page
 

@@ -119,7 +119,7 @@ def test_the_care_operations_are_registered_with_descriptions_and_typed_paramete
     notify = REGISTRY.get("notify_customer").as_dict()
     assert notify["description"].startswith("Send a customer a mail")
     parameters = {p["name"]: p for p in notify["parameters"]}
-    assert list(parameters) == ["customer_id", "subject", "body", "variables"]
+    assert list(parameters) == ["customer_id", "subject", "body", "variables", "automatic"]
     assert (parameters["customer_id"]["type"], parameters["customer_id"]["required"]) == ("string", True)
     assert (parameters["variables"]["type"], parameters["variables"]["required"]) == ("object", False)
     assert all(p["description"] for p in parameters.values())
@@ -167,7 +167,7 @@ def test_mail_is_delivered_once_by_smtp_with_a_message_id_from_the_key(store, sm
     [message] = smtp_server.messages
     assert message["To"] == "ada@example.com"
     assert message["From"] == "care@example.com"
-    assert message["Subject"] == "Hi Ada Lovelace"
+    assert message["Subject"] == "Hi Ada Lovelace [CC-0101-0112]"  # the case reference, for replies
     assert message["Message-ID"] == message_id("cc-7-notify-1", "care@example.com")
     assert message.get_content().strip() == "Text"
     assert smtp_server.envelopes == [("care@example.com", ["ada@example.com"])]
@@ -233,7 +233,7 @@ def test_a_subject_stays_one_header_line(store, smtp_server):  # noqa: F811
         context, customer_id="C-1", subject="Hi {{ name }}", body="B", variables={"name": "x\r\nBcc: eve@example.com"}
     )
     [message] = smtp_server.messages
-    assert message["Subject"] == "Hi x Bcc: eve@example.com"
+    assert message["Subject"] == "Hi x Bcc: eve@example.com [CC-0101-0112]"
     assert message["Bcc"] is None
     assert smtp_server.envelopes[0][1] == ["ada@example.com"]
 
@@ -506,7 +506,7 @@ def test_a_deployed_process_notifies_and_dispatches_through_the_worker(store, da
     assert instance["data"]["mail"] == {"outbox_id": mail.id, "status": "sent"}
     assert instance["data"]["dispatch"]["dispatch_id"] == dispatch.payload["dispatch_id"]
     [message] = smtp_server.messages
-    assert message["Subject"] == "Update for Ada Lovelace"
+    assert message["Subject"] == f"Update for Ada Lovelace [{view['reference']}]"
     assert message.get_content().strip() == f"Version 4.2 ({view['tracking_code']})"
     assert message["Message-ID"] == message_id(mail.idempotency_key, store.settings.mail_from)
     assert dispatch.payload["callback"]["correlation_key"] == view["tracking_code"]

@@ -72,7 +72,7 @@ def test_a_flaky_mail_server_gets_one_mail_after_the_retries(care, mail_workers,
     assert smtp_server.refused == 2
     [message] = smtp_server.messages
     assert message["To"] == "ada@example.com"
-    assert message["Subject"] == f"Your request {view['tracking_code']}"
+    assert message["Subject"] == f"Your request {view['tracking_code']} [{view['reference']}]"
     [outbox] = rows(care, OutboxMessage)
     assert (outbox.status, outbox.attempts) == ("sent", 3)
     [job] = rows(care, ServiceJob, ServiceJob.instance_id == view["id"])

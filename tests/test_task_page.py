@@ -274,17 +274,21 @@ def test_a_lead_sees_a_colleagues_claimed_task_but_does_not_fill_it_in(app, care
 
 
 def test_the_pages_speak_german(app, care):
-    care.repository.deploy([source("hello_care.bpmn")], "test", "test")
+    """Page texts from the catalogs in api/translations, model texts from the catalogs deployed with the process."""
+    files = ("hello_care.bpmn", "hello_care.de.po", "hello_care.cs.po")
+    care.repository.deploy([source(name) for name in files], "test", "test")
     instance = care.runtime.start(StartRequest("hello_care", {"subject": "Router"}, customer_id="C-1"), "test")[0]
     care.identity.set_preferences(care.identity.by_name("sam").id, language="de", time_zone="Europe/Berlin")
     sam = sign_in(app, "sam")
     listing = text_of(sam.get("/tasks"))
     assert all(t in listing for t in ("Meine Teams", "Übernehmen", "Älteste zuerst", "Fällig", "Kunde"))
+    assert ">Anfrage beantworten</a>" in listing and "Hallo Kundendienst" in listing
     task_id = instance["tasks"][0]["id"]
     page = text_of(sam.get(f"/tasks/{task_id}"))
-    for text in ("Der Fall", "Gesprächsverlauf", "Interne Notizen", "Abschließen und weiter"):
+    for text in ("Der Fall", "Gesprächsverlauf", "Interne Notizen", "Abschließen und weiter", "Antwort an den Kunden"):
         assert text in page, text
-    assert 'id="stage">In Bearbeitung<' in page
+    assert "<h1>Anfrage beantworten</h1>" in page and 'id="stage">In Bearbeitung<' in page
+    assert ">Hallo Kundendienst</a>" in page
     bad = sam.post(f"/tasks/{task_id}", data={"csrf_token": sam.token, "action": "next", "minutes_spent": "lots"})
     assert bad.status_code == 422
     assert "Dieses Feld ist ein Pflichtfeld." in text_of(bad) and "Erwartet wird eine ganze Zahl." in text_of(bad)
@@ -294,10 +298,22 @@ def test_the_pages_speak_german(app, care):
     assert "Darf höchstens 480 sein." in text_of(high)
     done = sam.post(f"/tasks/{task_id}", data={"csrf_token": sam.token, "action": "next", "answer": "Erledigt"})
     assert done.headers["Location"] == "/tasks"
-    assert "Aufgabe „Answer the inquiry“ abgeschlossen." in text_of(sam.get("/tasks"))
+    assert "Aufgabe „Anfrage beantworten“ abgeschlossen." in text_of(sam.get("/tasks"))
     care.repository.deploy([source("camunda_form_data.bpmn")], "test", "test")
     callback = care.runtime.start(StartRequest("camunda_form_data", {}), "test")[0]["tasks"][0]["id"]
     assert '<option value="">Bitte wählen…</option>' in text_of(sam.get(f"/tasks/{callback}"))
+
+
+def test_earlier_answers_read_in_the_viewers_language(app, care):
+    files = ("hello_care.bpmn", "hello_care.de.po", "hello_care.cs.po")
+    care.repository.deploy([source(name) for name in files], "test", "test")
+    first = care.runtime.start(StartRequest("hello_care", {"subject": "Router"}), "test")[0]
+    care.tasks.complete(first["tasks"][0]["id"], {"answer": "Neu starten", "resolution": "workaround"}, "sam")
+    summary = care.cases.summary(first["id"], language="de")
+    [answer] = [turn for turn in summary["conversation"] if turn["channel"] == "task"]
+    assert answer["title"] == "Anfrage beantworten" and answer["author"] == "Sam Carter"
+    assert {"label": "Ergebnis", "value": "Umgehungslösung"} in answer["answers"]
+    assert summary["title"] == "Hallo Kundendienst" and summary["stage"] == "Beantwortet"
 
 
 def test_texts_translated_at_run_time_have_german_and_czech():

@@ -1,4 +1,7 @@
-"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers."""
+"""The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers, mail, ...
+
+One module per larger command: ``demo``, ``scenario`` (``test``), ``translations`` and ``mail``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from api.commands.demo import demo
+from api.commands.mail import mail
 from api.commands.scenario import scenario_test
+from api.commands.translations import translations
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
@@ -19,12 +24,29 @@ from engine.errors import CareError, DeploymentInvalid
 from engine.identity import ROLES
 
 
-def _engine() -> CareEngine:
-    return CareEngine(Settings.from_env())
+def _engine(require_schema: bool = True) -> CareEngine:
+    """The engine on the configured database; unless told otherwise, stop with a plain message if it is not migrated."""
+    care = CareEngine(Settings.from_env())
+    if require_schema:
+        _require_current_schema(care)
+    return care
+
+
+def _require_current_schema(care: CareEngine) -> None:
+    from engine import schema
+
+    current, head = schema.revisions(care.db)
+    if current != head:
+        found = f"at schema revision {current}" if current else "not set up"
+        care.close()
+        raise click.ClickException(
+            f"the database {care.db.engine.url.render_as_string(hide_password=True)} is {found}; "
+            f"this version needs revision {head}: run `carecenter db upgrade` first"
+        )
 
 
 def _sources(paths: tuple[str, ...]) -> list[SourceFile]:
-    """Files named, and the .bpmn/.dmn files directly inside folders named, as one list."""
+    """Files named, and the deployable files directly inside folders named (with forms and catalogs), as one list."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -54,7 +76,7 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if not verbose:  # SpiffWorkflow logs every task state change, APScheduler every run of every job, at INFO
-        for chatty in ("spiff", "apscheduler"):
+        for chatty in ("spiff", "apscheduler", "alembic"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
@@ -118,6 +140,7 @@ def worker_command(
     timer_config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
     job_config = JobConfig.from_env(lease_seconds=job_lease, batch_size=job_batch)
     care = CareEngine(Settings.from_env(), timer_config=timer_config, job_config=job_config)
+    _require_current_schema(care)
     worker.run_blocking(care, poll_seconds=poll, worker_id=name)
 
 
@@ -125,7 +148,7 @@ def worker_command(
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--name", default="", help="A name for the deployment.")
 def deploy(paths: tuple[str, ...], name: str) -> None:
-    """Deploy .bpmn/.dmn files (folders: the files in them) as one deployment."""
+    """Deploy .bpmn/.dmn files with their forms and .po catalogs (folders: the files in them) as one deployment."""
     care = _engine()
     try:
         result = care.repository.deploy(_sources(paths), name, "cli")
@@ -144,7 +167,7 @@ def deploy(paths: tuple[str, ...], name: str) -> None:
 @click.argument("paths", nargs=-1, required=True)
 def check(paths: tuple[str, ...]) -> None:
     """Check .bpmn/.dmn files as a deployment would, storing nothing; exit 1 on problems."""
-    care = _engine()
+    care = _engine(require_schema=False)
     try:
         result = care.repository.check(_sources(paths))
     except DeploymentInvalid as invalid:
@@ -158,6 +181,8 @@ def check(paths: tuple[str, ...]) -> None:
 
 main.add_command(scenario_test)
 main.add_command(demo)
+main.add_command(translations)
+main.add_command(mail)
 
 
 @main.group()
@@ -170,7 +195,7 @@ def upgrade() -> None:
     """Migrate the database to the newest schema."""
     from engine import schema
 
-    care = _engine()
+    care = _engine(require_schema=False)
     schema.upgrade(care.db)
     click.echo("database is up to date")
 

@@ -52,6 +52,10 @@ USERS = (
     DemoUser("lea", "Lea Lead", "staff", ("team_lead", "support")),
     DemoUser("max", "Max Manager", "staff", ("care_manager", "team_lead")),
     DemoUser("dora", "Dora Designer", "designer", ()),
+    # The accounts `make run` names: one staff user in every team, a designer and an administrator.
+    DemoUser("demo-staff", "Demo Staff", "staff", tuple(TEAMS)),
+    DemoUser("demo-designer", "Demo Designer", "designer", ()),
+    DemoUser("demo-admin", "Demo Admin", "admin", ()),
 )
 
 # (process, variables, business key, customer, task names to complete in order)
@@ -76,29 +80,41 @@ INSTANCES = (
 
 
 @click.command("demo")
-def demo() -> None:
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One password for every demo user, read from this file (make run: var/demo-password); "
+    "without it each user gets its own, printed once.",
+)
+def demo(password_file: Path | None) -> None:
     """Create demo teams, users, customers and instances on a database without customers."""
+    shared = password_file.read_text(encoding="utf-8").strip() if password_file else None
     care = CareEngine(Settings.from_env())
     try:
         with care.db.read() as session:
             if session.scalar(select(func.count()).select_from(Customer)):
                 click.echo("demo: the database has customers already; nothing changed")
                 return
-        passwords = fill(care)
+        passwords = fill(care, shared)
     finally:
         care.close()
+    if shared is not None:
+        click.echo(f"demo users (password in {password_file}):")
+        for user, _ in passwords:
+            click.echo(f"  {user.username:<13} {user.role}, {', '.join(user.groups) or 'no team'}")
+        return
     click.echo("demo users (passwords are shown only now):")
     for user, password in passwords:
-        click.echo(f"  {user.username:<6} {password}  {user.role}, {', '.join(user.groups) or 'no team'}")
+        click.echo(f"  {user.username:<13} {password}  {user.role}, {', '.join(user.groups) or 'no team'}")
 
 
-def fill(care: CareEngine) -> list[tuple[DemoUser, str]]:
+def fill(care: CareEngine, password: str | None = None) -> list[tuple[DemoUser, str]]:
     """Teams, users, the sample customers and the demo instances; the users created, with their passwords.
 
     Also the seed of tests that need a care center in use (the API fuzz test).
     """
     _teams(care)
-    passwords = _users(care)
+    passwords = _users(care, password)
     for kind in ("customers", "systems", "licenses"):
         click.echo(f"demo: {import_csv(care.db, kind, (SAMPLE / f'{kind}.csv').read_text(encoding='utf-8'))}")
     click.echo(f"demo: {_instances(care)} instances started")
@@ -112,13 +128,13 @@ def _teams(care: CareEngine) -> None:
             care.identity.add_group(name, description)
 
 
-def _users(care: CareEngine) -> list[tuple[DemoUser, str]]:
+def _users(care: CareEngine, shared_password: str | None) -> list[tuple[DemoUser, str]]:
     existing = {user.username for user in care.identity.users()}
     created = []
     for user in USERS:
         if user.username in existing:
             continue
-        password = secrets.token_urlsafe(9)
+        password = shared_password or secrets.token_urlsafe(9)
         care.identity.add_user(user.username, user.role, list(user.groups), password, user.display_name)
         created.append((user, password))
     return created

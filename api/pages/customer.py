@@ -2,7 +2,8 @@
 
 Public and rate-limited, rendered on the server without JavaScript, printable, in en/de/cs
 (``?lang=`` or ``Accept-Language``).  They show exactly the JSON of ``GET /api/status/<code>``
-(:func:`engine.status.view`), nothing more.
+(:func:`engine.status.view`, with the model's texts translated there), nothing more, and the
+customer's task forms with their labels translated by the catalogs of the process (:mod:`api.pages.model_words`).
 
 The secret link ``/track/<tracking code>`` from a mail opens the status as it is. Without it, a
 customer posts the case reference together with the e-mail address or postcode on file
@@ -18,6 +19,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from api import i18n
+from api.pages import model_words
 from api.pages.form_fields import fields_for, read_form
 from api.pages.signin import check_csrf
 from api.routes.common import care
@@ -85,15 +87,18 @@ def show(code: str, task_id: int | None = None, values: dict | None = None, erro
     if view is None:
         return render_template("track/index.html", unknown=True, **_context(language)), 404
     for task in view["tasks"]:
-        schema, ui = _form_of(code, task["id"])
+        schema, ui, (key, version) = _form_of(code, task["id"])
         mine = task["id"] == task_id
-        task["fields"] = fields_for(schema, ui, values if mine and values else {}, errors if mine and errors else {})
+        fields = fields_for(schema, ui, values if mine and values else {}, errors if mine and errors else {})
+        task["fields"] = model_words.translate_fields(fields, key, version, language)
         task["errors"] = errors if mine else None
     return render_template("track/status.html", view=view, code=code, **_context(language)), code_
 
 
-def _form_of(code: str, task_id: int) -> tuple[dict | None, dict]:
-    """The schema and UI document of an open customer task of this request; 404 for any other task.
+def _form_of(code: str, task_id: int) -> tuple[dict | None, dict, tuple[str, int]]:
+    """The schema and UI document of an open customer task of this request, and the process version it is of.
+
+    404 for any other task.
 
     Only the form documents are read, never the workflow: nothing is prefilled, so no
     variable of the instance reaches the page.
@@ -112,13 +117,13 @@ def _form_of(code: str, task_id: int) -> tuple[dict | None, dict]:
         definition = care().repository.load(instance.definition_id)
         key = task.form_key or ""
     ui_key = forms.ui_name_for(key) if key.endswith(forms.FORM_SUFFIX) else ""
-    return definition.forms.get(key), definition.forms.get(ui_key, {})
+    return definition.forms.get(key), definition.forms.get(ui_key, {}), (definition.key, definition.version)
 
 
 @blueprint.post("/track/<code>/tasks/<id:task_id>")
 def submit(code: str, task_id: int):
     """Complete a customer task: the tracking code is the credential; validated like staff forms."""
-    schema, _ = _form_of(code, task_id)
+    schema, _, _ = _form_of(code, task_id)
     data, problems = read_form(schema, request.form)
     if schema:
         try:

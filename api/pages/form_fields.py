@@ -11,6 +11,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from engine import forms
+
 
 @dataclass
 class Field:
@@ -49,10 +51,10 @@ def fields_for(
         spec, hints, path = properties[name], ui.get(name, {}), prefix + name
         item = Field(
             name=path,
-            label=spec.get("title") or name.replace("_", " ").capitalize(),
+            label=forms.field_label(name, spec),
             kind=_kind(spec, hints),
             required=name in required,
-            help=hints.get("ui:help", spec.get("description", "")),
+            help=forms.field_help(spec, hints),
             placeholder=hints.get("ui:placeholder", ""),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
@@ -60,11 +62,7 @@ def fields_for(
             error=errors.get(path, ""),
         )
         if "enum" in spec:
-            labels = hints.get("ui:enumNames") or []
-            item.options = [
-                (str(v), str(labels[i]) if i < len(labels) else str(v).replace("_", " "))
-                for i, v in enumerate(spec["enum"])
-            ]
+            item.options = forms.option_labels(spec, hints)
         if item.kind == "group":
             nested = values.get(name) if isinstance(values.get(name), dict) else {}
             item.children = fields_for(spec, hints, nested, errors, prefix=path + ".")

@@ -18,15 +18,43 @@ from engine.tokens import Principal
 class NavItem:
     endpoint: str
     label: str
+    covers: tuple[str, ...]  # the endpoints (or "blueprint." prefixes) on which this entry is the current one
+
+    def is_current(self, endpoint: str | None) -> bool:
+        return endpoint is not None and any(
+            endpoint == c or (c.endswith(".") and endpoint.startswith(c)) for c in self.covers
+        )
 
 
 ITEMS = (
-    NavItem("staff_tasks.task_list", "Tasks"),
-    NavItem("staff_customers.index", "Customers"),
-    NavItem("staff_instances.index", "Instances"),
-    NavItem("designer.processes", "Processes"),
-    NavItem("admin_pages.incidents", "Incidents"),
-    NavItem("admin_pages.users", "Users"),
+    NavItem("staff_tasks.task_list", "Tasks", ("staff_tasks.",)),
+    NavItem("staff_customers.index", "Customers", ("staff_customers.",)),
+    NavItem("staff_instances.index", "Instances", ("staff_instances.",)),
+    NavItem("designer.processes", "Processes", ("designer.",)),
+    NavItem("admin_pages.incidents", "Incidents", ("admin_pages.incidents", "admin_pages.retry")),
+    NavItem(
+        "admin_pages.users",
+        "Users",
+        tuple(
+            f"admin_pages.{name}"
+            for name in (
+                "users",
+                "new_user",
+                "create_user",
+                "user",
+                "update_user",
+                "set_password",
+                "disable_user",
+                "enable_user",
+                "sign_out_user",
+                "groups",
+                "create_group",
+                "tokens",
+                "create_token",
+                "revoke_token",
+            )
+        ),
+    ),
 )
 
 

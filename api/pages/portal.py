@@ -24,7 +24,7 @@ from api.pages.customer import STATUS_TEXTS
 from api.pages.signin import check_csrf
 from api.routes.common import care
 from engine.errors import CareError, Conflict
-from engine.models import CustomerStatus
+from engine.models import CustomerStatus, ProcessInstance
 from process_library.store import Customer, OutboxMessage
 
 blueprint = Blueprint("portal", __name__)
@@ -86,8 +86,9 @@ def requests():
         return render_template("track/portal_ask.html", expired=True, **_context()), 403
     with care().db.read() as session:
         rows = list(
-            session.scalars(
-                select(CustomerStatus)
+            session.execute(
+                select(CustomerStatus, ProcessInstance.definition_version)
+                .join(ProcessInstance, ProcessInstance.id == CustomerStatus.instance_id)
                 .where(CustomerStatus.customer_id == customer_id)
                 .order_by(CustomerStatus.instance_id.desc())
                 .limit(200)
@@ -96,12 +97,14 @@ def requests():
         items = [
             {
                 "title": r.title,
+                "process_key": r.process_key,
+                "version": version,  # the title is translated by that version's catalogs
                 "reference": r.reference,
                 "status": r.status,
                 "code": r.tracking_code,
                 "updated_at": r.updated_at.isoformat(),
             }
-            for r in rows
+            for r, version in rows
         ]
     return render_template("track/portal_requests.html", items=items, status_texts=STATUS_TEXTS, **_context())
 

@@ -15,11 +15,14 @@ from flask.sessions import SecureCookieSessionInterface
 
 from api.auth import current_principal
 from api.pages.locale import gettext
+from api.requests import contains_nul
 from engine.identity import LoginFailed
 
 blueprint = Blueprint("signin", __name__)
 FAILED_LOGIN_DELAY_SECONDS = 0.3
 LOGIN_FAILED = "Wrong user name or password, or the account is locked or disabled."
+FORM_EXPIRED = "The form expired or did not come from this site; reload the page and try again."
+FORM_HAS_NUL = "The form contained a NUL character, which cannot be stored; remove it and send again."
 
 
 class TlsAwareSessionInterface(SecureCookieSessionInterface):
@@ -44,12 +47,14 @@ def configure(app: Flask) -> None:
 
 @blueprint.before_request
 def check_csrf():
-    """Every form POST of the pages must carry the session's CSRF token."""
+    """Every form POST of the pages must carry the session's CSRF token, and nothing a database cannot store."""
     if request.method == "POST":
         sent = request.form.get("csrf_token", "")
         expected = session.get("csrf", "")
         if not expected or not hmac.compare_digest(sent, expected):
-            abort(400, description="the form expired or did not come from this site; reload the page and try again")
+            abort(400, description=gettext(FORM_EXPIRED))
+        if any(contains_nul(key) or contains_nul(value) for key, value in request.form.items(multi=True)):
+            abort(400, description=gettext(FORM_HAS_NUL))
 
 
 def safe_next(target: str | None, fallback: str | None = None) -> str:

@@ -21,6 +21,7 @@ from api.auth import current_principal, current_scope
 from api.pages.feedback import act
 from api.pages.form_fields import fields_for, read_form
 from api.pages.locale import gettext, local_time, page_language
+from api.pages.model_words import task_name, translate_fields
 from api.pages.signin import check_csrf, safe_next
 from api.requests import numbers_up_to
 from api.routes.common import care
@@ -179,13 +180,14 @@ def task_submit(task_id: int):
         return redirect(url_for("staff_tasks.task", task_id=task_id))
     done = result["task"]
     if action != "next":
-        flash(gettext("Task “%(name)s” completed.", name=done["name"]), "info")
+        flash(gettext("Task “%(name)s” completed.", name=task_name(done)), "info")
         return redirect(url_for("staff_instances.instance", instance_id=result["instance"]["id"]))
     following = care().tasks.next_open(done, principal.name, current_scope())
     if following is None:
-        flash(gettext("Task “%(name)s” completed. Your team has no more open tasks.", name=done["name"]), "info")
+        flash(gettext("Task “%(name)s” completed. Your team has no more open tasks.", name=task_name(done)), "info")
         return redirect(url_for("staff_tasks.task_list"))
-    flash(gettext("Task “%(name)s” completed. Next: “%(next)s”.", name=done["name"], next=following["name"]), "info")
+    message = gettext("Task “%(name)s” completed. Next: “%(next)s”.", name=task_name(done), next=task_name(following))
+    flash(message, "info")
     return redirect(url_for("staff_tasks.task", task_id=following["id"]))
 
 
@@ -222,9 +224,10 @@ def _task_page(
     principal = current_principal()
     form = _load_form(task_id)
     prefill = {**form["data"], **(form["draft"] or {})} if values is None else values
-    fields = fields_for(form["schema"], form["ui"], prefill, errors or {})
     scope = policy.oversight_scope(principal)
     case = care().cases.summary(form["task"]["instance_id"], scope, page_language())
+    fields = fields_for(form["schema"], form["ui"], prefill, errors or {})
+    translate_fields(fields, case["instance"]["process_key"], case["instance"]["version"])
     may_reassign = policy.authorize(principal, REASSIGN) and form["task"]["status"] == "open"
     page = render_template(
         "staff/task.html",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from api.pages.staff import tasks as task_pages
 from engine.bpmn import SourceFile
 from engine.clock import VirtualClock
 from engine.forms import MESSAGES
-from engine.models import HistoryEvent
+from engine.models import Contact, HistoryEvent
 from engine.runtime import StartRequest
 from process_library.csv_import import import_csv
 from tests.conftest import make_engine, source
@@ -146,6 +147,36 @@ def test_the_case_comes_first_and_reads_as_a_conversation(app, care):
     assert "overdue" not in page.split('id="due"')[1].split("</dd>")[0]
     care.clock.advance("PT5H")  # past the answer time
     assert "(overdue)" in text_of(sam.get(f"/tasks/{task['id']}")).split('id="due"')[1].split("</dd>")[0]
+
+
+def test_the_contact_history_is_the_conversation_where_the_channels_wrote_it(app, care):
+    started, task = inquiry_case(care)
+    with care.db.write() as session:
+        at = care.clock.now()
+        for minutes, direction, channel, subject, text in (
+            (-50, "in", "email", "Router R2 blinks red", "As mailed: our router blinks red."),
+            (-20, "out", "email", "Re: Router R2", "Please update the firmware (mailed)."),
+            (-5, "in", "chat", None, "Chatting: still red."),
+        ):
+            session.add(
+                Contact(
+                    customer_id="C-1001",
+                    instance_id=started.instance_id,
+                    channel=channel,
+                    direction=direction,
+                    subject=subject,
+                    text=text,
+                    recorded_by="sam" if direction == "out" else "mailer",
+                    created_at=at + timedelta(minutes=minutes),
+                )
+            )
+    page = text_of(sign_in(app, "sam").get(f"/tasks/{task['id']}"))
+    talk = page.split('id="conversation-title"')[1].split('id="notes-title"')[0]
+    words = ["As mailed: our router blinks red.", "Please update the firmware (mailed).", "Chatting: still red."]
+    assert [talk.index(w) for w in words] == sorted(talk.index(w) for w in words)
+    assert "Chat" in talk and "Sam Carter" in talk
+    assert "since Monday" not in talk and "The update did not help." not in talk  # recorded as contacts instead
+    assert "Answer to the customer" in talk  # earlier answers stay
 
 
 def test_case_data_is_readable_without_reprs(app, care):

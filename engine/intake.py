@@ -28,6 +28,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import case_reference, contacts
@@ -186,15 +187,8 @@ class _Recorder(PublishHooks):
 
     def stored(self, session: Session, message: Message) -> None:
         customer = self.inquiry["customer"]
-        if self.new_customer is not None and session.get(Customer, customer["id"]) is None:
-            create_customer(
-                session,
-                name=self.new_customer["name"],
-                email=self.new_customer["email"],
-                phone=self.new_customer.get("phone"),
-                language=self.new_customer.get("language"),
-                customer_id=customer["id"],
-            )
+        if self.new_customer is not None:
+            self._file_customer(session, customer["id"])
         self.contact_id = contacts.record(
             session,
             customer_id=customer["id"],
@@ -206,6 +200,21 @@ class _Recorder(PublishHooks):
             recorded_by=self.principal,
             at=self.clock.now(),
         ).id
+
+    def _file_customer(self, session: Session, customer_id: str) -> None:
+        try:
+            with session.begin_nested():
+                if session.get(Customer, customer_id) is None:
+                    create_customer(
+                        session,
+                        name=self.new_customer["name"],
+                        email=self.new_customer["email"],
+                        phone=self.new_customer.get("phone"),
+                        language=self.new_customer.get("language"),
+                        customer_id=customer_id,
+                    )
+        except IntegrityError:  # a concurrent inquiry filed the same id a moment ago: it is that customer
+            pass
 
     def prepare(self, row: ProcessInstance) -> None:
         row.channel = self.inquiry["channel"]

@@ -12,8 +12,9 @@ to the engine, which filters rows by it.
   the Camunda REST subset under ``/engine-rest`` (external-task workers and Camunda integrations);
 - staff also submit inquiries (a phone call, a visit at the desk);
 - every staff member reads every customer's record and timeline (the care center is one point of
-  contact: whoever answers must see the whole customer), but no tracking codes: those secrets are
-  for admins and integration accounts (:func:`may_read_tracking_codes`);
+  contact: whoever answers must see the whole customer), their contacts and notes, and adds notes,
+  but no tracking codes: those secrets are for admins and integration accounts
+  (:func:`may_read_tracking_codes`);
 - admins: everything;
 - customers: only the public status endpoints.
 """
@@ -102,6 +103,9 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.draft": frozenset({STAFF}),
     "customers.get": frozenset({STAFF}),
     "customers.timeline": frozenset({STAFF}),
+    "customers.list_contacts": frozenset({STAFF}),
+    "customers.list_notes": frozenset({STAFF}),
+    "customers.add_note": frozenset({STAFF}),
     "messages.publish": frozenset({INTEGRATION}),
     "messages.broadcast": frozenset({INTEGRATION}),
     "messages.submit_inquiry": frozenset({INTEGRATION, STAFF}),
@@ -119,6 +123,12 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "notes.add_note": frozenset({STAFF}),
     "staff_instances.index": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
+    "staff_customers.index": frozenset({STAFF}),
+    "staff_customers.show": frozenset({STAFF}),
+    "staff_customers.log_contact": frozenset({STAFF}),
+    "staff_customers.add_note": frozenset({STAFF}),
+    "staff_customers.new_caller": frozenset({STAFF}),
+    "staff_customers.new_caller_submit": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.

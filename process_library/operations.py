@@ -20,6 +20,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import contacts
 from engine.clock import Clock
 from engine.db import Database
 from engine.mail_threading import answer_headers, signed_message_id, with_reference
@@ -137,12 +138,28 @@ def notify_customer(
             attempts=0,
             created_at=context.clock.now(),
         )
-        message = _write_once(context.db, OutboxMessage, key, lambda _session: mail)
+        message = _write_once(context.db, OutboxMessage, key, lambda session: _with_contact(session, context, mail))
     if message.status == "failed":
         raise BpmnError("mail_refused", message.last_error or "the SMTP server refused the mail")
     if message.status == "held" and context.settings.smtp_host:
         message = _deliver(context, message)
     return {"outbox_id": message.id, "status": message.status}
+
+
+def _with_contact(session: Session, context: OperationContext, mail: OutboxMessage) -> OutboxMessage:
+    """The mail, and the outbound contact that records it on the customer page, in the outbox row's transaction."""
+    contacts.record(
+        session,
+        customer_id=mail.payload["customer_id"],
+        instance_id=context.instance_id,
+        channel="email",
+        direction="out",
+        subject=mail.subject,
+        text=mail.body,
+        recorded_by=contacts.PROCESS_PREFIX + context.process_key,
+        at=mail.created_at,
+    )
+    return mail
 
 
 def _render(name: str, template: str, values: dict) -> str:

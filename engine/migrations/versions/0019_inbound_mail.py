@@ -1,7 +1,7 @@
 """inbound mail: the durable store of arriving mail (also the queue of its processing), and bouncing addresses
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0015
 """
 
 from collections.abc import Sequence

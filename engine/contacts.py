@@ -24,6 +24,14 @@ MAX_SUBJECT = 300  # the contacts.subject column
 PROCESS_PREFIX = "process:"  # recorded_by of what a process sent on its own: process:<process key>
 
 
+HIDDEN_SECRET = "[tracking code]"  # what the contact log shows where a mail carried the case's secret link
+
+
+def without_secret(text: str, secret: str | None) -> str:
+    """``text`` with the case's tracking code blanked: staff read the contact log, and only admins the code."""
+    return text.replace(secret, HIDDEN_SECRET) if secret else text
+
+
 def record(
     session: Session,
     *,

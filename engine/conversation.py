@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import forms
+from engine.contacts import PROCESS_PREFIX
 from engine.intake import REPLY
 from engine.models import Contact, HumanTask, Message, ProcessInstance
 from engine.repository import LoadedDefinition
@@ -61,12 +62,21 @@ def contacts(session: Session, instance_id: int, customer_name: str | None, name
             contact.created_at,
             CUSTOMER if contact.direction == "in" else CARE_CENTER,
             contact.channel,
-            author=customer_name if contact.direction == "in" else names.get(contact.recorded_by, contact.recorded_by),
+            author=_contact_author(contact, customer_name, names),
             subject=contact.subject,
             text=contact.text,
         )
         for contact in session.scalars(query)
     ]
+
+
+def _contact_author(contact: Contact, customer_name: str | None, names: dict[str, str]) -> str | None:
+    """The customer for what came in, the staff member for what went out, None (the care center) for a process."""
+    if contact.direction == "in":
+        return customer_name
+    if contact.recorded_by.startswith(PROCESS_PREFIX):
+        return None
+    return names.get(contact.recorded_by, contact.recorded_by)
 
 
 def first_words(row: ProcessInstance, data: dict, customer_name: str | None) -> list[dict]:

@@ -24,6 +24,7 @@ from engine import contacts
 from engine.clock import Clock
 from engine.db import Database
 from engine.mail_threading import answer_headers, signed_message_id, with_reference
+from engine.models import ProcessInstance
 from engine.templating import TemplateError, render_text
 from engine.timer_specs import parse_datetime
 from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, message_id, outbox_headers
@@ -147,7 +148,11 @@ def notify_customer(
 
 
 def _with_contact(session: Session, context: OperationContext, mail: OutboxMessage) -> OutboxMessage:
-    """The mail, and the outbound contact that records it on the customer page, in the outbox row's transaction."""
+    """The mail, and the outbound contact that records it on the customer page, in the outbox row's transaction.
+
+    The contact keeps the text without the case's tracking code (the secret of its status link).
+    """
+    instance = session.get(ProcessInstance, context.instance_id) if context.instance_id else None
     contacts.record(
         session,
         customer_id=mail.payload["customer_id"],
@@ -155,7 +160,7 @@ def _with_contact(session: Session, context: OperationContext, mail: OutboxMessa
         channel="email",
         direction="out",
         subject=mail.subject,
-        text=mail.body,
+        text=contacts.without_secret(mail.body, instance.tracking_code if instance else None),
         recorded_by=contacts.PROCESS_PREFIX + context.process_key,
         at=mail.created_at,
     )

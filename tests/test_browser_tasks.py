@@ -54,7 +54,9 @@ def test_an_agent_works_through_the_queue(server, browser_page):
     row.get_by_role("link", name="Answer the inquiry").click()
     sync_api.expect(page.locator("#customer")).to_have_text(ACME["name"])
     sync_api.expect(page.locator("#stage")).to_have_text("In review")
-    sync_api.expect(page.locator(".conversation .turn")).to_have_count(4)  # the inquiry, the answer given, the mail that took it, the reply
+    sync_api.expect(page.locator(".conversation .turn")).to_have_count(
+        4
+    )  # the inquiry, the answer given, the mail that took it, the reply
     sync_api.expect(page.locator(".conversation")).to_contain_text("The update did not help.")
     page.get_by_label("New note").fill("Customer prefers a call back after 14:00.")
     page.get_by_role("button", name="Add note").click()

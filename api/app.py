@@ -8,7 +8,7 @@ from flask import Flask
 
 from api import auth, problems, routes, security
 from api.pages import account, customer, designer, locale, navigation, portal, signin
-from api.pages.staff import instances, tasks
+from api.pages.staff import instances, search, tasks
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -33,7 +33,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     signin.configure(app)
     locale.configure(app)
     navigation.configure(app)
-    for pages in (account, tasks, instances, designer, customer, portal):
+    for pages in (account, tasks, instances, search, designer, customer, portal):
         app.register_blueprint(pages.blueprint)
     security.configure(app, care.settings)
     return app

@@ -113,6 +113,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.claim": frozenset({STAFF}),
     "staff_tasks.unclaim": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
+    "staff_search.index": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +11,13 @@ from alembic.config import Config
 from engine.db import Database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# SQLite's FTS5 tables of the staff search and their shadow tables (migration 0013): the database's index, no model.
+_TEXT_INDEX_TABLE = re.compile(r"\w+_fts(_data|_idx|_docsize|_config|_content)?")
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's filter for comparing the models with a database: everything but the text-index tables."""
+    return not (type_ == "table" and name is not None and _TEXT_INDEX_TABLE.fullmatch(name))
 
 
 def alembic_config(connection) -> Config:

@@ -70,7 +70,8 @@ def phone_token(digits: str) -> str:
 
 
 def _words(*groups: list[str]) -> str:
-    return " ".join(dict.fromkeys(token for group in groups for token in group))
+    """The groups' tokens in order (repeats kept: what was typed together is found as a phrase)."""
+    return " ".join(token for group in groups for token in group)
 
 
 def case_words(
@@ -109,13 +110,16 @@ class StartFacts:
 def start_facts(state: str) -> StartFacts:
     """The ``subject`` variable (or the inquiry's subject) and the inquiry's customer, from the stored state.
 
-    The data of the earliest task that has one: tasks keep the data they ran with, so this is what
-    the case started with, whatever later steps change.
+    Each is taken where it was first set: SpiffWorkflow's serializer stores the root task's data and,
+    for every other task, what it changed (``delta.updates``); the earliest task that set one holds
+    what the case started with, whatever later steps change.
     """
     try:
         workflow = json.loads(state)["workflow"]
         tasks = sorted(workflow["tasks"].values(), key=lambda task: task.get("last_state_change") or 0)
-        datas = [workflow.get("data") or {}] + [task.get("data") or {} for task in tasks]
+        datas = [workflow.get("data") or {}]
+        for task in tasks:
+            datas += [task.get("data") or {}, (task.get("delta") or {}).get("updates") or {}]
     except (ValueError, KeyError, TypeError, AttributeError):
         return StartFacts(None, None, None)
     subject = inquiry = None

@@ -39,8 +39,26 @@ COUNTED = 100
 _PHONE_LIKE = re.compile(r"[\d\s+\-()./]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# A query: alternatives (OR) of groups of tokens that must all match (AND); each token matched as a prefix or whole.
-Query = list[list[tuple[str, bool]]]
+# A phrase: tokens that follow each other (what was typed without a space: ``C-1``, ``ada.lovelace@example.com``),
+# the last one matched as a prefix or whole. A query: alternatives (OR) of groups of phrases that must all match.
+Phrase = tuple[tuple[str, ...], bool]
+Query = list[list[Phrase]]
+
+
+def phrases(text: str, tokenize=tokens) -> tuple[tuple[str, ...], ...]:
+    """The tokens of each space-separated part of ``text``, at most :data:`MAX_TERMS` tokens in all."""
+    found: list[tuple[str, ...]] = []
+    budget = MAX_TERMS
+    for part in text.split():
+        words = tuple(tokenize(part))[:budget]
+        if words and words not in found:
+            found.append(words)
+            budget -= len(words)
+    return tuple(found)
+
+
+def _phrase(words: tuple[str, ...]) -> Phrase:
+    return words, len(words[-1]) >= MIN_TERM
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,7 @@ class Terms:
     """What the search looks for, read from typed text."""
 
     text: str  # as typed: whitespace collapsed, control characters removed, at most MAX_QUERY characters
-    words: tuple[str, ...]  # tokens as the index has them
+    phrases: tuple[tuple[str, ...], ...]  # tokens as the index has them, by the parts that were typed
     reference: str | None  # a case reference in its canonical form
     phone: str | None  # the digits of a phone number, when the text is one
 
@@ -61,15 +79,15 @@ class Terms:
                 reference = case_reference.parse(text)
         digits = phone_digits(text) if _PHONE_LIKE.fullmatch(text) else ""
         phone = digits[:MAX_PHONE_DIGITS] if len(digits) >= MIN_PHONE_DIGITS else None
-        return cls(text, tuple(dict.fromkeys(tokens(text)))[:MAX_TERMS], reference, phone)
+        return cls(text, phrases(text), reference, phone)
 
     @property
     def usable(self) -> bool:
         """Whether there is anything to look for: two letters or digits at least (``C-1`` has two)."""
-        return sum(len(word) for word in self.words) >= MIN_TERM
+        return sum(len(word) for words in self.phrases for word in words) >= MIN_TERM
 
     def all_words(self) -> Query:
-        return [[(word, len(word) >= MIN_TERM) for word in self.words]] if self.words else []
+        return [[_phrase(words) for words in self.phrases]] if self.phrases else []
 
     def phone_numbers(self) -> Query:
         """Numbers that end with the typed one, or with which the typed one ends (+49 30 1234567 and 030 1234567)."""
@@ -77,7 +95,7 @@ class Terms:
             return []
         typed = phone_token(self.phone)
         shorter = [typed[: len(PHONE_MARK) + n] for n in range(MIN_PHONE_DIGITS, len(self.phone))]
-        return [[(typed, True)]] + [[(token, False)] for token in shorter]
+        return [[((typed,), True)]] + [[((token,), False)] for token in shorter]
 
 
 @dataclass(frozen=True)
@@ -101,21 +119,24 @@ class Results:
 
 
 def fts5_query(query: Query) -> str:
-    """SQLite FTS5 syntax: every token a quoted string (nothing in it is syntax), ``*`` for a prefix."""
+    """SQLite FTS5 syntax: each phrase one quoted string (nothing in it is syntax), ``*`` for a prefix."""
 
-    def term(token: str, prefix: bool) -> str:
-        return '"' + token.replace('"', '""') + '"' + (" *" if prefix else "")
+    def phrase(words: tuple[str, ...], prefix: bool) -> str:
+        return '"' + " ".join(words).replace('"', '""') + '"' + (" *" if prefix else "")
 
-    return " OR ".join("(" + " AND ".join(term(t, p) for t, p in group) + ")" for group in query)
+    return " OR ".join("(" + " AND ".join(phrase(*p) for p in group) + ")" for group in query)
 
 
 def tsquery(query: Query) -> str:
-    """PostgreSQL ``to_tsquery`` syntax: every token a quoted lexeme, ``:*`` for a prefix."""
+    """PostgreSQL ``to_tsquery`` syntax: quoted lexemes, ``<->`` between those of a phrase, ``:*`` for a prefix."""
 
-    def term(token: str, prefix: bool) -> str:
-        return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if prefix else "")
+    def lexeme(word: str) -> str:
+        return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
-    return " | ".join("(" + " & ".join(term(t, p) for t, p in group) + ")" for group in query)
+    def phrase(words: tuple[str, ...], prefix: bool) -> str:
+        return "(" + " <-> ".join(lexeme(word) for word in words) + (":*" if prefix else "") + ")"
+
+    return " | ".join("(" + " & ".join(phrase(*p) for p in group) + ")" for group in query)
 
 
 class Search:
@@ -152,7 +173,7 @@ class Search:
             exact.append(ProcessInstance.tracking_code == terms.text)
         first = select(ProcessInstance.id).where(or_(*exact)).order_by(ProcessInstance.id.desc()).limit(SHOWN)
         found: list[int] = []
-        if terms.words:
+        if terms.phrases:
             match = self._matches(CaseSearch.words, CaseSearch.instance_id, terms.all_words(), "search_cases_fts")
             newest = select(CaseSearch.instance_id).where(match).order_by(CaseSearch.instance_id.desc())
             if scope is not None:
@@ -200,11 +221,11 @@ class Search:
         return _group(ids, {row.id: dict(row._mapping) for row in rows}, total, len(found) > COUNTED)
 
     def _tasks(self, session: Session, terms: Terms, scope: TaskScope | None) -> Group:
-        if not terms.words:
+        if not terms.phrases:
             return Group([], 0, False)
         query = terms.all_words()
         if not self.db.is_sqlite:  # PostgreSQL's 'simple' configuration keeps accents: try the words as typed, too
-            typed = [[(word, len(word) >= MIN_TERM) for word in _lowered(terms.text)]]
+            typed = [[_phrase(words) for words in phrases(terms.text, _lowered)]]
             query += typed if typed != query else []
         match = self._matches(HumanTask.name, HumanTask.id, query, "human_tasks_fts")
         ids_query = (
@@ -237,7 +258,7 @@ class Search:
 
 def _lowered(text: str) -> list[str]:
     """Words as PostgreSQL's 'simple' configuration makes them: lower case, accents kept."""
-    return list(dict.fromkeys(word[:MAX_TOKEN] for word in re.split(r"[\W_]+", text.lower()) if word))[:MAX_TERMS]
+    return [word[:MAX_TOKEN] for word in re.split(r"[\W_]+", text.lower()) if word]
 
 
 def _merge(exact: list, found: list) -> tuple[list, int]:

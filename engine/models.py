@@ -530,22 +530,17 @@ class Note(Base):
     created_at: Mapped[datetime]
 
 
-# What the staff search looks words up in (engine/search.py): PostgreSQL's text index on them; on SQLite an
-# FTS5 table of the same name plus "_fts", kept by triggers (migration 0013).
-SEARCH_WORDS_INDEX = "to_tsvector('simple', words)"
-
-
 class CaseSearch(Base):
     """The words a case is found by in the staff search, written with the instance row (see :mod:`engine.search`).
 
-    ``customer_name`` and ``subject`` are what the results show beside the case reference.
+    ``customer_name`` and ``subject`` are what the results show beside the case reference. The
+    database's text index on ``words`` is no model (migration 0013): on PostgreSQL a generated
+    ``words_tsv`` column with a GIN index, on SQLite an FTS5 table ``search_cases_fts`` kept by
+    triggers; the same for :class:`CustomerSearch`.
     """
 
     __tablename__ = "search_cases"
-    __table_args__ = (
-        Index("ix_search_cases_customer", "customer_id"),
-        Index("ix_search_cases_words", text(SEARCH_WORDS_INDEX), postgresql_using="gin").ddl_if(dialect="postgresql"),
-    )
+    __table_args__ = (Index("ix_search_cases_customer", "customer_id"),)
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(String(200))
@@ -561,11 +556,6 @@ class CustomerSearch(Base):
     """
 
     __tablename__ = "search_customers"
-    __table_args__ = (
-        Index("ix_search_customers_words", text(SEARCH_WORDS_INDEX), postgresql_using="gin").ddl_if(
-            dialect="postgresql"
-        ),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(50), unique=True)

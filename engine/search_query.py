@@ -19,8 +19,21 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, column, func, literal_column, or_, select, table
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from engine import case_reference
@@ -36,8 +49,11 @@ MIN_TERM = 2  # a one-character word is matched whole, never as a prefix, and is
 MAX_PHONE_DIGITS = 20
 SHOWN = 10
 COUNTED = 100
+PROBE = 2000  # PostgreSQL: up to this many matches are collected from the text index, more found walking the rows
 _PHONE_LIKE = re.compile(r"[\d\s+\-()./]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+SIMPLE = literal_column("'simple'")  # PostgreSQL's text-search configuration without stemming or stop words
+EMPTY_TSVECTOR = literal_column("''::tsvector")
 
 # A phrase: tokens that follow each other (what was typed without a space: ``C-1``, ``ada.lovelace@example.com``),
 # the last one matched as a prefix or whole. A query: alternatives (OR) of groups of phrases that must all match.
@@ -139,6 +155,20 @@ def tsquery(query: Query) -> str:
     return " | ".join("(" + " & ".join(phrase(*p) for p in group) + ")" for group in query)
 
 
+@dataclass
+class _Matching:
+    """The rows of one table whose text matches a query, and what each database needs to find them."""
+
+    rowid: Any  # the table's id column (SQLite: the rowid of its FTS5 table)
+    tsvectors: tuple  # PostgreSQL: the tsvector the GIN index covers, and the same as an expression it does not
+    query: Query
+    filters: tuple = ()
+    dense: bool = False  # PostgreSQL: at least PROBE rows match
+
+    def probe(self) -> Select:
+        return select(self.rowid).where(*self.filters, _tsquery_match(self.tsvectors[0], self.query)).limit(PROBE)
+
+
 class Search:
     """Finds cases, customers and tasks for the staff search box."""
 
@@ -150,39 +180,76 @@ class Search:
 
         ``with_tracking_codes``: the text may also be a tracking code (for admins; staff never find a case by it).
         """
+        cases = tasks = None
+        if terms.phrases:
+            words = literal_column("search_cases.words_tsv")  # PostgreSQL: generated from words (migration 0013)
+            cases = _Matching(CaseSearch.instance_id, (words, words.op("||")(EMPTY_TSVECTOR)), terms.all_words())
+            names = (func.to_tsvector(SIMPLE, HumanTask.name), func.to_tsvector(SIMPLE, HumanTask.name + ""))
+            tasks = _Matching(HumanTask.id, names, self._task_query(terms), (HumanTask.status == "open",))
         with self.db.read() as session:
+            if not self.db.is_sqlite and terms.phrases:
+                counts = [
+                    select(func.count()).select_from(m.probe().subquery()).scalar_subquery() for m in (cases, tasks)
+                ]
+                cases.dense, tasks.dense = (count >= PROBE for count in session.execute(select(*counts)).one())
             return Results(
-                self._cases(session, terms, scope, with_tracking_codes),
+                self._cases(session, terms, cases, scope, with_tracking_codes),
                 self._customers(session, terms),
-                self._tasks(session, terms, scope),
+                self._tasks(session, tasks, scope),
             )
 
-    def _matches(self, words_of, rowid, query: Query, fts_table: str) -> ColumnElement[bool]:
-        """The database's text search: the FTS5 table's rowids on SQLite, the GIN-indexed tsvector on PostgreSQL."""
-        if self.db.is_sqlite:
-            fts = table(fts_table, column("rowid"), column(fts_table))
-            return rowid.in_(select(fts.c.rowid).where(fts.c[fts_table].op("MATCH")(fts5_query(query))))
-        simple = literal_column("'simple'")
-        return func.to_tsvector(simple, words_of).op("@@")(func.to_tsquery(simple, tsquery(query)))
+    def _task_query(self, terms: Terms) -> Query:
+        query = terms.all_words()
+        if not self.db.is_sqlite:  # PostgreSQL's 'simple' configuration keeps accents: try the words as typed, too
+            typed = [[_phrase(words) for words in phrases(terms.text, _lowered)]]
+            query += typed if typed != query else []
+        return query
 
-    def _cases(self, session: Session, terms: Terms, scope: TaskScope | None, with_tracking_codes: bool) -> Group:
+    def _plan(self, matching: _Matching) -> tuple:
+        """The id column to select and the conditions that find the matching rows.
+
+        On SQLite, the rowids of the FTS5 table (``<table>_fts``) that match. On PostgreSQL the plan that
+        is quick depends on how many rows match, which the planner cannot tell well (nor how few of
+        them the viewer's scope lets through, nor what testing a row costs): a few hundred are quickest
+        collected from the GIN index and then checked, many are quickest found by walking the rows newest
+        first until enough are visible. So :meth:`find` asks the indexes first whether they have
+        :data:`PROBE` matches, and the query forces the plan that fits: a subquery with ``OFFSET 0``
+        (which the planner keeps apart) for few, a tsvector expression the index does not cover for many.
+        """
+        rowid, filters = matching.rowid, matching.filters
+        if self.db.is_sqlite:
+            return rowid, [*filters, _fts5_match(rowid, matching.query)]
+        indexed, unindexed = (_tsquery_match(tsvector, matching.query) for tsvector in matching.tsvectors)
+        if matching.dense:
+            return rowid, [*filters, unindexed]
+        return select(rowid.label("id")).where(*filters, indexed).offset(0).subquery("matched").c.id, []
+
+    def _cases(
+        self,
+        session: Session,
+        terms: Terms,
+        matching: _Matching | None,
+        scope: TaskScope | None,
+        with_tracking_codes: bool,
+    ) -> Group:
         exact = [ProcessInstance.business_key == terms.text]
         if terms.reference:
             exact.append(ProcessInstance.reference == terms.reference)
         if with_tracking_codes:
             exact.append(ProcessInstance.tracking_code == terms.text)
-        first = select(ProcessInstance.id).where(or_(*exact)).order_by(ProcessInstance.id.desc()).limit(SHOWN)
-        found: list[int] = []
-        if terms.phrases:
-            match = self._matches(CaseSearch.words, CaseSearch.instance_id, terms.all_words(), "search_cases_fts")
-            newest = select(CaseSearch.instance_id).where(match).order_by(CaseSearch.instance_id.desc())
-            if scope is not None:
-                newest = newest.where(scope.instance_predicate(CaseSearch.instance_id))
-            found = list(session.scalars(newest.limit(COUNTED + 1)))
+        first = select(ProcessInstance.id.label("id"), literal(0).label("rank"), (-ProcessInstance.id).label("pos"))
+        first = first.where(or_(*exact))
         if scope is not None:
             first = first.where(scope.instance_predicate(ProcessInstance.id))
-        ids, total = _merge(list(session.scalars(first)), found)
-        rows = session.execute(
+        branches = [first.order_by(ProcessInstance.id.desc()).limit(SHOWN)]
+        if matching is not None:
+            found, where = self._plan(matching)
+            newest = select(found.label("id"), literal(1).label("rank"), (-found).label("pos")).where(*where)
+            if scope is not None:
+                newest = newest.where(scope.instance_predicate(found))
+            branches.append(newest.order_by(found.desc()).limit(COUNTED + 1))
+        ids, total, capped = _ranked(session.execute(_either(branches)))
+        rows = ids and session.execute(
             select(
                 ProcessInstance.id,
                 ProcessInstance.reference,
@@ -197,48 +264,43 @@ class Search:
             .outerjoin(CaseSearch, CaseSearch.instance_id == ProcessInstance.id)
             .where(ProcessInstance.id.in_(ids))
         )
-        return _group(ids, {row.id: dict(row._mapping) for row in rows}, total, len(found) > COUNTED)
+        shown = {row.id: dict(row._mapping) for row in rows or []}
+        return Group([shown[i] for i in ids if i in shown], total, capped)
 
     def _customers(self, session: Session, terms: Terms) -> Group:
-        exact = list(session.scalars(select(Customer.id).where(Customer.id == terms.text)))
+        shown = (Customer.id, Customer.name, Customer.email, Customer.phone)
+        branches = [select(*shown, literal(0).label("rank"), literal(0).label("pos")).where(Customer.id == terms.text)]
         query = terms.all_words() + terms.phone_numbers()
-        found: list[str] = []
         if query:
-            match = self._matches(CustomerSearch.words, CustomerSearch.id, query, "search_customers_fts")
-            found = list(
-                session.scalars(
-                    select(Customer.id)
-                    .join(CustomerSearch, CustomerSearch.customer_id == Customer.id)
-                    .where(match)
-                    .order_by(Customer.name, Customer.id)
-                    .limit(COUNTED + 1)
-                )
+            # Customers are few beside cases: all that match are sorted by name, in the database's collation.
+            if self.db.is_sqlite:
+                match = _fts5_match(CustomerSearch.id, query)
+            else:
+                match = _tsquery_match(literal_column("search_customers.words_tsv"), query)
+            by_name = func.row_number().over(order_by=(Customer.name, Customer.id))
+            branches.append(
+                select(*shown, literal(1).label("rank"), by_name.label("pos"))
+                .join(CustomerSearch, CustomerSearch.customer_id == Customer.id)
+                .where(match)
+                .order_by(Customer.name, Customer.id)
+                .limit(COUNTED + 1)
             )
-        ids, total = _merge(exact, found)
-        rows = session.execute(
-            select(Customer.id, Customer.name, Customer.email, Customer.phone).where(Customer.id.in_(ids))
-        )
-        return _group(ids, {row.id: dict(row._mapping) for row in rows}, total, len(found) > COUNTED)
+        rows = {}
+        ids, total, capped = _ranked(session.execute(_either(branches)), rows)
+        return Group([rows[i] for i in ids], total, capped)
 
-    def _tasks(self, session: Session, terms: Terms, scope: TaskScope | None) -> Group:
-        if not terms.phrases:
+    def _tasks(self, session: Session, matching: _Matching | None, scope: TaskScope | None) -> Group:
+        if matching is None:
             return Group([], 0, False)
-        query = terms.all_words()
-        if not self.db.is_sqlite:  # PostgreSQL's 'simple' configuration keeps accents: try the words as typed, too
-            typed = [[_phrase(words) for words in phrases(terms.text, _lowered)]]
-            query += typed if typed != query else []
-        match = self._matches(HumanTask.name, HumanTask.id, query, "human_tasks_fts")
-        ids_query = (
-            select(HumanTask.id)
-            .where(HumanTask.status == "open", match)
-            .order_by(HumanTask.id.desc())
-            .limit(COUNTED + 1)
-        )
+        found, where = self._plan(matching)
+        ids_query = select(HumanTask.id).where(*where).order_by(HumanTask.id.desc()).limit(COUNTED + 1)
+        if found is not HumanTask.id:
+            ids_query = ids_query.where(HumanTask.id == found)
         if scope is not None:
             ids_query = ids_query.where(scope.task_predicate())
         found = list(session.scalars(ids_query))
         ids = found[:SHOWN]
-        rows = session.execute(
+        rows = ids and session.execute(
             select(
                 HumanTask.id,
                 HumanTask.name,
@@ -253,20 +315,40 @@ class Search:
             .outerjoin(CaseSearch, CaseSearch.instance_id == HumanTask.instance_id)
             .where(HumanTask.id.in_(ids))
         )
-        return _group(ids, {row.id: dict(row._mapping) for row in rows}, len(found), len(found) > COUNTED)
+        shown = {row.id: dict(row._mapping) for row in rows or []}
+        return Group([shown[i] for i in ids if i in shown], min(len(found), COUNTED), len(found) > COUNTED)
+
+
+def _fts5_match(rowid, query: Query) -> ColumnElement[bool]:
+    """SQLite: the row is among those the table's FTS5 index (``<table>_fts``, migration 0013) finds."""
+    fts = table(f"{rowid.table.name}_fts", column("rowid"), column(f"{rowid.table.name}_fts"))
+    return rowid.in_(select(fts.c.rowid).where(fts.c[fts.name].op("MATCH")(fts5_query(query))))
+
+
+def _tsquery_match(tsvector, query: Query) -> ColumnElement[bool]:
+    return tsvector.op("@@")(func.to_tsquery(SIMPLE, tsquery(query)))
+
+
+def _either(branches: list[Select]) -> CompoundSelect | Select:
+    """One statement for the exact hits and the text-search ones, each branch with its own order and limit."""
+    if len(branches) == 1:
+        return branches[0]
+    return union_all(*(select(branch.subquery()) for branch in branches))
+
+
+def _ranked(rows, keep: dict | None = None) -> tuple[list, int, bool]:
+    """Exact hits (rank 0) first, then the found ones in their order (``pos``), each once: the ids to show, how
+    many there are (counted up to :data:`COUNTED`), and whether there are more. ``keep`` collects the rows shown.
+    """
+    rows = sorted(rows, key=lambda row: (row.rank, row.pos))
+    found = [row for row in rows if row.rank == 1]
+    counted = [row for row in rows if row.rank == 0] + found[:COUNTED]
+    ids = list(dict.fromkeys(row.id for row in counted))
+    if keep is not None:
+        keep.update((row.id, dict(row._mapping)) for row in counted if row.id in ids[:SHOWN])
+    return ids[:SHOWN], len(ids), len(found) > COUNTED
 
 
 def _lowered(text: str) -> list[str]:
     """Words as PostgreSQL's 'simple' configuration makes them: lower case, accents kept."""
     return [word[:MAX_TOKEN] for word in re.split(r"[\W_]+", text.lower()) if word]
-
-
-def _merge(exact: list, found: list) -> tuple[list, int]:
-    """Exact hits first, then the others: the ids to show, and how many distinct ones (of the counted) there are."""
-    counted = found[:COUNTED] if len(found) > COUNTED else found
-    every = list(dict.fromkeys([*exact, *counted]))
-    return every[:SHOWN], len(every)
-
-
-def _group(ids: list, rows: dict, total: int, capped: bool) -> Group:
-    return Group([rows[i] for i in ids if i in rows], total, capped)

@@ -17,7 +17,7 @@ from markupsafe import escape
 from sqlalchemy import text
 
 from api.app import create_app
-from engine import search
+from engine import search, search_query
 from engine.core import CareEngine
 from engine.runtime import StartRequest
 from engine.schema import alembic_config, upgrade
@@ -295,3 +295,12 @@ def test_the_index_follows_the_data_and_equals_one_built_from_scratch(world):
         assert search.stored(session) == search.from_scratch(session)
     assert found(world.ada, "dvorak scanner")["cases"] == [f"/instances/{intake.instance_id}"]
     assert found(world.ada, "check invoice")["tasks"] == [task(world.invoice)]
+
+
+def test_both_plans_for_many_and_few_matches_find_the_same(world, monkeypatch):
+    """PostgreSQL walks the rows newest first when the text index has many matches (engine/search_query.py)."""
+    queries = ("Lovelace", "answer", "check invoice", "router", "C-1", "zzzz")
+    few = {query: (found(world.ada, query), found(world.sam, query)) for query in queries}
+    monkeypatch.setattr(search_query, "PROBE", 1)  # every match set counts as many
+    assert {query: (found(world.ada, query), found(world.sam, query)) for query in queries} == few
+    assert few["answer"][1]["tasks"] == [task(world.router)] and few["Lovelace"][0]["cases"]

@@ -241,10 +241,11 @@ def workspace_section(data: dict, folder: Path) -> str:
     goals = data["goals"]
     empty, loaded = data["empty"], data["loaded"]
     lines = [
-        f"The staff search (`GET /search?q=`), {data['transport']}, {data['backend']}: on {empty['cases']:,} cases "
-        f"and {empty['customers']:,} customers, then after seeding {loaded['cases']:,} cases and "
-        f"{loaded['customers']:,} customers ({data['open_share']:.0%} open; in {data['load_seconds']:.0f} s with "
-        f"bulk inserts). {data['samples_per_query_kind']} searches per kind of query, each a fresh term. Goals: "
+        f"The staff search (`GET /search?q=`), {data['transport']}, {data['backend']}: a nearly empty database "
+        f"({empty['cases']:,} cases, {empty['customers']:,} customers) beside a loaded one ({loaded['cases']:,} "
+        f"cases, {data['open_share']:.0%} open, and {loaded['customers']:,} customers, seeded with bulk inserts in "
+        f"{data['load_seconds']:.0f} s), measured in {data['rounds']} alternating rounds, "
+        f"{data['samples_per_query_kind']} searches per kind of query on each, every one a fresh term. Goals: "
         f"p95 ≤ {goals['p95_ms']} ms; loaded ≤ {goals['loaded_to_empty']} × empty.",
         "",
         "| query | empty p50 / p95 / p99 ms | loaded p50 / p95 / p99 ms | p95 loaded/empty | goal |",

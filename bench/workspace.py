@@ -67,64 +67,69 @@ def signed_in(app, username: str):
     return client
 
 
-def measure(client, customers: list, cases: list, samples: int, rng: random.Random) -> dict[str, dict]:
-    """Latency in ms per kind of query, ``samples`` searches each after a few warm-up ones, and over all kinds."""
-    figures, every = {}, []
+def measure(client, customers: list, cases: list, samples: int, rng: random.Random) -> dict[str, list[float]]:
+    """Latency in ms of ``samples`` searches per kind of query, after a warm-up search of each kind."""
+    timings: dict[str, list[float]] = {}
     for kind, make in QUERIES.items():
-        for _ in range(3):
-            client.get("/search", query_string={"q": make(rng, customers, cases)})
-        timings = []
+        client.get("/search", query_string={"q": make(rng, customers, cases)})
         for _ in range(samples):
             query = make(rng, customers, cases)
             began = time.perf_counter()
             response = client.get("/search", query_string={"q": query})
-            timings.append((time.perf_counter() - began) * 1000)
+            timings.setdefault(kind, []).append((time.perf_counter() - began) * 1000)
             if response.status_code != 200:
                 raise RuntimeError(f"search for {query!r}: HTTP {response.status_code}")
-        figures[kind] = percentiles(timings)
-        every += timings
-    figures["all"] = percentiles(every)
-    return figures
+    return timings
+
+
+def prepare(url: str, customers: int, cases: int, rng: random.Random):
+    """A staff member of the support team on a database seeded with ``customers`` and ``cases``."""
+    care = engine_for(url)
+    for team in workspace_seed.TEAMS:
+        care.identity.add_group(team)
+    care.identity.add_user("sam", "staff", ["support"], password=PASSWORD)
+    began = time.perf_counter()
+    seeded = workspace_seed.seed(care, customers, cases, rng)
+    return care, seeded, signed_in(create_app(care), "sam"), time.perf_counter() - began
 
 
 def run(smoke: bool) -> dict:
+    """Both databases side by side, measured in alternating rounds: the machine's drift hits both alike."""
     empty_sizes = (20, 100) if smoke else (100, 500)  # customers, cases
     loaded_sizes = (200, 1000) if smoke else (20_000, 100_000)
-    samples = 10 if smoke else 200
+    samples, rounds = (10, 2) if smoke else (200, 4)
     rng = random.Random(2026)
-    with database("postgresql") as url:
-        care = engine_for(url)
-        for team in workspace_seed.TEAMS:
-            care.identity.add_group(team)
-        care.identity.add_user("sam", "staff", ["support"], password=PASSWORD)
-        seeded = workspace_seed.seed(care, *empty_sizes, rng)
-        client = signed_in(create_app(care), "sam")
-        empty = measure(client, seeded.customers, seeded.cases, samples, rng)
-        began = time.perf_counter()
-        more = workspace_seed.customer_rows(rng, empty_sizes[0] + 1, loaded_sizes[0] - empty_sizes[0])
-        workspace_seed.seed_customers(care, more)
-        customers = seeded.customers + more
-        cases = seeded.cases + workspace_seed.seed_cases(care, customers, loaded_sizes[1] - empty_sizes[1], rng)
-        load_seconds = time.perf_counter() - began
-        loaded = measure(client, customers, cases, samples, rng)
-        care.close()
-    kinds = [
-        {
-            "query": kind,
-            "empty": empty[kind],
-            "loaded": loaded[kind],
-            "p95_ratio": loaded[kind]["p95"] / empty[kind]["p95"],
-        }
-        for kind in [*QUERIES, "all"]
-    ]
+    timings: dict[str, dict[str, list[float]]] = {"empty": {}, "loaded": {}}
+    with database("postgresql") as empty_url, database("postgresql") as loaded_url:
+        empty = prepare(empty_url, *empty_sizes, rng)
+        loaded = prepare(loaded_url, *loaded_sizes, rng)
+        for _ in range(rounds):
+            for state, (_care, seeded, client, _seconds) in (("empty", empty), ("loaded", loaded)):
+                for kind, values in measure(client, seeded.customers, seeded.cases, samples // rounds, rng).items():
+                    timings[state].setdefault(kind, []).extend(values)
+        for care, *_ in (empty, loaded):
+            care.close()
+    figures = {
+        state: {**{kind: percentiles(v) for kind, v in kinds.items()}, "all": percentiles(sum(kinds.values(), []))}
+        for state, kinds in timings.items()
+    }
     return {
         "backend": "postgresql",
         "transport": "Flask test client, in process, signed in as staff of one of four teams",
         "empty": {"customers": empty_sizes[0], "cases": empty_sizes[1]},
         "loaded": {"customers": loaded_sizes[0], "cases": loaded_sizes[1]},
         "open_share": 0.1,
-        "load_seconds": load_seconds,
+        "load_seconds": loaded[3],
         "samples_per_query_kind": samples,
-        "queries": kinds,
+        "rounds": rounds,
+        "queries": [
+            {
+                "query": kind,
+                "empty": figures["empty"][kind],
+                "loaded": figures["loaded"][kind],
+                "p95_ratio": figures["loaded"][kind]["p95"] / figures["empty"][kind]["p95"],
+            }
+            for kind in [*QUERIES, "all"]
+        ],
         "goals": GOALS,
     }

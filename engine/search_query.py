@@ -3,8 +3,9 @@
 Typed text never reaches a query as it was typed. :meth:`Terms.parse` keeps only tokens made as
 :func:`engine.search.tokens` makes the indexed words (letters and digits, lower case, no
 accents), so quotes, ``*``, ``NEAR``, ``OR``, ``-``, parentheses or NUL characters are no syntax
-to either database; each token is then quoted into the database's own query language (FTS5 on
-SQLite, a ``tsquery`` on PostgreSQL) as a prefix query, all of them required. Identifiers are
+to either database. The tokens of each part typed without a space form a phrase (they must follow
+each other, the last one matched as a prefix), every phrase is required, and each is quoted into
+the database's own query language (FTS5 on SQLite, a ``tsquery`` on PostgreSQL). Identifiers are
 also looked up exactly (indexed equality): a case reference typed as forgivingly as
 :func:`engine.case_reference.parse` reads it, a business key, a customer id, and, for those
 allowed, a tracking code; exact hits come first.
@@ -48,8 +49,8 @@ MAX_TERMS = 8
 MIN_TERM = 2  # a one-character word is matched whole, never as a prefix, and is no query alone
 MAX_PHONE_DIGITS = 20
 SHOWN = 10
-COUNTED = 100
-PROBE = 2000  # PostgreSQL: up to this many matches are collected from the text index, more found walking the rows
+COUNTED = 30  # staff narrow the search rather than read on: "more than 20 further matches" is enough
+PROBE = 1200  # PostgreSQL: up to this many matches are collected from the text index, more found walking the rows
 _PHONE_LIKE = re.compile(r"[\d\s+\-()./]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 SIMPLE = literal_column("'simple'")  # PostgreSQL's text-search configuration without stemming or stop words
@@ -191,7 +192,9 @@ class Search:
                 counts = [
                     select(func.count()).select_from(m.probe().subquery()).scalar_subquery() for m in (cases, tasks)
                 ]
-                cases.dense, tasks.dense = (count >= PROBE for count in session.execute(select(*counts)).one())
+                in_cases, in_tasks = session.execute(select(*counts)).one()
+                cases.dense, tasks.dense = in_cases >= PROBE, in_tasks >= PROBE
+                tasks = tasks if in_tasks else None  # most searches name no task: no query for them
             return Results(
                 self._cases(session, terms, cases, scope, with_tracking_codes),
                 self._customers(session, terms),

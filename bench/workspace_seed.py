@@ -166,7 +166,14 @@ def seed_customers(care: CareEngine, customers: list[SeededCustomer]) -> None:
             session.execute(insert(Customer.__table__), rows)
             session.execute(
                 insert(CustomerSearch.__table__),
-                [{"customer_id": row["id"], "words": search.customer_words(SimpleNamespace(**row))} for row in rows],
+                [
+                    {
+                        "customer_id": row["id"],
+                        "name": row["name"],
+                        "words": search.customer_words(SimpleNamespace(**row)),
+                    }
+                    for row in rows
+                ],
             )
 
 

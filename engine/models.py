@@ -559,4 +559,5 @@ class CustomerSearch(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))  # the customer's: what the results are sorted by
     words: Mapped[str] = mapped_column(Text)

@@ -182,12 +182,12 @@ def index_customer(session: Session, customer: Customer) -> None:
     """
     words = customer_words(customer)
     stored = session.scalar(select(CustomerSearch).where(CustomerSearch.customer_id == customer.id))
-    if stored is not None and stored.words == words:
+    if stored is not None and (stored.name, stored.words) == (customer.name, words):
         return
     if stored is None:
-        session.add(CustomerSearch(customer_id=customer.id, words=words))
+        session.add(CustomerSearch(customer_id=customer.id, name=customer.name, words=words))
     else:
-        stored.words = words
+        stored.name, stored.words = customer.name, words
     cases = session.execute(
         select(CaseSearch, ProcessInstance.reference, ProcessInstance.business_key)
         .join(ProcessInstance, ProcessInstance.id == CaseSearch.instance_id)
@@ -199,8 +199,10 @@ def index_customer(session: Session, customer: Customer) -> None:
             case.customer_name, case.words = customer.name, words
 
 
-def from_scratch(session: Session) -> tuple[dict[int, dict], dict[str, str]]:
-    """What the index would hold if it were built now from the instances and customers: (cases, customers' words).
+def from_scratch(session: Session) -> tuple[dict[int, dict], dict[str, tuple[str, str]]]:
+    """What the index would hold if it were built now from the instances and customers.
+
+    The cases' rows by instance, and the customers' (name, words) by customer.
 
     For checks: the index kept step by step must equal this.
     """
@@ -209,14 +211,14 @@ def from_scratch(session: Session) -> tuple[dict[int, dict], dict[str, str]]:
         instance.id: case_row(instance, start_facts(instance.state), customers.get(instance.customer_id))
         for instance in session.scalars(select(ProcessInstance))
     }
-    return cases, {customer_id: customer_words(customer) for customer_id, customer in customers.items()}
+    return cases, {customer_id: (c.name, customer_words(c)) for customer_id, c in customers.items()}
 
 
-def stored(session: Session) -> tuple[dict[int, dict], dict[str, str]]:
+def stored(session: Session) -> tuple[dict[int, dict], dict[str, tuple[str, str]]]:
     """What the index holds, in the form of :func:`from_scratch`."""
     columns = ("instance_id", "customer_id", "customer_name", "subject", "words")
     cases = {
         row.instance_id: {name: getattr(row, name) for name in columns} for row in session.scalars(select(CaseSearch))
     }
-    customers = {row.customer_id: row.words for row in session.scalars(select(CustomerSearch))}
+    customers = {row.customer_id: (row.name, row.words) for row in session.scalars(select(CustomerSearch))}
     return cases, customers

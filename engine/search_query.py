@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import re
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
+    bindparam,
     column,
     func,
     literal,
@@ -164,7 +167,7 @@ class _Matching:
     tsvectors: tuple  # PostgreSQL: the tsvector the GIN index covers, and the same as an expression it does not
     query: Query
     filters: tuple = ()
-    dense: bool = False  # PostgreSQL: at least PROBE rows match
+    ids: list[int] = field(default_factory=list)  # PostgreSQL: what the index found, up to PROBE
 
     def probe(self) -> Select:
         return select(self.rowid).where(*self.filters, _tsquery_match(self.tsvectors[0], self.query)).limit(PROBE)
@@ -189,12 +192,10 @@ class Search:
             tasks = _Matching(HumanTask.id, names, self._task_query(terms), (HumanTask.status == "open",))
         with self.db.read() as session:
             if not self.db.is_sqlite and terms.phrases:
-                counts = [
-                    select(func.count()).select_from(m.probe().subquery()).scalar_subquery() for m in (cases, tasks)
-                ]
-                in_cases, in_tasks = session.execute(select(*counts)).one()
-                cases.dense, tasks.dense = in_cases >= PROBE, in_tasks >= PROBE
-                tasks = tasks if in_tasks else None  # most searches name no task: no query for them
+                probes = [select(func.array_agg(m.probe().subquery().c[0])).scalar_subquery() for m in (cases, tasks)]
+                for matching, ids in zip((cases, tasks), session.execute(select(*probes)).one(), strict=True):
+                    matching.ids = ids or []
+                tasks = tasks if tasks.ids else None  # most searches name no task: no query for them
             return Results(
                 self._cases(session, terms, cases, scope, with_tracking_codes),
                 self._customers(session, terms),
@@ -215,17 +216,18 @@ class Search:
         is quick depends on how many rows match, which the planner cannot tell well (nor how few of
         them the viewer's scope lets through, nor what testing a row costs): a few hundred are quickest
         collected from the GIN index and then checked, many are quickest found by walking the rows newest
-        first until enough are visible. So :meth:`find` asks the indexes first whether they have
-        :data:`PROBE` matches, and the query forces the plan that fits: a subquery with ``OFFSET 0``
-        (which the planner keeps apart) for few, a tsvector expression the index does not cover for many.
+        first until enough are visible. So :meth:`find` first collects up to :data:`PROBE` matches from the
+        indexes (one statement for both tables): fewer than that are all there are, and only they are
+        checked, while for more the rows are walked newest first through a tsvector expression the
+        index does not cover (so that the planner cannot pick the index).
         """
         rowid, filters = matching.rowid, matching.filters
         if self.db.is_sqlite:
             return rowid, [*filters, _fts5_match(rowid, matching.query)]
-        indexed, unindexed = (_tsquery_match(tsvector, matching.query) for tsvector in matching.tsvectors)
-        if matching.dense:
-            return rowid, [*filters, unindexed]
-        return select(rowid.label("id")).where(*filters, indexed).offset(0).subquery("matched").c.id, []
+        if len(matching.ids) >= PROBE:
+            return rowid, [*filters, _tsquery_match(matching.tsvectors[1], matching.query)]
+        ids = bindparam("matched", matching.ids, type_=ARRAY(Integer))
+        return func.unnest(ids).table_valued("id").render_derived(name="matched").c.id, list(filters)
 
     def _cases(
         self,
@@ -275,18 +277,21 @@ class Search:
         branches = [select(*shown, literal(0).label("rank"), literal(0).label("pos")).where(Customer.id == terms.text)]
         query = terms.all_words() + terms.phone_numbers()
         if query:
-            # Customers are few beside cases: all that match are sorted by name, in the database's collation.
+            # Customers are few beside cases: all that match are sorted by name (in the database's collation).
             if self.db.is_sqlite:
                 match = _fts5_match(CustomerSearch.id, query)
             else:
                 match = _tsquery_match(literal_column("search_customers.words_tsv"), query)
-            by_name = func.row_number().over(order_by=(Customer.name, Customer.id))
-            branches.append(
-                select(*shown, literal(1).label("rank"), by_name.label("pos"))
-                .join(CustomerSearch, CustomerSearch.customer_id == Customer.id)
+            by_name = (CustomerSearch.name, CustomerSearch.customer_id)
+            first = (
+                select(CustomerSearch.customer_id, func.row_number().over(order_by=by_name).label("pos"))
                 .where(match)
-                .order_by(Customer.name, Customer.id)
+                .order_by(*by_name)
                 .limit(COUNTED + 1)
+                .subquery("first")
+            )  # sorted in the search rows alone; the customers' rows are read for these only
+            branches.append(
+                select(*shown, literal(1).label("rank"), first.c.pos).join(first, first.c.customer_id == Customer.id)
             )
         rows = {}
         ids, total, capped = _ranked(session.execute(_either(branches)), rows)

@@ -48,6 +48,7 @@ def upgrade() -> None:
         "search_customers",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("customer_id", sa.String(50), nullable=False, unique=True),
+        sa.Column("name", sa.String(200), nullable=False),
         sa.Column("words", sa.Text(), nullable=False),
     )
     _backfill()
@@ -99,10 +100,10 @@ def _backfill() -> None:
         "search_cases",
         *(sa.column(name) for name in ("instance_id", "customer_id", "customer_name", "subject", "words")),
     )
-    search_customers = sa.table("search_customers", sa.column("customer_id"), sa.column("words"))
+    search_customers = sa.table("search_customers", sa.column("customer_id"), sa.column("name"), sa.column("words"))
     # the rows as engine/search.py reads them, without the ORM (whose models may be newer than this migration)
     store = {row.id: SimpleNamespace(**row._mapping) for row in connection.execute(sa.select(customers))}
-    rows = [{"customer_id": c.id, "words": search.customer_words(c)} for c in store.values()]
+    rows = [{"customer_id": c.id, "name": c.name, "words": search.customer_words(c)} for c in store.values()]
     for start in range(0, len(rows), BATCH):
         connection.execute(search_customers.insert(), rows[start : start + BATCH])
     last = 0

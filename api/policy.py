@@ -129,6 +129,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_customers.add_note": frozenset({STAFF}),
     "staff_customers.new_caller": frozenset({STAFF}),
     "staff_customers.new_caller_submit": frozenset({STAFF}),
+    "staff_search.index": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.

@@ -20,6 +20,7 @@ from engine.notes import Notes
 from engine.repository import Repository
 from engine.runtime import Runtime
 from engine.scripting import create_script_engine
+from engine.search_query import Search
 from engine.tasks import Tasks
 from engine.timer_specs import TimerSettings
 from engine.timers import TimerConfig, Timers
@@ -64,6 +65,7 @@ class CareEngine:
         self.executor.message_listeners.append(self.messages.deliver_thrown)
         self.intake = Intake(self.db, self.messages)
         self.mail = MailInbox(self.db, self.clock, settings, self.intake)
+        self.search = Search(self.db)
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )

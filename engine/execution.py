@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import case_reference, human_tasks, jobs, messages, read_models, state, status, timers
+from engine import case_reference, human_tasks, jobs, messages, read_models, search, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -122,7 +122,9 @@ class Executor:
         session.flush()
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
         with running_for(StepContext(principal, principal, row.id, row.process_key)):
-            return row, self.advance(session, row, workflow, definition, principal, new_instance=True)
+            tasks = self.advance(session, row, workflow, definition, principal, new_instance=True)
+        search.index_instance(session, row, new_instance=True)  # its subject is in the state the first steps stored
+        return row, tasks
 
     def mutate(
         self, instance_id: int, change: Change, principal: str, use_returned_workflow: bool = False

@@ -10,7 +10,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import human_tasks, state
+from engine import human_tasks, search, state
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, IdempotencyKeyReused, NotExecutable, NotFound
@@ -250,6 +250,7 @@ class Runtime:
                 if task is not None:
                     task.data["customer_id"] = customer_id
             self.history.record(session, row.id, "customer_linked", principal, customer_id=customer_id, was=previous)
+            search.index_instance(session, row)  # the case is found by its new customer's name
 
         _, row, tasks = self.executor.mutate(instance_id, change, principal)
         return instance_view(row, tasks)

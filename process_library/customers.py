@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from engine import search
 from engine.errors import InvalidRequest, Unprocessable
 from process_library.store import TIERS, Customer, customer_dict
 
@@ -117,6 +118,7 @@ def create_customer(
     )
     session.add(customer)
     session.flush()
+    search.index_customer(session, customer)  # found by the staff search from this transaction on
     return customer
 
 

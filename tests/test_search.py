@@ -304,3 +304,19 @@ def test_both_plans_for_many_and_few_matches_find_the_same(world, monkeypatch):
     monkeypatch.setattr(search_query, "PROBE", 1)  # every match set counts as many
     assert {query: (found(world.ada, query), found(world.sam, query)) for query in queries} == few
     assert few["answer"][1]["tasks"] == [task(world.router)] and few["Lovelace"][0]["cases"]
+
+
+def test_a_caller_filed_by_staff_is_found_by_name_and_phone_at_once(care):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "t", "t")
+    result = care.intake.submit(
+        channel="phone",
+        customer={"name": "Zdenka Novotna", "email": "zdenka@example.cz", "phone": "+420 601 234 567"},
+        subject="Scanner offline",
+        body="Since this morning.",
+        reference=None,
+        principal="sam",
+        register=True,
+    )
+    for typed in ("novotna", "601 234 567", "zdenka@example.cz"):
+        found = care.search.find(search_query.Terms.parse(typed), None).customers.items
+        assert [customer["id"] for customer in found] == [result.customer_id], typed

@@ -257,6 +257,23 @@ def workspace_section(data: dict, folder: Path) -> str:
         lines.append(
             f"| {label} | {_ms(row['empty'])} | {_ms(row['loaded'])} | {row['p95_ratio']:.2f} | {_verdict(ok)} |"
         )
+    if data.get("pages"):
+        page_goals = data["page_goals"]
+        lines += [
+            "",
+            f"The customer page (`GET /customers/<id>`: who they are, requests, contacts, notes, systems and "
+            f"licenses) for a random customer, as often on each database. Goals: p95 ≤ {page_goals['p95_ms']} ms; "
+            f"loaded ≤ {page_goals['loaded_to_empty']} × empty.",
+            "",
+            "| page | empty p50 / p95 / p99 ms | loaded p50 / p95 / p99 ms | p95 loaded/empty | goal |",
+            "|---|---|---|---|---|",
+        ]
+        for row in data["pages"]:
+            ok = row["loaded"]["p95"] <= page_goals["p95_ms"] and row["p95_ratio"] <= page_goals["loaded_to_empty"]
+            lines.append(
+                f"| {row['page'].replace('_', ' ')} | {_ms(row['empty'])} | {_ms(row['loaded'])} | "
+                f"{row['p95_ratio']:.2f} | {_verdict(ok)} |"
+            )
 
     def draw(axes) -> None:
         rows = data["queries"]
@@ -293,7 +310,7 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     profile = _load(folder, "profile")
     sections.append(("6. Profile of the worst figure", profile and profile_section(profile)))
     workspace = _load(folder, "workspace")
-    sections.append(("7. Workspace search", workspace and workspace_section(workspace, folder)))
+    sections.append(("7. Workspace search and customer page", workspace and workspace_section(workspace, folder)))
     parts = [
         "# Benchmarks",
         "",

@@ -1,4 +1,5 @@
-"""Section 7: the staff search on a nearly empty database and on one of 100,000 cases and 20,000 customers.
+"""Section 7: the staff search and the customer page on a nearly empty database and on one of 100,000 cases and
+20,000 customers.
 
 A staff member of one of four teams searches the way staff do on the phone: a customer's name, the
 beginning of one, a case reference (as printed, or typed in lower case without dashes), a phone
@@ -21,6 +22,7 @@ from bench.workspace_seed import SeededCase, SeededCustomer
 
 PASSWORD = "bench search password"
 GOALS = {"p95_ms": 50, "loaded_to_empty": 1.2}
+PAGE_GOALS = {"p95_ms": 100, "loaded_to_empty": 1.2}  # the customer page: who they are, requests, contacts, notes
 
 
 def name(rng: random.Random, customers: list[SeededCustomer], cases: list[SeededCase]) -> str:
@@ -82,6 +84,20 @@ def measure(client, customers: list, cases: list, samples: int, rng: random.Rand
     return timings
 
 
+def measure_customer_page(client, customers: list, samples: int, rng: random.Random) -> list[float]:
+    """Latency in ms of opening ``samples`` random customers' pages (``/customers/<id>``), after one warm-up."""
+    client.get(f"/customers/{rng.choice(customers).id}")
+    timings = []
+    for _ in range(samples):
+        customer = rng.choice(customers)
+        began = time.perf_counter()
+        response = client.get(f"/customers/{customer.id}")
+        timings.append((time.perf_counter() - began) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"customer page of {customer.id}: HTTP {response.status_code}")
+    return timings
+
+
 def prepare(url: str, customers: int, cases: int, rng: random.Random):
     """A staff member of the support team on a database seeded with ``customers`` and ``cases``."""
     care = engine_for(url)
@@ -100,6 +116,7 @@ def run(smoke: bool) -> dict:
     samples, rounds = (10, 2) if smoke else (200, 4)
     rng = random.Random(2026)
     timings: dict[str, dict[str, list[float]]] = {"empty": {}, "loaded": {}}
+    page_timings: dict[str, list[float]] = {"empty": [], "loaded": []}
     with database("postgresql") as empty_url, database("postgresql") as loaded_url:
         empty = prepare(empty_url, *empty_sizes, rng)
         loaded = prepare(loaded_url, *loaded_sizes, rng)
@@ -107,6 +124,7 @@ def run(smoke: bool) -> dict:
             for state, (_care, seeded, client, _seconds) in (("empty", empty), ("loaded", loaded)):
                 for kind, values in measure(client, seeded.customers, seeded.cases, samples // rounds, rng).items():
                     timings[state].setdefault(kind, []).extend(values)
+                page_timings[state] += measure_customer_page(client, seeded.customers, samples // rounds, rng)
         for care, *_ in (empty, loaded):
             care.close()
     figures = {
@@ -132,4 +150,13 @@ def run(smoke: bool) -> dict:
             for kind in [*QUERIES, "all"]
         ],
         "goals": GOALS,
+        "pages": [
+            {
+                "page": "customer_page",
+                "empty": percentiles(page_timings["empty"]),
+                "loaded": percentiles(page_timings["loaded"]),
+                "p95_ratio": percentiles(page_timings["loaded"])["p95"] / percentiles(page_timings["empty"])["p95"],
+            }
+        ],
+        "page_goals": PAGE_GOALS,
     }

@@ -56,7 +56,7 @@ class Workers:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(15)
+                process.wait(60)  # a loaded CI machine may take a while to finish the batch in hand
             except subprocess.TimeoutExpired:
                 process.kill()
 

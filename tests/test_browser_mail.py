@@ -1,0 +1,66 @@
+"""The admins' mail page in a real browser: failed mail retried, a mail downloaded; 390 and 1280 px with axe-core."""
+
+from __future__ import annotations
+
+import pytest
+
+from process_library.store import Customer
+from tests.browser import PASSWORD, check_page, sign_in
+from tests.conftest import make_engine, source
+from tests.live_server import live_server
+
+INTAKE_FILES = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn")
+
+
+def raw(sender: str, subject: str, number: int) -> bytes:
+    return (
+        f"{sender}To: care@carecenter.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <browser-{number}@customer.example>\r\n\r\nHello.\r\n"
+    ).encode()
+
+
+@pytest.fixture
+def server(database_url):
+    care = make_engine(database_url)
+    care.identity.add_user("ada", "admin", password=PASSWORD, display_name="Ada Admin")
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    with care.db.write() as session:
+        session.add(Customer(id="C-1", name="Ada Lovelace", email="ada@example.com", tier="premium", language="en"))
+    try:
+        for number, (sender, subject) in enumerate(
+            [
+                ("From: Ada Lovelace <ada@example.com>\r\n", "Printer broken since the update of Tuesday morning"),
+                ("", "A mail without any sender"),
+                ("From: Bert <bert.with.a.rather.long.address@customers-of-the-care-center.example>\r\n", "Invoice"),
+            ]
+        ):
+            care.mail.store.receive(
+                raw(sender, subject, number), source="smtp", envelope_from="x@example.com", recipients=["care@x"]
+            )
+        care.mail.process_due("test")
+        with live_server(care) as base:
+            yield base, care
+    finally:
+        care.close()
+
+
+def test_failed_mail_is_listed_first_retried_and_downloaded(server, browser_page):
+    base, care = server
+    sign_in(browser_page, base, "ada")
+    browser_page.get_by_role("link", name="Mail", exact=True).first.click()
+    rows = browser_page.locator("#mails tbody tr")
+    assert rows.count() == 3
+    assert "A mail without any sender" in rows.first.inner_text() and "no sender" in rows.first.inner_text()
+    assert rows.nth(1).get_by_role("link", name="CC-").count() == 1  # the case the mail became
+    check_page(browser_page, "admin-mail")
+    with browser_page.expect_download() as download:
+        rows.nth(1).get_by_role("link", name="Download").click()
+    assert download.value.suggested_filename.endswith(".eml")
+    rows.first.get_by_role("button", name="Retry").click()
+    assert "processed again" in browser_page.get_by_role("status").inner_text()
+    browser_page.get_by_label("Status").select_option("received")
+    browser_page.get_by_role("button", name="Show").click()
+    assert browser_page.locator("#mails tbody tr").count() == 1
+    browser_page.set_viewport_size({"width": 1280, "height": 900})
+    browser_page.goto(f"{base}/admin/mail")
+    check_page(browser_page, "admin-mail-after-retry")

@@ -96,7 +96,8 @@ class Executor:
         """Insert a new instance and run it to its first wait state, in the caller's transaction.
 
         ``deliver`` hands the new workflow the message or signal that starts it; ``prepare`` sets
-        columns of the new row (e.g. the channel) before it first runs.
+        columns of the new row (e.g. the channel) before it first runs, and may write rows beside it in
+        the same transaction (``object_session(row)``), e.g. the confirmation mail of a new inquiry.
         """
         now = self.clock.now()
         workflow = self.new_workflow(definition, variables, start_event)
@@ -116,9 +117,9 @@ class Executor:
             started_at=now,
             updated_at=now,
         )
-        if prepare is not None:
-            prepare(row)
         session.add(row)
+        if prepare is not None:  # in the session already: what it writes beside the row is in this transaction
+            prepare(row)
         session.flush()
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
         with running_for(StepContext(principal, principal, row.id, row.process_key)):

@@ -12,10 +12,12 @@ recorded on the instance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, object_session
 
 from engine import case_reference
 from engine.db import Database
@@ -57,8 +59,13 @@ class Intake:
         reference: str | None,
         principal: str,
         message_id: str | None = None,
+        on_start: Callable[[Session, ProcessInstance], None] | None = None,
     ) -> IntakeResult:
-        """``message_id`` (the channel's own id of what arrived) makes a repeated submission change nothing."""
+        """``message_id`` (the channel's own id of what arrived) makes a repeated submission change nothing.
+
+        ``on_start`` is called with the transaction that starts a new case and its row (not for a reply, not
+        for a repeat): what it writes commits with the case or not at all, e.g. the confirmation mail.
+        """
         inquiry = _inquiry(channel, customer, subject, body, reference)
         open_instance = self._open_conversation(reference) if reference else None
         if open_instance is not None:
@@ -75,6 +82,8 @@ class Intake:
             row.channel = channel
             row.customer_id = inquiry["customer"]["id"]
             row.contact_email = inquiry["customer"]["email"]
+            if on_start is not None:
+                on_start(object_session(row), row)
 
         published = self.messages.publish(
             NEW_INQUIRY, principal=principal, payload=inquiry, on_start=record, message_id=message_id

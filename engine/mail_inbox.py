@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from engine import mail_bounces, mail_loops, mail_threading
+from sqlalchemy.orm import Session
+
+from engine import confirmations, mail_bounces, mail_loops, mail_threading
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
@@ -25,7 +27,7 @@ from engine.errors import InvalidRequest
 from engine.intake import MAX_CUSTOMER_ID, MAX_TEXT, Intake
 from engine.mail_parse import ParsedMail, parse
 from engine.mail_store import MAX_ERROR, MailClaim, MailStore
-from engine.models import InboundMail
+from engine.models import InboundMail, ProcessInstance
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class MailInbox:
             )
         subject = mail_threading.without_reply_prefixes(parsed.subject) or NO_SUBJECT
         body = (parsed.reply_text or parsed.text).strip() or NO_TEXT
+        confirm = self._confirmation(parsed, customer, subject) if allowed else None
         try:
             result = self.intake.submit(
                 channel="email",
@@ -126,6 +129,7 @@ class MailInbox:
                 reference=thread.reference,
                 principal=PRINCIPAL,
                 message_id=f"mail-{mail_id}",
+                on_start=confirm,
             )
         except InvalidRequest as error:
             raise Unprocessable(error.detail) from error
@@ -136,6 +140,22 @@ class MailInbox:
             note = f"the case {thread.reference} is closed: a new inquiry referring to it"
         kind = "inquiry" if result.started else "reply"
         return Outcome("processed", kind, result.instance_id, allowed, note)
+
+    def _confirmation(self, parsed: ParsedMail, customer: dict, subject: str):
+        """The intake's start hook that confirms a new case to the sender, in the case's own transaction."""
+        inquirer = confirmations.Inquirer(
+            address=parsed.from_address,
+            name=customer["name"],
+            subject=subject,
+            language_hint=parsed.headers.get("content-language") or parsed.headers.get("accept-language"),
+            in_reply_to=parsed.message_id,
+            references=tuple(parsed.references),
+        )
+
+        def confirm(session: Session, case: ProcessInstance) -> None:
+            confirmations.confirm(session, case, inquirer, self.settings, self.clock.now())
+
+        return confirm
 
     def _finish(self, claim: MailClaim, worker_id: str, parsed: ParsedMail, outcome: Outcome) -> str:
         with self.db.write() as session:

@@ -1,4 +1,4 @@
-"""Sends the outbox mails that no service-task call delivers itself, such as the portal's sign-in links.
+"""Sends the outbox mails that no service-task call delivers itself: the portal's sign-in links, confirmations.
 
 ``notify_customer`` delivers its own mail inside its (retried) call; mails written elsewhere —
 the portal's link, written while answering the same way for known and unknown addresses —
@@ -18,7 +18,7 @@ from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, 
 from process_library.registry import TransientError
 from process_library.store import OutboxMessage
 
-RELAYED_PURPOSES = frozenset({"portal_link"})
+RELAYED_PURPOSES = frozenset({"portal_link", "confirmation"})
 BATCH = 20
 MAX_ERROR = 2000
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from engine import confirmations, mail_bounces, mail_loops, mail_threading
+from engine import confirmations, delivery_failures, mail_bounces, mail_loops, mail_threading
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
@@ -28,6 +28,7 @@ from engine.intake import MAX_CUSTOMER_ID, MAX_TEXT, Intake
 from engine.mail_parse import ParsedMail, parse
 from engine.mail_store import MAX_ERROR, MailClaim, MailStore
 from engine.models import InboundMail, ProcessInstance
+from process_library.store import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ class MailInbox:
         if verdict.kind == "bounce":
             with self.db.write() as session:
                 outbox_id = mail_bounces.record(session, parsed.report, mail_id, self.clock.now())
+                if outbox_id is not None:  # the customer never got it: the case shows that
+                    bounced = session.get(OutboxMessage, outbox_id)
+                    reason = f"it bounced: {bounced.last_error}"
+                    delivery_failures.open_incident(session, bounced, reason, self.clock.now(), secret)
             if outbox_id is None:
                 return Outcome("ignored", "bounce", note="the report matches no mail we sent")
             return Outcome("processed", "bounce", note=f"outbox mail {outbox_id} bounced")

@@ -68,6 +68,7 @@ PAGE_BLUEPRINTS = frozenset(
         "staff_instances",
         "staff_customers",
         "staff_search",
+        "staff_attachments",
         "designer",
         "admin_pages",
         "track",
@@ -114,6 +115,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.unclaim": frozenset({STAFF}),
     "staff_instances.index": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
+    "staff_attachments.index": frozenset({STAFF}),
+    "staff_attachments.download": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.

@@ -25,6 +25,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import InvalidRequest
 from engine.intake import MAX_CUSTOMER_ID, MAX_TEXT, Intake
+from engine.mail_attachments import MailAttachments
 from engine.mail_parse import ParsedMail, parse
 from engine.mail_store import MAX_ERROR, MailClaim, MailStore
 from engine.models import InboundMail, ProcessInstance
@@ -57,6 +58,7 @@ class MailInbox:
         self.settings = settings
         self.intake = intake
         self.store = MailStore(db, clock, settings.mail_max_bytes)
+        self.attachments = MailAttachments(db)  # the files customers sent, per case, for staff
 
     def process_due(self, worker_id: str, max_rounds: int = 100) -> int:
         """Claim and process every mail due now; returns how many were looked at."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import pytest
 
 from process_library.store import Customer
@@ -64,3 +66,25 @@ def test_failed_mail_is_listed_first_retried_and_downloaded(server, browser_page
     browser_page.set_viewport_size({"width": 1280, "height": 900})
     browser_page.goto(f"{base}/admin/mail")
     check_page(browser_page, "admin-mail-after-retry")
+
+
+def test_the_files_a_customer_sent_are_listed_for_download(server, browser_page):
+    base, care = server
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "Ada Lovelace <ada@example.com>", "care@x", "Scans"
+    message["Message-ID"] = "<browser-files@customer.example>"
+    message.set_content("The scans of the broken printer.")
+    message.add_attachment(b"%PDF-1.4\n%%EOF\n", maintype="application", subtype="pdf", filename="scan 1.pdf")
+    message.add_attachment(b"\x89PNG\r\n\x1a\n" + bytes(5000), maintype="image", subtype="png",
+                           filename="photo-of-the-printer-display-with-the-error-message.png")  # fmt: skip
+    care.mail.store.receive(message.as_bytes(), source="smtp", envelope_from="ada@example.com", recipients=["c@x"])
+    care.mail.process_due("test")
+    [row] = [m for m in care.mail.store.list().items if m["subject"] == "Scans"]
+    sign_in(browser_page, base, "ada")
+    browser_page.goto(f"{base}/instances/{row['instance_id']}/attachments")
+    files = browser_page.locator(".attachments-table tbody tr")
+    assert files.count() == 2 and "application/pdf" in files.first.inner_text()
+    with browser_page.expect_download() as download:
+        files.first.get_by_role("link", name="scan 1.pdf").click()
+    assert download.value.suggested_filename == "scan 1.pdf"
+    check_page(browser_page, "staff-case-attachments")

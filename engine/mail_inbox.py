@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from engine import confirmations, delivery_failures, mail_bounces, mail_loops, mail_threading
+from engine import confirmations, delivery_failures, mail_auth, mail_bounces, mail_loops, mail_threading
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
@@ -111,18 +111,24 @@ class MailInbox:
             raise Unprocessable("the mail names no sender address (no usable From)")
         if len(mail_threading.UNVERIFIED_PREFIX + sender) > MAX_CUSTOMER_ID:
             raise Unprocessable(f"the sender address is longer than {MAX_CUSTOMER_ID - 6} characters")
+        forged = mail_auth.dmarc_failed(parsed.authentication_results, self.settings.mail_trusted_authserv)
         with self.db.read() as session:
             thread = mail_threading.thread(
                 session,
                 in_reply_to=parsed.in_reply_to,
                 references=parsed.references,
                 subject=parsed.subject,
-                sender=sender,
+                sender="" if forged else sender,  # an unverified sender continues no case by its subject
                 secret=secret,
             )
-            customer = mail_threading.known_customer(session, sender, parsed.from_name[:300])
-            allowed = verdict.auto_reply_allowed and mail_loops.under_limit(
-                session, sender, self.clock.now(), self.settings.mail_autoreply_limit
+            if forged:
+                customer = mail_threading.unverified_contact(sender, parsed.from_name[:300])
+            else:
+                customer = mail_threading.known_customer(session, sender, parsed.from_name[:300])
+            allowed = (
+                not forged
+                and verdict.auto_reply_allowed
+                and mail_loops.under_limit(session, sender, self.clock.now(), self.settings.mail_autoreply_limit)
             )
         subject = mail_threading.without_reply_prefixes(parsed.subject) or NO_SUBJECT
         body = (parsed.reply_text or parsed.text).strip() or NO_TEXT
@@ -140,11 +146,14 @@ class MailInbox:
             )
         except InvalidRequest as error:
             raise Unprocessable(error.detail) from error
-        note = {"stranger": "a case reference in the subject from someone else than that case's customer"}.get(
-            thread.by
-        )
+        notes = []
+        if forged:
+            notes.append(f"DMARC failed at {self.settings.mail_trusted_authserv}: the sender is treated as unverified")
+        if thread.by == "stranger":
+            notes.append("a case reference in the subject from someone else than that case's customer")
         if result.started and thread.reference:
-            note = f"the case {thread.reference} is closed: a new inquiry referring to it"
+            notes.append(f"the case {thread.reference} is closed: a new inquiry referring to it")
+        note = "; ".join(notes) or None
         kind = "inquiry" if result.started else "reply"
         return Outcome("processed", kind, result.instance_id, allowed, note)
 

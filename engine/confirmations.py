@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.config import Settings
@@ -99,15 +98,12 @@ def language_of(session: Session, customer_id: str | None, hint: str | None) -> 
 def confirm(session: Session, case: ProcessInstance, inquirer: Inquirer, settings: Settings, now: datetime) -> int:
     """Write the confirmation of the new case ``case`` to the outbox (held for the relay); returns the outbox id.
 
-    Call it inside the transaction that creates the case; the row is keyed by the case, so a second call
-    for the same case writes nothing new.
+    Call it once, inside the transaction that creates the case: the row is keyed by the case (a unique
+    key), so a second confirmation of one case cannot be written.
     """
     if case.id is None:
         session.flush()
     key = f"{PURPOSE}:{case.id}"
-    existing = session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
-    if existing is not None:
-        return existing
     language = language_of(session, case.customer_id, inquirer.language_hint)
     quoted = " ".join(inquirer.subject.split())[:MAX_QUOTED_SUBJECT]
     values = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import confirmations, delivery_failures, mail_auth, mail_bounces, mail_loops, mail_threading
@@ -76,9 +77,10 @@ class MailInbox:
         """Process one claimed mail; returns its status afterwards."""
         try:
             with self.db.read() as session:
-                row = session.get(InboundMail, claim.id)
-                envelope_from = row.envelope_from
-            parsed = parse(self.store.raw(claim.id))
+                envelope_from, raw = session.execute(
+                    select(InboundMail.envelope_from, InboundMail.raw).where(InboundMail.id == claim.id)
+                ).one()
+            parsed = parse(bytes(raw))
         except Exception as error:  # the parser itself failed: keep the mail, say why
             log.warning("inbound mail %s could not be parsed", claim.id, exc_info=True)
             return self._fail(claim, worker_id, f"the mail could not be read: {error}", at_once=True)

@@ -135,3 +135,20 @@ def test_sniffing_and_file_names():
     assert sniff(b"\x00\x01\x02") == "application/octet-stream"
     assert safe_filename('C:\\Users\\a\\"evil"\r\n.pdf', "x") == "_evil_.pdf"
     assert safe_filename("...", "attachment-1") == "attachment-1"
+
+
+def test_the_one_line_for_the_case_page_lists_the_files_for_whoever_may_see_the_case(care, case_with_files, client):
+    from flask import g, render_template_string
+
+    from engine.tokens import Principal
+
+    line = '{% include "mail/_case_attachments.html" %}'  # what the case page (staff/instance.html) adds
+    case = {"id": case_with_files.instance_id}
+    team = next(iter(next(u for u in care.identity.users() if u.username == "sam").groups))
+    with client.application.test_request_context("/"):
+        g.principal = Principal("sam", "staff", frozenset({team}))
+        shown = render_template_string(line, case=case)
+        g.principal = Principal("otto", "staff", frozenset({"elsewhere"}))
+        hidden = render_template_string(line, case=case)
+    assert "scan.png" in shown and "Files the customer sent" in shown
+    assert "scan.png" not in hidden

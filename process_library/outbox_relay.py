@@ -22,7 +22,7 @@ from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, 
 from process_library.registry import TransientError
 from process_library.store import OutboxMessage
 
-RELAYED_PURPOSES = frozenset({"portal_link", "confirmation"})
+RELAYED_PURPOSES = frozenset({"portal_link", "portal_confirm", "confirmation"})
 BATCH = 20
 MAX_ERROR = 2000
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, object_session
 
 from engine import case_reference
 from engine.db import Database
-from engine.errors import Conflict, InvalidRequest
+from engine.errors import CareError, Conflict, InvalidRequest
 from engine.messages import OPEN_STATUSES, Messages
 from engine.models import ProcessInstance
 
@@ -82,8 +82,14 @@ class Intake:
             row.channel = channel
             row.customer_id = inquiry["customer"]["id"]
             row.contact_email = inquiry["customer"]["email"]
-            if on_start is not None:
+            if on_start is None:
+                return
+            try:
                 on_start(object_session(row), row)
+            except CareError:
+                raise
+            except Exception as error:  # as a CareError the start is rolled back whole, not stored as refused
+                raise Conflict(f"the new case could not be recorded with what goes with it: {error}") from error
 
         published = self.messages.publish(
             NEW_INQUIRY, principal=principal, payload=inquiry, on_start=record, message_id=message_id

@@ -13,6 +13,7 @@ import dataclasses
 import pytest
 
 from engine.confirmations import language_tag
+from engine.errors import Conflict
 from engine.mail_receiver import MailReceiver
 from engine.mail_threading import case_of_message_id
 from engine.models import InboundMail, ProcessInstance
@@ -149,3 +150,18 @@ def test_no_case_no_confirmation(database_url, smtp_server):  # noqa: F811
         assert confirmations(bare) == [] and rows(bare, ProcessInstance) == []
     finally:
         bare.close()
+
+
+def test_a_start_hook_that_fails_leaves_no_case_and_no_confirmation(care):
+    def broken(session, case) -> None:
+        row = OutboxMessage(idempotency_key=f"x:{case.reference}", kind="mail", recipient="a@b", subject="s",
+                            body="b", payload={}, status="held", attempts=0, created_at=care.clock.now())  # fmt: skip
+        session.add(row)
+        session.flush()
+        raise RuntimeError("the template is broken")
+
+    customer = {"id": "C-1", "name": "Ada", "email": "ada@example.com"}
+    with pytest.raises(Conflict, match="the template is broken"):
+        care.intake.submit(channel="email", customer=customer, subject="s", body="b", reference=None,
+                           principal="test", message_id="hook-1", on_start=broken)  # fmt: skip
+    assert rows(care, ProcessInstance) == [] and rows(care, OutboxMessage) == []

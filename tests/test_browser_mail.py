@@ -88,3 +88,45 @@ def test_the_files_a_customer_sent_are_listed_for_download(server, browser_page)
         files.first.get_by_role("link", name="scan 1.pdf").click()
     assert download.value.suggested_filename == "scan 1.pdf"
     check_page(browser_page, "staff-case-attachments")
+
+
+def test_a_mailed_inquiry_answered_on_the_task_page_reaches_the_customers_inbox_threaded(database_url, browser_page):
+    from engine.mail_receiver import MailReceiver
+    from engine.tasks import TaskFilter
+    from tests.smtp_server import SmtpServer, free_port
+    from tests.test_mail import engine_on, mail, send
+
+    outgoing = SmtpServer().start()  # the customer's mail server: their inbox
+    care = engine_on(database_url, outgoing.port)
+    receiver = MailReceiver(care.mail.store, "127.0.0.1", free_port())
+    receiver.start()
+    try:
+        care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+        with care.db.write() as session:
+            session.add(Customer(id="C-1", name="Ada Lovelace", email="ada@example.com", tier="premium", language="en"))
+        question = mail(subject="Printer broken", body="It prints nothing since this morning.")
+        send(receiver, question)
+        care.mail.process_due("test")
+        [row] = care.mail.store.list().items
+        care.jobs.run_due("test")  # the customer is looked up; the answer task waits for its team
+        [task] = care.tasks.list(TaskFilter(instance_id=row["instance_id"]), 10, None).items
+        care.identity.add_group(task["candidate_groups"][0])
+        care.identity.add_user("sam", "staff", [task["candidate_groups"][0]], password=PASSWORD)
+        with live_server(care) as base:
+            sign_in(browser_page, base, "sam")
+            browser_page.goto(f"{base}/tasks")
+            browser_page.locator(f"tr[data-task-id='{task['id']}']").get_by_role("button", name="Claim").click()
+            browser_page.get_by_role("textbox", name="Answer to the customer").fill("Switch it off and on again.")
+            check_page(browser_page, "staff-task-answer-mailed-inquiry")
+            browser_page.get_by_role("button", name="Complete").click()
+            browser_page.wait_for_url(f"{base}/instances/{row['instance_id']}")
+        care.jobs.run_due("test")  # the worker sends the answer
+        [answer] = outgoing.messages
+        reference = care.runtime.get(row["instance_id"])["reference"]
+        assert answer["To"] == "ada@example.com" and f"[{reference}]" in answer["Subject"]
+        assert answer["In-Reply-To"] == question["Message-ID"] and question["Message-ID"] in answer["References"]
+        assert "Switch it off and on again." in answer.get_content() and answer["Auto-Submitted"] is None
+    finally:
+        receiver.stop()
+        outgoing.stop()
+        care.close()

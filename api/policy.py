@@ -6,12 +6,15 @@ to the engine, which filters rows by it.
 
 - designers: deploy, check, view definitions; not complete tasks;
 - staff: tasks of their groups, assigned to them or naming them; instances they have a task in;
+- team leads (group ``team_lead``): also hand tasks of their teams on to the teams' members, and on
+  the task page see every task of their teams, whoever holds it (:func:`oversight_scope`);
 - integration accounts: start instances, publish messages and signals, submit inquiries, and call
   the Camunda REST subset under ``/engine-rest`` (external-task workers and Camunda integrations);
 - staff also submit inquiries (a phone call, a visit at the desk);
 - every staff member reads every customer's record and timeline (the care center is one point of
-  contact: whoever answers must see the whole customer), but no tracking codes: those secrets are
-  for admins and integration accounts (:func:`may_read_tracking_codes`);
+  contact: whoever answers must see the whole customer), their contacts and notes, and adds notes,
+  but no tracking codes: those secrets are for admins and integration accounts
+  (:func:`may_read_tracking_codes`);
 - admins: everything;
 - customers: only the public status endpoints.
 """
@@ -101,6 +104,9 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "tasks.draft": frozenset({STAFF}),
     "customers.get": frozenset({STAFF}),
     "customers.timeline": frozenset({STAFF}),
+    "customers.list_contacts": frozenset({STAFF}),
+    "customers.list_notes": frozenset({STAFF}),
+    "customers.add_note": frozenset({STAFF}),
     "messages.publish": frozenset({INTEGRATION}),
     "messages.broadcast": frozenset({INTEGRATION}),
     "messages.submit_inquiry": frozenset({INTEGRATION, STAFF}),
@@ -113,8 +119,18 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.task_submit": frozenset({STAFF}),
     "staff_tasks.claim": frozenset({STAFF}),
     "staff_tasks.unclaim": frozenset({STAFF}),
+    "staff_tasks.add_note": frozenset({STAFF}),
+    "notes.list_notes": frozenset({STAFF}),
+    "notes.add_note": frozenset({STAFF}),
     "staff_instances.index": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
+    "staff_customers.index": frozenset({STAFF}),
+    "staff_customers.show": frozenset({STAFF}),
+    "staff_customers.log_contact": frozenset({STAFF}),
+    "staff_customers.add_note": frozenset({STAFF}),
+    "staff_customers.new_caller": frozenset({STAFF}),
+    "staff_customers.new_caller_submit": frozenset({STAFF}),
+    "staff_search.index": frozenset({STAFF}),
     "staff_attachments.index": frozenset({STAFF}),
     "staff_attachments.download": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
@@ -135,7 +151,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
 TEAM_LEAD_GROUP = "team_lead"
 
 # endpoint -> group whose members may call it, whatever their role.
-ALLOWED_GROUPS: dict[str, str] = {"tasks.assign": TEAM_LEAD_GROUP}
+ALLOWED_GROUPS: dict[str, str] = {"tasks.assign": TEAM_LEAD_GROUP, "staff_tasks.reassign": TEAM_LEAD_GROUP}
 
 
 def is_public(endpoint: str | None) -> bool:
@@ -169,6 +185,18 @@ def without_secrets(principal: Principal, views: list[dict]) -> list[dict]:
 def team_scope(principal: Principal) -> TaskScope:
     """What the principal sees as a team member, even an admin (the "Mine" and "My teams" tabs)."""
     return TaskScope(principal.name, principal.groups)
+
+
+def oversight_scope(principal: Principal) -> TaskScope | None:
+    """:func:`task_scope`, widened for team leads to every task of their teams, whoever holds it.
+
+    For the task page and its hand-on form: a lead sees a colleague's claimed task to give it to
+    someone else. Filling in and completing a task stays with :func:`task_scope`.
+    """
+    scope = task_scope(principal)
+    if scope is None or TEAM_LEAD_GROUP not in principal.groups:
+        return scope
+    return TaskScope(principal.name, principal.groups, principal.groups - {TEAM_LEAD_GROUP})
 
 
 def task_scope(principal: Principal) -> TaskScope | None:

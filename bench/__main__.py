@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from bench import machine, mail, overhead, profile, report, scale, size, timers
+from bench import machine, mail, overhead, profile, report, scale, size, timers, workspace
 from bench.common import RESULTS, WORK_DIR, write_result
 
 SECTIONS = {
@@ -19,6 +19,7 @@ SECTIONS = {
     "timers": timers.run,
     "size": size.run,
     "profile": profile.run,
+    "workspace": workspace.run,
     "mail": mail.run,
 }
 

@@ -1,4 +1,4 @@
-"""Section 7: mail arriving while no worker runs is all stored, then one worker turns it into cases; none lost or twice.
+"""Section 8: mail arriving while no worker runs is all stored, then one worker turns it into cases; none lost or twice.
 
 A real ``carecenter mail receive`` process takes the mails over SMTP on loopback from a few
 concurrent connections (as a mail server delivers), on PostgreSQL, with no worker running: every

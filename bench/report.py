@@ -237,6 +237,59 @@ def profile_section(data: dict) -> str:
     return "\n".join(lines)
 
 
+def workspace_section(data: dict, folder: Path) -> str:
+    goals = data["goals"]
+    empty, loaded = data["empty"], data["loaded"]
+    lines = [
+        f"The staff search (`GET /search?q=`), {data['transport']}, {data['backend']}: a nearly empty database "
+        f"({empty['cases']:,} cases, {empty['customers']:,} customers) beside a loaded one ({loaded['cases']:,} "
+        f"cases, {data['open_share']:.0%} open, and {loaded['customers']:,} customers, seeded with bulk inserts in "
+        f"{data['load_seconds']:.0f} s), measured in {data['rounds']} alternating rounds, "
+        f"{data['samples_per_query_kind']} searches per kind of query on each, every one a fresh term. Goals: "
+        f"p95 ≤ {goals['p95_ms']} ms; loaded ≤ {goals['loaded_to_empty']} × empty.",
+        "",
+        "| query | empty p50 / p95 / p99 ms | loaded p50 / p95 / p99 ms | p95 loaded/empty | goal |",
+        "|---|---|---|---|---|",
+    ]
+    for row in data["queries"]:
+        ok = row["loaded"]["p95"] <= goals["p95_ms"] and row["p95_ratio"] <= goals["loaded_to_empty"]
+        label = "all kinds" if row["query"] == "all" else row["query"].replace("_", " ")
+        lines.append(
+            f"| {label} | {_ms(row['empty'])} | {_ms(row['loaded'])} | {row['p95_ratio']:.2f} | {_verdict(ok)} |"
+        )
+    if data.get("pages"):
+        page_goals = data["page_goals"]
+        lines += [
+            "",
+            f"The customer page (`GET /customers/<id>`: who they are, requests, contacts, notes, systems and "
+            f"licenses) for a random customer, as often on each database. Goals: p95 ≤ {page_goals['p95_ms']} ms; "
+            f"loaded ≤ {page_goals['loaded_to_empty']} × empty.",
+            "",
+            "| page | empty p50 / p95 / p99 ms | loaded p50 / p95 / p99 ms | p95 loaded/empty | goal |",
+            "|---|---|---|---|---|",
+        ]
+        for row in data["pages"]:
+            ok = row["loaded"]["p95"] <= page_goals["p95_ms"] and row["p95_ratio"] <= page_goals["loaded_to_empty"]
+            lines.append(
+                f"| {row['page'].replace('_', ' ')} | {_ms(row['empty'])} | {_ms(row['loaded'])} | "
+                f"{row['p95_ratio']:.2f} | {_verdict(ok)} |"
+            )
+
+    def draw(axes) -> None:
+        rows = data["queries"]
+        positions = range(len(rows))
+        axes.bar([p - 0.2 for p in positions], [r["empty"]["p95"] for r in rows], 0.4, label="nearly empty")
+        axes.bar([p + 0.2 for p in positions], [r["loaded"]["p95"] for r in rows], 0.4, label="loaded")
+        axes.axhline(goals["p95_ms"], color="tab:red", linestyle="--", linewidth=1, label="goal")
+        axes.set_xticks(list(positions), [r["query"].replace("_", "\n") for r in rows])
+        axes.set_ylabel("p95 latency (ms)")
+        axes.set_title("Staff search on a nearly empty and on a loaded database")
+        axes.legend()
+
+    lines += ["", _plot(folder, "workspace", draw)]
+    return "\n".join(lines)
+
+
 def mail_section(data: dict) -> str:
     goals, run = data["goals"], data["run"]
     receive_ok = run["receive_mails_per_s"] >= goals["receive_mails_per_s"]
@@ -280,8 +333,10 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("5. Memory", scale and memory_section(scale)))
     profile = _load(folder, "profile")
     sections.append(("6. Profile of the worst figure", profile and profile_section(profile)))
+    workspace = _load(folder, "workspace")
+    sections.append(("7. Workspace search and customer page", workspace and workspace_section(workspace, folder)))
     mail = _load(folder, "mail")
-    sections.append(("7. Mail", mail and mail_section(mail)))
+    sections.append(("8. Mail", mail and mail_section(mail)))
     parts = [
         "# Benchmarks",
         "",

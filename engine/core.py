@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import process_library.operations  # noqa: F401  (registers the care operations and the store's tables)
+from engine.cases import Cases
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
@@ -15,9 +16,11 @@ from engine.intake import Intake
 from engine.jobs import JobConfig, Jobs
 from engine.mail_inbox import MailInbox
 from engine.messages import Messages
+from engine.notes import Notes
 from engine.repository import Repository
 from engine.runtime import Runtime
 from engine.scripting import create_script_engine
+from engine.search_query import Search
 from engine.tasks import Tasks
 from engine.timer_specs import TimerSettings
 from engine.timers import TimerConfig, Timers
@@ -48,6 +51,8 @@ class CareEngine:
         self.executor = Executor(self.db, self.repository, self.history, self.clock, script_engine)
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
         self.tasks = Tasks(self.db, self.executor, self.history, self.clock)
+        self.cases = Cases(self.db, self.repository, self.executor)
+        self.notes = Notes(self.db, self.history, self.clock)
         self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)
         self.tokens = Tokens(self.db, self.clock)
         self.identity = Identity(self.db, self.clock)
@@ -60,6 +65,7 @@ class CareEngine:
         self.executor.message_listeners.append(self.messages.deliver_thrown)
         self.intake = Intake(self.db, self.messages)
         self.mail = MailInbox(self.db, self.clock, settings, self.intake)
+        self.search = Search(self.db)
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )

@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import case_reference, human_tasks, jobs, messages, read_models, state, status, timers
+from engine import case_reference, human_tasks, jobs, messages, read_models, search, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -96,8 +96,7 @@ class Executor:
         """Insert a new instance and run it to its first wait state, in the caller's transaction.
 
         ``deliver`` hands the new workflow the message or signal that starts it; ``prepare`` sets
-        columns of the new row (e.g. the channel) before it first runs, and may write rows beside it in
-        the same transaction (``object_session(row)``), e.g. the confirmation mail of a new inquiry.
+        columns of the new row (e.g. the channel) before it first runs.
         """
         now = self.clock.now()
         workflow = self.new_workflow(definition, variables, start_event)
@@ -117,13 +116,15 @@ class Executor:
             started_at=now,
             updated_at=now,
         )
-        session.add(row)
-        if prepare is not None:  # in the session already: what it writes beside the row is in this transaction
+        if prepare is not None:
             prepare(row)
+        session.add(row)
         session.flush()
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
         with running_for(StepContext(principal, principal, row.id, row.process_key)):
-            return row, self.advance(session, row, workflow, definition, principal, new_instance=True)
+            tasks = self.advance(session, row, workflow, definition, principal, new_instance=True)
+        search.index_instance(session, row, new_instance=True)  # its subject is in the state the first steps stored
+        return row, tasks
 
     def mutate(
         self, instance_id: int, change: Change, principal: str, use_returned_workflow: bool = False

@@ -38,9 +38,11 @@ class FormDataInvalid(CareError):
     status = 422
     title = "The form data is invalid"
 
-    def __init__(self, errors: list[dict]) -> None:
+    def __init__(self, errors: list[dict], texts: list[tuple[str, dict]] | None = None) -> None:
         super().__init__(f"{len(errors)} field(s) need attention; nothing was changed", errors=errors)
         self.errors = errors
+        # each message as a template of MESSAGES and its values, so that pages can show it in the viewer's language
+        self.texts = texts if texts is not None else [(error["message"], {}) for error in errors]
 
 
 def ui_name_for(form_name: str) -> str:
@@ -85,41 +87,58 @@ def parse_form(name: str, content: bytes) -> dict:
     return document
 
 
+# What a failed check says; %(name)s placeholders take the schema's values. The pages translate these.
+MESSAGES = {
+    "required": "This field is required.",
+    "readOnly": "This field is read-only.",
+    "type": "Expected %(expected)s.",
+    "enum": "Choose one of: %(expected)s.",
+    "minimum": "Must be at least %(expected)s.",
+    "maximum": "Must be at most %(expected)s.",
+    "exclusiveMinimum": "Must be more than %(expected)s.",
+    "exclusiveMaximum": "Must be less than %(expected)s.",
+    "minLength": "Needs at least %(expected)s characters.",
+    "maxLength": "At most %(expected)s characters.",
+    "pattern": "Does not have the expected form.",
+    "format": "Not a valid %(expected)s.",
+    "minItems": "Needs at least %(expected)s entries.",
+    "maxItems": "At most %(expected)s entries.",
+    "additionalProperties": "Unexpected field(s): %(expected)s.",
+}
+
+
 def validate(schema: dict, data: dict) -> None:
     """Raise :class:`FormDataInvalid` listing every field that does not match the schema (or is ``readOnly``)."""
     validator = Draft202012Validator(schema, format_checker=_format_checker)
-    errors = []
+    errors: list[dict] = []
+    texts: list[tuple[str, dict]] = []
+
+    def add(path: list, template: str, values: dict) -> None:
+        errors.append({"field": ".".join(str(p) for p in path), "message": template % values if values else template})
+        texts.append((template, values))
+
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = list(error.absolute_path)
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else ""
-            path = [*path, missing]
-            message = "This field is required."
+            add([*path, missing], MESSAGES["required"], {})
+        elif error.validator in MESSAGES:
+            template = MESSAGES[error.validator]
+            add(path, template, {"expected": _expected(error)} if "%(" in template else {})
         else:
-            message = _friendly(error)
-        errors.append({"field": ".".join(str(p) for p in path), "message": message})
+            add(path, error.message, {})
     for name, spec in schema.get("properties", {}).items():
         if isinstance(spec, dict) and spec.get("readOnly") and name in data:
-            errors.append({"field": name, "message": "This field is read-only."})
+            add([name], MESSAGES["readOnly"], {})
     if errors:
-        raise FormDataInvalid(errors)
+        raise FormDataInvalid(errors, texts)
 
 
-def _friendly(error) -> str:
-    kind, expected = error.validator, error.validator_value
-    messages = {
-        "type": f"Expected {expected}.",
-        "enum": "Choose one of: " + ", ".join(str(v) for v in expected) + "." if isinstance(expected, list) else "",
-        "minimum": f"Must be at least {expected}.",
-        "maximum": f"Must be at most {expected}.",
-        "exclusiveMinimum": f"Must be more than {expected}.",
-        "exclusiveMaximum": f"Must be less than {expected}.",
-        "minLength": f"Needs at least {expected} characters.",
-        "maxLength": f"At most {expected} characters.",
-        "pattern": "Does not have the expected form.",
-        "format": f"Not a valid {expected}.",
-        "minItems": f"Needs at least {expected} entries.",
-        "maxItems": f"At most {expected} entries.",
-        "additionalProperties": "Unexpected field(s): " + error.message.split("(")[-1].rstrip(")") + ".",
-    }
-    return messages.get(kind) or error.message
+def _expected(error) -> str:
+    """The schema's value a message names, as a person reads it: ``a, b`` rather than ``['a', 'b']``."""
+    if error.validator == "additionalProperties":
+        return error.message.split("(")[-1].rstrip(")")
+    expected = error.validator_value
+    if isinstance(expected, list):
+        return ", ".join(str(v) for v in expected)
+    return str(expected)

@@ -22,7 +22,6 @@ with a matching signal start event; they are not buffered.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -226,6 +225,23 @@ def _delivered(message: Message, result: dict, now: datetime) -> None:
 # -- the service --------------------------------------------------------------------------------
 
 
+class PublishHooks:
+    """What a caller adds to publishing, in the engine's own transactions (channel intake records its contact so).
+
+    Each hook runs inside the transaction named, so what it writes is committed with that write or
+    not at all; none runs for a repeated ``message_id``.
+    """
+
+    def stored(self, session: Session, message: Message) -> None:
+        """The new message row was just written (flushed: its id is known)."""
+
+    def prepare(self, row: ProcessInstance) -> None:
+        """A new instance the message starts, before it first runs: set its columns (e.g. the channel)."""
+
+    def started(self, session: Session, row: ProcessInstance) -> None:
+        """The new instance after its first run, in the transaction that starts it."""
+
+
 @dataclass(frozen=True)
 class Published:
     """What publishing came to: the row id, where it went, and whether this call was a repeat."""
@@ -265,7 +281,7 @@ class Messages:
         message_id: str | None = None,
         ttl: str | None = None,
         target_instance_id: int | None = None,
-        on_start: Callable[[ProcessInstance], None] | None = None,
+        hooks: PublishHooks | None = None,
         keep: bool = True,
     ) -> Published:
         """Store a message and deliver it: to the catch that waits longest, else a message start, else the buffer.
@@ -300,10 +316,12 @@ class Messages:
                 session.add(row)
                 session.flush()
                 row_id = row.id
+                if hooks is not None:
+                    hooks.stored(session, row)
         except IntegrityError:  # the same message_id, published at the same moment by someone else
             with self.db.read() as session:
                 return self._repeat(session.scalar(select(Message).where(Message.message_id == message_id)))
-        return self.deliver(row_id, on_start=on_start, keep=keep)
+        return self.deliver(row_id, hooks=hooks, keep=keep)
 
     def _repeat(self, earlier: Message) -> Published:
         result = earlier.result or {"status": "buffered", "instances": []}
@@ -320,9 +338,7 @@ class Messages:
             duplicate=True,
         )
 
-    def deliver(
-        self, message_row: int, on_start: Callable[[ProcessInstance], None] | None = None, keep: bool = True
-    ) -> Published:
+    def deliver(self, message_row: int, hooks: PublishHooks | None = None, keep: bool = True) -> Published:
         """Deliver one stored message now if anything takes it; otherwise leave it buffered (or drop it)."""
         with self.db.read() as session:
             message = session.get(Message, message_row)
@@ -333,7 +349,7 @@ class Messages:
             delivered = self._deliver_to(message_row, instance_id, task_guid)
             if delivered is not None:
                 return delivered
-        started = self._start(message_row, on_start)
+        started = self._start(message_row, hooks)
         if started is not None:
             return started
         with self.db.write() as session:
@@ -404,7 +420,7 @@ class Messages:
             return None
         return outcome[-1] if outcome else None
 
-    def _start(self, message_row: int, on_start: Callable[[ProcessInstance], None] | None) -> Published | None:
+    def _start(self, message_row: int, hooks: PublishHooks | None) -> Published | None:
         with self.db.read() as session:
             message = session.get(Message, message_row)
             if message.target_instance_id is not None:
@@ -431,7 +447,7 @@ class Messages:
                     customer_id=None,
                     principal=principal,
                     deliver=lambda workflow: _catch_start(workflow, start_event, payload),
-                    prepare=on_start,
+                    prepare=hooks.prepare if hooks is not None else None,
                 )
             except CareError:
                 raise
@@ -442,6 +458,8 @@ class Messages:
                 )
                 message.status, message.result = "expired", {"status": "refused", "instances": [], "detail": refused}
             else:
+                if hooks is not None:
+                    hooks.started(session, row)
                 result = {
                     "status": "started",
                     "instances": [row.id],

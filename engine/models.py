@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -153,6 +154,13 @@ class HumanTask(Base):
         Index("ix_human_tasks_instance_status", "instance_id", "status"),
         Index("ix_human_tasks_assignee_status", "assignee", "status"),
         Index("ix_human_tasks_process_status", "process_key", "status"),
+        # The staff search finds open tasks by name: PostgreSQL's text index (SQLite: an FTS5 table, migration 0013).
+        Index(
+            "ix_human_tasks_open_name",
+            text("to_tsvector('simple', name)"),
+            postgresql_using="gin",
+            postgresql_where=text("status = 'open'"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -584,3 +592,36 @@ class MailBounce(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)  # what the reporting server said, last time
     outbox_id: Mapped[int | None] = mapped_column(Integer)  # the mail that bounced last
     inbound_mail_id: Mapped[int | None] = mapped_column(Integer)  # the report
+
+
+class CaseSearch(Base):
+    """The words a case is found by in the staff search, written with the instance row (see :mod:`engine.search`).
+
+    ``customer_name`` and ``subject`` are what the results show beside the case reference. The
+    database's text index on ``words`` is no model (migration 0013): on PostgreSQL a generated
+    ``words_tsv`` column with a GIN index, on SQLite an FTS5 table ``search_cases_fts`` kept by
+    triggers; the same for :class:`CustomerSearch`.
+    """
+
+    __tablename__ = "search_cases"
+    __table_args__ = (Index("ix_search_cases_customer", "customer_id"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    customer_name: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    words: Mapped[str] = mapped_column(Text)
+
+
+class CustomerSearch(Base):
+    """The words a customer of the store is found by in the staff search (see :mod:`engine.search`).
+
+    ``id`` is an integer so that SQLite's FTS5 table can name the row (customer ids are text).
+    """
+
+    __tablename__ = "search_customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))  # the customer's: what the results are sorted by
+    words: Mapped[str] = mapped_column(Text)

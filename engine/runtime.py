@@ -10,7 +10,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import human_tasks, state
+from engine import human_tasks, search, state
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, IdempotencyKeyReused, NotExecutable, NotFound
@@ -134,7 +134,7 @@ class Runtime:
                 workflow = state.load(
                     row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine
                 )
-                data = _visible_data(workflow)
+                data = visible_data(workflow)
             return instance_view(row, human_tasks.open_tasks(session, row.id), data)
 
     def list(
@@ -250,12 +250,13 @@ class Runtime:
                 if task is not None:
                     task.data["customer_id"] = customer_id
             self.history.record(session, row.id, "customer_linked", principal, customer_id=customer_id, was=previous)
+            search.index_instance(session, row)  # the case is found by its new customer's name
 
         _, row, tasks = self.executor.mutate(instance_id, change, principal)
         return instance_view(row, tasks)
 
 
-def _visible_data(workflow) -> dict:
+def visible_data(workflow) -> dict:
     """The data of the instance: the workflow's own data, overlaid with the newest task data."""
     data = dict(workflow.data)
     newest = [workflow.last_task] if workflow.last_task is not None else []

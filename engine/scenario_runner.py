@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from engine import search
 from engine.bpmn import SourceFile
 from engine.clock import VirtualClock
 from engine.config import Settings
@@ -147,9 +148,12 @@ class ScenarioRun:
                         values.setdefault("tier", "standard")
                         values.setdefault("language", "en")
                     try:
-                        session.add(model(**values))
+                        added = model(**values)
                     except TypeError as error:
                         raise StepFailed(f"store: {key}: {error}") from error
+                    session.add(added)
+                    if isinstance(added, Customer):
+                        search.index_customer(session, added)
                 session.flush()
 
     def perform(self, step: Step) -> None:

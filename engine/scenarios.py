@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from engine.contacts import CHANNELS
 from engine.timer_specs import parse_datetime
 
 DEFAULT_NOW = "2030-01-07T09:00:00+00:00"  # a Monday morning: office hours, far from the real clock
@@ -87,7 +88,7 @@ STEP_SCHEMAS: dict[str, dict] = {
         "type": "object",
         "required": ["customer", "subject", "body"],
         "properties": {
-            "channel": {"enum": ["email", "phone", "web", "chat", "visit"]},
+            "channel": {"enum": list(CHANNELS)},
             "customer": _OBJECT,
             "subject": _TEXT,
             "body": _TEXT,

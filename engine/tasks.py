@@ -12,16 +12,17 @@ from sqlalchemy import Row, and_, or_, select, update
 from engine import forms, human_tasks, state
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, NotFound, TaskNotOpen
+from engine.errors import Conflict, NotFound, TaskNotOpen, Unprocessable
 from engine.execution import Executor
 from engine.history import History
-from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
+from engine.models import Group, HumanTask, HumanTaskCandidate, ProcessInstance, User, UserGroup
 from engine.pagination import Page, page_of
 from engine.status import CUSTOMER_LANE
 from engine.views import instance_view, task_view
 from engine.visibility import TaskScope
 
 TASK_STATUSES = ("open", "completed", "cancelled")
+WORKER_ROLES = ("staff", "admin")  # who works on tasks (designers and integration accounts do not)
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,67 @@ class Tasks:
     def unclaim(self, task_id: int, principal: str, scope: TaskScope | None = None) -> dict:
         return self._set_assignee(task_id, None, principal, "task_unclaimed", "assigned", scope)
 
-    def assign(self, task_id: int, assignee: str | None, principal: str) -> dict:
-        """Give a task to someone (or back to its groups with ``None``), whoever holds it now."""
-        return self._set_assignee(task_id, assignee, principal, "task_assigned", "any", None)
+    def assign(self, task_id: int, assignee: str | None, principal: str, scope: TaskScope | None = None) -> dict:
+        """Give a task to someone (or back to its groups with ``None``), whoever holds it now.
+
+        With a ``scope`` (a team lead's), only a task the scope shows, and only to one of :meth:`assignable`.
+        """
+        if scope is not None and assignee is not None and assignee not in self._assignable_names(task_id):
+            raise Unprocessable(f"'{assignee}' is not an active member of the teams of task {task_id}")
+        return self._set_assignee(task_id, assignee, principal, "task_assigned", "any", scope)
+
+    def assignable(self, task_id: int) -> list[dict]:
+        """Who may be given the task: active staff (and admins) in its candidate groups or named as candidates."""
+        with self.db.read() as session:
+            task = self._visible(session, task_id, None)
+            groups, users = task.candidate_names("group"), task.candidate_names("user")
+            members = select(UserGroup.user_id).join(Group, Group.id == UserGroup.group_id)
+            members = members.where(Group.name.in_(groups))
+            query = (
+                select(User.username, User.display_name)
+                .where(
+                    User.disabled.is_(False),
+                    User.role.in_(WORKER_ROLES),
+                    or_(User.id.in_(members), User.username.in_(users)),
+                )
+                .order_by(User.display_name, User.username)
+            )
+            return [{"username": name, "display_name": shown or name} for name, shown in session.execute(query)]
+
+    def _assignable_names(self, task_id: int) -> set[str]:
+        return {person["username"] for person in self.assignable(task_id)}
+
+    def next_open(self, done: dict, username: str, scope: TaskScope | None = None) -> dict | None:
+        """The task to take after ``done`` (a task view): an open one of the same team(s) that ``username`` may do.
+
+        Unclaimed or already theirs, never the customer's; the soonest due first, then the oldest.
+        """
+        groups = done["candidate_groups"]
+        if not groups:
+            return None
+        query = (
+            select(*LISTED_COLUMNS)
+            .where(
+                HumanTask.status == "open",
+                HumanTask.id != done["id"],
+                HumanTask.lane.is_(None) | (HumanTask.lane != CUSTOMER_LANE),
+                HumanTask.assignee.is_(None) | (HumanTask.assignee == username),
+                HumanTask.id.in_(
+                    select(HumanTaskCandidate.task_id).where(
+                        HumanTaskCandidate.kind == "group",
+                        HumanTaskCandidate.name.in_(groups),
+                        HumanTaskCandidate.task_open.is_(True),
+                    )
+                ),
+            )
+            .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+            .limit(1)
+        )
+        if scope is not None:
+            query = query.where(scope.task_predicate())
+        with self.db.read() as session:
+            found = _with_candidates(session, list(session.execute(query)))
+            return task_view(found[0], self.clock.now()) if found else None
 
     def _set_assignee(
         self, task_id: int, assignee: str | None, principal: str, event: str, expect: str, scope: TaskScope | None

@@ -24,10 +24,15 @@ class Forbidden(CareError):
 
 @dataclass(frozen=True)
 class TaskScope:
-    """A staff member: sees tasks assigned to them, and unclaimed tasks of their groups or naming them."""
+    """A staff member: sees tasks assigned to them, and unclaimed tasks of their groups or naming them.
+
+    ``oversees`` names teams whose every task the principal sees, whoever holds it: a team lead's
+    view for handing work around (the policy gives it only where a lead may do that).
+    """
 
     username: str
     groups: frozenset[str]
+    oversees: frozenset[str] = frozenset()
 
     def task_predicate(self) -> ColumnElement[bool]:
         candidate = exists(
@@ -39,13 +44,25 @@ class TaskScope:
                 ),
             )
         )
-        return or_(
+        visible = [
             HumanTask.assignee == self.username,
             HumanTask.completed_by == self.username,
             and_(HumanTask.assignee.is_(None), candidate),
-        )
+        ]
+        if self.oversees:
+            overseen = exists(
+                select(HumanTaskCandidate.task_id).where(
+                    HumanTaskCandidate.task_id == HumanTask.id,
+                    HumanTaskCandidate.kind == "group",
+                    HumanTaskCandidate.name.in_(sorted(self.oversees)),
+                )
+            )
+            visible.append(overseen)
+        return or_(*visible)
 
     def allows_task(self, task: HumanTask) -> bool:
+        if set(task.candidate_names("group")) & self.oversees:
+            return True
         if task.assignee is not None:
             return task.assignee == self.username
         if task.completed_by == self.username:

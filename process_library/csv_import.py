@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import search
 from engine.db import Database
 from process_library.store import LEVELS, LICENSE_STATUSES, TIERS, Customer, License, System
 
@@ -111,6 +112,7 @@ KINDS: dict[str, Kind] = {
             Column("tier", _choice(TIERS), "standard"),
             Column("language", default="en"),
             Column("postcode", _optional, ""),
+            Column("phone", _optional, ""),
         ),
     ),
     "systems": Kind(
@@ -220,10 +222,19 @@ def _upsert(session: Session, spec: Kind, values: dict) -> str:
         defaults = {
             column.name: column.convert(column.default) for column in spec.columns if column.default is not None
         }
-        session.add(spec.model(**{**defaults, **values}))
+        row = spec.model(**{**defaults, **values})
+        session.add(row)
+        _indexed(session, row)
         return "created"
     if all(getattr(row, name) == value for name, value in values.items()):
         return "unchanged"
     for name, value in values.items():
         setattr(row, name, value)
+    _indexed(session, row)
     return "updated"
+
+
+def _indexed(session: Session, row: Customer | System | License) -> None:
+    """Customers are found by the staff search: their search row is written with them."""
+    if isinstance(row, Customer):
+        search.index_customer(session, row)

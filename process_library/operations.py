@@ -20,9 +20,11 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import contacts
 from engine.clock import Clock
 from engine.db import Database
 from engine.mail_threading import answer_headers, signed_message_id, with_reference
+from engine.models import ProcessInstance
 from engine.templating import TemplateError, render_text
 from engine.timer_specs import parse_datetime
 from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, message_id, outbox_headers
@@ -137,7 +139,7 @@ def notify_customer(
             attempts=0,
             created_at=context.clock.now(),
         )
-        message = _write_once(context.db, OutboxMessage, key, lambda _session: mail)
+        message = _write_once(context.db, OutboxMessage, key, lambda session: _with_contact(session, context, mail))
     if message.status == "failed":
         message = _readdressed(context, message)
     if message.status == "failed":
@@ -145,6 +147,26 @@ def notify_customer(
     if message.status == "held" and context.settings.smtp_host:
         message = _deliver(context, message)
     return {"outbox_id": message.id, "status": message.status}
+
+
+def _with_contact(session: Session, context: OperationContext, mail: OutboxMessage) -> OutboxMessage:
+    """The mail, and the outbound contact that records it on the customer page, in the outbox row's transaction.
+
+    The contact keeps the text without the case's tracking code (the secret of its status link).
+    """
+    instance = session.get(ProcessInstance, context.instance_id) if context.instance_id else None
+    contacts.record(
+        session,
+        customer_id=mail.payload["customer_id"],
+        instance_id=context.instance_id,
+        channel="email",
+        direction="out",
+        subject=mail.subject,
+        text=contacts.without_secret(mail.body, instance.tracking_code if instance else None),
+        recorded_by=contacts.PROCESS_PREFIX + context.process_key,
+        at=mail.created_at,
+    )
+    return mail
 
 
 def _readdressed(context: OperationContext, message: OutboxMessage) -> OutboxMessage:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.models import Base
@@ -39,6 +39,13 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(10))
     postcode: Mapped[str | None] = mapped_column(String(20))  # with a case reference, it opens the status page
     phone: Mapped[str | None] = mapped_column(String(50))  # as typed; staff find the caller by it
+
+
+# Staff find customers by the beginning of their name, e-mail or id (process_library/customers.py). On
+# PostgreSQL, migration 0014 creates these with COLLATE "C" (byte-wise), which Alembic does not compare.
+Index("ix_customers_name_key", func.lower(Customer.name), Customer.id)
+Index("ix_customers_email_key", func.lower(Customer.email))
+Index("ix_customers_id_key", func.lower(Customer.id))
 
 
 class System(Base):

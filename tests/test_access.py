@@ -151,7 +151,7 @@ def test_a_claimed_task_is_visible_only_to_its_assignee_and_admins(care, anonymo
     assert [t["id"] for t in anonymous.get("/api/tasks", headers=sue).json["items"]] == [task_id]
 
 
-def test_team_leads_and_admins_reassign(anonymous, people):
+def test_team_leads_reassign_within_their_teams_and_admins_anywhere(care, anonymous, people):
     admin = auth(people["admin"])
     anonymous.post("/api/deployments", data=upload("hello_care.bpmn"), headers=admin)
     task_id = anonymous.post("/api/process-definitions/hello_care/instances", json={}, headers=admin).json["tasks"][0][
@@ -163,7 +163,14 @@ def test_team_leads_and_admins_reassign(anonymous, people):
         ).status_code
         == 403
     )
-    moved = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "sam"}, headers=auth(people["lead"]))
+    # tina leads technical, not support: the support task is not hers to hand on
+    refused = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "sam"}, headers=auth(people["lead"]))
+    assert refused.status_code == 403
+    care.identity.add_user("lea", "staff", ["support", "team_lead"])
+    support_lead = auth(care.tokens.create("lea-token", username="lea")[1])
+    outsider = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "tina"}, headers=support_lead)
+    assert outsider.status_code == 422 and "not an active member" in outsider.json["detail"]
+    moved = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "sam"}, headers=support_lead)
     assert moved.status_code == 200 and moved.json["assignee"] == "sam"
     assert anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": "nobody"}, headers=admin).status_code == 404
     back = anonymous.post(f"/api/tasks/{task_id}/assign", json={"assignee": None}, headers=admin)

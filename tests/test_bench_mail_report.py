@@ -28,9 +28,9 @@ def test_the_mail_section_says_which_goals_were_met(tmp_path):
     goals = {"receive_mails_per_s": 200, "process_mails_per_s": 20, "lost": 0, "twice": 0}
     (tmp_path / "mail.json").write_text(json.dumps({"backend": "postgresql", "run": RUN, "goals": goals}))
     text = report.render(tmp_path, tmp_path / "BENCHMARKS.md")
-    section = text.split("## 7. Mail", 1)[1]
+    section = text.split("## 8. Mail", 1)[1]
     assert "| 1,000 | 1,000 | 1,000 | 250 (met) | 1,000 | 12.5 (**missed**) | 90.0 | 0 | 0 (met) |" in section
 
 
 def test_a_run_without_mail_results_says_so(tmp_path):
-    assert "## 7. Mail\n\n_No results for this section in this run._" in report.render(tmp_path, tmp_path / "B.md")
+    assert "## 8. Mail\n\n_No results for this section in this run._" in report.render(tmp_path, tmp_path / "B.md")

@@ -96,3 +96,31 @@ def test_loglog_exponent_recovers_the_power():
     xs = [10, 100, 300, 1000]
     assert loglog_exponent(xs, [3 * x for x in xs]) == pytest.approx(1.0)
     assert loglog_exponent(xs, [x**2 for x in xs]) == pytest.approx(2.0)
+
+
+def test_the_workspace_section_judges_each_kind_of_query(tmp_path):
+    fast = {"p50": 10.0, "p95": 20.0, "p99": 30.0, "max": 40.0, "n": 5}
+    slow = {**fast, "p95": 60.0}
+    write(
+        tmp_path,
+        "workspace",
+        {
+            "backend": "postgresql",
+            "transport": "Flask test client",
+            "empty": {"customers": 100, "cases": 500},
+            "loaded": {"customers": 20000, "cases": 100000},
+            "open_share": 0.1,
+            "load_seconds": 100.0,
+            "samples_per_query_kind": 5,
+            "rounds": 1,
+            "goals": {"p95_ms": 50, "loaded_to_empty": 1.2},
+            "queries": [
+                {"query": "phone", "empty": fast, "loaded": fast, "p95_ratio": 1.0},
+                {"query": "name_prefix", "empty": fast, "loaded": slow, "p95_ratio": 3.0},
+            ],
+        },
+    )
+    text = report.write(tmp_path, tmp_path / "BENCHMARKS.md").read_text()
+    assert "| phone | 10.0 / 20.0 / 30.0 | 10.0 / 20.0 / 30.0 | 1.00 | met |" in text
+    assert "| name prefix | 10.0 / 20.0 / 30.0 | 10.0 / 60.0 / 30.0 | 3.00 | **missed** |" in text
+    assert "100,000 cases" in text and (tmp_path / "workspace.png").stat().st_size > 0

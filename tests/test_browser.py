@@ -91,7 +91,7 @@ def test_staff_claims_fills_in_fixes_and_completes_a_task(server, page):
     sync_api.expect(page.get_by_text("Printer offline")).to_be_visible()
 
     page.get_by_label("Minutes spent").fill("900")
-    page.get_by_role("button", name="Complete").click()
+    page.get_by_role("button", name="Complete", exact=True).click()
     sync_api.expect(page.get_by_role("alert")).to_contain_text("need attention")
     sync_api.expect(page.locator("[data-field='answer']")).to_have_text("This field is required.")
     sync_api.expect(page.locator("[data-field='minutes_spent']")).to_have_text("Must be at most 480.")
@@ -101,7 +101,7 @@ def test_staff_claims_fills_in_fixes_and_completes_a_task(server, page):
     page.get_by_role("textbox", name="Answer to the customer").fill("Restarted the print server.")
     page.get_by_label("Minutes spent").fill("15")
     page.get_by_label("workaround").check()
-    page.get_by_role("button", name="Complete").click()
+    page.get_by_role("button", name="Complete", exact=True).click()
     page.wait_for_url(f"{base}/instances/{instance['id']}")
     sync_api.expect(page.locator("#instance-status")).to_have_text("Completed")
     sync_api.expect(page.locator(".diagram svg")).to_be_visible()

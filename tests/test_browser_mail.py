@@ -118,7 +118,7 @@ def test_a_mailed_inquiry_answered_on_the_task_page_reaches_the_customers_inbox_
             browser_page.locator(f"tr[data-task-id='{task['id']}']").get_by_role("button", name="Claim").click()
             browser_page.get_by_role("textbox", name="Answer to the customer").fill("Switch it off and on again.")
             check_page(browser_page, "staff-task-answer-mailed-inquiry")
-            browser_page.get_by_role("button", name="Complete").click()
+            browser_page.get_by_role("button", name="Complete", exact=True).click()
             browser_page.wait_for_url(f"{base}/instances/{row['instance_id']}")
         care.jobs.run_due("test")  # the worker sends the answer
         [answer] = outgoing.messages

@@ -262,3 +262,21 @@ def test_whom_a_task_waits_for_in_words(app):
         )
         assert waiting_label({**task, "assignee": "sam", "groups": ["support"]}, people) == "Sam Miller"
         assert waiting_label(task, people) == "Zatím nikdo neurčen"
+
+
+def test_the_list_and_the_case_page_speak_the_models_words_in_the_viewers_language(site, care):
+    from engine.bpmn import SourceFile
+    from engine.config import PROJECT_ROOT
+
+    processes = PROJECT_ROOT / "processes"
+    files = [
+        SourceFile(p.name, p.read_bytes()) for p in (processes / n for n in ("hello_care.bpmn", "hello_care.de.po"))
+    ]
+    care.repository.deploy(files, "with catalogs", "t")
+    case = start(care)
+    sign_in(site, "sam")
+    care.identity.set_preferences(care.identity.by_name("sam").id, language="de", time_zone=None)
+    listing = visible(get(site, "/instances"))
+    assert "Hallo Kundendienst" in listing and "Anfrage beantworten" in listing
+    page = visible(get(site, f"/instances/{case['id']}"))
+    assert "Hallo Kundendienst" in page and "Anfrage beantworten" in page

@@ -13,14 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from engine import case_reference
 from engine.db import Database
 from engine.models import Base
-from engine.schema import alembic_config, upgrade
+from engine.schema import alembic_config, include_name, upgrade
 from tests.conftest import TEST_DATABASE_URL
 
 
 def test_migrated_schema_matches_the_models(database_url):
     database = Database(database_url)
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include_name})
         differences = compare_metadata(context, Base.metadata)
     database.dispose()
     assert differences == []

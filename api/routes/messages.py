@@ -61,5 +61,7 @@ def submit_inquiry():
         body=body["body"],
         reference=body.get("reference"),
         principal=current_principal().name,
+        message_id=body.get("message_id"),
+        register=True,  # integration accounts and staff: a caller the store does not know is filed in it
     )
     return without_secrets(current_principal(), [result.as_dict()])[0], 201 if result.started else 200

@@ -2,6 +2,7 @@
 
 from flask import Blueprint
 
+from api import policy
 from api.auth import current_principal, current_scope
 from api.requests import json_body, paged, query_args
 from api.routes.common import care
@@ -51,7 +52,8 @@ def assign(task_id: int):
     assignee = json_body()["assignee"]
     if assignee is not None:
         assignee = care().identity.by_name(assignee).username
-    return care().tasks.assign(task_id, assignee, current_principal().name)
+    principal = current_principal()  # a team lead: only tasks of their teams, only to their members
+    return care().tasks.assign(task_id, assignee, principal.name, policy.oversight_scope(principal))
 
 
 @blueprint.get("/api/tasks/<id:task_id>/form")

@@ -1,12 +1,18 @@
-"""Staff task pages: the task list with its tabs and filters, and the task form, rendered on the server.
+"""Staff task pages: the task list with its tabs and filters, and the task page, rendered on the server.
+
+The task page shows the case first (customer, reference, process, stage, due time, the conversation
+and the internal notes), then the form. *Complete and next* opens the next open task of the same
+team; team leads and admins hand a task to a member of its teams from the page.
 
 They call the same engine services as the JSON API with the same policy scope, so a page can
-never show or do more than the API allows.
+never show or do more than the API allows; a team lead's page view reaches every task of the
+teams they lead (:func:`api.policy.oversight_scope`), to see and hand on work.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
@@ -14,13 +20,16 @@ from api import policy
 from api.auth import current_principal, current_scope
 from api.pages.feedback import act
 from api.pages.form_fields import fields_for, read_form
+from api.pages.locale import gettext, local_time, page_language
+from api.pages.model_words import task_name, translate_fields
 from api.pages.signin import check_csrf, safe_next
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import forms
-from engine.errors import CareError
+from engine.errors import CareError, TaskNotOpen
 from engine.forms import FormDataInvalid
 from engine.models import MAX_ID
+from engine.notes import MAX_NOTE
 from engine.pagination import clamp_limit
 from engine.tasks import TaskFilter
 
@@ -29,6 +38,9 @@ blueprint.before_request(check_csrf)
 TABS = ("mine", "teams", "all")
 PAGE_SIZE = 25
 ROW_ID = re.compile(numbers_up_to(MAX_ID))
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)")
+REASSIGN = "staff_tasks.reassign"
+NOT_OPEN = "This task is no longer open: it was completed or cancelled meanwhile."
 
 
 def _id(name: str) -> int | None:
@@ -53,7 +65,9 @@ def task_list():
     scope = None if tab == "all" else policy.team_scope(principal)
     page = care().tasks.list(filters, clamp_limit(PAGE_SIZE), _id("after"), scope)
     customers = care().runtime.customers_of([t["instance_id"] for t in page.items])
-    processes = [d.key for d in care().repository.latest_definitions()]
+    names = care().cases.customer_names([c for c in customers.values() if c])
+    titles = care().cases.process_titles()
+    people = care().cases.people_names([t["assignee"] for t in page.items])
     teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
     next_url = None
     if page.next_after is not None:
@@ -61,12 +75,14 @@ def task_list():
     return render_template(
         "staff/tasks.html",
         tasks=page.items,
-        customers=customers,
+        customers={i: names.get(c, c) for i, c in customers.items() if c},
+        titles=titles,
+        people=people,
         tab=tab,
         team=team,
         teams=teams,
         process=request.args.get("process", ""),
-        processes=processes,
+        processes=sorted(titles.items(), key=lambda item: item[1].lower()),
         sort=filters.sort,
         next_url=next_url,
         principal=principal,
@@ -85,6 +101,47 @@ def unclaim(task_id: int):
     return redirect(safe_next(request.form.get("back"), url_for("staff_tasks.task_list")))
 
 
+@blueprint.post("/tasks/<id:task_id>/assign")
+def reassign(task_id: int):
+    """Team leads and admins give the task to a member of its teams, or back to the teams (no one)."""
+    principal = current_principal()
+    assignee = request.form.get("assignee", "").strip() or None
+    _load_form(task_id)  # 403/404 for a task outside the lead's teams
+    members = {p["username"]: p["display_name"] for p in care().tasks.assignable(task_id)}
+    if assignee is not None and assignee not in members:
+        flash(gettext("Only an active member of the task's teams can be given the task."), "error")
+        return redirect(url_for("staff_tasks.task", task_id=task_id))
+    message = (
+        gettext("Task given to %(name)s.", name=members[assignee])
+        if assignee
+        else gettext("Task given back to its team.")
+    )
+    try:
+        care().tasks.assign(task_id, assignee, principal.name, policy.oversight_scope(principal))
+    except TaskNotOpen:
+        flash(gettext(NOT_OPEN), "error")
+    except CareError as error:
+        if error.status in (403, 404):
+            abort(error.status)
+        flash(error.detail, "error")
+    else:
+        flash(message, "info")
+    return redirect(url_for("staff_tasks.task", task_id=task_id))
+
+
+@blueprint.post("/tasks/<id:task_id>/notes")
+def add_note(task_id: int):
+    """A note on the task's case, for staff only."""
+    form = _load_form(task_id)
+    text = request.form.get("text", "")
+    if not text.strip() or len(text.strip()) > MAX_NOTE:
+        error = gettext("Write a note of 1 to %(limit)s characters.", limit=MAX_NOTE)
+        return _task_page(task_id, note=text, note_error=error, status=422)
+    scope = policy.oversight_scope(current_principal())
+    act(lambda: care().notes.add(form["task"]["instance_id"], text, current_principal().name, scope), "Note added.")
+    return redirect(url_for("staff_tasks.task", task_id=task_id) + "#notes-title")
+
+
 @blueprint.get("/tasks/<id:task_id>")
 def task(task_id: int):
     return _task_page(task_id)
@@ -94,48 +151,120 @@ def task(task_id: int):
 def task_submit(task_id: int):
     form = _load_form(task_id)
     data, problems = read_form(form["schema"], request.form)
-    if request.form.get("action") == "draft":
+    problems = {name: gettext(message) for name, message in problems.items()}
+    action = request.form.get("action")
+    if action == "draft":
         care().tasks.save_draft(task_id, data, current_principal().name, current_scope())
-        flash("Draft saved.", "info")
+        flash(gettext("Draft saved."), "info")
         return redirect(url_for("staff_tasks.task", task_id=task_id))
     if form["schema"]:
         try:
             forms.validate(form["schema"], data)
         except FormDataInvalid as invalid:
-            problems = {e["field"]: e["message"] for e in invalid.errors} | problems
+            problems = _messages(invalid) | problems
     if problems:
         typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
         return _task_page(task_id, values={**data, **typed_in}, errors=problems, status=422)
+    principal = current_principal()
     try:
-        result = care().tasks.complete(task_id, data, current_principal().name, current_scope())
+        result = care().tasks.complete(task_id, data, principal.name, current_scope())
     except FormDataInvalid as invalid:
-        errors = {e["field"]: e["message"] for e in invalid.errors}
-        return _task_page(task_id, values=data, errors=errors, status=422)
+        return _task_page(task_id, values=data, errors=_messages(invalid), status=422)
+    except TaskNotOpen:
+        flash(gettext(NOT_OPEN), "error")
+        return redirect(url_for("staff_tasks.task", task_id=task_id))
     except CareError as error:
+        if error.status in (403, 404):
+            abort(error.status)
         flash(error.detail, "error")
         return redirect(url_for("staff_tasks.task", task_id=task_id))
-    flash(f"Task “{result['task']['name']}” completed.", "info")
-    return redirect(url_for("staff_instances.instance", instance_id=result["instance"]["id"]))
+    done = result["task"]
+    if action != "next":
+        flash(gettext("Task “%(name)s” completed.", name=task_name(done)), "info")
+        return redirect(url_for("staff_instances.instance", instance_id=result["instance"]["id"]))
+    following = care().tasks.next_open(done, principal.name, current_scope())
+    if following is None:
+        flash(gettext("Task “%(name)s” completed. Your team has no more open tasks.", name=task_name(done)), "info")
+        return redirect(url_for("staff_tasks.task_list"))
+    message = gettext("Task “%(name)s” completed. Next: “%(next)s”.", name=task_name(done), next=task_name(following))
+    flash(message, "info")
+    return redirect(url_for("staff_tasks.task", task_id=following["id"]))
+
+
+def _messages(invalid: FormDataInvalid) -> dict[str, str]:
+    """The engine's validation messages in the viewer's language."""
+    pairs = zip(invalid.errors, invalid.texts, strict=True)
+    return {error["field"]: gettext(text, **values) for error, (text, values) in pairs}
 
 
 def _load_form(task_id: int) -> dict:
     try:
-        return care().tasks.form(task_id, current_scope())
+        return care().tasks.form(task_id, policy.oversight_scope(current_principal()))
     except CareError as error:
         abort(error.status if error.status in (403, 404) else 400)
 
 
-def _task_page(task_id: int, values: dict | None = None, errors: dict | None = None, status: int = 200):
+def _may_work_on(task_id: int) -> bool:
+    """Whether the viewer may fill in and complete the task (a team lead may see more than that)."""
+    try:
+        care().tasks.get(task_id, current_scope())
+    except CareError:
+        return False
+    return True
+
+
+def _task_page(
+    task_id: int,
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    note: str = "",
+    note_error: str = "",
+):
+    principal = current_principal()
     form = _load_form(task_id)
     prefill = {**form["data"], **(form["draft"] or {})} if values is None else values
+    scope = policy.oversight_scope(principal)
+    case = care().cases.summary(form["task"]["instance_id"], scope, page_language())
     fields = fields_for(form["schema"], form["ui"], prefill, errors or {})
-    instance = care().runtime.get(form["task"]["instance_id"], with_data=True, scope=current_scope())
+    translate_fields(fields, case["instance"]["process_key"], case["instance"]["version"])
+    may_reassign = policy.authorize(principal, REASSIGN) and form["task"]["status"] == "open"
     page = render_template(
         "staff/task.html",
         task=form["task"],
         fields=fields,
-        instance=instance,
+        case=case,
+        conversation=[
+            {**turn, "answers": [{**a, "value": _readable(a["value"])} for a in turn["answers"]]}
+            for turn in case["conversation"]
+        ],
+        details=[{"label": _label(d["name"]), "value": _readable(d["value"])} for d in case["details"]],
+        notes=care().notes.of_instance(form["task"]["instance_id"], scope),
+        note=note,
+        note_error=note_error,
+        note_limit=MAX_NOTE,
+        may_work=_may_work_on(task_id),
+        people=care().cases.people_names([form["task"]["assignee"], form["task"]["completed_by"]]),
+        assignable=care().tasks.assignable(task_id) if may_reassign else None,
         errors=errors or {},
-        principal=current_principal(),
+        principal=principal,
     )
     return page, status
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize() or name
+
+
+def _readable(value: object) -> object:
+    """Plain data made for reading: times in the viewer's zone, object keys as words; lists and objects kept."""
+    if isinstance(value, str) and ISO_TIME.fullmatch(value):
+        try:
+            return local_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return {_label(str(k)): _readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value

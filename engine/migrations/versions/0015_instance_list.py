@@ -1,7 +1,7 @@
 """instance list: indexes for sorting instances by start or last change, and filtering by version and stage
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0012"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

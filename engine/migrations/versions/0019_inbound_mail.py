@@ -1,7 +1,7 @@
 """inbound mail: the durable store of arriving mail (also the queue of its processing), and bouncing addresses
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from engine import contacts
 from engine.config import Settings
 from engine.mail_threading import MAX_REFERENCES_SENT, signed_message_id, with_reference
 from engine.models import ProcessInstance
@@ -95,8 +96,13 @@ def language_of(session: Session, customer_id: str | None, hint: str | None) -> 
     return language_tag(customer.language if customer else None) or language_tag(hint) or "en"
 
 
-def confirm(session: Session, case: ProcessInstance, inquirer: Inquirer, settings: Settings, now: datetime) -> int:
+def confirm(
+    session: Session, case: ProcessInstance, inquirer: Inquirer, settings: Settings, now: datetime, by: str
+) -> int:
     """Write the confirmation of the new case ``case`` to the outbox (held for the relay); returns the outbox id.
+
+    It is also an outbound contact of the customer (recorded by ``by``, the channel), its text without the
+    case's tracking code, as every mail that goes out is.
 
     Call it once, inside the transaction that creates the case: the row is keyed by the case (a unique
     key), so a second confirmation of one case cannot be written.
@@ -138,4 +144,15 @@ def confirm(session: Session, case: ProcessInstance, inquirer: Inquirer, setting
     )
     session.add(row)
     session.flush()
+    contacts.record(
+        session,
+        customer_id=case.customer_id,
+        instance_id=case.id,
+        channel="email",
+        direction="out",
+        subject=row.subject,
+        text=contacts.without_secret(row.body, case.tracking_code),
+        recorded_by=by,
+        at=now,
+    )
     return row.id

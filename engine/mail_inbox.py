@@ -171,7 +171,7 @@ class MailInbox:
         )
 
         def confirm(session: Session, case: ProcessInstance) -> None:
-            confirmations.confirm(session, case, inquirer, self.settings, self.clock.now())
+            confirmations.confirm(session, case, inquirer, self.settings, self.clock.now(), PRINCIPAL)
 
         return confirm
 

@@ -15,7 +15,7 @@ import pytest
 from engine.confirmations import language_tag
 from engine.mail_receiver import MailReceiver
 from engine.mail_threading import case_of_message_id
-from engine.models import InboundMail, ProcessInstance
+from engine.models import Contact, InboundMail, ProcessInstance
 from process_library.outbox_relay import relay_held_mail
 from process_library.store import Customer, OutboxMessage
 from tests.conftest import source
@@ -71,6 +71,9 @@ def test_a_new_inquiry_is_confirmed_once_threaded_with_reference_and_status_link
     body = sent.get_content()
     assert case["reference"] in body and f"{PUBLIC}/track/{case['tracking_code']}" in body
     assert "Hello Ada Lovelace" in body
+    [contact] = rows(care, Contact, Contact.direction == "out")  # on the customer's contact log, secret blanked
+    assert (contact.customer_id, contact.instance_id, contact.subject) == ("C-1", case["id"], sent["Subject"])
+    assert case["tracking_code"] not in contact.text and case["reference"] in contact.text
     # processing the same mail again (a crash before its outcome was recorded) writes no second one
     with care.db.write() as session:
         session.get(InboundMail, row.id).status = "received"

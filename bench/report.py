@@ -301,7 +301,12 @@ def mail_section(data: dict) -> str:
             f"`carecenter mail receive` while no worker runs, on {data['backend']}; then one `carecenter worker` "
             "turns them into inquiries (the processing rate from the first to the last `processed_at`, without the "
             f"worker's start-up). Goals: receiving ≥ {goals['receive_mails_per_s']} mails/s, processing ≥ "
-            f"{goals['process_mails_per_s']} mails/s, none lost, none twice.",
+            f"{goals['process_mails_per_s']} mails/s, none lost, none twice."
+            + (
+                f" Measured {data['measured']}, load average {data['load_average_at_start'][0]:.1f} at the start."
+                if "measured" in data
+                else ""
+            ),
             "",
             "| mails | acknowledged | stored before the worker | received mails/s | processed | "
             "processed mails/s | worker wall s | lost | twice |",

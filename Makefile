@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+MAIL_PORT ?= 2525
 
 .PHONY: run test lint format clean bench bench-smoke
 
@@ -40,8 +41,11 @@ run: $(STAMP) var/admin-token var/demo-password var/secret-key
 	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
 	@echo "Sign in at http://$(HOST):$(PORT)/login as demo-staff (every team), demo-designer or demo-admin,"
 	@echo "  or as one of the team members listed above; password $$(cat var/demo-password) (in var/demo-password)"
-	@CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" CARECENTER_SECRET_KEY="$$(cat var/secret-key)" \
-	  CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" CARECENTER_ALLOWED_HOSTS="$${CARECENTER_ALLOWED_HOSTS:-localhost}" \
+	@echo "Mail to the care center: SMTP on $(HOST):$(MAIL_PORT) (any address; see README, \"Send it a mail\")"
+	@export CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" CARECENTER_SECRET_KEY="$$(cat var/secret-key)" \
+	  CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" CARECENTER_ALLOWED_HOSTS="$${CARECENTER_ALLOWED_HOSTS:-localhost}"; \
+	  $(BIN)/carecenter mail receive --host $(HOST) --port $(MAIL_PORT) >/dev/null & receiver=$$!; \
+	  trap 'kill $$receiver 2>/dev/null; wait $$receiver 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

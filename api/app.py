@@ -9,7 +9,7 @@ from flask import Flask
 from api import auth, problems, routes, security
 from api.pages import account, customer, designer, locale, model_words, navigation, portal, signin
 from api.pages import admin as admin_pages
-from api.pages.staff import customers, instances, search, tasks
+from api.pages.staff import attachments, customers, instances, search, tasks
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -38,5 +38,6 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     for pages in (account, tasks, instances, customers, search, designer, customer, portal):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
+    attachments.configure(app)
     security.configure(app, care.settings)
     return app

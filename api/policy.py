@@ -71,6 +71,7 @@ PAGE_BLUEPRINTS = frozenset(
         "staff_instances",
         "staff_customers",
         "staff_search",
+        "staff_attachments",
         "designer",
         "admin_pages",
         "track",
@@ -130,6 +131,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_customers.new_caller": frozenset({STAFF}),
     "staff_customers.new_caller_submit": frozenset({STAFF}),
     "staff_search.index": frozenset({STAFF}),
+    "staff_attachments.index": frozenset({STAFF}),
+    "staff_attachments.download": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.

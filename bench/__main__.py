@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from bench import machine, overhead, profile, report, scale, size, timers, workspace
+from bench import machine, mail, overhead, profile, report, scale, size, timers, workspace
 from bench.common import RESULTS, WORK_DIR, write_result
 
 SECTIONS = {
@@ -20,6 +20,7 @@ SECTIONS = {
     "size": size.run,
     "profile": profile.run,
     "workspace": workspace.run,
+    "mail": mail.run,
 }
 
 

@@ -290,6 +290,35 @@ def workspace_section(data: dict, folder: Path) -> str:
     return "\n".join(lines)
 
 
+def mail_section(data: dict) -> str:
+    goals, run = data["goals"], data["run"]
+    receive_ok = run["receive_mails_per_s"] >= goals["receive_mails_per_s"]
+    process_ok = run["process_mails_per_s"] >= goals["process_mails_per_s"]
+    whole_ok = run["lost"] == goals["lost"] and run["twice"] == goals["twice"]
+    return "\n".join(
+        [
+            f"{run['mails']:,} mails delivered over SMTP on loopback ({run['connections']} connections) to "
+            f"`carecenter mail receive` while no worker runs, on {data['backend']}; then one `carecenter worker` "
+            "turns them into inquiries (the processing rate from the first to the last `processed_at`, without the "
+            f"worker's start-up). Goals: receiving ≥ {goals['receive_mails_per_s']} mails/s, processing ≥ "
+            f"{goals['process_mails_per_s']} mails/s, none lost, none twice."
+            + (
+                f" Measured {data['measured']}, load average {data['load_average_at_start'][0]:.1f} at the start."
+                if "measured" in data
+                else ""
+            ),
+            "",
+            "| mails | acknowledged | stored before the worker | received mails/s | processed | "
+            "processed mails/s | worker wall s | lost | twice |",
+            "|---|---|---|---|---|---|---|---|---|",
+            f"| {run['mails']:,} | {run['acknowledged']:,} | {run['stored_before_worker']:,} | "
+            f"{run['receive_mails_per_s']:.0f} ({_verdict(receive_ok)}) | {run['processed']:,} | "
+            f"{run['process_mails_per_s']:.1f} ({_verdict(process_ok)}) | {run['process_wall_seconds']:.1f} | "
+            f"{run['lost']} | {run['twice']} ({_verdict(whole_ok)}) |",
+        ]
+    )
+
+
 NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
 
 
@@ -311,6 +340,8 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("6. Profile of the worst figure", profile and profile_section(profile)))
     workspace = _load(folder, "workspace")
     sections.append(("7. Workspace search and customer page", workspace and workspace_section(workspace, folder)))
+    mail = _load(folder, "mail")
+    sections.append(("8. Mail", mail and mail_section(mail)))
     parts = [
         "# Benchmarks",
         "",

@@ -73,6 +73,9 @@ class Settings:
     mail_max_bytes: int = field(default_factory=lambda: int(_env("MAIL_MAX_BYTES", str(25 * 1024 * 1024))))
     # At most this many automatic answers (e.g. confirmations) to one sender address per hour.
     mail_autoreply_limit: int = field(default_factory=lambda: int(_env("MAIL_AUTOREPLY_LIMIT", "5")))
+    # The authserv-id of the receiving mail server whose Authentication-Results are believed (its dmarc=fail makes
+    # a known sender unverified); empty: none is believed.
+    mail_trusted_authserv: str = field(default_factory=lambda: _env("MAIL_TRUSTED_AUTHSERV", ""))
     # An IMAP mailbox the worker reads into the same store (imaps://user:password@host/INBOX?processed=Processed).
     imap_url: str = field(default_factory=lambda: _env("IMAP_URL", ""))
     imap_poll_seconds: float = field(default_factory=lambda: float(_env("IMAP_POLL_SECONDS", "30")))

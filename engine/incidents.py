@@ -5,7 +5,7 @@ from __future__ import annotations
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import state
+from engine import delivery_failures, state
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, NotFound
@@ -85,8 +85,17 @@ class Incidents:
             return incident_view(incident)
 
     def retry(self, incident_id: int, principal: str, data: dict | None = None, latest_version: bool = False) -> dict:
-        """Run the failed element again, optionally with corrected data or on the newest deployed version."""
-        instance_id = self.get(incident_id)["instance_id"]
+        """Run the failed element again, optionally with corrected data or on the newest deployed version.
+
+        An incident of a mail that could not be delivered sends the mail again instead; the case is left as it is.
+        """
+        with self.db.read() as session:
+            found = session.get(Incident, incident_id)
+            if found is None:
+                raise NotFound(f"no incident with id {incident_id}")
+            instance_id, outbox_id = found.instance_id, found.outbox_id
+        if outbox_id is not None:
+            return self._resend(incident_id, principal)
 
         def change(session, row, workflow, definition):
             incident = session.get(Incident, incident_id)
@@ -122,6 +131,22 @@ class Incidents:
         view = instance_view(row, tasks)
         view["incidents"] = [incident_view(i) for i in incidents]
         return view
+
+    def _resend(self, incident_id: int, principal: str) -> dict:
+        with self.db.write() as session:
+            incident = session.get(Incident, incident_id, with_for_update=True)
+            if incident.status != "open":
+                raise Conflict(f"incident {incident_id} is already {incident.status}")
+            delivery_failures.resend(session, incident)
+            incident.status, incident.resolved_at, incident.resolved_by = "resolved", self.clock.now(), principal
+            self.history.record(
+                session, incident.instance_id, "incident_retried", principal, element_id=None, incident_id=incident.id
+            )
+            row = session.get(ProcessInstance, incident.instance_id)
+            incidents = list(session.scalars(select(Incident).where(Incident.instance_id == row.id)))
+            view = instance_view(row, None)
+            view["incidents"] = [incident_view(i) for i in incidents]
+            return view
 
     def _move_to_latest(self, session, row, workflow, definition, principal):
         latest_row = self.repository.latest(session, row.process_key)

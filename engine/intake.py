@@ -24,6 +24,7 @@ register: nobody proves who they are on a web form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -76,13 +77,18 @@ class Intake:
         principal: str,
         message_id: str | None = None,
         register: bool = False,
+        on_start: Callable[[Session, ProcessInstance], None] | None = None,
     ) -> IntakeResult:
-        """Take one inquiry or reply; ``register`` files a customer the store does not know (see the module)."""
+        """Take one inquiry or reply; ``register`` files a customer the store does not know (see the module).
+
+        ``on_start`` is called in the transaction that starts a new case, with the case's row (not for a reply,
+        not for a repeat): what it writes commits with the case or not at all, e.g. the confirmation mail.
+        """
         given = _inquiry_fields(channel, customer, subject, body, reference)
         new_customer = self._customer(given["customer"], register)
         inquiry = {**given, "customer": {key: given["customer"][key] for key in ("id", "name", "email")}}
         open_instance = self._open_conversation(reference) if reference else None
-        recorder = _Recorder(self.messages, inquiry, principal, new_customer, open_instance)
+        recorder = _Recorder(self.messages, inquiry, principal, new_customer, open_instance, on_start)
         if open_instance is not None:
             published = self.messages.publish(
                 REPLY,
@@ -177,6 +183,7 @@ class _Recorder(PublishHooks):
         principal: str,
         new_customer: dict | None,
         open_instance: ProcessInstance | None,
+        on_start: Callable[[Session, ProcessInstance], None] | None = None,
     ) -> None:
         self.clock = messages.clock
         self.inquiry = inquiry
@@ -184,6 +191,7 @@ class _Recorder(PublishHooks):
         self.new_customer = new_customer
         self.open_instance_id = open_instance.id if open_instance is not None else None
         self.contact_id: int | None = None
+        self.on_start = on_start
 
     def stored(self, session: Session, message: Message) -> None:
         customer = self.inquiry["customer"]
@@ -224,6 +232,8 @@ class _Recorder(PublishHooks):
     def started(self, session: Session, row: ProcessInstance) -> None:
         if self.contact_id is not None:
             contacts.link_instance(session, self.contact_id, row.id)
+        if self.on_start is not None:
+            self.on_start(session, row)
 
 
 def _inquiry_fields(channel: str, customer: dict, subject: str, body: str, reference: str | None) -> dict:

@@ -17,15 +17,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from engine import mail_bounces, mail_loops, mail_threading
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import confirmations, delivery_failures, mail_auth, mail_bounces, mail_loops, mail_threading
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import InvalidRequest
 from engine.intake import MAX_CUSTOMER_ID, MAX_TEXT, Intake
+from engine.mail_attachments import MailAttachments
 from engine.mail_parse import ParsedMail, parse
 from engine.mail_store import MAX_ERROR, MailClaim, MailStore
-from engine.models import InboundMail
+from engine.models import InboundMail, ProcessInstance
+from process_library.store import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ class MailInbox:
         self.settings = settings
         self.intake = intake
         self.store = MailStore(db, clock, settings.mail_max_bytes)
+        self.attachments = MailAttachments(db)  # the files customers sent, per case, for staff
 
     def process_due(self, worker_id: str, max_rounds: int = 100) -> int:
         """Claim and process every mail due now; returns how many were looked at."""
@@ -71,9 +77,10 @@ class MailInbox:
         """Process one claimed mail; returns its status afterwards."""
         try:
             with self.db.read() as session:
-                row = session.get(InboundMail, claim.id)
-                envelope_from = row.envelope_from
-            parsed = parse(self.store.raw(claim.id))
+                envelope_from, raw = session.execute(
+                    select(InboundMail.envelope_from, InboundMail.raw).where(InboundMail.id == claim.id)
+                ).one()
+            parsed = parse(bytes(raw))
         except Exception as error:  # the parser itself failed: keep the mail, say why
             log.warning("inbound mail %s could not be parsed", claim.id, exc_info=True)
             return self._fail(claim, worker_id, f"the mail could not be read: {error}", at_once=True)
@@ -92,6 +99,10 @@ class MailInbox:
         if verdict.kind == "bounce":
             with self.db.write() as session:
                 outbox_id = mail_bounces.record(session, parsed.report, mail_id, self.clock.now())
+                if outbox_id is not None:  # the customer never got it: the case shows that
+                    bounced = session.get(OutboxMessage, outbox_id)
+                    reason = f"it bounced: {bounced.last_error}"
+                    delivery_failures.open_incident(session, bounced, reason, self.clock.now(), secret)
             if outbox_id is None:
                 return Outcome("ignored", "bounce", note="the report matches no mail we sent")
             return Outcome("processed", "bounce", note=f"outbox mail {outbox_id} bounced")
@@ -102,21 +113,28 @@ class MailInbox:
             raise Unprocessable("the mail names no sender address (no usable From)")
         if len(mail_threading.UNVERIFIED_PREFIX + sender) > MAX_CUSTOMER_ID:
             raise Unprocessable(f"the sender address is longer than {MAX_CUSTOMER_ID - 6} characters")
+        forged = mail_auth.dmarc_failed(parsed.authentication_results, self.settings.mail_trusted_authserv)
         with self.db.read() as session:
             thread = mail_threading.thread(
                 session,
                 in_reply_to=parsed.in_reply_to,
                 references=parsed.references,
                 subject=parsed.subject,
-                sender=sender,
+                sender="" if forged else sender,  # an unverified sender continues no case by its subject
                 secret=secret,
             )
-            customer = mail_threading.known_customer(session, sender, parsed.from_name[:300])
-            allowed = verdict.auto_reply_allowed and mail_loops.under_limit(
-                session, sender, self.clock.now(), self.settings.mail_autoreply_limit
+            if forged:
+                customer = mail_threading.unverified_contact(sender, parsed.from_name[:300])
+            else:
+                customer = mail_threading.known_customer(session, sender, parsed.from_name[:300])
+            allowed = (
+                not forged
+                and verdict.auto_reply_allowed
+                and mail_loops.under_limit(session, sender, self.clock.now(), self.settings.mail_autoreply_limit)
             )
         subject = mail_threading.without_reply_prefixes(parsed.subject) or NO_SUBJECT
         body = (parsed.reply_text or parsed.text).strip() or NO_TEXT
+        confirm = self._confirmation(parsed, customer, subject) if allowed else None
         try:
             result = self.intake.submit(
                 channel="email",
@@ -126,16 +144,36 @@ class MailInbox:
                 reference=thread.reference,
                 principal=PRINCIPAL,
                 message_id=f"mail-{mail_id}",
+                on_start=confirm,
             )
         except InvalidRequest as error:
             raise Unprocessable(error.detail) from error
-        note = {"stranger": "a case reference in the subject from someone else than that case's customer"}.get(
-            thread.by
-        )
+        notes = []
+        if forged:
+            notes.append(f"DMARC failed at {self.settings.mail_trusted_authserv}: the sender is treated as unverified")
+        if thread.by == "stranger":
+            notes.append("a case reference in the subject from someone else than that case's customer")
         if result.started and thread.reference:
-            note = f"the case {thread.reference} is closed: a new inquiry referring to it"
+            notes.append(f"the case {thread.reference} is closed: a new inquiry referring to it")
+        note = "; ".join(notes) or None
         kind = "inquiry" if result.started else "reply"
         return Outcome("processed", kind, result.instance_id, allowed, note)
+
+    def _confirmation(self, parsed: ParsedMail, customer: dict, subject: str):
+        """The intake's start hook that confirms a new case to the sender, in the case's own transaction."""
+        inquirer = confirmations.Inquirer(
+            address=parsed.from_address,
+            name=customer["name"],
+            subject=subject,
+            language_hint=parsed.headers.get("content-language") or parsed.headers.get("accept-language"),
+            in_reply_to=parsed.message_id,
+            references=tuple(parsed.references),
+        )
+
+        def confirm(session: Session, case: ProcessInstance) -> None:
+            confirmations.confirm(session, case, inquirer, self.settings, self.clock.now(), PRINCIPAL)
+
+        return confirm
 
     def _finish(self, claim: MailClaim, worker_id: str, parsed: ParsedMail, outcome: Outcome) -> str:
         with self.db.write() as session:

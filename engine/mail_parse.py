@@ -61,6 +61,7 @@ class ParsedMail:
     text: str  # the whole text of the mail
     reply_text: str  # the text without the quoted history below it
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names, decoded values (first of each)
+    authentication_results: list[str] = field(default_factory=list)  # every Authentication-Results, topmost first
     report: DeliveryReport | None = None
     defects: int = 0
 
@@ -234,7 +235,7 @@ def _original_message_id(part: Message) -> str | None:
     return normalized_message_id(str(headers.get("Message-ID", "")))
 
 
-LOOP_HEADERS = (
+KEPT_HEADERS = (  # what loops, threading, the confirmation's language and DMARC look at
     "auto-submitted",
     "precedence",
     "list-id",
@@ -245,6 +246,8 @@ LOOP_HEADERS = (
     "x-loop",
     "return-path",
     "authentication-results",
+    "content-language",
+    "accept-language",
 )
 
 
@@ -259,7 +262,7 @@ def parse(raw: bytes) -> ParsedMail:
     if "@" not in address:
         address = ""
     text = _body_text(message)
-    headers = {key: _header(message, key) for key in LOOP_HEADERS}
+    headers = {key: _header(message, key) for key in KEPT_HEADERS}
     return ParsedMail(
         message_id=normalized_message_id(_header(message, "Message-ID")),
         in_reply_to=_ids(_header(message, "In-Reply-To")),
@@ -270,6 +273,11 @@ def parse(raw: bytes) -> ParsedMail:
         text=text,
         reply_text=reply_text(text),
         headers={key: value for key, value in headers.items() if value},
+        authentication_results=[
+            " ".join(str(value).split())
+            for key, value in message.raw_items()
+            if key.lower() == "authentication-results"
+        ],
         report=_report(message),
         defects=len(message.defects),
     )

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import case, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, NotFound
-from engine.models import InboundMail
+from engine.models import InboundMail, ProcessInstance
 from engine.pagination import Page, page_of
 
 NOTIFY_CHANNEL = "carecenter_mail"  # PostgreSQL: a stored mail is announced here at commit
@@ -244,6 +244,26 @@ class MailStore:
         with self.db.read() as session:
             page = page_of(list(session.scalars(query)), limit)
             return Page([mail_view(row) for row in page.items], page.next_after)
+
+    def overview(self, status: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], bool]:
+        """The admins' list, failed mail first, then newest first, each with its case reference; and if more follow.
+
+        Offset pages, because "failed first" is no single key to page by; the list is short-lived work.
+        """
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status '{status}' (statuses: {', '.join(STATUSES)})")
+        query = (
+            select(InboundMail, ProcessInstance.reference)
+            .outerjoin(ProcessInstance, ProcessInstance.id == InboundMail.instance_id)
+            .order_by(case((InboundMail.status == "failed", 0), else_=1), InboundMail.id.desc())
+            .offset(max(offset, 0))
+            .limit(limit + 1)
+        )
+        if status is not None:
+            query = query.where(InboundMail.status == status)
+        with self.db.read() as session:
+            rows = list(session.execute(query))
+        return [{**mail_view(row), "reference": reference} for row, reference in rows[:limit]], len(rows) > limit
 
     def failed(self, limit: int = 50, after: int | None = None) -> Page[dict]:
         return self.list("failed", limit, after)

@@ -150,6 +150,11 @@ def known_customer(session: Session, address: str, name: str) -> dict:
     )
     if found is not None:
         return {"id": found.id, "name": found.name, "email": found.email}
+    return unverified_contact(address, name)
+
+
+def unverified_contact(address: str, name: str) -> dict:
+    """The intake's customer for a sender nobody vouches for: ``email:<address>``, never a customer of the store."""
     return {"id": UNVERIFIED_PREFIX + address, "name": name or address, "email": address}
 
 

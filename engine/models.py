@@ -220,7 +220,7 @@ class HistoryEvent(Base):
 
 
 class Incident(Base):
-    """A failure at one element that stopped an instance, until it is retried."""
+    """A failure at one element that stopped an instance, or a customer mail of it not delivered, until retried."""
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_status_id", "status", "id"),)
@@ -237,6 +237,8 @@ class Incident(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     # Set when the failure is a service-task job that ran out of tries: retrying runs the job again.
     job_id: Mapped[int | None] = mapped_column(Integer)
+    # Set when a mail to the customer could not be delivered (refused, bounced): retrying sends it again.
+    outbox_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):

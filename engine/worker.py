@@ -19,7 +19,7 @@ only decides when to look at them:
   (:mod:`engine.mail_imap`), when it is set.
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
-  held outbox mail that no service-task call sends itself (the portal's links).
+  held outbox mail that no service-task call sends itself (the portal's links, confirmations, mail sent again).
 - ``housekeeping`` forgets old idempotency records, and delivered or expired messages.
 """
 

@@ -141,6 +141,8 @@ def notify_customer(
         )
         message = _write_once(context.db, OutboxMessage, key, lambda session: _with_contact(session, context, mail))
     if message.status == "failed":
+        message = _readdressed(context, message)
+    if message.status == "failed":
         raise BpmnError("mail_refused", message.last_error or "the SMTP server refused the mail")
     if message.status == "held" and context.settings.smtp_host:
         message = _deliver(context, message)
@@ -165,6 +167,17 @@ def _with_contact(session: Session, context: OperationContext, mail: OutboxMessa
         at=mail.created_at,
     )
     return mail
+
+
+def _readdressed(context: OperationContext, message: OutboxMessage) -> OutboxMessage:
+    """A refused mail, held again for the customer's address on file when that was corrected since the refusal
+    (the incident's retry then sends it); unchanged otherwise."""
+    with context.db.write() as session:
+        row = session.get(OutboxMessage, message.id)
+        customer = session.get(Customer, (row.payload or {}).get("customer_id") or "")
+        if row.status == "failed" and customer is not None and customer.email and customer.email != row.recipient:
+            row.recipient, row.status, row.last_error = customer.email, "held", None
+        return row
 
 
 def _render(name: str, template: str, values: dict) -> str:

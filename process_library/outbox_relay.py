@@ -1,24 +1,28 @@
-"""Sends the outbox mails that no service-task call delivers itself, such as the portal's sign-in links.
+"""Sends the outbox mails that no service-task call delivers itself: the portal's sign-in links, confirmations.
 
 ``notify_customer`` delivers its own mail inside its (retried) call; mails written elsewhere —
 the portal's link, written while answering the same way for known and unknown addresses —
 stay ``held`` until this relay, run by the worker, sends them. A row is taken by moving it from
 ``held`` to ``sending`` in one conditional update, so two workers never send it twice; a
-transient SMTP failure puts it back to ``held`` for the next round.
+transient SMTP failure puts it back to ``held`` for the next round; a refusal (5xx) marks it
+``failed`` and, for a mail of a case, opens an incident on the case (:mod:`engine.delivery_failures`),
+whose retry puts the mail back here (payload ``resend``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from engine import delivery_failures
 from engine.clock import Clock
 from engine.config import Settings
 from engine.db import Database
+from engine.delivery_failures import RESEND
 from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, outbox_headers
 from process_library.registry import TransientError
 from process_library.store import OutboxMessage
 
-RELAYED_PURPOSES = frozenset({"portal_link"})
+RELAYED_PURPOSES = frozenset({"portal_link", "portal_confirm", "confirmation"})
 BATCH = 20
 MAX_ERROR = 2000
 
@@ -32,7 +36,7 @@ def relay_held_mail(db: Database, settings: Settings, clock: Clock) -> int:
         candidates = [
             row.id
             for row in session.scalars(query.order_by(OutboxMessage.id).limit(BATCH * 5))
-            if (row.payload or {}).get("purpose") in RELAYED_PURPOSES
+            if (row.payload or {}).get("purpose") in RELAYED_PURPOSES or (row.payload or {}).get(RESEND)
         ][:BATCH]
     sent = 0
     for outbox_id in candidates:
@@ -43,7 +47,8 @@ def relay_held_mail(db: Database, settings: Settings, clock: Clock) -> int:
                 .values(status="sending", attempts=OutboxMessage.attempts + 1)
             ).rowcount
             row = session.get(OutboxMessage, outbox_id) if taken else None
-            headers = {**AUTOMATIC_HEADERS, **outbox_headers(row.payload)} if row else {}
+            automatic = row is not None and (row.payload or {}).get("purpose") in RELAYED_PURPOSES
+            headers = {**(AUTOMATIC_HEADERS if automatic else {}), **outbox_headers(row.payload)} if row else {}
             mail = Mail(row.recipient, row.subject, row.body, row.idempotency_key, headers) if row else None
         if mail is None:
             continue  # another worker took it
@@ -60,4 +65,6 @@ def relay_held_mail(db: Database, settings: Settings, clock: Clock) -> int:
             row.status, row.last_error = status, error[:MAX_ERROR] if error else None
             if status == "sent":
                 row.sent_at = clock.now()
+            elif status == "failed":  # refused for good: the case it belongs to shows it
+                delivery_failures.open_incident(session, row, row.last_error, clock.now(), settings.secret_key)
     return sent

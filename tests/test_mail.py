@@ -514,7 +514,8 @@ def test_a_bounce_starts_no_case_and_marks_the_mail_and_the_address(care, receiv
     assert (matched.status, matched.kind, matched.instance_id) == ("processed", "bounce", None)
     assert (unmatched.status, unmatched.kind) == ("ignored", "bounce")
     assert instance_count(care) == 1
-    [outbox] = rows(care, OutboxMessage)
+    confirmation, outbox = rows(care, OutboxMessage)  # the confirmation (held: no relay ran) and the answer
+    assert confirmation.status == "held"
     assert outbox.status == "bounced" and "User unknown" in outbox.last_error
     [bounce] = rows(care, MailBounce)
     assert (bounce.address, bounce.bounces, bounce.outbox_id) == ("ada@example.com", 1, outbox.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ def receive(host: str, port: int, lmtp: bool) -> None:
     """Take mail by SMTP or LMTP and store it; answers 250 only once the mail is in the database."""
     from engine.mail_receiver import MailReceiver
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command of every connection
     settings = Settings.from_env()
     db = Database(settings.database_url)
     receiver = MailReceiver(MailStore(db, Clock(), settings.mail_max_bytes), host, port, lmtp=lmtp)

@@ -338,3 +338,60 @@ def revoke_token(token_id: int):
         abort(404)
     flash(gettext("Token %(name)s revoked: it no longer works.", name=row.name), "info")
     return redirect(url_for("admin_pages.tokens"))
+
+
+# -- mail ------------------------------------------------------------------------------------
+
+MAIL_STATUSES = ("failed", "received", "processed", "ignored")
+MAIL_PAGE = re.compile(r"[1-9][0-9]{0,5}")
+
+
+def _mail_page_number() -> int:
+    value = request.args.get("page", "")
+    return int(value) if MAIL_PAGE.fullmatch(value) else 1
+
+
+@blueprint.get("/admin/mail")
+def mail():
+    """Stored inbound mail, failed first: what became of each, with Retry and the raw mail to download."""
+    status = request.args.get("status") or None
+    status = status if status in MAIL_STATUSES else None
+    number = _mail_page_number()
+    mails, more = care().mail.store.overview(status, PAGE_SIZE, (number - 1) * PAGE_SIZE)
+    return render_template(
+        "admin/mail.html",
+        mails=mails,
+        status=status,
+        statuses=MAIL_STATUSES,
+        next_url=url_for("admin_pages.mail", status=status, page=number + 1) if more else None,
+        first_url=url_for("admin_pages.mail", status=status) if number > 1 else None,
+        principal=current_principal(),
+    )
+
+
+@blueprint.post("/admin/mail/<id:mail_id>/retry")
+def retry_mail(mail_id: int):
+    back = safe_next(request.form.get("back"), url_for("admin_pages.mail"))
+    try:
+        care().mail.store.retry(mail_id)
+    except Conflict:
+        flash(gettext("Not retried: only a failed mail can be processed again."), "error")
+        return redirect(back)
+    except CareError:
+        abort(404)
+    flash(gettext("The mail will be processed again in a moment."), "info")
+    return redirect(back)
+
+
+@blueprint.get("/admin/mail/<id:mail_id>.eml")
+def mail_raw(mail_id: int):
+    """The mail exactly as it arrived, as a file to save (never shown in the browser)."""
+    try:
+        raw = care().mail.store.raw(mail_id)
+    except CareError:
+        abort(404)
+    response = Response(raw, mimetype="message/rfc822")
+    response.headers["Content-Disposition"] = f'attachment; filename="mail-{mail_id}.eml"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -32,6 +32,7 @@ ITEMS = (
     NavItem("staff_instances.index", "Instances", ("staff_instances.",)),
     NavItem("designer.processes", "Processes", ("designer.",)),
     NavItem("admin_pages.incidents", "Incidents", ("admin_pages.incidents", "admin_pages.retry")),
+    NavItem("admin_pages.mail", "Mail", ("admin_pages.mail", "admin_pages.retry_mail", "admin_pages.mail_raw")),
     NavItem(
         "admin_pages.users",
         "Users",

@@ -1,0 +1,158 @@
+"""The automatic confirmation of a new inquiry: the case reference and the status link, in the customer's language.
+
+A customer who wrote in wants to know that it arrived and how to follow it. Whatever the channel,
+the confirmation is one outbox mail written in the same transaction as the new case (so there is
+no case without its confirmation and no confirmation without its case), keyed by the case so it
+is written once, and sent by the worker's relay (:mod:`process_library.outbox_relay`). The mail
+channel calls :func:`confirm` from the intake's start hook; the web portal and the phone desk can
+call it the same way.
+
+The status link is built from the configured public URL (:mod:`engine.public_url`), never from a
+request. The mail answers the customer's own (``In-Reply-To``/``References``), carries the case
+reference in its subject and a signed Message-ID naming the case, so their reply threads back;
+and it says it is automatic (``Auto-Submitted: auto-replied``, ``X-Auto-Response-Suppress: All``)
+so that their out-of-office does not answer it. Whether an automatic answer may go at all (bulk
+mail, loops, the hourly cap per sender) is the channel's decision, taken before it calls here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from engine import contacts
+from engine.config import Settings
+from engine.mail_threading import MAX_REFERENCES_SENT, signed_message_id, with_reference
+from engine.models import ProcessInstance
+from process_library.mail import message_id as plain_message_id
+from process_library.store import Customer, OutboxMessage
+
+LANGUAGES = ("en", "de", "cs")
+PURPOSE = "confirmation"
+HEADERS = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
+MAX_QUOTED_SUBJECT = 200
+
+SUBJECTS = {
+    "en": "We have received your request: {subject}",
+    "de": "Wir haben Ihre Anfrage erhalten: {subject}",
+    "cs": "Váš požadavek jsme přijali: {subject}",
+}
+BODIES = {
+    "en": (
+        "Hello {name},\n\n"
+        "thank you for writing to us. We have received your request “{subject}” and will answer it as soon as we "
+        "can.\n\n"
+        "Your case reference is {reference}. Please quote it when you contact us; to add something, simply reply "
+        "to this mail.\n\n"
+        "See where your request stands:\n{link}\n\n"
+        "This mail was sent automatically.\n"
+    ),
+    "de": (
+        "Guten Tag {name},\n\n"
+        "vielen Dank für Ihre Nachricht. Wir haben Ihre Anfrage „{subject}“ erhalten und beantworten sie so bald "
+        "wie möglich.\n\n"
+        "Ihre Fallnummer ist {reference}. Bitte geben Sie sie an, wenn Sie uns kontaktieren; um etwas zu ergänzen, "
+        "antworten Sie einfach auf diese E-Mail.\n\n"
+        "Hier sehen Sie, wie weit Ihre Anfrage ist:\n{link}\n\n"
+        "Diese E-Mail wurde automatisch versandt.\n"
+    ),
+    "cs": (
+        "Dobrý den, {name},\n\n"
+        "děkujeme za Vaši zprávu. Váš požadavek „{subject}“ jsme přijali a odpovíme na něj co nejdříve.\n\n"
+        "Číslo Vašeho případu je {reference}. Uveďte ho prosím, když nás kontaktujete; chcete-li něco doplnit, "
+        "stačí odpovědět na tento e-mail.\n\n"
+        "Stav svého požadavku uvidíte zde:\n{link}\n\n"
+        "Tento e-mail byl odeslán automaticky.\n"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Inquirer:
+    """Who to confirm to, and what they wrote: as the channel knows it."""
+
+    address: str
+    name: str
+    subject: str
+    language_hint: str | None = None  # e.g. the mail's Content-Language or the web form's language
+    in_reply_to: str | None = None  # the Message-ID of the customer's mail, without angle brackets
+    references: tuple[str, ...] = ()  # the References of the customer's mail
+
+
+def language_tag(value: str | None) -> str | None:
+    """One of :data:`LANGUAGES` from a language header or setting (``de-AT, en`` -> ``de``); None otherwise."""
+    for part in (value or "").replace(";", ",").split(","):
+        primary = part.strip().lower().split("-")[0].split("_")[0]
+        if primary in LANGUAGES:
+            return primary
+    return None
+
+
+def language_of(session: Session, customer_id: str | None, hint: str | None) -> str:
+    """The customer's language in the store, else the hint, else English."""
+    customer = session.get(Customer, customer_id) if customer_id else None
+    return language_tag(customer.language if customer else None) or language_tag(hint) or "en"
+
+
+def confirm(
+    session: Session, case: ProcessInstance, inquirer: Inquirer, settings: Settings, now: datetime, by: str
+) -> int:
+    """Write the confirmation of the new case ``case`` to the outbox (held for the relay); returns the outbox id.
+
+    It is also an outbound contact of the customer (recorded by ``by``, the channel), its text without the
+    case's tracking code, as every mail that goes out is.
+
+    Call it once, inside the transaction that creates the case: the row is keyed by the case (a unique
+    key), so a second confirmation of one case cannot be written.
+    """
+    if case.id is None:
+        session.flush()
+    key = f"{PURPOSE}:{case.id}"
+    language = language_of(session, case.customer_id, inquirer.language_hint)
+    quoted = " ".join(inquirer.subject.split())[:MAX_QUOTED_SUBJECT]
+    values = {
+        "name": inquirer.name or inquirer.address,
+        "subject": quoted,
+        "reference": case.reference,
+        "link": settings.public.link(f"/track/{case.tracking_code}"),
+    }
+    own_id = signed_message_id(case.reference, key, settings.mail_from, settings.secret_key)
+    headers = dict(HEADERS)
+    if inquirer.in_reply_to:
+        chain = [*[i for i in inquirer.references if i != inquirer.in_reply_to], inquirer.in_reply_to]
+        headers["In-Reply-To"] = f"<{inquirer.in_reply_to}>"
+        headers["References"] = " ".join(f"<{i}>" for i in chain[-MAX_REFERENCES_SENT:])
+    row = OutboxMessage(
+        idempotency_key=key,
+        kind="mail",
+        recipient=inquirer.address,
+        subject=with_reference(SUBJECTS[language].format(subject=quoted), case.reference),
+        body=BODIES[language].format(**values),
+        payload={
+            "purpose": PURPOSE,
+            "instance_id": case.id,
+            "customer_id": case.customer_id,
+            "language": language,
+            "message_id": own_id or plain_message_id(key, settings.mail_from),
+            "headers": headers,
+        },
+        status="held",
+        attempts=0,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    contacts.record(
+        session,
+        customer_id=case.customer_id,
+        instance_id=case.id,
+        channel="email",
+        direction="out",
+        subject=row.subject,
+        text=contacts.without_secret(row.body, case.tracking_code),
+        recorded_by=by,
+        at=now,
+    )
+    return row.id

@@ -280,3 +280,16 @@ def test_the_list_and_the_case_page_speak_the_models_words_in_the_viewers_langua
     assert "Hallo Kundendienst" in listing and "Anfrage beantworten" in listing
     page = visible(get(site, f"/instances/{case['id']}"))
     assert "Hallo Kundendienst" in page and "Anfrage beantworten" in page
+
+
+def test_search_results_label_stages_and_titles_in_the_viewers_language(site, care):
+    from engine.bpmn import SourceFile
+    from engine.config import PROJECT_ROOT
+
+    names = ("hello_care.bpmn", "hello_care.de.po")
+    care.repository.deploy([SourceFile(n, (PROJECT_ROOT / "processes" / n).read_bytes()) for n in names], "c", "t")
+    start(care, subject="Scanner zeigt Fehler")
+    sign_in(site, "sam")
+    care.identity.set_preferences(care.identity.by_name("sam").id, language="de", time_zone=None)
+    found = visible(get(site, "/search?q=Scanner"))
+    assert "Hallo Kundendienst" in found and "In Bearbeitung" in found and "answering" not in found

@@ -13,6 +13,7 @@ from flask import Blueprint, render_template, request
 
 from api import policy
 from api.auth import current_principal, current_scope
+from api.pages.staff.instances import StageLabels
 from api.routes.common import care
 from engine.search_query import Terms
 
@@ -32,6 +33,7 @@ def index():
         terms=terms,
         results=results,
         customer_url=customer_url,
+        stage_label=StageLabels().label,
         search_query=terms.text,
         principal=principal,
     )

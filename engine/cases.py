@@ -13,13 +13,12 @@ from sqlalchemy.orm import Session
 
 from engine import conversation, state
 from engine.db import Database
-from engine.errors import NotFound
 from engine.execution import Executor
 from engine.models import CustomerStatus, ProcessInstance, User
 from engine.repository import Repository
 from engine.runtime import visible_data
 from engine.views import iso
-from engine.visibility import TaskScope
+from engine.visibility import TaskScope, visible_instance
 from process_library.store import Customer
 
 # Variables the conversation already shows (the customer's words, who they are): not repeated as case data.
@@ -38,11 +37,7 @@ class Cases:
     def summary(self, instance_id: int, scope: TaskScope | None = None, language: str = "en") -> dict:
         """The case ``instance_id`` for staff, model texts in ``language``; 404 if none, 403 outside ``scope``."""
         with self.db.read() as session:
-            row = session.get(ProcessInstance, instance_id)
-            if row is None:
-                raise NotFound(f"no instance with id {instance_id}")
-            if scope is not None:
-                scope.require_instance(session, instance_id)
+            row = visible_instance(session, instance_id, scope)
             definition = self.repository.load(row.definition_id)
             workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine)
             data = visible_data(workflow)

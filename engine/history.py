@@ -7,9 +7,8 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import NotFound
-from engine.models import HistoryEvent, ProcessInstance
-from engine.visibility import TaskScope
+from engine.models import HistoryEvent
+from engine.visibility import TaskScope, visible_instance
 
 
 class History:
@@ -43,9 +42,6 @@ class History:
 
     def of_instance(self, instance_id: int, scope: TaskScope | None = None) -> list[HistoryEvent]:
         with self.db.read() as session:
-            if session.get(ProcessInstance, instance_id) is None:
-                raise NotFound(f"no instance with id {instance_id}")
-            if scope is not None:
-                scope.require_instance(session, instance_id)
+            visible_instance(session, instance_id, scope)
             query = select(HistoryEvent).where(HistoryEvent.instance_id == instance_id).order_by(HistoryEvent.id)
             return list(session.scalars(query))

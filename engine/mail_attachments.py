@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from engine.db import Database
 from engine.errors import NotFound
-from engine.models import InboundMail, ProcessInstance
-from engine.visibility import TaskScope
+from engine.models import InboundMail
+from engine.visibility import TaskScope, visible_instance
 
 MAX_DOWNLOAD_BYTES = 25 * 1024 * 1024
 MAX_LISTED = 200  # attachments listed per case at most
@@ -190,10 +190,7 @@ class MailAttachments:
 
     def _mails(self, instance_id: int, scope: TaskScope | None, mail_id: int | None = None) -> list[InboundMail]:
         with self.db.read() as session:
-            if session.get(ProcessInstance, instance_id) is None:
-                raise NotFound(f"no instance with id {instance_id}")
-            if scope is not None:
-                scope.require_instance(session, instance_id)
+            visible_instance(session, instance_id, scope)
             query = (
                 select(InboundMail)
                 .where(InboundMail.instance_id == instance_id, InboundMail.kind.in_(CASE_KINDS))

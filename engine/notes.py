@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import NotFound, Unprocessable
+from engine.errors import Unprocessable
 from engine.history import History
-from engine.models import Note, ProcessInstance, User
+from engine.models import Note, User
 from engine.views import iso
-from engine.visibility import TaskScope
+from engine.visibility import TaskScope, visible_instance
 
 MAX_NOTE = 5000
 NOTE_ADDED = "note_added"
@@ -44,7 +44,7 @@ class Notes:
         if not text or len(text) > MAX_NOTE:
             raise Unprocessable(f"a note needs a text of 1 to {MAX_NOTE} characters")
         with self.db.write() as session:
-            instance = self._visible(session, instance_id, scope)
+            instance = visible_instance(session, instance_id, scope)
             note = Note(
                 customer_id=instance.customer_id,
                 instance_id=instance_id,
@@ -60,7 +60,7 @@ class Notes:
     def of_instance(self, instance_id: int, scope: TaskScope | None = None) -> list[dict]:
         """The case's notes, oldest first."""
         with self.db.read() as session:
-            self._visible(session, instance_id, scope)
+            visible_instance(session, instance_id, scope)
             query = (
                 select(Note, User.display_name)
                 .outerjoin(User, User.username == Note.author)
@@ -68,12 +68,3 @@ class Notes:
                 .order_by(Note.id)
             )
             return [note_view(note, author_name) for note, author_name in session.execute(query)]
-
-    @staticmethod
-    def _visible(session, instance_id: int, scope: TaskScope | None) -> ProcessInstance:
-        instance = session.get(ProcessInstance, instance_id)
-        if instance is None:
-            raise NotFound(f"no instance with id {instance_id}")
-        if scope is not None:
-            scope.require_instance(session, instance_id)
-        return instance

@@ -13,14 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from engine import human_tasks, search, state
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, IdempotencyKeyReused, NotExecutable, NotFound
+from engine.errors import Conflict, IdempotencyKeyReused, NotExecutable
 from engine.execution import Executor
 from engine.history import History
 from engine.models import HumanTask, IdempotencyRecord, ProcessInstance
 from engine.pagination import Page, page_of
 from engine.repository import Repository
 from engine.views import instance_view
-from engine.visibility import TaskScope
+from engine.visibility import TaskScope, visible_instance
 
 STATUSES = ("active", "completed", "cancelled", "failed")
 
@@ -123,11 +123,7 @@ class Runtime:
 
     def get(self, instance_id: int, with_data: bool = True, scope: TaskScope | None = None) -> dict:
         with self.db.read() as session:
-            row = session.get(ProcessInstance, instance_id)
-            if row is None:
-                raise NotFound(f"no instance with id {instance_id}")
-            if scope is not None:
-                scope.require_instance(session, instance_id)
+            row = visible_instance(session, instance_id, scope)
             data = None
             if with_data:
                 definition = self.repository.load(row.definition_id)
@@ -194,11 +190,7 @@ class Runtime:
     def states(self, instance_id: int, scope: TaskScope | None = None) -> dict[str, str]:
         """Where the instance stands, per element (loads the workflow: for single-instance pages)."""
         with self.db.read() as session:
-            row = session.get(ProcessInstance, instance_id)
-            if row is None:
-                raise NotFound(f"no instance with id {instance_id}")
-            if scope is not None:
-                scope.require_instance(session, instance_id)
+            row = visible_instance(session, instance_id, scope)
             definition = self.repository.load(row.definition_id)
             workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.executor.script_engine)
             return element_states(workflow)

@@ -12,8 +12,8 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from engine.errors import CareError
-from engine.models import HumanTask, HumanTaskCandidate
+from engine.errors import CareError, NotFound
+from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 
 
 class Forbidden(CareError):
@@ -81,3 +81,13 @@ class TaskScope:
         visible = session.scalar(select(self.instance_predicate(instance_id)))
         if not visible:
             raise Forbidden(f"instance {instance_id} has no task of yours or your teams")
+
+
+def visible_instance(session: Session, instance_id: int, scope: TaskScope | None) -> ProcessInstance:
+    """The instance row: NotFound if there is none, Forbidden if ``scope`` (None: everything) does not show it."""
+    row = session.get(ProcessInstance, instance_id)
+    if row is None:
+        raise NotFound(f"no instance with id {instance_id}")
+    if scope is not None:
+        scope.require_instance(session, instance_id)
+    return row

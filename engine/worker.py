@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -188,27 +189,25 @@ class Worker:
 
     def run_jobs(self) -> int:
         """Call every due service-task job; a run already in progress makes this one a no-op."""
-        if not self._jobs_lock.acquire(blocking=False):
-            return 0
-        try:
-            return self.care.jobs.run_due(self.id)
-        except Exception:  # a broken database connection must not stop the scheduler; the next run retries
-            log.exception("running service-task jobs failed")
-            return 0
-        finally:
-            self._jobs_lock.release()
+        return self._alone(self._jobs_lock, lambda: self.care.jobs.run_due(self.id), "running service-task jobs")
 
     def run_mail(self) -> int:
         """Turn stored inbound mail into inquiries and replies; a run already in progress makes this one a no-op."""
-        if not self._mail_lock.acquire(blocking=False):
+        return self._alone(self._mail_lock, lambda: self.care.mail.process_due(self.id), "processing inbound mail")
+
+    @staticmethod
+    def _alone(lock: threading.Lock, run: Callable[[], int], what: str) -> int:
+        """``run()`` unless another run holds ``lock`` (then 0); a failure is logged and counts 0, so the scheduler
+        keeps going (a broken database connection must not stop it; the next run retries)."""
+        if not lock.acquire(blocking=False):
             return 0
         try:
-            return self.care.mail.process_due(self.id)
-        except Exception:  # a broken database connection must not stop the scheduler; the next run retries
-            log.exception("processing inbound mail failed")
+            return run()
+        except Exception:
+            log.exception("%s failed", what)
             return 0
         finally:
-            self._mail_lock.release()
+            lock.release()
 
     def run_imap(self) -> int:
         """Read the IMAP mailbox into the store, then process what came in."""

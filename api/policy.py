@@ -11,6 +11,7 @@ to the engine, which filters rows by it.
 - integration accounts: start instances, publish messages and signals, submit inquiries, and call
   the Camunda REST subset under ``/engine-rest`` (external-task workers and Camunda integrations);
 - staff also submit inquiries (a phone call, a visit at the desk);
+- staff answer the customer of a case they see by e-mail (:mod:`engine.mail_answers`);
 - every staff member reads every customer's record and timeline (the care center is one point of
   contact: whoever answers must see the whole customer), their contacts and notes, and adds notes,
   but no tracking codes: those secrets are for admins and integration accounts
@@ -120,14 +121,17 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_tasks.claim": frozenset({STAFF}),
     "staff_tasks.unclaim": frozenset({STAFF}),
     "staff_tasks.add_note": frozenset({STAFF}),
+    "staff_tasks.reply": frozenset({STAFF}),
     "notes.list_notes": frozenset({STAFF}),
     "notes.add_note": frozenset({STAFF}),
+    "answers.send": frozenset({STAFF}),
     "staff_instances.index": frozenset({STAFF}),
     "staff_instances.instance": frozenset({STAFF}),
     "staff_customers.index": frozenset({STAFF}),
     "staff_customers.show": frozenset({STAFF}),
     "staff_customers.log_contact": frozenset({STAFF}),
     "staff_customers.add_note": frozenset({STAFF}),
+    "staff_customers.reply": frozenset({STAFF}),
     "staff_customers.new_caller": frozenset({STAFF}),
     "staff_customers.new_caller_submit": frozenset({STAFF}),
     "staff_search.index": frozenset({STAFF}),

@@ -79,6 +79,8 @@ class Settings:
     # An IMAP mailbox the worker reads into the same store (imaps://user:password@host/INBOX?processed=Processed).
     imap_url: str = field(default_factory=lambda: _env("IMAP_URL", ""))
     imap_poll_seconds: float = field(default_factory=lambda: float(_env("IMAP_POLL_SECONDS", "30")))
+    # Whether the worker also keeps an IDLE connection to hear new mail at once (where the server offers IDLE).
+    imap_idle: bool = field(default_factory=lambda: _env("IMAP_IDLE", "1") not in ("0", "false", "no"))
     # How long a message that matches no waiting catch yet is kept (ISO 8601 duration), unless it says.
     message_ttl: str = field(default_factory=lambda: _env("MESSAGE_TTL", "PT1H"))
     # Site-specific operations for service tasks: modules imported at start that register with @operation.

@@ -14,6 +14,7 @@ from engine.identity import Identity
 from engine.incidents import Incidents
 from engine.intake import Intake
 from engine.jobs import JobConfig, Jobs
+from engine.mail_answers import MailAnswers
 from engine.mail_inbox import MailInbox
 from engine.messages import Messages
 from engine.notes import Notes
@@ -50,7 +51,8 @@ class CareEngine:
         )
         self.executor = Executor(self.db, self.repository, self.history, self.clock, script_engine)
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
-        self.tasks = Tasks(self.db, self.executor, self.history, self.clock)
+        self.tasks = Tasks(self.db, self.executor, self.history, self.clock, settings)
+        self.answers = MailAnswers(self.db, self.history, self.clock, settings)
         self.cases = Cases(self.db, self.repository, self.executor)
         self.notes = Notes(self.db, self.history, self.clock)
         self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)

@@ -73,6 +73,7 @@ def resend(session: Session, incident: Incident) -> OutboxMessage | None:
     if customer is not None and customer.email:
         outbox.recipient = customer.email
     payload[RESEND] = True
+    payload.pop("retry_at", None)  # process_library.outbox_relay.RETRY_AT: the resend goes at once
     outbox.payload = payload
-    outbox.status, outbox.last_error = "held", None
+    outbox.status, outbox.last_error, outbox.attempts = "held", None, 0
     return outbox

@@ -17,6 +17,9 @@ from engine.errors import CareError
 
 FORM_SUFFIX = ".json"
 UI_SUFFIX = ".ui.json"
+# A top-level string field with this keyword set to true holds the staff's answer to the customer: when the
+# task is completed with it filled in, it goes to the case's customer by e-mail (engine/mail_answers.py).
+REPLY_KEYWORD = "x-reply-to-customer"
 _format_checker = FormatChecker()
 
 
@@ -84,7 +87,31 @@ def parse_form(name: str, content: bytes) -> dict:
             raise ValueError(f"{name} is not a valid JSON Schema at {where}: {error.message}") from None
         if document.get("type", "object") != "object":
             raise ValueError(f"{name}: a form schema must describe an object")
+        _check_reply_field(name, document)
     return document
+
+
+def reply_field(schema: dict | None) -> str | None:
+    """The name of the field the designer marked as the reply to the customer, if any."""
+    for name, spec in ((schema or {}).get("properties") or {}).items():
+        if isinstance(spec, dict) and spec.get(REPLY_KEYWORD) is True:
+            return name
+    return None
+
+
+def _check_reply_field(name: str, schema: dict) -> None:
+    marked = []
+    for field, spec in (schema.get("properties") or {}).items():
+        if not isinstance(spec, dict) or REPLY_KEYWORD not in spec:
+            continue
+        if not isinstance(spec[REPLY_KEYWORD], bool):
+            raise ValueError(f"{name}: {REPLY_KEYWORD} of field '{field}' must be true or false")
+        if spec[REPLY_KEYWORD]:
+            if spec.get("type") != "string":
+                raise ValueError(f"{name}: field '{field}' is the reply to the customer, so it must be of type string")
+            marked.append(field)
+    if len(marked) > 1:
+        raise ValueError(f"{name}: only one field can be the reply to the customer ({', '.join(marked)} are marked)")
 
 
 # What a failed check says; %(name)s placeholders take the schema's values. The pages translate these.

@@ -6,7 +6,8 @@ expunge on servers without it). The unread flag decides nothing: a worker that d
 fetch and the store leaves the message where it was, and the next round fetches it again; one that
 dies between the store and the move fetches it again too, and the store recognises it
 (``stored before``) before it is moved. A message over ``CARECENTER_MAIL_MAX_BYTES`` is flagged
-``CarecenterRefused`` and left in the folder for a person to deal with. Polling; IDLE is not used.
+``CarecenterRefused`` and left in the folder for a person to deal with. The worker runs a round
+every poll interval, and at once when the IDLE watcher (:mod:`engine.mail_imap_idle`) hears news.
 
 The URL: ``imaps://user:password@host[:port]/INBOX?processed=Processed`` (``imap://`` without TLS,
 only for a server on the same machine); user and password are percent-encoded.

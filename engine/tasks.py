@@ -9,8 +9,9 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row, and_, or_, select, update
 
-from engine import forms, human_tasks, state
+from engine import forms, human_tasks, mail_answers, state
 from engine.clock import Clock
+from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, NotFound, TaskNotOpen, Unprocessable
 from engine.execution import Executor
@@ -39,11 +40,12 @@ TASK_SORTS = ("id", "due")
 
 
 class Tasks:
-    def __init__(self, db: Database, executor: Executor, history: History, clock: Clock) -> None:
+    def __init__(self, db: Database, executor: Executor, history: History, clock: Clock, settings: Settings) -> None:
         self.db = db
         self.executor = executor
         self.history = history
         self.clock = clock
+        self.settings = settings
 
     def list(self, filters: TaskFilter, limit: int, after: int | None, scope: TaskScope | None = None) -> Page[dict]:
         """Tasks matching ``filters``; with a ``scope``, only those the scoped principal may see."""
@@ -213,6 +215,7 @@ class Tasks:
             schema = definition.forms.get(task.form_key or "")
             if schema is not None:
                 forms.validate(schema, data)
+                self._mail_reply(session, row, task, schema, data, principal)
             spiff_task.data.update(data)
             task.draft = None
             spiff_task.run()
@@ -224,6 +227,23 @@ class Tasks:
 
         task, row, open_tasks = self.executor.mutate(instance_id, change, principal)
         return {"task": task_view(task, self.clock.now()), "instance": instance_view(row, open_tasks)}
+
+    def _mail_reply(self, session, row, task: HumanTask, schema: dict, data: dict, principal: str) -> None:
+        """Send the field the designer marked as the reply to the customer, when it is filled in."""
+        field = forms.reply_field(schema)
+        text = data.get(field, "") if field else ""
+        if isinstance(text, str) and text.strip():
+            mail_answers.queue(
+                session,
+                row,
+                subject="",
+                body=text.strip(),
+                author=principal,
+                key=f"{mail_answers.PURPOSE}:task:{task.id}",
+                settings=self.settings,
+                history=self.history,
+                now=self.clock.now(),
+            )
 
     def save_draft(self, task_id: int, data: dict, principal: str, scope: TaskScope | None = None) -> dict:
         """Keep unfinished form input with the task; it is not validated and changes nothing else."""

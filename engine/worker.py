@@ -16,7 +16,8 @@ only decides when to look at them:
 - ``mail`` turns stored inbound mail into inquiries and replies (:meth:`engine.mail_inbox.MailInbox.process_due`):
   every poll, and on PostgreSQL at once when a receiver stores one (``NOTIFY carecenter_mail``).
 - ``imap`` reads ``CARECENTER_IMAP_URL`` into the same store every ``CARECENTER_IMAP_POLL_SECONDS``
-  (:mod:`engine.mail_imap`), when it is set.
+  (:mod:`engine.mail_imap`), when it is set, and at once when the server announces a new message
+  to the IDLE connection a watcher thread holds (:mod:`engine.mail_imap_idle`; ``CARECENTER_IMAP_IDLE=0`` turns it off).
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
   held outbox mail that no service-task call sends itself (the portal's links, confirmations, mail sent again).
@@ -40,6 +41,7 @@ from sqlalchemy.engine import make_url
 from engine.core import CareEngine
 from engine.jobs import NOTIFY_CHANNEL as JOBS_CHANNEL
 from engine.mail_imap import ImapMailbox, ImapReader
+from engine.mail_imap_idle import ImapWatcher
 from engine.mail_store import NOTIFY_CHANNEL as MAIL_CHANNEL
 from engine.models import IdempotencyRecord
 from engine.timer_specs import parse_datetime
@@ -103,6 +105,7 @@ class Worker:
         self._wake_at: datetime | None = None  # wall-clock time of the planned extra run
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        self.imap_watcher: ImapWatcher | None = None
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -158,6 +161,9 @@ class Worker:
                 max_instances=1,
                 next_run_time=now,
             )
+            if self.care.settings.imap_idle:
+                mailbox = ImapMailbox.parse(self.care.settings.imap_url)
+                self.imap_watcher = ImapWatcher(mailbox, self.wake_imap).start()
         self.scheduler.add_job(
             self.run_messages, "interval", seconds=MESSAGE_SECONDS, id="messages", coalesce=True, max_instances=1
         )
@@ -219,6 +225,13 @@ class Worker:
         if moved:
             self.wake_mail()
         return moved
+
+    def wake_imap(self) -> None:
+        """The IMAP server announced a new message (IDLE): read the mailbox now rather than at the next poll."""
+        try:
+            self.scheduler.modify_job("imap", next_run_time=datetime.now(UTC))
+        except Exception:  # the scheduler is shutting down
+            log.debug("could not wake the IMAP reader", exc_info=True)
 
     def wake_mail(self) -> None:
         """Mail was stored (NOTIFY from a receiver): process it now rather than at the next poll."""
@@ -325,6 +338,8 @@ class Worker:
     def stop(self) -> None:
         """Stop the jobs, give back unfired claims, and record that this worker stopped."""
         self._stop.set()
+        if self.imap_watcher is not None:
+            self.imap_watcher.stop()
         if self.wake in self.care.executor.timer_listeners:
             self.care.executor.timer_listeners.remove(self.wake)
         if self.wake_jobs in self.care.executor.job_listeners:

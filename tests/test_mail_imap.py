@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,36 @@ def test_the_worker_reads_the_mailbox_and_makes_the_case(care, imap_server):  # 
         worker.stop()
         engine.close()
     assert count(imap_server, "INBOX") == 0
+
+
+def next_round(worker) -> datetime:
+    return worker.scheduler.get_job("imap").next_run_time
+
+
+def test_the_worker_hears_new_mail_by_idle_long_before_its_next_poll(care, imap_server):  # noqa: F811
+    """The poll is ten minutes away: only the server's announcement to the IDLE connection can bring the mail in."""
+    engine = CareEngine(replace(care.settings, imap_url=imap_server, imap_poll_seconds=600.0, imap_idle=True))
+    worker = start_embedded(engine, poll_seconds=1, listen=False)
+    try:
+        wait_until(lambda: worker.imap_watcher is not None and worker.imap_watcher.idling.is_set(), "IDLE", limit=30)
+        wait_until(lambda: next_round(worker) > datetime.now(UTC) + timedelta(minutes=5), "the first round done")
+        deliver(imap_server, mail(subject="Heard by IDLE"))
+        wait_until(lambda: [row.kind for row in stored(care)] == ["inquiry"], "the mail became a case", limit=60)
+        assert not worker.imap_watcher.unsupported.is_set()
+    finally:
+        worker.stop()
+        engine.close()
+    assert not worker.imap_watcher._thread.is_alive()  # stopping ends the IDLE connection too
+    assert count(imap_server, "INBOX") == 0
+
+
+def test_without_idle_the_worker_reads_by_polling_and_holds_no_connection(care, imap_server):  # noqa: F811
+    engine = CareEngine(replace(care.settings, imap_url=imap_server, imap_poll_seconds=30.0, imap_idle=False))
+    deliver(imap_server, mail(subject="By polling"))
+    worker = start_embedded(engine, poll_seconds=30, listen=False)
+    try:
+        wait_until(lambda: [row.kind for row in stored(care)] == ["inquiry"], "the mail became a case")
+        assert worker.imap_watcher is None
+    finally:
+        worker.stop()
+        engine.close()

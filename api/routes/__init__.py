@@ -5,6 +5,7 @@ from flask import Flask
 from api.requests import refuse_nul_characters
 from api.routes import (
     admin,
+    answers,
     customers,
     definitions,
     deployments,
@@ -28,6 +29,7 @@ MODULES = (
     definitions,
     instances,
     notes,
+    answers,
     tasks,
     incidents,
     timers,

@@ -98,6 +98,8 @@ def event_label(entry: dict) -> str:
             return gettext("Case completed")
         case "instance_cancelled":
             return gettext("Cancelled the case")
+        case "answer_mailed":
+            return gettext("Sent the customer an e-mail")
         case "customer_linked":
             customer = entry.get("customer_name") or entry.get("customer_id")
             return gettext("Filed the case under customer %(name)s", name=customer)

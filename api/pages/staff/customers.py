@@ -17,6 +17,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 
 from api.auth import current_principal, current_scope
+from api.pages.feedback import answer_refusal
 from api.pages.locale import gettext
 from api.pages.signin import check_csrf
 from api.requests import numbers_up_to
@@ -183,6 +184,46 @@ def add_note(customer_id: str):
     return redirect(url_for("staff_customers.show", customer_id=customer_id, _anchor="notes"))
 
 
+@blueprint.post("/customers/<customer_id>/reply")
+def reply(customer_id: str):
+    """An e-mail to the customer about one of their open requests, threaded under their last mail of it."""
+    customer = _customer(customer_id)
+    typed = {
+        "request": request.form.get("request", ""),
+        "subject": request.form.get("subject", ""),
+        "body": request.form.get("body", ""),
+    }
+    instance_id = _row_id(typed["request"])
+    with care().db.read() as session:
+        reference = open_request(session, customer_id, current_scope(), instance_id)
+    if reference is None:
+        return _customer_page(
+            customer_id, reply=typed, reply_errors={"request": gettext("Choose one of the options.")}, status=422
+        )
+    try:
+        sent = care().answers.send(
+            instance_id,
+            subject=typed["subject"],
+            body=typed["body"],
+            request_key=request.form.get("request_key", ""),
+            author=current_principal().name,
+            scope=current_scope(),
+        )
+    except CareError as refused:
+        if refused.status in (403, 404):
+            abort(refused.status)
+        return _customer_page(customer_id, reply=typed, reply_refused=answer_refusal(refused), status=refused.status)
+    flash(
+        gettext(
+            "Your e-mail to %(address)s about %(reference)s is on its way.",
+            address=sent["recipient"],
+            reference=reference,
+        ),
+        "info",
+    )
+    return redirect(url_for("staff_customers.show", customer_id=customer.id, _anchor="contacts-title"))
+
+
 def _customer(customer_id: str) -> Customer:
     with care().db.read() as session:
         found = session.get(Customer, customer_id)
@@ -235,6 +276,9 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         refused=form_state.get("refused"),
         note=form_state.get("note", ""),
         note_error=form_state.get("note_error"),
+        reply=form_state.get("reply") or {},
+        reply_errors=form_state.get("reply_errors") or {},
+        reply_refused=form_state.get("reply_refused"),
         process_prefix=contacts.PROCESS_PREFIX,
         languages=LANGUAGES,
         principal=current_principal(),

@@ -18,7 +18,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from api import policy
 from api.auth import current_principal, current_scope
-from api.pages.feedback import act
+from api.pages.feedback import act, answer_refusal
 from api.pages.form_fields import fields_for, read_form
 from api.pages.locale import gettext, local_time, page_language
 from api.pages.model_words import task_name, translate_fields
@@ -142,6 +142,28 @@ def add_note(task_id: int):
     return redirect(url_for("staff_tasks.task", task_id=task_id) + "#notes-title")
 
 
+@blueprint.post("/tasks/<id:task_id>/reply")
+def reply(task_id: int):
+    """An e-mail to the case's customer, threaded under their last mail (engine/mail_answers.py)."""
+    form = _load_form(task_id)
+    typed = {"subject": request.form.get("subject", ""), "body": request.form.get("body", "")}
+    try:
+        sent = care().answers.send(
+            form["task"]["instance_id"],
+            subject=typed["subject"],
+            body=typed["body"],
+            request_key=request.form.get("request_key", ""),
+            author=current_principal().name,
+            scope=policy.oversight_scope(current_principal()),
+        )
+    except CareError as refused:
+        if refused.status in (403, 404):
+            abort(refused.status)
+        return _task_page(task_id, reply=typed, reply_error=answer_refusal(refused), status=refused.status)
+    flash(gettext("Your e-mail to %(address)s is on its way.", address=sent["recipient"]), "info")
+    return redirect(url_for("staff_tasks.task", task_id=task_id, _anchor="conversation-title"))
+
+
 @blueprint.get("/tasks/<id:task_id>")
 def task(task_id: int):
     return _task_page(task_id)
@@ -220,6 +242,8 @@ def _task_page(
     status: int = 200,
     note: str = "",
     note_error: str = "",
+    reply: dict | None = None,
+    reply_error: str = "",
 ):
     principal = current_principal()
     form = _load_form(task_id)
@@ -240,6 +264,10 @@ def _task_page(
         ],
         details=[{"label": _label(d["name"]), "value": _readable(d["value"])} for d in case["details"]],
         notes=care().notes.of_instance(form["task"]["instance_id"], scope),
+        incidents=care().incidents.list("open", form["task"]["instance_id"], 10, None).items,
+        answer=care().answers.draft(form["task"]["instance_id"], scope),
+        reply=reply or {},
+        reply_error=reply_error,
         note=note,
         note_error=note_error,
         note_limit=MAX_NOTE,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import forms
 from engine.contacts import PROCESS_PREFIX
+from engine.mail_inbox import PRINCIPAL as MAIL_CHANNEL
 from engine.intake import REPLY
 from engine.models import Contact, HumanTask, Message, ProcessInstance
 from engine.repository import LoadedDefinition
@@ -55,6 +56,9 @@ def entry(
     }
 
 
+AUTOMATIC_SENDERS = frozenset({MAIL_CHANNEL})  # what the mail channel sends on its own (confirmations)
+
+
 def contacts(session: Session, instance_id: int, customer_name: str | None, names: dict[str, str]) -> list[dict]:
     query = select(Contact).where(Contact.instance_id == instance_id).order_by(Contact.id)
     return [
@@ -74,7 +78,7 @@ def _contact_author(contact: Contact, customer_name: str | None, names: dict[str
     """The customer for what came in, the staff member for what went out, None (the care center) for a process."""
     if contact.direction == "in":
         return customer_name
-    if contact.recorded_by.startswith(PROCESS_PREFIX):
+    if contact.recorded_by.startswith(PROCESS_PREFIX) or contact.recorded_by in AUTOMATIC_SENDERS:
         return None
     return names.get(contact.recorded_by, contact.recorded_by)
 

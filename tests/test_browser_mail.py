@@ -130,3 +130,51 @@ def test_a_mailed_inquiry_answered_on_the_task_page_reaches_the_customers_inbox_
         receiver.stop()
         outgoing.stop()
         care.close()
+
+
+def test_reply_by_e_mail_from_the_task_page_reaches_the_customers_inbox_threaded(database_url, browser_page):
+    from engine.mail_receiver import MailReceiver
+    from engine.tasks import TaskFilter
+    from tests.smtp_server import SmtpServer, free_port
+    from tests.test_mail import engine_on, mail, send
+
+    outgoing = SmtpServer().start()
+    care = engine_on(database_url, outgoing.port)
+    receiver = MailReceiver(care.mail.store, "127.0.0.1", free_port())
+    receiver.start()
+    try:
+        care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+        with care.db.write() as session:
+            session.add(Customer(id="C-1", name="Ada Lovelace", email="ada@example.com", tier="premium", language="en"))
+        question = mail(subject="Printer broken", body="It prints nothing since this morning.")
+        send(receiver, question)
+        care.mail.process_due("test")
+        [row] = care.mail.store.list().items
+        care.jobs.run_due("test")
+        [task] = care.tasks.list(TaskFilter(instance_id=row["instance_id"]), 10, None).items
+        care.identity.add_group(task["candidate_groups"][0])
+        care.identity.add_user("sam", "staff", [task["candidate_groups"][0]], password=PASSWORD, display_name="Sam")
+        with live_server(care) as base:
+            sign_in(browser_page, base, "sam")
+            browser_page.goto(f"{base}/tasks/{task['id']}")
+            assert browser_page.get_by_label("Subject").input_value() == "Re: Printer broken"
+            browser_page.get_by_label("Your e-mail").fill("Which model is it? We look into it today.")
+            check_page(browser_page, "staff-task-reply-by-mail")
+            browser_page.get_by_role("button", name="Send e-mail").click()
+            browser_page.wait_for_url(f"{base}/tasks/{task['id']}#conversation-title")
+            assert "on its way" in browser_page.locator(".flash").inner_text()
+            conversation = browser_page.locator("section[aria-labelledby='conversation-title']").inner_text()
+            assert "Which model is it?" in conversation and "Sam" in conversation
+            check_page(browser_page, "staff-task-reply-sent")
+            care.jobs.run_due("test")
+            from process_library.outbox_relay import relay_held_mail
+
+            relay_held_mail(care.db, care.settings, care.clock)
+        [answer] = [m for m in outgoing.messages if "Which model" in m.get_content()]
+        reference = care.runtime.get(row["instance_id"])["reference"]
+        assert answer["To"] == "ada@example.com" and answer["Subject"] == f"Re: Printer broken [{reference}]"
+        assert answer["In-Reply-To"] == question["Message-ID"] and question["Message-ID"] in answer["References"]
+    finally:
+        receiver.stop()
+        outgoing.stop()
+        care.close()

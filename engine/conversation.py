@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from engine import forms
 from engine.contacts import PROCESS_PREFIX
-from engine.mail_inbox import PRINCIPAL as MAIL_CHANNEL
 from engine.intake import REPLY
+from engine.mail_inbox import PRINCIPAL as MAIL_CHANNEL
 from engine.models import Contact, HumanTask, Message, ProcessInstance
 from engine.repository import LoadedDefinition
 from engine.status import CUSTOMER_LANE

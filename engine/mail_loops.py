@@ -76,7 +76,11 @@ def _automatic(mail: ParsedMail, envelope_from: str | None) -> str:
 
 
 def under_limit(session: Session, sender: str, now: datetime, limit: int) -> bool:
-    """Whether ``sender`` got fewer than ``limit`` automatic answers in the last hour (mail allowed one)."""
+    """Whether ``sender`` got fewer than ``limit`` automatic answers in the last hour.
+
+    What counts is a confirmation written: a mail that was allowed one and started a case. Replies to an
+    open case get no confirmation, so a customer writing back and forth does not use up the limit.
+    """
     if limit <= 0 or not sender:
         return False
     allowed = session.scalar(
@@ -85,6 +89,7 @@ def under_limit(session: Session, sender: str, now: datetime, limit: int) -> boo
         .where(
             InboundMail.sender == sender,
             InboundMail.auto_reply_allowed.is_(True),
+            InboundMail.kind == "inquiry",
             InboundMail.processed_at >= now - AUTOREPLY_WINDOW,
         )
     )

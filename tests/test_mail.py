@@ -478,6 +478,20 @@ def test_automatic_answers_are_limited_per_sender_and_hour(care, receiver):
     assert process(care)[-1].auto_reply_allowed is True
 
 
+def test_replies_to_an_open_case_do_not_use_up_the_hourly_limit_of_confirmations(care, receiver):
+    send(receiver, mail(subject="Printer broken"))
+    [first] = process(care)
+    reference = care.runtime.get(first.instance_id)["reference"]
+    for number in range(8):  # the customer writes back and forth: no confirmation goes out for a reply
+        send(receiver, mail(subject=f"Re: Printer broken [{reference}] ({number})"))
+    assert [row.kind for row in process(care)] == ["inquiry"] + ["reply"] * 8
+    send(receiver, mail(subject="Another question"))
+    newest = process(care)[-1]
+    assert newest.kind == "inquiry" and newest.auto_reply_allowed is True
+    confirmations = rows(care, OutboxMessage, OutboxMessage.idempotency_key.like("confirmation:%"))
+    assert len(confirmations) == 2
+
+
 def test_mailer_daemon_null_sender_and_our_own_mail_never_become_cases(care, receiver):
     send(receiver, mail(sender="MAILER-DAEMON@mx.example", subject="Undelivered Mail"), "")
     send(receiver, mail(subject="Hello", X_Autoreply="yes"))

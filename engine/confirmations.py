@@ -4,8 +4,9 @@ A customer who wrote in wants to know that it arrived and how to follow it. What
 the confirmation is one outbox mail written in the same transaction as the new case (so there is
 no case without its confirmation and no confirmation without its case), keyed by the case so it
 is written once, and sent by the worker's relay (:mod:`process_library.outbox_relay`). The mail
-channel calls :func:`confirm` from the intake's start hook; the web portal and the phone desk can
-call it the same way.
+channel calls :func:`confirm` from the intake's start hook (after its loop and limit checks); the
+web portal, the staff's contact log and channel systems (``POST /api/inquiries``) use
+:func:`on_start`, which confirms wherever the customer has an address.
 
 The status link is built from the configured public URL (:mod:`engine.public_url`), never from a
 request. The mail answers the customer's own (``In-Reply-To``/``References``), carries the case
@@ -17,12 +18,14 @@ mail, loops, the hourly cap per sender) is the channel's decision, taken before 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from engine import contacts
+from engine.clock import Clock
 from engine.config import Settings
 from engine.mail_threading import MAX_REFERENCES_SENT, signed_message_id, with_reference
 from engine.models import ProcessInstance
@@ -156,3 +159,32 @@ def confirm(
         at=now,
     )
     return row.id
+
+
+def on_start(
+    settings: Settings,
+    clock: Clock,
+    *,
+    subject: str,
+    address: str | None = None,
+    name: str | None = None,
+    language_hint: str | None = None,
+) -> Callable[[Session, ProcessInstance], None]:
+    """The intake's start hook confirming a new case of any channel by mail, where the customer has an address.
+
+    The address is the customer's in the store (the case's customer, known once the intake filed it),
+    else ``address`` as the channel knows it; with neither, the case starts without a mail (the page
+    that took the inquiry shows the reference). The contact log records it as sent by the case's
+    process on its own, not by whoever took the inquiry.
+    """
+
+    def confirm_case(session: Session, case: ProcessInstance) -> None:
+        stored = session.get(Customer, case.customer_id) if case.customer_id else None
+        to = (stored.email if stored is not None else None) or address
+        if not to:
+            return
+        who = (stored.name if stored is not None else None) or name or to
+        inquirer = Inquirer(address=to, name=who, subject=subject, language_hint=language_hint)
+        confirm(session, case, inquirer, settings, clock.now(), contacts.PROCESS_PREFIX + case.process_key)
+
+    return confirm_case

@@ -88,7 +88,7 @@ def test_a_new_callers_phone_call_is_logged_read_out_and_found_again(server, bro
     page.get_by_label("E-mail address").fill("kontakt@nordlicht.example")
     page.get_by_label("Phone (optional)").fill("+49 30 555 0101")
     page.get_by_label("Phone", exact=True).check()  # the channel
-    page.get_by_label("Subject").fill("Printer jams")
+    page.get_by_label("Subject", exact=True).fill("Printer jams")
     page.get_by_label("What they said").fill("The label printer at the front desk jams\nsince this morning.")
     check_page(page, "customers-new-caller")
     page.get_by_role("button", name="File the customer and log the contact").click()
@@ -98,7 +98,9 @@ def test_a_new_callers_phone_call_is_logged_read_out_and_found_again(server, bro
     assert re.fullmatch(r"CC-[0-9A-Z]{4}-[0-9A-Z]{4}", reference)
     assert page.get_by_role("heading", name="New inquiry started. Read out the case reference:").is_visible()
     assert page.locator("h1").inner_text() == "Nordlicht Pflege"
-    contact = page.locator("li.contact").first
+    confirmation, contact = page.locator("li.contact").nth(0), page.locator("li.contact").nth(1)
+    assert "E-mail, to the customer" in confirmation.inner_text() and reference in confirmation.inner_text()
+    assert "recorded by sam" not in confirmation.inner_text()  # sent by the process, not by the one who took the call
     assert "Phone" in contact.inner_text() and "recorded by sam" in contact.inner_text()
     assert "since this morning." in contact.inner_text()
     check_page(page, "customers-customer-logged")
@@ -135,7 +137,7 @@ def test_a_known_customers_page_and_a_contact_on_an_open_request(server, browser
     licenses = page.locator("tr.expired")
     assert licenses.count() == 1 and "till" in licenses.inner_text() and "expired" in licenses.inner_text()
     page.get_by_label("Letter").check()
-    page.get_by_label("Subject").fill("Still jams")
+    page.get_by_label("Subject", exact=True).fill("Still jams")
     page.get_by_label("What they said").fill("Wrote to say it still jams.")
     page.get_by_label("About").select_option(str(started.instance_id))
     page.get_by_role("button", name="Log the contact").click()

@@ -157,7 +157,7 @@ def test_reply_by_e_mail_from_the_task_page_reaches_the_customers_inbox_threaded
         with live_server(care) as base:
             sign_in(browser_page, base, "sam")
             browser_page.goto(f"{base}/tasks/{task['id']}")
-            assert browser_page.get_by_label("Subject").input_value() == "Re: Printer broken"
+            assert browser_page.get_by_label("Subject of the e-mail").input_value() == "Re: Printer broken"
             browser_page.get_by_label("Your e-mail").fill("Which model is it? We look into it today.")
             check_page(browser_page, "staff-task-reply-by-mail")
             browser_page.get_by_role("button", name="Send e-mail").click()

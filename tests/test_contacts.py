@@ -144,7 +144,11 @@ def test_a_caller_the_store_does_not_know_is_filed_as_a_new_customer(care, api):
         )
         row = session.get(ProcessInstance, answer.get_json()["instance_id"])
         assert (row.customer_id, row.channel) == (filed, "letter")
-    assert [(c.customer_id, c.channel) for c in all_contacts(care)] == [(filed, "letter")]
+    # the letter came in; the confirmation of the new case went out by mail to the address given
+    assert [(c.customer_id, c.channel, c.direction) for c in all_contacts(care)] == [
+        (filed, "letter", "in"),
+        (filed, "email", "out"),
+    ]
     by_id = api.post("/api/inquiries", json={**body, "customer": {"id": filed}, "subject": "Also"})
     assert by_id.status_code == 201 and by_id.get_json()["customer_id"] == filed
 
@@ -255,7 +259,8 @@ def test_staff_read_contacts_and_write_notes_integrations_do_not(care, api):
     body = {"channel": "email", "customer": customer, "subject": "s", "body": "b", "message_id": "<1@mail>"}
     assert api.post("/api/inquiries", json=body, headers=integration).status_code == 201
     again = api.post("/api/inquiries", json=body, headers=integration)
-    assert again.status_code == 201 and count(care, Customer) == 2 and count(care, Contact) == 1
+    assert again.status_code == 201 and count(care, Customer) == 2
+    assert [c.direction for c in all_contacts(care)] == ["in", "out"]  # the inquiry and its confirmation, once
     assert again.get_json()["tracking_code"]  # integration accounts read it; staff get null
     staff_answer = api.post("/api/inquiries", json={**body, "message_id": "<2@mail>"}, headers=staff)
     assert staff_answer.get_json()["tracking_code"] is None

@@ -185,8 +185,10 @@ def test_logging_a_call_starts_an_inquiry_and_shows_the_reference_to_read_out(ca
     again = site.post("/customers/C-1/contacts", data=fields)  # a double click: the same contact, once
     assert again.headers["Location"] == answer.headers["Location"]
     with care.db.read() as session:
-        (contact,) = session.scalars(select(Contact))
+        contact, confirmation = session.scalars(select(Contact).order_by(Contact.id))
         case = session.get(ProcessInstance, contact.instance_id)
+    # the letter, once; and the confirmation of the new case by mail, since Ada has an address
+    assert (confirmation.channel, confirmation.direction, confirmation.instance_id) == ("email", "out", case.id)
     assert (contact.channel, contact.direction, contact.recorded_by, contact.text) == (
         "letter",
         "in",

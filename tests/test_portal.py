@@ -118,6 +118,8 @@ def test_the_worker_relay_sends_the_held_link_once_over_smtp(care, anonymous, cu
     smtp_server.fail_next(1)  # a busy server: the mail stays held for the next round
     assert relay_held_mail(care.db, settings, care.clock) == 0
     assert _outbox(care)[0].status == "held"
+    assert relay_held_mail(care.db, settings, care.clock) == 0  # tried again only after a pause
+    care.clock.advance("PT1M")
     assert relay_held_mail(care.db, settings, care.clock) == 1
     assert relay_held_mail(care.db, settings, care.clock) == 0  # sent once
     [message] = smtp_server.messages

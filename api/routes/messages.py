@@ -7,6 +7,7 @@ from api.auth import current_principal
 from api.policy import without_secrets
 from api.requests import case_reference, json_body
 from api.routes.common import care
+from engine import confirmations
 from engine.errors import NotFound
 from engine.models import ProcessInstance
 
@@ -54,14 +55,27 @@ def broadcast():
 @blueprint.post("/api/inquiries")
 def submit_inquiry():
     body = json_body()
+    principal = current_principal().name
+    customer = body["customer"]
+    confirm = None
+    if body.get("confirm", True):
+        confirm = confirmations.on_start(
+            care().settings,
+            care().clock,
+            subject=body["subject"],
+            address=customer.get("email"),
+            name=customer.get("name"),
+            language_hint=customer.get("language"),
+        )
     result = care().intake.submit(
         channel=body["channel"],
-        customer=body["customer"],
+        customer=customer,
         subject=body["subject"],
         body=body["body"],
         reference=body.get("reference"),
-        principal=current_principal().name,
+        principal=principal,
         message_id=body.get("message_id"),
         register=True,  # integration accounts and staff: a caller the store does not know is filed in it
+        on_start=confirm,
     )
     return without_secrets(current_principal(), [result.as_dict()])[0], 201 if result.started else 200

@@ -22,7 +22,7 @@ from api.pages.locale import gettext
 from api.pages.signin import check_csrf
 from api.requests import numbers_up_to
 from api.routes.common import care
-from engine import contacts
+from engine import confirmations, contacts
 from engine import customer_notes as notes
 from engine.customer_requests import open_request, requests_of
 from engine.errors import CareError, Conflict
@@ -322,15 +322,26 @@ def _contact_problems(values: dict) -> dict[str, str]:
 
 
 def _submit(values: dict, customer: dict, reference: str | None, register: bool):
+    """Hand the logged contact to the intake; a new case is confirmed to the customer by mail where they have one."""
+    principal = current_principal().name
+    confirm = confirmations.on_start(
+        care().settings,
+        care().clock,
+        subject=values["subject"],
+        address=customer.get("email"),
+        name=customer.get("name"),
+        language_hint=customer.get("language"),
+    )
     return care().intake.submit(
         channel=values["channel"],
         customer=customer,
         subject=values["subject"],
         body=values["text"],
         reference=reference,
-        principal=current_principal().name,
+        principal=principal,
         message_id=_submission_id(),
         register=register,
+        on_start=confirm,
     )
 
 

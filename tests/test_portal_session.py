@@ -98,6 +98,8 @@ def test_opening_the_link_uses_nothing_and_the_button_signs_in(care, anonymous, 
         page = anonymous.get(path)
         assert page.status_code == 200 and "Welcome, Alice Example." in page.text
     assert anonymous.get("/portal/account").status_code == 302  # not signed in by opening it
+    czech = re.search(r'href="(\?token=[^"]+&amp;lang=cs)"', page.text)[1].replace("&amp;", "&")
+    assert "Vítejte, Alice Example." in anonymous.get("/portal/signin" + czech).text  # the switch keeps the token
     token = re.search(r'name="token" value="([^"]+)"', page.text)[1]
     assert anonymous.post("/portal/signin", data={"token": token}).status_code == 400  # no CSRF token: nothing
     signed_in = anonymous.post("/portal/signin", data={"token": token, "csrf_token": csrf(page.text)})

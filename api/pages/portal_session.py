@@ -33,6 +33,7 @@ Building a portal page on it::
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from flask import Flask, abort, g, redirect, request, session, url_for
 
@@ -124,6 +125,17 @@ def sign_out() -> None:
     g.portal_signed_in = None
 
 
+def with_language(language: str) -> str:
+    """This page in another language: ``?`` and its query with ``lang`` replaced (a sign-in link keeps its token)."""
+    query = {name: values for name, values in request.args.lists() if name != "lang"}
+    return "?" + urlencode({**query, "lang": language}, doseq=True)
+
+
 def configure(app: Flask) -> None:
-    """``portal_signed_in()`` in templates: whether a customer is signed in (the layout's "My account")."""
+    """Template helpers of the customer pages' layout.
+
+    ``portal_signed_in()``: whether a customer is signed in (the layout's "My account" and "Sign out");
+    ``with_language(lang)``: the language switch's link.
+    """
     app.jinja_env.globals["portal_signed_in"] = lambda: signed_in_customer() is not None
+    app.jinja_env.globals["with_language"] = with_language

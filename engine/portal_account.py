@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from engine import contacts, status
 from engine.models import CustomerStatus, ProcessInstance
-from process_library.store import customer_view
+from process_library.store import Customer, customer_view
 
+# Account data the customer keeps up to date (process account_change): shown when the store has the column.
+ACCOUNT_DATA = ("contact_person", "address", "billing_address", "preferred_channel", "authorized_contacts")
 MAX_REQUESTS = 200  # the newest this many requests are listed
 MAX_CONTACTS = 20  # the newest this many contacts are listed
 CLOSED = ("completed", "cancelled")
@@ -28,6 +30,8 @@ def account_of(session: Session, repository, customer_id: str, language: str, no
     record = customer_view(session, customer_id)
     if record is None:
         return None
+    row = session.get(Customer, customer_id)
+    account_data = {name: getattr(row, name, None) for name in ACCOUNT_DATA}
     for item in record["licenses"]:
         valid_until = datetime.fromisoformat(item["valid_until"])
         item["expired"] = item["status"] == "expired" or valid_until < now
@@ -35,7 +39,8 @@ def account_of(session: Session, repository, customer_id: str, language: str, no
     contact_rows, _ = contacts.of_customer(session, customer_id, MAX_CONTACTS, None)
     return {
         "customer": {key: record[key] for key in ("id", "name", "email", "phone", "postcode", "language")},
-        "preferred_channel": record.get("preferred_channel"),
+        **account_data,
+        "authorized_contacts": [c for c in account_data["authorized_contacts"] or [] if isinstance(c, dict)],
         "systems": record["systems"],
         "licenses": record["licenses"],
         "open_requests": [r for r in requests if r["status"] not in CLOSED],

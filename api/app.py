@@ -7,7 +7,18 @@ import secrets
 from flask import Flask
 
 from api import auth, problems, routes, security
-from api.pages import account, customer, designer, locale, model_words, navigation, portal, signin
+from api.pages import (
+    account,
+    customer,
+    designer,
+    dev_mailbox,
+    locale,
+    model_words,
+    navigation,
+    portal,
+    portal_session,
+    signin,
+)
 from api.pages import admin as admin_pages
 from api.pages.staff import attachments, customers, instances, search, tasks
 from api.requests import DatabaseId
@@ -35,9 +46,11 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     locale.configure(app)
     model_words.configure(app)
     navigation.configure(app)
+    portal_session.configure(app)
     for pages in (account, tasks, instances, customers, search, designer, customer, portal):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
+    dev_mailbox.configure(app, care.settings)
     attachments.configure(app)
     security.configure(app, care.settings)
     return app

@@ -17,7 +17,10 @@ to the engine, which filters rows by it.
   but no tracking codes: those secrets are for admins and integration accounts
   (:func:`may_read_tracking_codes`);
 - admins: everything;
-- customers: only the public status endpoints.
+- customers: only the public status endpoints, and the portal's pages, which sign customers in
+  themselves (a mailed link opens a portal session; :mod:`api.pages.portal_session`) and read
+  only the signed-in customer's rows;
+- the development mailbox (no SMTP configured): admins only.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "track.submit",
         "portal.ask",
         "portal.send_link",
+        "portal.signin",
+        "portal.signin_submit",
+        "portal.signout",
+        "portal.account",
         "portal.requests",
         "portal.inquiry",
         "portal.inquiry_submit",
@@ -56,6 +63,10 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "track.show",
         "track.submit",
         "portal.send_link",
+        "portal.signin",
+        "portal.signin_submit",
+        "portal.signout",
+        "portal.account",
         "portal.requests",
         "portal.inquiry_submit",
         "portal.confirm",
@@ -75,6 +86,7 @@ PAGE_BLUEPRINTS = frozenset(
         "staff_attachments",
         "designer",
         "admin_pages",
+        "dev_mailbox",
         "track",
         "portal",
     }

@@ -477,6 +477,8 @@ class CustomerStatus(Base):
     stage: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))  # received, in_progress, waiting_for_you, completed, cancelled
     message: Mapped[str | None] = mapped_column(Text)
+    # The whitelisted customer_fields with their values ({name: value}, scalars only), for the status page.
+    fields: Mapped[dict[str, Any] | None]
     expected_by: Mapped[datetime | None]
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -625,3 +627,38 @@ class CustomerSearch(Base):
     customer_id: Mapped[str] = mapped_column(String(50), unique=True)
     name: Mapped[str] = mapped_column(String(200))  # the customer's: what the results are sorted by
     words: Mapped[str] = mapped_column(Text)
+
+
+class PortalLink(Base):
+    """A mailed portal sign-in link: the hash of its nonce, whose it is, until when, and whether it was used.
+
+    The link works once (``used_at``), until ``expires_at``; see :mod:`engine.portal_access`.
+    """
+
+    __tablename__ = "portal_links"
+    __table_args__ = (
+        Index("ix_portal_links_customer", "customer_id", "created_at"),
+        Index("ix_portal_links_expires", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the nonce in the link
+    customer_id: Mapped[str] = mapped_column(String(50))
+    next_path: Mapped[str | None] = mapped_column(String(500))  # the portal page the customer was on
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PortalSession(Base):
+    """A customer signed in to the portal: the hash of the token their cookie holds, until it expires or ends."""
+
+    __tablename__ = "portal_sessions"
+    __table_args__ = (Index("ix_portal_sessions_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the cookie's token
+    customer_id: Mapped[str] = mapped_column(String(50), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]  # signed out

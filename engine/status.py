@@ -12,24 +12,30 @@ with the ``customer_fields`` only) and the expected-by time:
 
 Expected-by is the earliest of the pending timers and open human-task due dates on elements marked
 ``customer_deadline="true"``.
+
+The whitelisted ``customer_fields`` are copied into the row too (``fields``), with their values
+reduced to what a page shows (text, numbers, yes/no, dates), so :func:`view` can show them
+labelled without loading the workflow; no other variable is ever read into the row.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import date, datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import templating
+from engine import forms, templating
 from engine.models import CustomerStageEvent, CustomerStatus, HumanTask, ProcessInstance, Timer
 from engine.repository import LoadedDefinition
 
 CUSTOMER_LANE = "customer"
 STATUSES = ("received", "in_progress", "waiting_for_you", "completed", "cancelled")
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+MAX_FIELD_CHARS = 500  # a whitelisted text longer than this is cut on the status page
 
 
 def current_stage(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str | None:
@@ -54,6 +60,22 @@ def customer_data(workflow: BpmnWorkflow, definition: LoadedDefinition) -> dict:
     if tasks:
         data.update(max(tasks, key=lambda t: t.last_state_change).data)
     return {name: data[name] for name in definition.customer.fields if name in data}
+
+
+def shown_fields(workflow: BpmnWorkflow, definition: LoadedDefinition) -> dict:
+    """The whitelisted variables as the status page shows them: text (cut), numbers, yes/no and dates only.
+
+    A value of another kind (a list, a mapping, an object) is left out rather than shown in part.
+    """
+    shown: dict = {}
+    for name, value in customer_data(workflow, definition).items():
+        if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
+            shown[name] = value
+        elif isinstance(value, str):
+            shown[name] = value[:MAX_FIELD_CHARS]
+        elif isinstance(value, date):  # datetime too
+            shown[name] = value.isoformat()
+    return shown
 
 
 def sync(
@@ -100,6 +122,9 @@ def sync(
     status.title = definition.name
     status.status = _status(row, workflow, model, stage, open_tasks)
     status.message = _message(model.stage(stage), workflow, definition)
+    fields = shown_fields(workflow, definition) or None
+    if status.fields != fields:
+        status.fields = fields
     status.expected_by = _expected_by(session, row, model.deadline_elements, open_tasks, definition)
     status.updated_at = now
     return status
@@ -194,6 +219,7 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
         "stage": status.stage,
         "stages": stages,
         "message": status.message,
+        "fields": _fields(model, texts, status.fields or {}, language),
         "expected_by": _iso(status.expected_by),
         "started_at": _iso(status.started_at),
         "updated_at": _iso(status.updated_at),
@@ -205,6 +231,35 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
             {"id": task.id, "name": texts.text(language, task.name), "due_at": _iso(task.due_at)} for task in tasks
         ],
     }
+
+
+def _fields(model, texts, values: dict, language: str) -> list[dict]:
+    """The whitelisted fields that have a value, in the model's order, each with its label in ``language``.
+
+    The label is the field's name made readable (``customer_name``: "Customer name"), translated by
+    the process's catalogs when they have that text (else the name itself, if they translate it).
+    """
+    shown = []
+    for name in model.fields:
+        if name not in values:
+            continue
+        label = forms.field_label(name, {})
+        shown.append(
+            {
+                "name": name,
+                "label": texts.get(language, label) or texts.get(language, name) or label,
+                "value": values[name],
+            }
+        )
+    return shown
+
+
+def stage_label(repository, definition_id: int, key: str | None, language: str) -> str | None:
+    """A stage's label in ``language`` for the definition version an instance runs (None for no stage)."""
+    if key is None:
+        return None
+    model = repository.load(definition_id).customer
+    return _label(model, repository.texts.of_definition(definition_id), key, language)
 
 
 def _label(model, texts, key: str, language: str) -> str:

@@ -14,11 +14,9 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from itsdangerous import URLSafeTimedSerializer
 
 from api.app import create_app
 from api.commands import main
-from api.pages import portal
 from engine import model_translations
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
@@ -27,6 +25,7 @@ from engine.runtime import StartRequest
 from engine.tasks import TaskFilter
 from process_library.store import Customer
 from tests.conftest import make_engine
+from tests.test_portal_session import sign_in_to_portal
 
 PROCESSES = PROJECT_ROOT / "processes"
 
@@ -309,8 +308,9 @@ def test_the_portal_lists_requests_with_translated_titles(site):
     with care.db.write() as session:
         session.add(Customer(id="C-1", name="Alice", email="alice@example.com", tier="gold", language="de"))
     care.runtime.start(StartRequest("repair", {}, customer_id="C-1"), "portal")
-    token = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=portal.SALT).dumps("C-1")
-    page = app.test_client().get(f"/portal/requests?token={token}&lang=de").text
+    customer = app.test_client()
+    sign_in_to_portal(customer, care, "alice@example.com")
+    page = customer.get("/portal/account?lang=de").text
     assert "Reparaturauftrag</a>" in page and "Repair request" not in page
 
 

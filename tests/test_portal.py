@@ -1,11 +1,14 @@
-"""The self-service portal: a signed, time-limited link through the outbox lists a customer's requests."""
+"""The self-service portal: a mailed sign-in link lists a customer's requests; the web inquiry form; confirmations.
+
+Sessions, links and their limits in detail: tests/test_portal_session.py; *My account*: tests/test_portal_account.py.
+"""
 
 import dataclasses
 import re
 from datetime import timedelta
 
 import pytest
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from api.pages.portal import SALT
@@ -15,6 +18,7 @@ from process_library.outbox_relay import relay_held_mail
 from process_library.store import Customer, OutboxMessage
 from tests.conftest import source, upload
 from tests.smtp_server import smtp_server  # noqa: F401 (a fixture)
+from tests.test_portal_session import sign_in_to_portal, use_link
 
 
 @pytest.fixture
@@ -42,11 +46,12 @@ def test_a_signed_link_lists_the_customers_requests(care, anonymous, customers):
     assert answer.status_code == 200 and "If we know this address" in answer.text
     [mail] = _outbox(care)
     assert (mail.recipient, mail.status, mail.kind) == ("alice@example.com", "held", "mail")
-    link = re.search(r"http://127\.0\.0\.1:8000(/portal/requests\?token=\S+)", mail.body)[1]  # the default public URL
-    page = anonymous.get(link)
+    link = re.search(r"http://127\.0\.0\.1:8000(/portal/signin\?token=\S+)", mail.body)[1]  # the default public URL
+    assert use_link(anonymous, link).status_code == 303
+    page = anonymous.get("/portal/account")
     assert page.status_code == 200
     assert page.text.count("/track/") == 2 and "Hello care" in page.text
-    assert len(re.findall(r"\(CC-[0-9A-Z]{4}-[0-9A-Z]{4}\)", page.text)) == 2  # each with its case reference
+    assert len(re.findall(r"CC-[0-9A-Z]{4}-[0-9A-Z]{4}</span>", page.text)) == 2  # each with its case reference
 
 
 def test_unknown_addresses_get_the_same_answer_and_no_mail(care, anonymous, customers):
@@ -60,19 +65,18 @@ def test_unknown_addresses_get_the_same_answer_and_no_mail(care, anonymous, cust
     assert _outbox(care) == []
 
 
-def test_forged_and_expired_links_show_nothing(app, anonymous, customers, monkeypatch):
-    forged = URLSafeTimedSerializer("not-the-secret", salt="carecenter.portal.requests").dumps("C-1")
-    response = anonymous.get(f"/portal/requests?token={forged}")
+def test_forged_and_expired_links_show_nothing(app, care, anonymous, customers):
+    forged = URLSafeSerializer("not-the-secret", salt=SALT).dumps({"c": "C-1", "n": "x"})
+    response = anonymous.get(f"/portal/signin?token={forged}")
     assert response.status_code == 403 and "/track/" not in response.text
-    assert anonymous.get("/portal/requests?token=garbage").status_code == 403
-    signer = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="carecenter.portal.requests")
-    old = signer.dumps("C-1")
-    import time
-
-    real = time.time
-    monkeypatch.setattr(time, "time", lambda: real() + timedelta(hours=25).total_seconds())
-    expired = anonymous.get(f"/portal/requests?token={old}")
-    assert expired.status_code == 403 and "/track/" not in expired.text
+    assert anonymous.get("/portal/signin?token=garbage").status_code == 403
+    token = _csrf(anonymous.get("/portal").text)
+    anonymous.post("/portal/link", data={"email": "alice@example.com", "csrf_token": token})
+    [mail] = _outbox(care)
+    link = re.search(r"http://127\.0\.0\.1:8000(/portal/signin\?token=\S+)", mail.body)[1]
+    care.clock.advance(timedelta(hours=25))
+    expired = anonymous.get(link)
+    assert expired.status_code == 410 and "/track/" not in expired.text and "Alice" not in expired.text
 
 
 def test_the_inquiry_form_validates_on_the_server(care, anonymous):
@@ -123,7 +127,7 @@ def test_the_worker_relay_sends_the_held_link_once_over_smtp(care, anonymous, cu
     assert relay_held_mail(care.db, settings, care.clock) == 1
     assert relay_held_mail(care.db, settings, care.clock) == 0  # sent once
     [message] = smtp_server.messages
-    assert message["To"] == "alice@example.com" and "/portal/requests?token=" in message.get_content()
+    assert message["To"] == "alice@example.com" and "/portal/signin?token=" in message.get_content()
     [mail] = _outbox(care)
     assert (mail.status, mail.attempts) == ("sent", 2)
 
@@ -149,9 +153,11 @@ def test_an_inquiry_naming_a_customers_address_is_not_filed_under_the_customer(c
     [confirmation] = [m for m in _outbox(care) if m.payload.get("purpose") == "portal_confirm"]
     assert confirmation.recipient == "alice@example.com"  # the address on file, never the form's spelling
     assert "My router is broken" in confirmation.subject
-    # A portal sign-in link for Alice does not list it either.
-    link_token = URLSafeTimedSerializer(client.application.config["SECRET_KEY"], salt=SALT).dumps("C-1")
-    assert "My router" not in anonymous.get(f"/portal/requests?token={link_token}").text
+    # Alice's own account does not list it either.
+    alice = client.application.test_client()
+    sign_in_to_portal(alice, care, "alice@example.com")
+    account = alice.get("/portal/account").text
+    assert "My router" not in account and started["reference"] not in account
 
 
 def test_the_customer_confirms_by_the_mailed_link_and_then_owns_the_request(care, client, anonymous, customers):

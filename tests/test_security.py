@@ -117,7 +117,7 @@ def test_links_in_mails_come_from_the_public_url_whatever_the_host(database_url)
         assert open_site.request("POST", "/portal/link", body, {"Host": "evil.example"}).status == 200
         [mail] = _outbox(open_site.care)
         assert "evil.example" not in mail.body
-        assert re.search(r"http://127\.0\.0\.1:8000/portal/requests\?token=\S+", mail.body)
+        assert re.search(r"http://127\.0\.0\.1:8000/portal/signin\?token=\S+", mail.body)
 
 
 def test_the_portal_link_points_to_the_public_url(site):
@@ -126,7 +126,7 @@ def test_the_portal_link_points_to_the_public_url(site):
     token = site.csrf("/portal")
     assert site.request("POST", "/portal/link", {"email": "victim@example.com", "csrf_token": token}).status == 200
     [mail] = _outbox(site.care)
-    link = re.search(r"https://care\.example\.com(/portal/requests\?token=\S+)", mail.body)[1]
+    link = re.search(r"https://care\.example\.com(/portal/signin\?token=\S+)", mail.body)[1]
     assert site.request("GET", link).status == 200
 
 

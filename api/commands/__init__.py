@@ -17,6 +17,7 @@ from api.commands.demo import demo
 from api.commands.mail import mail
 from api.commands.scenario import scenario_test
 from api.commands.translations import translations
+from engine import secret_key
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
@@ -93,7 +94,8 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     from api.security import server_options
     from engine import worker
 
-    care = _engine()
+    care = CareEngine(secret_key.with_lasting_key(Settings.from_env()))
+    _require_current_schema(care)
     if care.settings.bootstrap_token:
         care.tokens.ensure(care.settings.bootstrap_token, "bootstrap", "admin")
     app = create_app(care)
@@ -104,6 +106,8 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     click.echo(f"  API:      {base}/api/process-definitions")
     click.echo(f"  OpenAPI:  {base}/api/openapi.json")
     click.echo(f"  Health:   {base}/healthz")
+    if not care.settings.smtp_host:
+        click.echo(f"  Mailbox:  {base}/admin/dev-mailbox  (for admins: no SMTP server set, mails wait there)")
     if not care.settings.public_url:
         click.echo(f"  CARECENTER_PUBLIC_URL is not set: links in mails point to {care.settings.public.base}")
     sys.stdout.flush()
@@ -139,7 +143,8 @@ def worker_command(
 
     timer_config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
     job_config = JobConfig.from_env(lease_seconds=job_lease, batch_size=job_batch)
-    care = CareEngine(Settings.from_env(), timer_config=timer_config, job_config=job_config)
+    settings = secret_key.with_lasting_key(Settings.from_env())
+    care = CareEngine(settings, timer_config=timer_config, job_config=job_config)
     _require_current_schema(care)
     worker.run_blocking(care, poll_seconds=poll, worker_id=name)
 

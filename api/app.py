@@ -7,7 +7,7 @@ import secrets
 from flask import Flask
 
 from api import auth, problems, routes, security
-from api.pages import account, customer, designer, locale, model_words, navigation, portal, signin
+from api.pages import account, customer, designer, locale, model_words, modeler, navigation, portal, signin
 from api.pages import admin as admin_pages
 from api.pages.staff import attachments, customers, instances, search, tasks
 from api.requests import DatabaseId
@@ -35,7 +35,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     locale.configure(app)
     model_words.configure(app)
     navigation.configure(app)
-    for pages in (account, tasks, instances, customers, search, designer, customer, portal):
+    for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
     attachments.configure(app)

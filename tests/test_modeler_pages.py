@@ -193,3 +193,14 @@ def test_the_process_pages_link_the_editor(site):
     sign_in(site, "dana")
     html = site.get("/processes").get_data(as_text=True)
     assert 'href="/processes/new"' in html and 'href="/processes/hello_care/edit"' in html
+
+
+def test_a_schema_error_names_the_element_it_is_in(site):
+    token = sign_in(site, "dana")
+    broken = renamed(
+        HELLO,
+        '<bpmn:userTask id="answer_inquiry" name="Answer the inquiry">',
+        '<bpmn:userTask id="answer_inquiry" name="Answer the inquiry">\n      <bpmn:bogus />',
+    )
+    answer = site.post("/processes/hello_care/edit/check", data=diagram(broken, token)).get_data(as_text=True)
+    assert 'data-problems="1"' in answer and 'data-element-id="answer_inquiry"' in answer and "bogus" in answer

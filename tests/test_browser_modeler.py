@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from engine.process_drafts import NEW_PROCESS, ProcessDrafts
 from engine.runtime import StartRequest
 from tests.browser import check_page, sign_in
 from tests.conftest import DATA, make_engine, source
@@ -318,3 +319,35 @@ def test_the_panel_writes_a_camunda_file_in_its_own_dialect(server, browser_page
     assert node.get(f"{{{CAMUNDA_NS}}}candidateGroups") == "billing"
     assert SPIFF_NS not in xml
     assert re.search(r'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"', xml)
+
+
+def test_a_file_the_editor_cannot_fully_read_is_not_saved_over(server, browser_page, tmp_path):
+    base, care = server
+    page = browser_page
+    unknown = tmp_path / "hello_care.bpmn"
+    unknown.write_text(
+        HELLO.replace(
+            '<spiffworkflow:property name="formJsonSchemaFilename"',
+            '<spiffworkflow:futureExtension level="3" />\n'
+            '          <spiffworkflow:property name="formJsonSchemaFilename"',
+        )
+    )
+    sign_in(page, base, "dana")
+    open_file(page, base, unknown)
+    assert page.get_attribute("body", "data-modeler-ready") == "yes"
+    assert "cannot read" in page.locator("#modeler-status").inner_text()
+    for label in ("Check", "Save draft", "Deploy", "Download XML"):
+        assert page.get_by_role("button", name=label, exact=True).is_disabled()
+    rename(page, "answer_inquiry", "Changed anyway")
+    page.wait_for_timeout(2000)  # longer than the draft's delay: nothing may have been saved
+    assert ProcessDrafts(care.db, care.clock, 10**6).get(NEW_PROCESS, "dana") is None
+
+
+def test_a_file_without_a_diagram_says_so(server, browser_page):
+    base, _ = server
+    page = browser_page
+    sign_in(page, base, "dana")
+    open_file(page, base, DATA / "camunda_billing.bpmn")
+    assert page.get_attribute("body", "data-modeler-ready") == "failed"
+    assert page.locator("#modeler-status .error").inner_text().startswith("The diagram cannot be shown: ")
+    assert page.get_by_role("button", name="Deploy").is_disabled()

@@ -172,6 +172,7 @@ def _script_texts() -> dict[str, str]:
             what="{what}",
         ),
         "unsaved": gettext("Changes not saved yet"),
+        "import_failed": gettext("The diagram cannot be shown: %(reason)s", reason="{reason}"),
         "group": gettext("carecenter"),
         "none": gettext("(none)"),
         "candidate_groups": gettext("Candidate group"),

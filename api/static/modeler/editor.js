@@ -268,7 +268,7 @@
     }
     document.body.setAttribute('data-modeler-ready', 'yes');
   }).catch(function (error) {
-    say(String(error && error.message || error), true);
+    say(texts.import_failed.replace('{reason}', String(error && error.message || error)), true);
     document.body.setAttribute('data-modeler-ready', 'failed');
   });
 })();

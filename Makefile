@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 MAIL_PORT ?= 2525
 
-.PHONY: run test lint format clean bench bench-smoke
+.PHONY: run test lint format clean bench bench-smoke modeler-bundle
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,12 @@ bench: $(BENCH_STAMP)
 # Tiny sizes, for CI: keeps the benchmark code working; results go to var/bench/smoke-results.
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench --smoke
+
+# The modeler page's JavaScript (#20): bpmn-js and its properties panel from npm, pinned by
+# api/modeler/package-lock.json. Needs node and npm; the result in api/static/modeler/ is committed
+# with its licenses and SHA256SUMS, so `make run` and `make test` need neither.
+modeler-bundle:
+	cd api/modeler && npm ci --no-audit --no-fund && node build.mjs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ from api.pages import (
     dev_mailbox,
     locale,
     model_words,
+    modeler,
     navigation,
     portal,
     portal_session,
@@ -47,7 +48,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     model_words.configure(app)
     navigation.configure(app)
     portal_session.configure(app)
-    for pages in (account, tasks, instances, customers, search, designer, customer, portal):
+    for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
     dev_mailbox.configure(app, care.settings)

@@ -85,6 +85,7 @@ PAGE_BLUEPRINTS = frozenset(
         "staff_search",
         "staff_attachments",
         "designer",
+        "modeler",
         "admin_pages",
         "dev_mailbox",
         "track",
@@ -151,6 +152,14 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_attachments.download": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
+    # the modeler (#20): drawing, checking and deploying in the browser; drafts are the designer's own
+    "modeler.new_process": frozenset({DESIGNER}),
+    "modeler.open_file": frozenset({DESIGNER}),
+    "modeler.edit": frozenset({DESIGNER}),
+    "modeler.save_draft": frozenset({DESIGNER}),
+    "modeler.check": frozenset({DESIGNER}),
+    "modeler.deploy": frozenset({DESIGNER}),
+    "modeler.discard": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.
     "engine_rest.start": frozenset({INTEGRATION}),
     "engine_rest.correlate": frozenset({INTEGRATION}),

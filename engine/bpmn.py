@@ -285,6 +285,8 @@ class ParsedFiles:
         if line is None and element_id and filename in self.trees:
             found = self.trees[filename].getroot().xpath("//*[@id=$id]", id=element_id)
             line = found[0].sourceline if found else None
+        if element_id is None and line is not None and filename in self.trees:
+            element_id = _element_at(self.trees[filename], line)  # schema errors name a line only
         return DeploymentProblem(filename, line, element_id, _message(error))
 
     @property
@@ -393,6 +395,17 @@ class ParsedFiles:
             node.get("id") if node is not None else None,
             f"call activity calls process '{called}', which is neither in this deployment nor deployed",
         )
+
+
+def _element_at(tree: etree._ElementTree, line: int) -> str | None:
+    """The id of the element that starts on ``line``, or of the nearest one around it that has an id
+    (the modeler marks a problem on its element; a schema error says only where it is)."""
+    for node in tree.getroot().iter():
+        if isinstance(node.tag, str) and node.sourceline == line:
+            while node is not None and not node.get("id"):
+                node = node.getparent()
+            return node.get("id") if node is not None and node.getparent() is not None else None
+    return None
 
 
 def _is_dmn(filename: str, tree: etree._ElementTree) -> bool:

@@ -662,3 +662,22 @@ class PortalSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]  # signed out
+
+
+class ProcessDraft(Base):
+    """A designer's unfinished edit of one process in the modeler (see :mod:`engine.process_drafts`).
+
+    One per process and designer; ``process_key`` is "" for the process being drawn at /processes/new.
+    A draft is only stored text: nothing runs from it, and deploying it is a deployment like any other.
+    """
+
+    __tablename__ = "process_drafts"
+    __table_args__ = (UniqueConstraint("process_key", "designer", name="uq_process_drafts_key_designer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    designer: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(300))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the deployed version the edit started from
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]

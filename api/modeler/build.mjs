@@ -1,0 +1,122 @@
+/**
+ * Builds api/static/modeler/ from this folder: the bundle (modeler.js, modeler.css and the BPMN
+ * font), LICENSES.txt with the license of every package the bundle holds, and SHA256SUMS over
+ * all of them (tests/test_modeler_bundle.py checks the committed files against it, without node).
+ *
+ * Run it through `make modeler-bundle` (npm ci first, so the lockfile decides every version).
+ * The same lockfile and esbuild version give the same bytes.
+ */
+
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { build } from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = resolve(here, '../static/modeler');
+const BUILT = ['modeler.js', 'modeler.css', 'fonts', 'LICENSES.txt', 'SHA256SUMS'];
+
+for (const name of BUILT) {
+  rmSync(join(out, name), { recursive: true, force: true });
+}
+mkdirSync(out, { recursive: true });
+
+const result = await build({
+  absWorkingDir: here,
+  entryPoints: { modeler: 'entry.js', 'modeler-styles': 'styles.css' },
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['es2020'],
+  legalComments: 'none', // collected whole into LICENSES.txt instead
+  charset: 'utf8',
+  outdir: out,
+  assetNames: 'fonts/[name]-[hash]',
+  loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file', '.eot': 'file', '.svg': 'file' },
+  metafile: true,
+  logLevel: 'warning',
+});
+
+// One stylesheet named like the script.
+const styles = join(out, 'modeler-styles.css');
+writeFileSync(join(out, 'modeler.css'), readFileSync(styles));
+rmSync(styles);
+
+const LICENSE_FILES = /^(licen[sc]e|copying)(\.(md|txt))?$/i;
+
+function hasLicense(folder) {
+  return readdirSync(folder).some((name) => LICENSE_FILES.test(name));
+}
+
+function manifestOf(folder) {
+  const path = join(folder, 'package.json');
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
+}
+
+/**
+ * The folder of the npm package a bundled file comes from: the package under node_modules, or a
+ * package vendored inside it with a license of its own (preact inside @bpmn-io/properties-panel).
+ */
+function packageOf(file) {
+  const path = resolve(here, file);
+  const at = path.lastIndexOf('/node_modules/');
+  if (at < 0) {
+    return null; // carecenter's own files
+  }
+  const parts = path.slice(at + '/node_modules/'.length).split('/');
+  const root = join(path.slice(0, at), 'node_modules', ...parts.slice(0, parts[0].startsWith('@') ? 2 : 1));
+  for (let folder = dirname(path); folder.length > root.length; folder = dirname(folder)) {
+    const manifest = manifestOf(folder);
+    if (manifest.name && manifest.version && hasLicense(folder)) {
+      return folder;
+    }
+  }
+  return root;
+}
+
+const packages = new Map();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const folder = packageOf(input);
+  if (folder && !packages.has(folder)) {
+    packages.set(folder, manifestOf(folder));
+  }
+}
+const sections = [...packages.entries()]
+  .sort(([a, one], [b, other]) => (one.name + one.version).localeCompare(other.name + other.version) || a.localeCompare(b))
+  .map(([folder, manifest]) => {
+    const file = readdirSync(folder).find((name) => LICENSE_FILES.test(name));
+    const license = typeof manifest.license === 'string' ? manifest.license : JSON.stringify(manifest.license);
+    if (!license || license === 'undefined') {
+      throw new Error(`${manifest.name} ${manifest.version} declares no license`);
+    }
+    const body = file
+      ? readFileSync(join(folder, file), 'utf8').trim()
+      : `The package ships no license file; its package.json declares the license ${license}` +
+        (manifest.author ? ` (author: ${typeof manifest.author === 'string' ? manifest.author : manifest.author.name}).` : '.');
+    return `${manifest.name} ${manifest.version} (${license})\n\n${body}\n`;
+  });
+const seen = new Set();
+const unique = sections.filter((section) => !seen.has(section) && seen.add(section));
+writeFileSync(
+  join(out, 'LICENSES.txt'),
+  'The third-party code in modeler.js and modeler.css (built by api/modeler/build.mjs), and its licenses.\n\n' +
+    unique.join('\n' + '-'.repeat(78) + '\n\n'),
+);
+
+/** Every built file under `folder`, as paths relative to `out`, sorted. */
+function files(folder) {
+  return readdirSync(folder)
+    .flatMap((name) => {
+      const path = join(folder, name);
+      return statSync(path).isDirectory() ? files(path) : [relative(out, path)];
+    })
+    .sort();
+}
+const sums = files(out)
+  .filter((name) => BUILT.some((built) => name === built || name.startsWith(built + '/')))
+  .map((name) => `${createHash('sha256').update(readFileSync(join(out, name))).digest('hex')}  ${name}\n`)
+  .join('');
+writeFileSync(join(out, 'SHA256SUMS'), sums);
+process.stdout.write(sums);

@@ -221,3 +221,41 @@ def test_staff_link_a_contact_to_a_customer(care, client, anonymous, customers):
     history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
     [event] = [e for e in history if e["event_type"] == "customer_linked"]
     assert event["principal"] == "token:test-admin"
+
+
+def test_a_web_inquiry_is_greeted_on_its_status_page_and_confirmed_to_an_address_no_customer_has(care, anonymous):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    token = _csrf(anonymous.get("/portal/inquiry?lang=de").text)
+    data = {"name": "Nora", "email": "nora@example.org", "product": "Router", "subject": "WLAN", "description": "Weg"}
+    response = anonymous.post("/portal/inquiry?lang=de", data={**data, "csrf_token": token})
+    page = anonymous.get(response.headers["Location"]).text
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    assert "Vielen Dank: Wir haben Ihre Anfrage erhalten." in page and started["reference"] in page
+    [confirmation] = [m for m in _outbox(care) if m.payload.get("purpose") == "confirmation"]
+    assert confirmation.recipient == "nora@example.org" and confirmation.payload["language"] == "de"
+    assert f"/track/{started['tracking_code']}" in confirmation.body
+    assert "Vielen Dank" not in anonymous.get(f"/track/{started['tracking_code']}").text  # only on the answer page
+
+
+def test_a_signed_in_customers_inquiry_is_theirs_and_confirmed_to_the_address_on_file(care, client, customers):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    bob = client.application.test_client()
+    sign_in_to_portal(bob, care, "bob@example.com")
+    form = bob.get("/portal/inquiry").text
+    assert "Bob Other" in form and 'name="email"' not in form  # who they are is not asked again
+    data = {"product": "Router", "subject": "Slow line", "description": "Since Monday.", "email": "eve@evil.example"}
+    response = bob.post("/portal/inquiry", data={**data, "csrf_token": _csrf(form)})
+    assert response.status_code == 302, response.text
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    assert started["customer_id"] == "C-2"
+    [confirmation] = [m for m in _outbox(care) if m.payload.get("purpose") == "confirmation"]
+    assert confirmation.recipient == "bob@example.com" and confirmation.payload["language"] == "de"
+    assert not [m for m in _outbox(care) if m.payload.get("purpose") == "portal_confirm"]
+    assert started["reference"] in bob.get("/portal/account").text
+
+
+def test_an_inquiry_typed_with_a_customers_address_sends_no_confirmation_to_it(care, anonymous, customers):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "alice@example.com")
+    purposes = [m.payload.get("purpose") for m in _outbox(care) if m.recipient == "alice@example.com"]
+    assert purposes == ["portal_confirm"]  # the request to claim it, not a confirmation of someone else's words

@@ -92,7 +92,8 @@ def show(code: str, task_id: int | None = None, values: dict | None = None, erro
         fields = fields_for(schema, ui, values if mine and values else {}, errors if mine and errors else {})
         task["fields"] = model_words.translate_fields(fields, key, version, language)
         task["errors"] = errors if mine else None
-    return render_template("track/status.html", view=view, code=code, **_context(language)), code_
+    received = request.args.get("received") == "1" and view["status"] != "completed"
+    return render_template("track/status.html", view=view, code=code, received=received, **_context(language)), code_
 
 
 def _form_of(code: str, task_id: int) -> tuple[dict | None, dict, tuple[str, int]]:

@@ -34,7 +34,7 @@ from api.pages.portal_session import portal_context, portal_customer, sign_in, s
 from api.pages.signin import check_csrf, safe_next
 from api.routes.common import care
 from api.uniform_time import uniform_duration
-from engine import portal_access, portal_account
+from engine import confirmations, portal_access, portal_account
 from engine.errors import CareError, Conflict
 from engine.models import CustomerStatus
 from process_library.store import Customer, OutboxMessage
@@ -221,42 +221,81 @@ def inquiry_problems(form) -> tuple[dict, dict]:
 
 @blueprint.get("/portal/inquiry")
 def inquiry():
-    return render_template("track/portal_inquiry.html", values={}, errors={}, **_context())
+    return render_template(
+        "track/portal_inquiry.html", values={}, errors={}, signed_in=_signed_in_record(), **_context()
+    )
+
+
+def _signed_in_record() -> Customer | None:
+    """The signed-in customer's record: their inquiry is filed under it, without asking who they are."""
+    customer_id = signed_in_customer()
+    if customer_id is None:
+        return None
+    with care().db.read() as session:
+        return session.get(Customer, customer_id)
 
 
 @blueprint.post("/portal/inquiry")
 def inquiry_submit():
     """Validate, then start inquiry intake through channel intake (``care.intake``), channel ``web``.
 
-    Nobody proves who they are on this form, so the inquiry is filed under an unverified contact
-    ``web:<e-mail>``, never under a customer of the store.  When the address belongs to a customer,
-    that customer is mailed a link to confirm the request as theirs (see :func:`confirm`); staff can
-    link it too.  Without a deployed intake process this answers 503 and starts nothing.
+    A customer signed in to the portal is who they are: the inquiry is filed under them and confirmed
+    to their address on file. Anyone else proves nothing on this form, so their inquiry is filed under
+    an unverified contact ``web:<e-mail>``, never under a customer of the store: when the address
+    belongs to a customer, that customer is mailed a link to confirm the request as theirs (see
+    :func:`confirm`; staff can link it too); any other address gets the confirmation with the case
+    reference and status link. The answer page is the status page, which greets a new request.
+    Without a deployed intake process this answers 503 and starts nothing.
     """
-    values, problems = inquiry_problems(request.form)
+    record = _signed_in_record()
+    form = request.form.to_dict()
+    if record is not None:  # who they are is known: the form does not ask
+        form.update(name=record.name, email=record.email or "")
+    values, problems = inquiry_problems(form)
     if problems:
-        return render_template("track/portal_inquiry.html", values=values, errors=problems, **_context()), 422
+        page = render_template(
+            "track/portal_inquiry.html", values=values, errors=problems, signed_in=record, **_context()
+        )
+        return page, 422
     email = values["email"].lower()
+    # someone not signed in typed a customer's address: that customer is asked to claim the request instead
+    customers_address = record is None and _customer_with(email) is not None
+    if record is not None:
+        customer = {"id": record.id, "product": values["product"]}
+    else:
+        customer = {"id": CONTACT_PREFIX + email, "name": values["name"], "email": email, "product": values["product"]}
+    confirm = None
+    if not customers_address:
+        confirm = confirmations.on_start(
+            care().settings,
+            care().clock,
+            subject=values["subject"],
+            address=email,
+            name=values["name"],
+            language_hint=_context()["lang"],
+        )
     try:
         result = care().intake.submit(
             channel="web",
-            customer={
-                "id": CONTACT_PREFIX + email,
-                "name": values["name"],
-                "email": email,
-                "product": values["product"],
-            },
+            customer=customer,
             subject=values["subject"],
             body=values["description"],
             reference=None,
             principal="portal",
+            on_start=confirm,
         )
     except Conflict:
         return render_template(
-            "track/portal_inquiry.html", values=values, errors={}, unavailable=True, **_context()
+            "track/portal_inquiry.html", values=values, errors={}, unavailable=True, signed_in=record, **_context()
         ), 503
-    _ask_the_customer_to_confirm(email, result.instance_id, values["subject"])
-    return redirect(url_for("track.show", code=result.tracking_code, lang=_context()["lang"]))
+    if customers_address:  # mailed to the address on file, never to what was typed
+        _ask_the_customer_to_confirm(email, result.instance_id, values["subject"])
+    return redirect(url_for("track.show", code=result.tracking_code, lang=_context()["lang"], received=1))
+
+
+def _customer_with(email: str) -> Customer | None:
+    with care().db.read() as session:
+        return session.scalar(select(Customer).where(func.lower(Customer.email) == email))
 
 
 def _ask_the_customer_to_confirm(email: str, instance_id: int, subject: str) -> None:

@@ -35,7 +35,7 @@ DISPATCH_STATUSES = ("dispatched", "confirmed", "failed")
 PREFERRED_CHANNELS = ("email", "phone", "letter")  # how a customer wants to be contacted
 CHANGE_STATUSES = ("requested", "applied", "rejected")
 CATALOG_KINDS = ("license", "addon", "upgrade")  # a product's license, an add-on to one, a higher level of one
-ORDER_STATUSES = ("placed", "approved", "rejected", "fulfilled")
+ORDER_STATUSES = ("placed", "rejected", "fulfilled")
 
 
 class Customer(Base):
@@ -193,9 +193,10 @@ class Order(Base):
     product: Mapped[str] = mapped_column(String(100))
     level: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(Integer)
+    term_months: Mapped[int] = mapped_column(Integer)  # as the catalog had it: validity per quantity
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(20))  # placed, approved, rejected, fulfilled
+    status: Mapped[str] = mapped_column(String(20))  # placed, rejected, fulfilled
     channel: Mapped[str | None] = mapped_column(String(20))
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]

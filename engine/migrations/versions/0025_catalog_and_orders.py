@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("product", sa.String(100), nullable=False),
         sa.Column("level", sa.String(20), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("term_months", sa.Integer(), nullable=False),
         sa.Column("amount", sa.Numeric(12, 2), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),

@@ -306,13 +306,12 @@ def reject(rows: list[CustomerChange], decided_by: str | None, reason: str, at: 
 
 
 def change_view(row: CustomerChange) -> dict:
-    """A history row for the pages: labels and values in English; the page translates the label."""
+    """A history row for the pages: the values as stored (a page shows them in its reader's language)."""
     return {
         "id": row.id,
         "field": row.field,
-        "label": label(row.field),
-        "before": shown(row.field, row.before),
-        "after": shown(row.field, row.after),
+        "before": row.before,
+        "after": row.after,
         "status": row.status,
         "channel": row.channel,
         "requested_by": row.requested_by,

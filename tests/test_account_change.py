@@ -28,6 +28,7 @@ from tests.conftest import source
 from tests.smtp_server import smtp_server  # noqa: F401 (a fixture)
 from tests.test_pages import sign_in
 
+BAD_CONTACTS = account_changes.BAD_CONTACTS
 FILES = ("account_change.bpmn", "account_change.de.po", "account_change.cs.po")
 
 

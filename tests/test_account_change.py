@@ -339,3 +339,27 @@ def test_a_previous_address_that_refuses_mail_is_not_readdressed_and_the_change_
     assert (told.recipient, told.status, told.payload["fixed_recipient"]) == ("ada@example.com", "failed", True)
     assert care.runtime.get(started.instance_id, with_data=False)["status"] == "completed"  # the model goes on
     assert [m["To"] for m in smtp_server.messages] == ["ada@new.example"]  # only the confirmation to the new one
+
+
+def test_notify_customer_writes_in_the_customers_language_and_to_a_given_address(care, smtp_server):  # noqa: F811
+    from process_library import operations
+
+    def context(key: str) -> OperationContext:
+        return OperationContext(key, 0, "account_change", "e", "", "", care.db, care.clock, care.settings)
+
+    texts = {
+        "de": {"subject": "Hallo {{ customer.name }}", "body": "Auf Deutsch"},
+        "cs": {"subject": "Ahoj", "body": "Č"},
+    }
+    operations.notify_customer(context("k1"), customer_id="C-2", subject="Hello", body="In English", translations=texts)
+    operations.notify_customer(
+        context("k2"), customer_id="C-1", subject="Hello", body="In English", translations=texts, recipient="old@ex.com"
+    )
+    assert [(m["To"], m["Subject"], m.get_content().strip()) for m in smtp_server.messages] == [
+        ("bert@example.com", "Hallo Bert Brecht", "Auf Deutsch"),
+        ("old@ex.com", "Hello", "In English"),  # Ada reads English: no English entry needed
+    ]
+    with pytest.raises(ValueError, match="translations must map"):
+        operations.notify_customer(context("k3"), customer_id="C-2", subject="s", body="b", translations={"de": "x"})
+    with pytest.raises(ValueError, match="recipient must be an e-mail address"):
+        operations.notify_customer(context("k4"), customer_id="C-2", subject="s", body="b", recipient="nobody")

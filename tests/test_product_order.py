@@ -141,7 +141,7 @@ def test_a_small_order_creates_the_license_at_once_and_is_confirmed(care, smtp_s
     assert till.valid_until == care.clock.now().replace(year=care.clock.now().year + 2)
     [sent] = smtp_server.messages
     assert sent["To"] == "ada@example.com" and sent["Subject"] == f"Thank you for your order [{started.reference}]"
-    assert f"2 × Till basic license (12 months), 580.00 EUR" in sent.get_content()
+    assert "2 × Till basic license (12 months), 580.00 EUR" in sent.get_content()
     assert f"license {till.id} (level basic) is valid until {till.valid_until.date()}" in sent.get_content()
     assert care.runtime.get(started.instance_id, with_data=False)["status"] == "completed"
     with care.db.read() as session:

@@ -190,7 +190,7 @@ def current(customer: Customer, field: str) -> Any:
 
 
 def check(customer: Customer | None, changes: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """The changes normalized (only fields whose value really changes), and the problems by field.
+    """The changes normalized (only fields whose value really changes, in :data:`FIELDS` order), and the problems.
 
     Problems name ``customer`` (unknown), ``changes`` (not a mapping, nothing asked, nothing would
     change) or a field; no problems and no changes cannot both be: an empty request is a problem.
@@ -214,7 +214,8 @@ def check(customer: Customer | None, changes: Any) -> tuple[dict[str, Any], dict
             normalized[name] = new
     if not problems and not normalized:
         problems["changes"] = NO_CHANGE
-    return normalized, problems
+    order = list(FIELDS)  # the fields' own order, whatever order they came in (JSONB keeps none)
+    return dict(sorted(normalized.items(), key=lambda item: order.index(item[0]))), problems
 
 
 def shown(field: str, value: Any, language: str = "en") -> str:

@@ -143,8 +143,8 @@ def test_low_risk_changes_apply_at_once_and_are_confirmed_in_the_new_language(ca
     rows = history(care)
     assert [(r.field, r.before, r.after, r.status, r.decided_by) for r in rows] == [
         ("phone", "+44 20 7946 0000", "+44 20 7946 0999", "applied", None),
-        ("language", "en", "de", "applied", None),
         ("address", None, "2 High St\nLondon", "applied", None),
+        ("language", "en", "de", "applied", None),
     ]
     assert {(r.requested_by, r.channel, r.instance_id) for r in rows} == {("customer:C-1", "web", started.instance_id)}
     [sent] = smtp_server.messages

@@ -96,7 +96,7 @@ class Tasks:
 
     @staticmethod
     def _refuse_excluded(task: HumanTask, person: str | None) -> None:
-        """Four eyes: the model's ``excluded_users`` (e.g. whoever requested what the task approves) never work on it."""
+        """Four eyes: the model's ``excluded_users`` (e.g. who requested what the task approves) never work on it."""
         if person is not None and person in task.candidate_names(human_tasks.EXCLUDED):
             raise Unprocessable(
                 f"task {task.id} is not for {person}: the process excludes them from it (someone else must decide "

@@ -5,7 +5,8 @@ shows who they are, their systems and licenses, their requests (those the viewer
 the others are counted), every contact, the staff's notes and every change of their account data
 (``process_library.account_changes``). Logging a contact goes through channel intake like every
 other channel, so it continues one of the customer's open requests or starts a new inquiry, and is
-recorded as a contact in the same transaction; the page then shows the case reference to read out. A caller the store does not know is filed as a new customer.
+recorded as a contact in the same transaction; the page then shows the case reference to read out.
+A caller the store does not know is filed as a new customer.
 """
 
 from __future__ import annotations

@@ -92,6 +92,8 @@ class ElementInfo:
     name: str
     candidate_groups: tuple[str | Expression, ...] = ()
     candidate_users: tuple[str | Expression, ...] = ()
+    # who may not claim or complete the task (four eyes: the requester of what it approves), as candidates are written
+    excluded_users: tuple[str | Expression, ...] = ()
     assignee: str | Expression | None = None
     due: str | Expression | None = None
     form_key: str | None = None
@@ -128,6 +130,7 @@ def _element_info(node: etree._Element) -> ElementInfo:
         name=node.get("name") or node.get("id"),
         candidate_groups=_names(camunda("candidateGroups") or properties.get("candidate_groups")),
         candidate_users=_names(camunda("candidateUsers") or properties.get("candidate_users")),
+        excluded_users=_names(properties.get("excluded_users")),
         assignee=expression((camunda("assignee") or properties.get("assignee") or "").strip() or None, TEXT),
         due=expression((properties.get("due") or "").strip() or None, TEXT),
         form_key=camunda("formKey") or properties.get("formJsonSchemaFilename") or None,

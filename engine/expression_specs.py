@@ -145,7 +145,7 @@ EXPRESSION_SITES = (
     ("//@camunda:assignee", TEXT),
     ("//@camunda:candidateGroups | //@camunda:candidateUsers", "names"),
     (_properties("assignee", "due"), TEXT),
-    (_properties("candidate_groups", "candidate_users"), "names"),
+    (_properties("candidate_groups", "candidate_users", "excluded_users"), "names"),
 )
 
 

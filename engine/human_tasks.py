@@ -21,6 +21,7 @@ from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 from engine.repository import LoadedDefinition
 
 log = logging.getLogger(__name__)
+EXCLUDED = "excluded"  # a candidate row naming someone who may not claim or complete the task (``excluded_users``)
 
 
 def ready_human_tasks(workflow: BpmnWorkflow) -> list:
@@ -77,6 +78,7 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
     lane = getattr(spec, "lane", None)
     groups = _resolve(task, info.candidate_groups, True) if info and info.candidate_groups else ([lane] if lane else [])
     users = _resolve(task, info.candidate_users, True) if info else []
+    excluded = _resolve(task, info.excluded_users, True) if info else []
     assignee = _resolve(task, (info.assignee,), False) if info and info.assignee else []
     row = HumanTask(
         instance_id=instance.id,
@@ -91,9 +93,11 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
         created_at=clock.now(),
         due_at=timers.human_task_due_at(task, info, clock.now()),
     )
-    row.candidates = [HumanTaskCandidate(kind="group", name=g) for g in dict.fromkeys(groups)] + [
-        HumanTaskCandidate(kind="user", name=u) for u in dict.fromkeys(users)
-    ]
+    row.candidates = (
+        [HumanTaskCandidate(kind="group", name=g) for g in dict.fromkeys(groups)]
+        + [HumanTaskCandidate(kind="user", name=u) for u in dict.fromkeys(users)]
+        + [HumanTaskCandidate(kind=EXCLUDED, name=u) for u in dict.fromkeys(excluded)]
+    )
     return row
 
 

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from engine.scenarios import STEP_SCHEMAS, Scenario, ScenarioFile, Step
 from engine.schema import upgrade
 from engine.tasks import TaskFilter
 from engine.timer_specs import duration_from, parse_datetime
-from process_library.store import Customer, Dispatch, License, OutboxMessage, System
+from process_library.store import CatalogItem, Customer, Dispatch, License, OutboxMessage, System
 
 PRINCIPAL = "scenario"
 SETTLE_ROUNDS = 200
@@ -135,10 +136,11 @@ class ScenarioRun:
     # -- setting the scene ----------------------------------------------------------------------
 
     def load_store(self, store: dict[str, list[dict]]) -> None:
-        """Insert customers, systems and licenses; ``valid_until`` may be a duration from the clock's now."""
+        """Insert customers, systems, licenses and catalog items; ``valid_until`` may be a duration from now."""
         now = self.care.clock.now()
         with self.care.db.write() as session:
-            for model, key in ((Customer, "customers"), (System, "systems"), (License, "licenses")):
+            tables = ((Customer, "customers"), (System, "systems"), (License, "licenses"), (CatalogItem, "catalog"))
+            for model, key in tables:
                 for row in store.get(key, []):
                     values = dict(row)
                     if model is License:
@@ -147,6 +149,10 @@ class ScenarioRun:
                     if model is Customer:
                         values.setdefault("tier", "standard")
                         values.setdefault("language", "en")
+                    if model is CatalogItem:
+                        values.setdefault("currency", "EUR")
+                        values.setdefault("term_months", 12)
+                        values["price"] = Decimal(str(values.get("price", "0")))
                     try:
                         added = model(**values)
                     except TypeError as error:

@@ -1,7 +1,7 @@
 """Scenario files: what designers write to test a process without clicking through pages or waiting.
 
 A scenario file (``processes/tests/*.yaml``) names the process files it needs, the customers,
-systems and licenses it starts from, and a list of scenarios, each a list of steps: start an
+systems, licenses and catalog items it starts from, and a list of scenarios, each a list of steps: start an
 instance, complete a task, move the clock, expect where things stand.  This module reads and
 checks such files against a JSON Schema, reporting every problem with its line; running them
 is :mod:`engine.scenario_runner`'s job.  The format is documented in docs/scenarios.md.
@@ -177,7 +177,12 @@ FILE_SCHEMA: dict = {
         "now": _TEXT,
         "store": {
             "type": "object",
-            "properties": {"customers": _STORE_ROWS, "systems": _STORE_ROWS, "licenses": _STORE_ROWS},
+            "properties": {
+                "customers": _STORE_ROWS,
+                "systems": _STORE_ROWS,
+                "licenses": _STORE_ROWS,
+                "catalog": _STORE_ROWS,
+            },
             "additionalProperties": False,
         },
         "scenarios": {

@@ -96,6 +96,15 @@ class Tasks:
             scope.require_task(task)
         return task
 
+    @staticmethod
+    def _refuse_excluded(task: HumanTask, person: str | None) -> None:
+        """Four eyes: the model's ``excluded_users`` (e.g. who requested what the task approves) never work on it."""
+        if person is not None and person in task.candidate_names(human_tasks.EXCLUDED):
+            raise Unprocessable(
+                f"task {task.id} is not for {person}: the process excludes them from it (someone else must decide "
+                "what they requested)"
+            )
+
     def claim(self, task_id: int, principal: str, scope: TaskScope | None = None) -> dict:
         return self._set_assignee(task_id, principal, principal, "task_claimed", "unassigned", scope)
 
@@ -116,6 +125,7 @@ class Tasks:
         with self.db.read() as session:
             task = self._visible(session, task_id, None)
             groups, users = task.candidate_names("group"), task.candidate_names("user")
+            excluded = task.candidate_names(human_tasks.EXCLUDED)
             members = select(UserGroup.user_id).join(Group, Group.id == UserGroup.group_id)
             members = members.where(Group.name.in_(groups))
             query = (
@@ -124,6 +134,7 @@ class Tasks:
                     User.disabled.is_(False),
                     User.role.in_(WORKER_ROLES),
                     or_(User.id.in_(members), User.username.in_(users)),
+                    User.username.not_in(excluded),
                 )
                 .order_by(User.display_name, User.username)
             )
@@ -171,6 +182,7 @@ class Tasks:
             task = self._visible(session, task_id, scope)
             if task.status != "open":
                 raise TaskNotOpen(f"task {task_id} is {task.status}")
+            self._refuse_excluded(task, assignee)
             condition = {
                 "unassigned": HumanTask.assignee.is_(None),
                 "assigned": HumanTask.assignee.is_not(None),
@@ -209,6 +221,7 @@ class Tasks:
             task = self._visible(session, task_id, scope)
             if task.status != "open":
                 raise TaskNotOpen(f"task {task_id} is {task.status}")
+            self._refuse_excluded(task, principal)
             spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise TaskNotOpen(f"task {task_id} is no longer waiting in its instance")

@@ -1,9 +1,9 @@
 """Filling the customer store from CSV exports (``carecenter customers import``).
 
-A care center's customers, systems and licenses live in some CRM; a CSV export of each is the
-common ground.  One file holds one kind of row; rows are upserted by id.  A file is checked as
-a whole first and imported in one transaction, so a bad row (reported with its line number)
-means nothing of that file is imported.
+A care center's customers, systems and licenses live in some CRM, its order catalog in some shop;
+a CSV export of each is the common ground.  One file holds one kind of row; rows are upserted by
+id.  A file is checked as a whole first and imported in one transaction, so a bad row (reported
+with its line number) means nothing of that file is imported.
 """
 
 from __future__ import annotations
@@ -13,13 +13,23 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import search
 from engine.db import Database
-from process_library.store import LEVELS, LICENSE_STATUSES, TIERS, Customer, License, System
+from process_library.store import (
+    CATALOG_KINDS,
+    LEVELS,
+    LICENSE_STATUSES,
+    TIERS,
+    CatalogItem,
+    Customer,
+    License,
+    System,
+)
 
 END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
 
@@ -85,6 +95,28 @@ def _valid_until(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _price(value: str) -> Decimal:
+    try:
+        price = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a price such as 490.00") from None
+    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")) or price >= 10**10:
+        raise ValueError(f"'{value}' is not a price such as 490.00 (at most two decimals, not negative)")
+    return price
+
+
+def _months(value: str) -> int:
+    if not value.isdigit() or int(value) > 120:
+        raise ValueError(f"'{value}' is not a number of months from 0 to 120")
+    return int(value)
+
+
+def _currency(value: str) -> str:
+    if len(value) != 3 or not value.isalpha() or not value.isupper():
+        raise ValueError(f"'{value}' is not a currency code such as EUR")
+    return value
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -94,7 +126,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Kind:
-    model: type[Customer | System | License]
+    model: type[Customer | System | License | CatalogItem]
     columns: tuple[Column, ...]
 
     @property
@@ -128,6 +160,20 @@ KINDS: dict[str, Kind] = {
             Column("level", _choice(LEVELS)),
             Column("valid_until", _valid_until),
             Column("status", _choice(LICENSE_STATUSES), "active"),
+        ),
+    ),
+    "catalog": Kind(
+        CatalogItem,
+        (
+            Column("id"),
+            Column("name"),
+            Column("kind", _choice(CATALOG_KINDS)),
+            Column("product"),
+            Column("level", _choice(LEVELS)),
+            Column("requires", _optional, ""),
+            Column("price", _price),
+            Column("currency", _currency, "EUR"),
+            Column("term_months", _months, "12"),
         ),
     ),
 }
@@ -234,7 +280,7 @@ def _upsert(session: Session, spec: Kind, values: dict) -> str:
     return "updated"
 
 
-def _indexed(session: Session, row: Customer | System | License) -> None:
+def _indexed(session: Session, row: Customer | System | License | CatalogItem) -> None:
     """Customers are found by the staff search: their search row is written with them."""
     if isinstance(row, Customer):
         search.index_customer(session, row)

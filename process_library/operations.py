@@ -1,5 +1,8 @@
 """The care operations that service tasks call: notify a customer, look up licenses and systems, dispatch updates.
 
+The self-service processes' operations (account changes, orders) live in
+:mod:`process_library.self_service_operations`, imported here so that one import registers all.
+
 Importing this module registers them in :data:`process_library.registry.REGISTRY` (and, through
 :mod:`process_library.store`, their tables in the engine's metadata).  The worker may call an
 operation more than once for one service task, so every write is keyed by the call's
@@ -20,6 +23,7 @@ from typing import Protocol
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import process_library.self_service_operations  # noqa: F401  (registers the account-change and order operations)
 from engine import contacts
 from engine.clock import Clock
 from engine.db import Database
@@ -27,6 +31,7 @@ from engine.mail_threading import answer_headers, signed_message_id, with_refere
 from engine.models import ProcessInstance
 from engine.templating import TemplateError, render_text
 from engine.timer_specs import parse_datetime
+from process_library.customers import EMAIL
 from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, message_id, outbox_headers
 from process_library.registry import BpmnError, OperationContext, TransientError, operation
 from process_library.store import (
@@ -88,6 +93,10 @@ def _system(session: Session, system_id: str) -> System:
     variables="Values the templates may use besides `customer`, `reference`, `tracking_url` and `tracking_code`.",
     automatic="True for mail no person wrote (reminders, notices): it carries Auto-Submitted so that "
     "auto-responders leave it unanswered.",
+    translations="Subject and body templates in other languages, e.g. {'de': {'subject': ..., 'body': ...}, "
+    "'cs': {...}}: the customer's language picks one; subject and body are the English ones and the fallback.",
+    recipient="An address to write to instead of the customer's own, e.g. their previous address told of its "
+    "change; such a mail is never re-addressed to the customer's current address.",
 )
 def notify_customer(
     context: OperationContext,
@@ -97,12 +106,17 @@ def notify_customer(
     body: str,
     variables: dict | None = None,
     automatic: bool = False,
+    translations: dict | None = None,
+    recipient: str | None = None,
 ) -> dict:
     """Send a customer a mail rendered from templates (kept in the outbox, status held, while no SMTP host is set).
 
     The mail is threaded under the customer's last mail of the case (In-Reply-To, References) and
-    carries the case reference in its subject and in its signed Message-ID (docs/mail.md).
+    carries the case reference in its subject and in its signed Message-ID (docs/mail.md).  It is in
+    the customer's language when ``translations`` has it.
     """
+    if recipient is not None and not (isinstance(recipient, str) and EMAIL.fullmatch(recipient.strip())):
+        raise ValueError(f"recipient must be an e-mail address, not {recipient!r}")
     key = context.idempotency_key
     with context.db.read() as session:
         message = by_idempotency_key(session, OutboxMessage, key)
@@ -111,6 +125,7 @@ def notify_customer(
     if message is None:
         if customer is None:
             raise BpmnError("unknown_customer", f"no customer '{customer_id}'")
+        subject, body = _in_language(customer.language, subject, body, translations)
         values = {
             **(variables or {}),
             "customer": {"name": customer.name, "email": customer.email, "language": customer.language},
@@ -127,13 +142,14 @@ def notify_customer(
         mail = OutboxMessage(
             idempotency_key=key,
             kind="mail",
-            recipient=customer.email,
+            recipient=recipient.strip() if recipient else customer.email,
             subject=rendered_subject,
             body=_render("body", body, values),
             payload={
                 "customer_id": customer.id,
                 "message_id": own_id or message_id(key, mail_from),
                 "headers": headers,
+                **({"fixed_recipient": True} if recipient else {}),
             },
             status="held",
             attempts=0,
@@ -175,9 +191,24 @@ def _readdressed(context: OperationContext, message: OutboxMessage) -> OutboxMes
     with context.db.write() as session:
         row = session.get(OutboxMessage, message.id)
         customer = session.get(Customer, (row.payload or {}).get("customer_id") or "")
+        if (row.payload or {}).get("fixed_recipient"):
+            return row  # written to a given address (the previous one): never to the current one instead
         if row.status == "failed" and customer is not None and customer.email and customer.email != row.recipient:
             row.recipient, row.status, row.last_error = customer.email, "held", None
         return row
+
+
+def _in_language(language: str | None, subject: str, body: str, translations: dict | None) -> tuple[str, str]:
+    """The subject and body templates for ``language`` (``de-AT`` reads as ``de``), else the given ones."""
+    if translations is None:
+        return subject, body
+    if not isinstance(translations, dict) or not all(
+        isinstance(texts, dict) and isinstance(texts.get("subject"), str) and isinstance(texts.get("body"), str)
+        for texts in translations.values()
+    ):
+        raise ValueError("translations must map languages to {'subject': template, 'body': template}")
+    texts = translations.get((language or "").lower().split("-")[0])
+    return (texts["subject"], texts["body"]) if texts else (subject, body)
 
 
 def _render(name: str, template: str, values: dict) -> str:

@@ -8,18 +8,23 @@ without one.  The operations also write two tables here: ``dispatches`` (which u
 which system) and ``outbox`` (mails and dispatch messages, each written once per idempotency
 key before it is delivered, so a repeated call never sends twice).
 
+Self-service adds three more: ``customer_changes`` (every change of a customer's account data, with
+before and after, written by the account-change operations), ``catalog_items`` (what a customer can
+order, imported from CSV like the rest) and ``orders`` (each order, keyed by the call that placed it).
+
 The tables live on the engine's declarative base, so the engine's migrations create them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from engine.models import Base
+from engine.models import Base, JSONType
 
 TIERS = ("standard", "premium")
 LEVELS = ("basic", "pro", "enterprise")  # ascending: a higher level includes the lower ones
@@ -27,6 +32,10 @@ LICENSE_STATUSES = ("active", "renewing", "expired", "renewed")
 # valid until their date: "renewing" marks a license whose renewal process runs (so no second one starts)
 VALID_LICENSE_STATUSES = ("active", "renewing")
 DISPATCH_STATUSES = ("dispatched", "confirmed", "failed")
+PREFERRED_CHANNELS = ("email", "phone", "letter")  # how a customer wants to be contacted
+CHANGE_STATUSES = ("requested", "applied", "rejected")
+CATALOG_KINDS = ("license", "addon", "upgrade")  # a product's license, an add-on to one, a higher level of one
+ORDER_STATUSES = ("placed", "rejected", "fulfilled")
 
 
 class Customer(Base):
@@ -39,6 +48,13 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(10))
     postcode: Mapped[str | None] = mapped_column(String(20))  # with a case reference, it opens the status page
     phone: Mapped[str | None] = mapped_column(String(50))  # as typed; staff find the caller by it
+    # Account data the customer keeps up to date themselves (process account_change, docs/processes.md).
+    contact_person: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)  # postal address, lines; the postcode is its own column
+    billing_address: Mapped[str | None] = mapped_column(Text)  # where invoices go; none: the postal address
+    preferred_channel: Mapped[str | None] = mapped_column(String(20))  # one of PREFERRED_CHANNELS
+    # People who may act for the customer: [{"name": ..., "email": ..., "phone": ...}]
+    authorized_contacts: Mapped[list[Any] | None]
 
 
 # Staff find customers by the beginning of their name, e-mail or id (process_library/customers.py). On
@@ -116,7 +132,81 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-Keyed = TypeVar("Keyed", Dispatch, OutboxMessage)
+class CustomerChange(Base):
+    """One field of a customer's account data changed (or asked to be): before, after, who asked, who decided.
+
+    Written ``requested`` when a change request is checked (keyed by that call and the field), then
+    ``applied`` (``before`` is the value the store held just before) or ``rejected`` with a reason.
+    """
+
+    __tablename__ = "customer_changes"
+    __table_args__ = (
+        Index("ix_customer_changes_customer_id", "customer_id", "id"),
+        Index("ix_customer_changes_instance_id", "instance_id", "field"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    instance_id: Mapped[int] = mapped_column(Integer)  # no foreign key: the instance may be purged, the record stays
+    field: Mapped[str] = mapped_column(String(50))
+    before: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    status: Mapped[str] = mapped_column(String(20))  # requested, applied, rejected
+    channel: Mapped[str | None] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(200))  # the approver; none: applied without approval
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CatalogItem(Base):
+    """Something a customer can order: a product's license, an add-on (a license needing another), an upgrade."""
+
+    __tablename__ = "catalog_items"
+
+    id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # license, addon, upgrade
+    product: Mapped[str] = mapped_column(String(100))  # the product whose license it creates or upgrades
+    level: Mapped[str] = mapped_column(String(20))  # the level that license has afterwards
+    requires: Mapped[str | None] = mapped_column(String(100))  # an add-on's base product (a valid license of it)
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))  # per term (license, add-on) or once (upgrade)
+    currency: Mapped[str] = mapped_column(String(3))
+    term_months: Mapped[int] = mapped_column(Integer)  # validity one quantity buys; 0 for an upgrade
+
+
+class Order(Base):
+    """One order of a catalog item, written once by the call that checked it (``idempotency_key``)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_customer_id", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    instance_id: Mapped[int] = mapped_column(Integer)  # no foreign key: the instance may be purged, the record stays
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    item_id: Mapped[str] = mapped_column(String(50))  # no foreign key: the catalog changes, the order stays
+    item_name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    product: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer)
+    term_months: Mapped[int] = mapped_column(Integer)  # as the catalog had it: validity per quantity
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(20))  # placed, rejected, fulfilled
+    channel: Mapped[str | None] = mapped_column(String(20))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    license_id: Mapped[str | None] = mapped_column(String(50))  # the license created or upgraded
+
+
+Keyed = TypeVar("Keyed", Dispatch, OutboxMessage, CustomerChange, Order)
 
 
 def level_rank(level: str) -> int:

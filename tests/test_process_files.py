@@ -46,7 +46,7 @@ def test_the_process_folder_deploys_as_one_deployment(care):
 
 def test_each_care_process_deploys_runs_and_cancels_over_the_http_api(care, client):
     """Deploy the folder, start each process the way it is started in production, then cancel what runs."""
-    from process_library.store import Customer, License, System
+    from process_library.store import CatalogItem, Customer, License, System
 
     names = sorted(p.name for p in PROCESSES.iterdir() if p.suffix in (".bpmn", ".dmn"))
     assert client.post("/api/deployments", data=upload(*names)).status_code == 201
@@ -65,6 +65,18 @@ def test_each_care_process_deploys_runs_and_cancels_over_the_http_api(care, clie
                 status="active",
             )
         )
+        session.add(
+            CatalogItem(
+                id="P-1",
+                name="Till",
+                kind="license",
+                product="till",
+                level="pro",
+                price=9000,
+                currency="EUR",
+                term_months=12,
+            )
+        )
     customer = {"id": "C-1", "name": "Ada", "email": "ada@example.com"}
     inquiry = {"channel": "web", "customer": customer, "subject": "Help", "body": "The scanner is down."}
     assert client.post("/api/inquiries", json=inquiry).status_code == 201
@@ -73,6 +85,13 @@ def test_each_care_process_deploys_runs_and_cancels_over_the_http_api(care, clie
     for key, variables in (("hello_care", {}), ("license_sweep", {})):
         response = client.post(f"/api/process-definitions/{key}/instances", json={"variables": variables})
         assert response.status_code == 201, response.get_json()
+    self_service = (  # started by process_library.self_service from the portal; here as an API client would
+        ("account_change", {"customer_id": "C-1", "changes": {"email": "ada@new.example"}, "channel": "web"}),
+        ("product_order", {"customer_id": "C-1", "item_id": "P-1", "quantity": 1, "channel": "web"}),
+    )
+    for key, variables in self_service:
+        body = {"variables": variables, "customer_id": "C-1"}
+        assert client.post(f"/api/process-definitions/{key}/instances", json=body).status_code == 201
     escalation = {"variables": {"customer_id": "C-1", "priority": "high", "subject": "Help"}}
     assert client.post("/api/process-definitions/escalation/instances", json=escalation).status_code == 201
     care.jobs.run_due("test")

@@ -119,7 +119,7 @@ def test_the_care_operations_are_registered_with_descriptions_and_typed_paramete
     notify = REGISTRY.get("notify_customer").as_dict()
     assert notify["description"].startswith("Send a customer a mail")
     parameters = {p["name"]: p for p in notify["parameters"]}
-    assert list(parameters) == ["customer_id", "subject", "body", "variables", "automatic"]
+    assert list(parameters) == ["customer_id", "subject", "body", "variables", "automatic", "translations", "recipient"]
     assert (parameters["customer_id"]["type"], parameters["customer_id"]["required"]) == ("string", True)
     assert (parameters["variables"]["type"], parameters["variables"]["required"]) == ("object", False)
     assert all(p["description"] for p in parameters.values())

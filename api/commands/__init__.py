@@ -351,19 +351,19 @@ def group_list() -> None:
 
 @main.group()
 def customers() -> None:
-    """The customer store of the care operations: customers, systems, licenses."""
+    """The customer store of the care operations: customers, systems, licenses, the order catalog."""
 
 
 @customers.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--kind",
-    type=click.Choice(("customers", "systems", "licenses")),
+    type=click.Choice(("customers", "systems", "licenses", "catalog")),
     default=None,
     help="What the rows are [default: the file's name, e.g. systems.csv].",
 )
 def customers_import(file: Path, kind: str | None) -> None:
-    """Upsert customers, systems or licenses by id from a CSV file with a header line (all rows or none)."""
+    """Upsert customers, systems, licenses or catalog items by id from a CSV file with a header line (all or none)."""
     from process_library.csv_import import KINDS, CsvImportError, import_csv
 
     kind = kind or file.stem.lower()

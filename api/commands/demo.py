@@ -1,8 +1,8 @@
 """``carecenter demo``: a working care center at once, for a new user after ``make run``.
 
 On a database without customers it creates the teams, one staff user per team (passwords
-generated and printed once, never stored in clear), the sample customers, systems and licenses
-of ``process_library/sample/``, and a few instances of the deployed processes standing at
+generated and printed once, never stored in clear), the sample customers, systems, licenses and
+order catalog of ``process_library/sample/``, and a few instances of the deployed processes standing at
 different steps. On a database that has customers already it changes nothing.
 """
 
@@ -115,7 +115,7 @@ def fill(care: CareEngine, password: str | None = None) -> list[tuple[DemoUser, 
     """
     _teams(care)
     passwords = _users(care, password)
-    for kind in ("customers", "systems", "licenses"):
+    for kind in ("customers", "systems", "licenses", "catalog"):
         click.echo(f"demo: {import_csv(care.db, kind, (SAMPLE / f'{kind}.csv').read_text(encoding='utf-8'))}")
     click.echo(f"demo: {_instances(care)} instances started")
     return passwords

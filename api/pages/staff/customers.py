@@ -2,10 +2,11 @@
 
 The list finds a customer by the beginning of their name, e-mail address or id. The customer page
 shows who they are, their systems and licenses, their requests (those the viewer's teams handle;
-the others are counted), every contact and the staff's notes. Logging a contact goes through
-channel intake like every other channel, so it continues one of the customer's open requests or
-starts a new inquiry, and is recorded as a contact in the same transaction; the page then shows
-the case reference to read out. A caller the store does not know is filed as a new customer.
+the others are counted), every contact, the staff's notes and every change of their account data
+(``process_library.account_changes``). Logging a contact goes through channel intake like every
+other channel, so it continues one of the customer's open requests or starts a new inquiry, and is
+recorded as a contact in the same transaction; the page then shows the case reference to read out.
+A caller the store does not know is filed as a new customer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from engine import customer_notes as notes
 from engine.customer_requests import open_request, requests_of
 from engine.errors import CareError, Conflict
 from engine.models import MAX_ID, ProcessInstance
-from process_library import customers
+from process_library import account_changes, customers
 from process_library.store import Customer, License, System
 
 blueprint = Blueprint("staff_customers", __name__)
@@ -252,6 +253,9 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         note_list, older_notes = notes.of_customer(
             session, customer_id, SHOWN, _row_id(request.args.get("notes_before"))
         )
+        change_list, older_changes = account_changes.of_customer(
+            session, customer_id, SHOWN, _row_id(request.args.get("changes_before"))
+        )
         logged = _logged(session, customer_id, _row_id(request.args.get("logged")))
     open_requests = [case for case in cases if case["open"]]
     page = render_template(
@@ -268,7 +272,9 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
             "requests": _older("requests_before", older_cases, customer_id),
             "contacts": _older("contacts_before", older_contacts, customer_id),
             "notes": _older("notes_before", older_notes, customer_id),
+            "changes": _older("changes_before", older_changes, customer_id),
         },
+        changes=change_list,
         logged=logged,
         channels=LOG_CHANNELS,
         form=form_state.get("form") or {"channel": "phone", "request": NEW_REQUEST},

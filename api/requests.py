@@ -141,7 +141,14 @@ def _where(error: ValidationError, root: str) -> str:
     return root + path
 
 
+# The document's "not blank" pattern: a character that is no whitespace in Python's regular expressions nor in
+# ECMAScript's, which the document's readers (and generated clients) use; plain \S differs between the two.
+VISIBLE_CHARACTER = r"[^\s\x1c-\x1f\x85\ufeff]"
+
+
 def _message(error: ValidationError) -> str:
+    if error.validator == "pattern" and error.validator_value == VISIBLE_CHARACTER:
+        return f"{error.instance!r} is blank: it needs at least one visible character"
     text = error.message
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 

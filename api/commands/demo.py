@@ -21,6 +21,7 @@ from engine.core import CareEngine
 from engine.errors import CareError
 from engine.runtime import StartRequest
 from engine.tasks import TaskFilter
+from process_library import self_service
 from process_library.csv_import import import_csv
 from process_library.store import Customer
 
@@ -204,4 +205,23 @@ def _care_processes(care: CareEngine) -> int:
         started += 1
     except CareError as error:
         click.echo(f"demo: license sweep not started ({error.detail})")
+    return started + _self_service(care)
+
+
+def _self_service(care: CareEngine) -> int:
+    """A change of address done at once, a billing address waiting for support, an upgrade waiting for sales."""
+    requests = (
+        lambda: self_service.request_account_change(care, "C-1003", {"phone": "+33 1 42 68 53 00"}),
+        lambda: self_service.request_account_change(
+            care, "C-1002", {"billing_address": "Borealis Dental\nAccounts\n1 Harley St\nLondon W1G 9QD"}
+        ),
+        lambda: self_service.place_order(care, "C-1002", "U-CS-ENTERPRISE", 1),
+    )
+    started = 0
+    for request in requests:
+        try:
+            request()
+            started += 1
+        except CareError as error:
+            click.echo(f"demo: self-service request not started ({error.detail})")
     return started

@@ -48,10 +48,13 @@ run: $(STAMP) var/admin-token var/demo-password var/secret-key
 	  trap 'kill $$receiver 2>/dev/null; wait $$receiver 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/carecenter serve --host $(HOST) --port $(PORT)
 
+# Two test processes (pytest-xdist) by default: the suite is half waiting on databases and browsers.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # Benchmarks (#10): needs PostgreSQL on 127.0.0.1:5432 (CARECENTER_BENCH_PG_URL to change). See docs/bench.md.
 bench: $(BENCH_STAMP)

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from api.auth import current_principal
+from api.pages.locale import gettext
 from api.pages.signin import check_csrf
 from api.routes.common import care
 from api.routes.deployments import uploaded_sources
@@ -34,9 +35,12 @@ def deploy():
             problems=[{"file": "", "line": None, "element_id": None, "message": error.detail}], status=400
         )
     changed = ", ".join(f"{o.key} v{o.version}" for o in result.definitions if o.status == "created")
-    flash(f"Deployed {changed}." if changed else "Nothing changed: every process equals its latest version.", "info")
+    if changed:
+        flash(gettext("Deployed %(processes)s.", processes=changed), "info")
+    else:
+        flash(gettext("Nothing changed: every process equals its latest version."), "info")
     for warning in result.warnings:
-        flash(f"Warning: {warning}", "warning")
+        flash(gettext("Warning: %(warning)s", warning=warning), "warning")
     return redirect(url_for("designer.processes"))
 
 

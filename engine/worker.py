@@ -106,6 +106,8 @@ class Worker:
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self.imap_watcher: ImapWatcher | None = None
+        self._imap_news = threading.Event()  # set by the IDLE watcher; cleared by each read of the mailbox
+        self.imap_rounds = 0  # finished reads of the mailbox (for status and tests)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -216,18 +218,30 @@ class Worker:
             lock.release()
 
     def run_imap(self) -> int:
-        """Read the IMAP mailbox into the store, then process what came in."""
+        """Read the IMAP mailbox into the store, then process what came in.
+
+        News the IDLE watcher hears while a round runs would be lost to the scheduler (one round at a
+        time: the extra run is skipped), so the round reads the mailbox again until no news came in.
+        """
+        moved = 0
         try:
-            moved = ImapReader(ImapMailbox.parse(self.care.settings.imap_url), self.care.mail.store).fetch_once()
+            while True:
+                self._imap_news.clear()
+                reader = ImapReader(ImapMailbox.parse(self.care.settings.imap_url), self.care.mail.store)
+                moved += reader.fetch_once()
+                if not self._imap_news.is_set():
+                    break
         except Exception:  # the server is away or refuses us: the messages stay in the mailbox for the next round
             log.exception("reading the IMAP mailbox failed")
-            return 0
+        finally:
+            self.imap_rounds += 1
         if moved:
             self.wake_mail()
         return moved
 
     def wake_imap(self) -> None:
         """The IMAP server announced a new message (IDLE): read the mailbox now rather than at the next poll."""
+        self._imap_news.set()
         try:
             self.scheduler.modify_job("imap", next_run_time=datetime.now(UTC))
         except Exception:  # the scheduler is shutting down

@@ -17,6 +17,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from api.auth import current_principal
 from api.pages.locale import gettext, local_time
+from api.pages.modeler_compare import compare_page
 from api.pages.modeler_files import blank_diagram, form_names, opened_file
 from api.pages.signin import check_csrf
 from api.routes.common import care
@@ -28,6 +29,7 @@ from engine.process_drafts import MAX_KEY, NEW_PROCESS, Draft, ProcessDrafts
 
 blueprint = Blueprint("modeler", __name__)
 blueprint.before_request(check_csrf)
+blueprint.add_url_rule("/processes/<key>/compare", "compare", compare_page, methods=["GET"])
 
 FRAGMENT = {"Content-Type": "text/html; charset=utf-8"}
 

@@ -161,6 +161,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "modeler.deploy": frozenset({DESIGNER}),
     "modeler.discard": frozenset({DESIGNER}),
     "modeler.compare": frozenset({DESIGNER}),
+    "modeler.scenarios": frozenset({DESIGNER}),
+    "modeler.customer_view": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.
     "engine_rest.start": frozenset({INTEGRATION}),
     "engine_rest.correlate": frozenset({INTEGRATION}),

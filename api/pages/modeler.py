@@ -19,17 +19,24 @@ from api.auth import current_principal
 from api.pages.locale import gettext, local_time
 from api.pages.modeler_compare import compare_page
 from api.pages.modeler_files import blank_diagram, form_names, opened_file
+from api.pages.modeler_requests import posted_diagram, process_key, version_number
+from api.pages.modeler_testing import customer_view, run_scenarios
 from api.pages.signin import check_csrf
 from api.routes.common import care
-from api.routes.deployments import uploaded_sources
 from engine.bpmn import SourceFile
 from engine.errors import DeploymentInvalid, DeploymentProblem, InvalidRequest
 from engine.model_sources import catalogs_of
-from engine.process_drafts import MAX_KEY, NEW_PROCESS, Draft, ProcessDrafts
+from engine.process_drafts import NEW_PROCESS, Draft, ProcessDrafts
 
 blueprint = Blueprint("modeler", __name__)
 blueprint.before_request(check_csrf)
 blueprint.add_url_rule("/processes/<key>/compare", "compare", compare_page, methods=["GET"])
+# testing from the editor (api/pages/modeler_testing.py): posts of the diagram, like check
+NEW = {"key": None}
+blueprint.add_url_rule("/processes/new/scenarios", "scenarios", run_scenarios, methods=["POST"], defaults=NEW)
+blueprint.add_url_rule("/processes/<key>/edit/scenarios", "scenarios", run_scenarios, methods=["POST"])
+blueprint.add_url_rule("/processes/new/customer-view", "customer_view", customer_view, methods=["POST"], defaults=NEW)
+blueprint.add_url_rule("/processes/<key>/edit/customer-view", "customer_view", customer_view, methods=["POST"])
 
 FRAGMENT = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -37,20 +44,6 @@ FRAGMENT = {"Content-Type": "text/html; charset=utf-8"}
 def _drafts() -> ProcessDrafts:
     engine = care()
     return ProcessDrafts(engine.db, engine.clock, engine.settings.max_upload_bytes)
-
-
-def _key(key: str | None) -> str:
-    if key is not None and (not key or len(key) > MAX_KEY):
-        raise InvalidRequest("no such process key")
-    return NEW_PROCESS if key is None else key
-
-
-def _version(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        raise InvalidRequest("'version' must be a version number")
-    return int(value)
 
 
 # -- the pages -------------------------------------------------------------------------------
@@ -82,9 +75,9 @@ def open_file():
 
 @blueprint.get("/processes/<key>/edit")
 def edit(key: str):
-    key = _key(key)
+    key = process_key(key)
     versions = care().repository.versions(key)  # 404 for an unknown key
-    requested = _version(request.args.get("version"))
+    requested = version_number(request.args.get("version"))
     draft = _drafts().get(key, current_principal().name)
     if requested is None and draft is not None:
         return _editor(key, draft.xml.decode("utf-8"), draft.filename, draft.base_version, notice=_draft_notice(draft))
@@ -138,6 +131,8 @@ def _editor(
         "urls": {
             "draft": url_for("modeler.save_draft", key=key),
             "check": url_for("modeler.check", key=key),
+            "scenarios": url_for("modeler.scenarios", key=key),
+            "customer_view": url_for("modeler.customer_view", key=key),
         },
         "groups": [group["name"] for group in engine.identity.groups()],
         "forms": form_names(engine.settings.forms_dir),
@@ -186,18 +181,12 @@ def _script_texts() -> dict[str, str]:
         "customer_stages_help": gettext("What the customer sees, in order, separated by commas."),
         "canvas": gettext("Diagram"),
         "problem_badge": gettext("Problem"),
+        "scenarios_running": gettext("Running the scenarios…"),
+        "scenarios_failed": gettext("The scenarios could not run: %(reason)s", reason="{reason}"),
     }
 
 
 # -- what the page's script posts -------------------------------------------------------------
-
-
-def _diagram() -> SourceFile:
-    """The one BPMN file the page posted, read as an upload is (:func:`uploaded_sources`)."""
-    sources = uploaded_sources()
-    if len(sources) != 1 or sources[0].kind != "bpmn":
-        raise InvalidRequest("send the diagram as one .bpmn file")
-    return sources[0]
 
 
 def _with_catalogs(key: str | None, base_version: int | None, diagram: SourceFile) -> list[SourceFile]:
@@ -208,13 +197,13 @@ def _with_catalogs(key: str | None, base_version: int | None, diagram: SourceFil
 @blueprint.post("/processes/<key>/edit/draft", endpoint="save_draft")
 def save_draft(key: str | None):
     try:
-        diagram = _diagram()
+        diagram = posted_diagram()
         draft = _drafts().save(
-            _key(key),
+            process_key(key),
             current_principal().name,
             diagram.filename,
             diagram.content,
-            _version(request.form.get("base_version")),
+            version_number(request.form.get("base_version")),
         )
     except (DeploymentInvalid, InvalidRequest) as error:
         reason = error.problems[0].message if isinstance(error, DeploymentInvalid) else error.detail
@@ -229,8 +218,8 @@ def save_draft(key: str | None):
 def check(key: str | None):
     problems, warnings = [], []
     try:
-        diagram = _diagram()
-        result = care().repository.check(_with_catalogs(key, _version(request.form.get("base_version")), diagram))
+        diagram = posted_diagram()
+        result = care().repository.check(_with_catalogs(key, version_number(request.form.get("base_version")), diagram))
         warnings = [w.as_dict() for w in result.warnings]
     except DeploymentInvalid as invalid:
         problems = [p.as_dict() for p in invalid.problems]
@@ -243,11 +232,11 @@ def check(key: str | None):
 @blueprint.post("/processes/new/deploy", defaults={"key": None}, endpoint="deploy")
 @blueprint.post("/processes/<key>/edit/deploy", endpoint="deploy")
 def deploy(key: str | None):
-    draft_key = _key(key)
+    draft_key = process_key(key)
     designer = current_principal().name
-    base_version = _version(request.form.get("base_version"))
+    base_version = version_number(request.form.get("base_version"))
     try:
-        diagram = _diagram()
+        diagram = posted_diagram()
     except (DeploymentInvalid, InvalidRequest) as error:
         found = (
             error.problems
@@ -288,6 +277,6 @@ def _refused(key: str | None, base_version: int | None, diagram: SourceFile | No
 @blueprint.post("/processes/new/discard", defaults={"key": None}, endpoint="discard")
 @blueprint.post("/processes/<key>/edit/discard", endpoint="discard")
 def discard(key: str | None):
-    _drafts().discard(_key(key), current_principal().name)
+    _drafts().discard(process_key(key), current_principal().name)
     flash(gettext("Draft discarded."), "info")
     return redirect(url_for("modeler.edit", key=key) if key else url_for("modeler.new_process"))

@@ -163,6 +163,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "modeler.compare": frozenset({DESIGNER}),
     "modeler.scenarios": frozenset({DESIGNER}),
     "modeler.customer_view": frozenset({DESIGNER}),
+    "modeler.check_value": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.
     "engine_rest.start": frozenset({INTEGRATION}),
     "engine_rest.correlate": frozenset({INTEGRATION}),

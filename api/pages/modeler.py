@@ -19,6 +19,7 @@ from api.auth import current_principal
 from api.pages.locale import gettext, local_time
 from api.pages.modeler_compare import compare_page
 from api.pages.modeler_files import blank_diagram, form_names, opened_file
+from api.pages.modeler_panel import check_value
 from api.pages.modeler_requests import posted_diagram, process_key, version_number
 from api.pages.modeler_testing import customer_view, run_scenarios
 from api.pages.signin import check_csrf
@@ -31,6 +32,7 @@ from engine.process_drafts import NEW_PROCESS, Draft, ProcessDrafts
 blueprint = Blueprint("modeler", __name__)
 blueprint.before_request(check_csrf)
 blueprint.add_url_rule("/processes/<key>/compare", "compare", compare_page, methods=["GET"])
+blueprint.add_url_rule("/processes/check-value", "check_value", check_value, methods=["POST"])
 # testing from the editor (api/pages/modeler_testing.py): posts of the diagram, like check
 NEW = {"key": None}
 blueprint.add_url_rule("/processes/new/scenarios", "scenarios", run_scenarios, methods=["POST"], defaults=NEW)
@@ -133,9 +135,11 @@ def _editor(
             "check": url_for("modeler.check", key=key),
             "scenarios": url_for("modeler.scenarios", key=key),
             "customer_view": url_for("modeler.customer_view", key=key),
+            "check_value": url_for("modeler.check_value"),
         },
         "groups": [group["name"] for group in engine.identity.groups()],
         "forms": form_names(engine.settings.forms_dir),
+        "operations": [operation.as_dict() for operation in engine.jobs.registry.all()],
         "texts": _script_texts(),
         "refused": problems is not None,
     }
@@ -182,6 +186,37 @@ def _script_texts() -> dict[str, str]:
         "canvas": gettext("Diagram"),
         "problem_badge": gettext("Problem"),
         "scenarios_running": gettext("Running the scenarios…"),
+        "value_works": gettext("Works."),
+        "value_checking": gettext("Checking…"),
+        "customer_fields": gettext("Fields the customer sees"),
+        "customer_fields_help": gettext(
+            "Variables shown on the customer's status page and usable in messages, separated by commas."
+        ),
+        "lane_group": gettext("Team of the lane"),
+        "lane_group_help": gettext("The lane's name is the candidate group of the tasks in it."),
+        "due": gettext("Due"),
+        "due_help": gettext("A duration such as PT4H or P2D, a date, or an expression."),
+        "operation": gettext("Operation"),
+        "operation_help": gettext("The operation of the process library the task calls."),
+        "operation_unknown": gettext("No operation of that name is registered; outside workers may take it."),
+        "required": gettext("required"),
+        "parameter_unknown": gettext("The operation takes no parameter of this name."),
+        "result_variable": gettext("Result variable"),
+        "result_variable_help": gettext("The variable that receives the operation's result."),
+        "condition": gettext("Condition"),
+        "condition_help": gettext("Python, or JUEL such as ${amount > 100}; the flow is taken when it is true."),
+        "script": gettext("Script"),
+        "script_help": gettext("Python, run in the script sandbox."),
+        "correlation_key": gettext("Correlation key"),
+        "correlation_key_help": gettext(
+            "The variables a message must match to reach this instance, separated by commas."
+        ),
+        "customer_stage_de": gettext("Stage label in German"),
+        "customer_stage_cs": gettext("Stage label in Czech"),
+        "customer_message": gettext("Customer message"),
+        "customer_message_help": gettext(
+            "Shown to the customer while the stage is current; may use the fields the customer sees, as {{ name }}."
+        ),
         "scenarios_failed": gettext("The scenarios could not run: %(reason)s", reason="{reason}"),
     }
 

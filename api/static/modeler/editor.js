@@ -37,7 +37,7 @@
   var modeler = window.CarecenterBpmn.createModeler(
     document.getElementById('modeler-canvas'),
     document.getElementById('modeler-panel'),
-    { groups: data.groups, forms: data.forms, texts: texts }
+    { groups: data.groups, forms: data.forms, operations: data.operations, texts: texts, urls: data.urls, csrf: csrf }
   );
   window.carecenterModeler = modeler;
 

@@ -164,6 +164,11 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "modeler.scenarios": frozenset({DESIGNER}),
     "modeler.customer_view": frozenset({DESIGNER}),
     "modeler.check_value": frozenset({DESIGNER}),
+    "modeler.forms": frozenset({DESIGNER}),
+    "modeler.edit_form": frozenset({DESIGNER}),
+    "modeler.form_post": frozenset({DESIGNER}),
+    "modeler.form_preview": frozenset({DESIGNER}),
+    "modeler.form_draft": frozenset({DESIGNER}),
     # Camunda's REST subset (/engine-rest): what Camunda 7 external-task workers and integrations call.
     "engine_rest.start": frozenset({INTEGRATION}),
     "engine_rest.correlate": frozenset({INTEGRATION}),

@@ -19,6 +19,7 @@ from api.auth import current_principal
 from api.pages.locale import gettext, local_time
 from api.pages.modeler_compare import compare_page
 from api.pages.modeler_files import blank_diagram, form_names, opened_file
+from api.pages.modeler_forms import edit_form, form_draft, form_post, form_preview, forms_page
 from api.pages.modeler_panel import check_value
 from api.pages.modeler_requests import posted_diagram, process_key, version_number
 from api.pages.modeler_testing import customer_view, run_scenarios
@@ -33,6 +34,12 @@ blueprint = Blueprint("modeler", __name__)
 blueprint.before_request(check_csrf)
 blueprint.add_url_rule("/processes/<key>/compare", "compare", compare_page, methods=["GET"])
 blueprint.add_url_rule("/processes/check-value", "check_value", check_value, methods=["POST"])
+# the form editor (api/pages/modeler_forms.py)
+blueprint.add_url_rule("/forms", "forms", forms_page, methods=["GET"])
+blueprint.add_url_rule("/forms/<name>/edit", "edit_form", edit_form, methods=["GET"])
+blueprint.add_url_rule("/forms/<name>/edit", "form_post", form_post, methods=["POST"])
+blueprint.add_url_rule("/forms/<name>/preview", "form_preview", form_preview, methods=["POST"])
+blueprint.add_url_rule("/forms/<name>/draft", "form_draft", form_draft, methods=["POST"])
 # testing from the editor (api/pages/modeler_testing.py): posts of the diagram, like check
 NEW = {"key": None}
 blueprint.add_url_rule("/processes/new/scenarios", "scenarios", run_scenarios, methods=["POST"], defaults=NEW)

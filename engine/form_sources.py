@@ -31,7 +31,9 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,195}\.json$")
 
 
 @dataclass(frozen=True)
-class FormUser:
+class ProcessFile:
+    """The latest version of a process and its file: what is deployed again with an edited form or decision."""
+
     key: str
     version: int
     definition_id: int
@@ -87,15 +89,23 @@ def names_form(content: bytes, filename: str, name: str) -> bool:
     return name in spiff or name in camunda
 
 
-def processes_using(db: Database, name: str) -> list[FormUser]:
-    """The latest version of each process whose file names form ``name``, ordered by key."""
+def latest_process_files(db: Database) -> list[ProcessFile]:
+    """The latest version of every process with its file, ordered by key."""
     with db.read() as session:
         latest: dict[str, ProcessDefinition] = {}
         query = select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)
         for row in session.scalars(query):
             latest[row.key] = row  # the last one seen is the newest
-        users = []
-        for row in latest.values():
-            if name.encode() in row.resource.content and names_form(row.resource.content, row.resource.filename, name):
-                users.append(FormUser(row.key, row.version, row.id, row.resource.filename, row.resource.content))
-        return users
+        return [
+            ProcessFile(row.key, row.version, row.id, row.resource.filename, row.resource.content)
+            for row in latest.values()
+        ]
+
+
+def processes_using(db: Database, name: str) -> list[ProcessFile]:
+    """The latest version of each process whose file names form ``name``, ordered by key."""
+    return [
+        found
+        for found in latest_process_files(db)
+        if name.encode() in found.content and names_form(found.content, found.filename, name)
+    ]

@@ -18,6 +18,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from api.auth import current_principal
 from api.pages.locale import gettext, local_time
 from api.pages.modeler_compare import compare_page
+from api.pages.modeler_decisions import (
+    check_decision,
+    decisions_page,
+    deploy_decision,
+    discard_decision,
+    edit_decision,
+    save_decision_draft,
+)
 from api.pages.modeler_files import blank_diagram, form_names, opened_file
 from api.pages.modeler_forms import edit_form, form_draft, form_post, form_preview, forms_page
 from api.pages.modeler_panel import check_value
@@ -34,6 +42,13 @@ blueprint = Blueprint("modeler", __name__)
 blueprint.before_request(check_csrf)
 blueprint.add_url_rule("/processes/<key>/compare", "compare", compare_page, methods=["GET"])
 blueprint.add_url_rule("/processes/check-value", "check_value", check_value, methods=["POST"])
+# the decision editor (api/pages/modeler_decisions.py)
+blueprint.add_url_rule("/decisions", "decisions", decisions_page, methods=["GET"])
+blueprint.add_url_rule("/decisions/<filename>/edit", "edit_decision", edit_decision, methods=["GET"])
+blueprint.add_url_rule("/decisions/<filename>/draft", "save_decision_draft", save_decision_draft, methods=["POST"])
+blueprint.add_url_rule("/decisions/<filename>/check", "check_decision", check_decision, methods=["POST"])
+blueprint.add_url_rule("/decisions/<filename>/deploy", "deploy_decision", deploy_decision, methods=["POST"])
+blueprint.add_url_rule("/decisions/<filename>/discard", "discard_decision", discard_decision, methods=["POST"])
 # the form editor (api/pages/modeler_forms.py)
 blueprint.add_url_rule("/forms", "forms", forms_page, methods=["GET"])
 blueprint.add_url_rule("/forms/<name>/edit", "edit_form", edit_form, methods=["GET"])

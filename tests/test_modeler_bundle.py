@@ -15,7 +15,7 @@ from api import app as api_app
 
 STATIC = Path(api_app.__file__).parent / "static" / "modeler"
 SOURCES = Path(api_app.__file__).parent / "modeler"
-BUILT = ("modeler.js", "modeler.css", "LICENSES.txt", "fonts/")
+BUILT = ("modeler.js", "modeler.css", "dmn.js", "dmn.css", "LICENSES.txt", "fonts/")
 
 
 def sums() -> dict[str, str]:
@@ -28,7 +28,7 @@ def sums() -> dict[str, str]:
 
 def test_every_bundled_file_matches_its_checksum():
     listed = sums()
-    assert {"modeler.js", "modeler.css", "LICENSES.txt"} <= set(listed)
+    assert {"modeler.js", "modeler.css", "dmn.js", "dmn.css", "LICENSES.txt"} <= set(listed)
     for name, digest in listed.items():
         assert hashlib.sha256((STATIC / name).read_bytes()).hexdigest() == digest, f"{name} differs from SHA256SUMS"
 
@@ -50,6 +50,8 @@ def test_the_licenses_name_every_pinned_package_of_the_bundle():
         assert f"{name} {version} (" in licenses
 
 
-def test_the_stylesheet_loads_its_font_from_carecenter():
-    css = (STATIC / "modeler.css").read_text()
-    assert "fonts/bpmn-" in css and "http://" not in css.replace("http://www.w3.org/2000/svg", "")
+def test_the_stylesheets_load_their_fonts_from_carecenter():
+    for name, font in (("modeler.css", "fonts/bpmn-"), ("dmn.css", "fonts/dmn-")):
+        css = (STATIC / name).read_text()
+        assert font in css and "http://" not in css.replace("http://www.w3.org/2000/svg", ""), name
+        assert "https://" not in css, name

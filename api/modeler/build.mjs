@@ -1,7 +1,7 @@
 /**
- * Builds api/static/modeler/ from this folder: the bundle (modeler.js, modeler.css and the BPMN
- * font), LICENSES.txt with the license of every package the bundle holds, and SHA256SUMS over
- * all of them (tests/test_modeler_bundle.py checks the committed files against it, without node).
+ * Builds api/static/modeler/ from this folder: the bundles (modeler.js and modeler.css for the BPMN
+ * pages, dmn.js and dmn.css for the decision editor, and their fonts), LICENSES.txt with the license
+ * of every package the bundles hold, and SHA256SUMS over all of them (tests/test_modeler_bundle.py checks the committed files against it, without node).
  *
  * Run it through `make modeler-bundle` (npm ci first, so the lockfile decides every version).
  * The same lockfile and esbuild version give the same bytes.
@@ -16,7 +16,7 @@ import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(here, '../static/modeler');
-const BUILT = ['modeler.js', 'modeler.css', 'fonts', 'LICENSES.txt', 'SHA256SUMS'];
+const BUILT = ['modeler.js', 'modeler.css', 'dmn.js', 'dmn.css', 'fonts', 'LICENSES.txt', 'SHA256SUMS'];
 
 for (const name of BUILT) {
   rmSync(join(out, name), { recursive: true, force: true });
@@ -25,7 +25,7 @@ mkdirSync(out, { recursive: true });
 
 const result = await build({
   absWorkingDir: here,
-  entryPoints: { modeler: 'entry.js', 'modeler-styles': 'styles.css' },
+  entryPoints: { modeler: 'entry.js', 'modeler-styles': 'styles.css', dmn: 'dmn-entry.js', 'dmn-styles': 'dmn-styles.css' },
   bundle: true,
   minify: true,
   format: 'iife',
@@ -39,10 +39,12 @@ const result = await build({
   logLevel: 'warning',
 });
 
-// One stylesheet named like the script.
-const styles = join(out, 'modeler-styles.css');
-writeFileSync(join(out, 'modeler.css'), readFileSync(styles));
-rmSync(styles);
+// One stylesheet named like each script.
+for (const name of ['modeler', 'dmn']) {
+  const styles = join(out, `${name}-styles.css`);
+  writeFileSync(join(out, `${name}.css`), readFileSync(styles));
+  rmSync(styles);
+}
 
 const LICENSE_FILES = /^(licen[sc]e|copying)(\.(md|txt))?$/i;
 

@@ -2,10 +2,12 @@
  * The bundle's entry: bpmn-js's Modeler with the properties panel, the carecenter group of the
  * panel, and the moddle descriptors for the spiffworkflow and camunda namespaces, so files of
  * both dialects load and save with their extensions. The page's own script
- * (api/static/modeler/editor.js) calls window.CarecenterBpmn.createModeler.
+ * (api/static/modeler/editor.js) calls window.CarecenterBpmn.createModeler, the compare page's
+ * (api/static/modeler/compare.js) window.CarecenterBpmn.createViewer.
  */
 
 import Modeler from 'bpmn-js/lib/Modeler';
+import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js-properties-panel';
 import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 
@@ -43,4 +45,15 @@ function createModeler(canvas, panel, carecenter) {
   return modeler;
 }
 
-window.CarecenterBpmn = { createModeler, dialect };
+/**
+ * A read-only viewer (pan and zoom) drawing into `canvas`: the compare page's two diagrams. It knows
+ * the same extensions, so a file of either dialect loads without warnings.
+ */
+function createViewer(canvas) {
+  return new NavigatedViewer({
+    container: canvas,
+    moddleExtensions: { spiffworkflow: spiffworkflowModdle, camunda: camundaModdle },
+  });
+}
+
+window.CarecenterBpmn = { createModeler, createViewer, dialect };

@@ -145,3 +145,191 @@ export function splitList(value) {
     .map((part) => part.trim())
     .filter(Boolean);
 }
+
+// -- the rest of the panel: service operations, conditions, scripts, timers ---------------------
+
+/** The first extension element of `type` (such as 'spiffworkflow:ServiceTaskOperator'), or undefined. */
+export function extensionOf(bo, type) {
+  const values = (bo.extensionElements && bo.extensionElements.get('values')) || [];
+  return values.find((value) => value.$instanceOf(type));
+}
+
+/** The element's bpmn:ExtensionElements, created (as an undoable command) when it has none. */
+function ensureExtensions(injector, element, bo) {
+  if (bo.extensionElements) {
+    return bo.extensionElements;
+  }
+  const extensions = injector.get('moddle').create('bpmn:ExtensionElements', { values: [] });
+  extensions.$parent = bo;
+  injector.get('modeling').updateModdleProperties(element, bo, { extensionElements: extensions });
+  return extensions;
+}
+
+function addExtension(injector, element, bo, child) {
+  const extensions = ensureExtensions(injector, element, bo);
+  child.$parent = extensions;
+  injector.get('modeling').updateModdleProperties(element, extensions, { values: [...extensions.get('values'), child] });
+}
+
+function removeExtension(injector, element, bo, child) {
+  const extensions = bo.extensionElements;
+  injector.get('modeling').updateModdleProperties(element, extensions, {
+    values: extensions.get('values').filter((value) => value !== child),
+  });
+}
+
+/** The operation a service task calls: `camunda:topic` of an external task, else the serviceTaskOperator's id. */
+export function getOperation(bo) {
+  if (prefixOf(bo) === 'camunda') {
+    return bo.get('camunda:topic') || '';
+  }
+  const operator = extensionOf(bo, 'spiffworkflow:ServiceTaskOperator');
+  return (operator && operator.get('id')) || '';
+}
+
+export function setOperation(injector, element, name) {
+  const bo = element.businessObject;
+  const modeling = injector.get('modeling');
+  if (prefixOf(bo) === 'camunda') {
+    modeling.updateProperties(element, { 'camunda:type': name ? 'external' : undefined, 'camunda:topic': name || undefined });
+    return;
+  }
+  const operator = extensionOf(bo, 'spiffworkflow:ServiceTaskOperator');
+  if (!name) {
+    if (operator) {
+      removeExtension(injector, element, bo, operator);
+    }
+  } else if (operator) {
+    modeling.updateModdleProperties(element, operator, { id: name });
+  } else {
+    const moddle = injector.get('moddle');
+    const parameters = moddle.create('spiffworkflow:Parameters', { values: [] });
+    const created = moddle.create('spiffworkflow:ServiceTaskOperator', { id: name, parameters });
+    parameters.$parent = created;
+    addExtension(injector, element, bo, created);
+  }
+}
+
+function parameterList(bo) {
+  if (prefixOf(bo) === 'camunda') {
+    const io = extensionOf(bo, 'camunda:InputOutput');
+    return { container: io, values: (io && io.get('inputParameters')) || [], key: 'name' };
+  }
+  const operator = extensionOf(bo, 'spiffworkflow:ServiceTaskOperator');
+  const parameters = operator && operator.get('parameters');
+  return { operator, container: parameters, values: (parameters && parameters.get('values')) || [], key: 'id' };
+}
+
+/** The names of the parameters a service task passes now. */
+export function parameterNames(bo) {
+  const { values, key } = parameterList(bo);
+  return values.map((p) => p.get(key)).filter(Boolean);
+}
+
+/** The expression passed as parameter `name` ('' when it is not passed). */
+export function getParameter(bo, name) {
+  const { values, key } = parameterList(bo);
+  const found = values.find((p) => p.get(key) === name);
+  return (found && found.get('value')) || '';
+}
+
+/** Pass `value` as parameter `name` (removed when empty); the operator or inputOutput is created when missing. */
+export function setParameter(injector, element, name, value) {
+  const bo = element.businessObject;
+  const modeling = injector.get('modeling');
+  const moddle = injector.get('moddle');
+  const camunda = prefixOf(bo) === 'camunda';
+  let { operator, container, values, key } = parameterList(bo);
+  const found = values.find((p) => p.get(key) === name);
+  if (!value) {
+    if (found) {
+      const property = camunda ? 'inputParameters' : 'values';
+      modeling.updateModdleProperties(element, container, { [property]: values.filter((p) => p !== found) });
+    }
+    return;
+  }
+  if (found) {
+    modeling.updateModdleProperties(element, found, { value });
+    return;
+  }
+  if (camunda) {
+    if (!container) {
+      container = moddle.create('camunda:InputOutput', { inputParameters: [] });
+      addExtension(injector, element, bo, container);
+    }
+    const parameter = moddle.create('camunda:InputParameter', { name, value });
+    parameter.$parent = container;
+    modeling.updateModdleProperties(element, container, { inputParameters: [...container.get('inputParameters'), parameter] });
+    return;
+  }
+  if (!operator) {
+    return; // pick the operation first
+  }
+  if (!container) {
+    container = moddle.create('spiffworkflow:Parameters', { values: [] });
+    container.$parent = operator;
+    modeling.updateModdleProperties(element, operator, { parameters: container });
+  }
+  const parameter = moddle.create('spiffworkflow:Parameter', { id: name, type: 'any', value });
+  parameter.$parent = container;
+  modeling.updateModdleProperties(element, container, { values: [...container.get('values'), parameter] });
+}
+
+/** Where a service task puts its operation's result: `camunda:resultVariable` / the operator's resultVariable. */
+export function getResultVariable(bo) {
+  if (prefixOf(bo) === 'camunda') {
+    return bo.get('camunda:resultVariable') || '';
+  }
+  const operator = extensionOf(bo, 'spiffworkflow:ServiceTaskOperator');
+  return (operator && operator.get('resultVariable')) || '';
+}
+
+export function setResultVariable(injector, element, value) {
+  const bo = element.businessObject;
+  if (prefixOf(bo) === 'camunda') {
+    injector.get('modeling').updateProperties(element, { 'camunda:resultVariable': value || undefined });
+    return;
+  }
+  const operator = extensionOf(bo, 'spiffworkflow:ServiceTaskOperator');
+  if (operator) {
+    injector.get('modeling').updateModdleProperties(element, operator, { resultVariable: value || undefined });
+  }
+}
+
+/** A sequence flow's condition, as written. */
+export function getCondition(bo) {
+  return (bo.conditionExpression && bo.conditionExpression.get('body')) || '';
+}
+
+export function setCondition(injector, element, value) {
+  const bo = element.businessObject;
+  const modeling = injector.get('modeling');
+  if (!value) {
+    modeling.updateProperties(element, { conditionExpression: undefined });
+  } else if (bo.conditionExpression) {
+    modeling.updateModdleProperties(element, bo.conditionExpression, { body: value });
+  } else {
+    const expression = injector.get('moddle').create('bpmn:FormalExpression', { body: value });
+    expression.$parent = bo;
+    modeling.updateProperties(element, { conditionExpression: expression });
+  }
+}
+
+/** A timer event's definition and which of timeDuration, timeDate, timeCycle it sets. */
+export function timerOf(bo) {
+  const definition = (bo.eventDefinitions || []).find((d) => d.$instanceOf('bpmn:TimerEventDefinition'));
+  if (!definition) {
+    return null;
+  }
+  const kind = ['timeDuration', 'timeDate', 'timeCycle'].find((k) => definition.get(k));
+  return { definition, kind: kind || 'timeDuration', value: kind ? definition.get(kind).get('body') || '' : '' };
+}
+
+/** Whether an element waits for a message (receive task, catching message event): it may correlate. */
+export function catchesMessage(bo) {
+  if (bo.$instanceOf('bpmn:ReceiveTask')) {
+    return true;
+  }
+  const catching = ['bpmn:StartEvent', 'bpmn:IntermediateCatchEvent', 'bpmn:BoundaryEvent'].some((t) => bo.$instanceOf(t));
+  return catching && (bo.eventDefinitions || []).some((d) => d.$instanceOf('bpmn:MessageEventDefinition'));
+}

@@ -17,17 +17,50 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from api.auth import current_principal
 from api.pages.locale import gettext, local_time
+from api.pages.modeler_compare import compare_page
+from api.pages.modeler_decisions import (
+    check_decision,
+    decisions_page,
+    deploy_decision,
+    discard_decision,
+    edit_decision,
+    save_decision_draft,
+)
 from api.pages.modeler_files import blank_diagram, form_names, opened_file
+from api.pages.modeler_forms import edit_form, form_draft, form_post, form_preview, forms_page
+from api.pages.modeler_panel import check_value
+from api.pages.modeler_requests import posted_diagram, process_key, version_number
+from api.pages.modeler_testing import customer_view, run_scenarios
 from api.pages.signin import check_csrf
 from api.routes.common import care
-from api.routes.deployments import uploaded_sources
 from engine.bpmn import SourceFile
 from engine.errors import DeploymentInvalid, DeploymentProblem, InvalidRequest
 from engine.model_sources import catalogs_of
-from engine.process_drafts import MAX_KEY, NEW_PROCESS, Draft, ProcessDrafts
+from engine.process_drafts import NEW_PROCESS, Draft, ProcessDrafts
 
 blueprint = Blueprint("modeler", __name__)
 blueprint.before_request(check_csrf)
+blueprint.add_url_rule("/processes/<key>/compare", "compare", compare_page, methods=["GET"])
+blueprint.add_url_rule("/processes/check-value", "check_value", check_value, methods=["POST"])
+# the decision editor (api/pages/modeler_decisions.py)
+blueprint.add_url_rule("/decisions", "decisions", decisions_page, methods=["GET"])
+blueprint.add_url_rule("/decisions/<filename>/edit", "edit_decision", edit_decision, methods=["GET"])
+blueprint.add_url_rule("/decisions/<filename>/draft", "save_decision_draft", save_decision_draft, methods=["POST"])
+blueprint.add_url_rule("/decisions/<filename>/check", "check_decision", check_decision, methods=["POST"])
+blueprint.add_url_rule("/decisions/<filename>/deploy", "deploy_decision", deploy_decision, methods=["POST"])
+blueprint.add_url_rule("/decisions/<filename>/discard", "discard_decision", discard_decision, methods=["POST"])
+# the form editor (api/pages/modeler_forms.py)
+blueprint.add_url_rule("/forms", "forms", forms_page, methods=["GET"])
+blueprint.add_url_rule("/forms/<name>/edit", "edit_form", edit_form, methods=["GET"])
+blueprint.add_url_rule("/forms/<name>/edit", "form_post", form_post, methods=["POST"])
+blueprint.add_url_rule("/forms/<name>/preview", "form_preview", form_preview, methods=["POST"])
+blueprint.add_url_rule("/forms/<name>/draft", "form_draft", form_draft, methods=["POST"])
+# testing from the editor (api/pages/modeler_testing.py): posts of the diagram, like check
+NEW = {"key": None}
+blueprint.add_url_rule("/processes/new/scenarios", "scenarios", run_scenarios, methods=["POST"], defaults=NEW)
+blueprint.add_url_rule("/processes/<key>/edit/scenarios", "scenarios", run_scenarios, methods=["POST"])
+blueprint.add_url_rule("/processes/new/customer-view", "customer_view", customer_view, methods=["POST"], defaults=NEW)
+blueprint.add_url_rule("/processes/<key>/edit/customer-view", "customer_view", customer_view, methods=["POST"])
 
 FRAGMENT = {"Content-Type": "text/html; charset=utf-8"}
 
@@ -35,20 +68,6 @@ FRAGMENT = {"Content-Type": "text/html; charset=utf-8"}
 def _drafts() -> ProcessDrafts:
     engine = care()
     return ProcessDrafts(engine.db, engine.clock, engine.settings.max_upload_bytes)
-
-
-def _key(key: str | None) -> str:
-    if key is not None and (not key or len(key) > MAX_KEY):
-        raise InvalidRequest("no such process key")
-    return NEW_PROCESS if key is None else key
-
-
-def _version(value: str | None) -> int | None:
-    if value in (None, ""):
-        return None
-    if not value.isdigit() or not 0 < int(value) < 2**31:
-        raise InvalidRequest("'version' must be a version number")
-    return int(value)
 
 
 # -- the pages -------------------------------------------------------------------------------
@@ -80,9 +99,9 @@ def open_file():
 
 @blueprint.get("/processes/<key>/edit")
 def edit(key: str):
-    key = _key(key)
+    key = process_key(key)
     versions = care().repository.versions(key)  # 404 for an unknown key
-    requested = _version(request.args.get("version"))
+    requested = version_number(request.args.get("version"))
     draft = _drafts().get(key, current_principal().name)
     if requested is None and draft is not None:
         return _editor(key, draft.xml.decode("utf-8"), draft.filename, draft.base_version, notice=_draft_notice(draft))
@@ -136,9 +155,13 @@ def _editor(
         "urls": {
             "draft": url_for("modeler.save_draft", key=key),
             "check": url_for("modeler.check", key=key),
+            "scenarios": url_for("modeler.scenarios", key=key),
+            "customer_view": url_for("modeler.customer_view", key=key),
+            "check_value": url_for("modeler.check_value"),
         },
         "groups": [group["name"] for group in engine.identity.groups()],
         "forms": form_names(engine.settings.forms_dir),
+        "operations": [operation.as_dict() for operation in engine.jobs.registry.all()],
         "texts": _script_texts(),
         "refused": problems is not None,
     }
@@ -184,18 +207,43 @@ def _script_texts() -> dict[str, str]:
         "customer_stages_help": gettext("What the customer sees, in order, separated by commas."),
         "canvas": gettext("Diagram"),
         "problem_badge": gettext("Problem"),
+        "scenarios_running": gettext("Running the scenarios…"),
+        "value_works": gettext("Works."),
+        "value_checking": gettext("Checking…"),
+        "customer_fields": gettext("Fields the customer sees"),
+        "customer_fields_help": gettext(
+            "Variables shown on the customer's status page and usable in messages, separated by commas."
+        ),
+        "lane_group": gettext("Team of the lane"),
+        "lane_group_help": gettext("The lane's name is the candidate group of the tasks in it."),
+        "due": gettext("Due"),
+        "due_help": gettext("A duration such as PT4H or P2D, a date, or an expression."),
+        "operation": gettext("Operation"),
+        "operation_help": gettext("The operation of the process library the task calls."),
+        "operation_unknown": gettext("No operation of that name is registered; outside workers may take it."),
+        "required": gettext("required"),
+        "parameter_unknown": gettext("The operation takes no parameter of this name."),
+        "result_variable": gettext("Result variable"),
+        "result_variable_help": gettext("The variable that receives the operation's result."),
+        "condition": gettext("Condition"),
+        "condition_help": gettext("Python, or JUEL such as ${amount > 100}; the flow is taken when it is true."),
+        "script": gettext("Script"),
+        "script_help": gettext("Python, run in the script sandbox."),
+        "correlation_key": gettext("Correlation key"),
+        "correlation_key_help": gettext(
+            "The variables a message must match to reach this instance, separated by commas."
+        ),
+        "customer_stage_de": gettext("Stage label in German"),
+        "customer_stage_cs": gettext("Stage label in Czech"),
+        "customer_message": gettext("Customer message"),
+        "customer_message_help": gettext(
+            "Shown to the customer while the stage is current; may use the fields the customer sees, as {{ name }}."
+        ),
+        "scenarios_failed": gettext("The scenarios could not run: %(reason)s", reason="{reason}"),
     }
 
 
 # -- what the page's script posts -------------------------------------------------------------
-
-
-def _diagram() -> SourceFile:
-    """The one BPMN file the page posted, read as an upload is (:func:`uploaded_sources`)."""
-    sources = uploaded_sources()
-    if len(sources) != 1 or sources[0].kind != "bpmn":
-        raise InvalidRequest("send the diagram as one .bpmn file")
-    return sources[0]
 
 
 def _with_catalogs(key: str | None, base_version: int | None, diagram: SourceFile) -> list[SourceFile]:
@@ -206,13 +254,13 @@ def _with_catalogs(key: str | None, base_version: int | None, diagram: SourceFil
 @blueprint.post("/processes/<key>/edit/draft", endpoint="save_draft")
 def save_draft(key: str | None):
     try:
-        diagram = _diagram()
+        diagram = posted_diagram()
         draft = _drafts().save(
-            _key(key),
+            process_key(key),
             current_principal().name,
             diagram.filename,
             diagram.content,
-            _version(request.form.get("base_version")),
+            version_number(request.form.get("base_version")),
         )
     except (DeploymentInvalid, InvalidRequest) as error:
         reason = error.problems[0].message if isinstance(error, DeploymentInvalid) else error.detail
@@ -227,8 +275,8 @@ def save_draft(key: str | None):
 def check(key: str | None):
     problems, warnings = [], []
     try:
-        diagram = _diagram()
-        result = care().repository.check(_with_catalogs(key, _version(request.form.get("base_version")), diagram))
+        diagram = posted_diagram()
+        result = care().repository.check(_with_catalogs(key, version_number(request.form.get("base_version")), diagram))
         warnings = [w.as_dict() for w in result.warnings]
     except DeploymentInvalid as invalid:
         problems = [p.as_dict() for p in invalid.problems]
@@ -241,11 +289,11 @@ def check(key: str | None):
 @blueprint.post("/processes/new/deploy", defaults={"key": None}, endpoint="deploy")
 @blueprint.post("/processes/<key>/edit/deploy", endpoint="deploy")
 def deploy(key: str | None):
-    draft_key = _key(key)
+    draft_key = process_key(key)
     designer = current_principal().name
-    base_version = _version(request.form.get("base_version"))
+    base_version = version_number(request.form.get("base_version"))
     try:
-        diagram = _diagram()
+        diagram = posted_diagram()
     except (DeploymentInvalid, InvalidRequest) as error:
         found = (
             error.problems
@@ -286,6 +334,6 @@ def _refused(key: str | None, base_version: int | None, diagram: SourceFile | No
 @blueprint.post("/processes/new/discard", defaults={"key": None}, endpoint="discard")
 @blueprint.post("/processes/<key>/edit/discard", endpoint="discard")
 def discard(key: str | None):
-    _drafts().discard(_key(key), current_principal().name)
+    _drafts().discard(process_key(key), current_principal().name)
     flash(gettext("Draft discarded."), "info")
     return redirect(url_for("modeler.edit", key=key) if key else url_for("modeler.new_process"))

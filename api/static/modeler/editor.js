@@ -9,7 +9,9 @@
  * - Check / Save draft: the same, at once;
  * - Deploy: a real form submit, the diagram put into its file field;
  * - the server's check answer (an HTML fragment) lists problems with their element ids; each is
- *   marked on its element, and clicking it selects the element.
+ *   marked on its element, and clicking it selects the element;
+ * - after each check the customer view (stages in three languages) is asked for again; Run scenarios
+ *   posts the diagram to the scenario runner and shows each step's outcome.
  * Plain script, no build step: change it here.
  */
 (function () {
@@ -26,12 +28,16 @@
     save: document.getElementById('modeler-save'),
     deploy: document.getElementById('modeler-deploy-button'),
     download: document.getElementById('modeler-download'),
+    scenarios: document.getElementById('modeler-run-scenarios'),
   };
+  var scenariosSlot = document.getElementById('modeler-scenarios-slot');
+  var scenariosStatus = document.getElementById('modeler-scenarios-status');
+  var customerSlot = document.getElementById('modeler-customer-view-slot');
 
   var modeler = window.CarecenterBpmn.createModeler(
     document.getElementById('modeler-canvas'),
     document.getElementById('modeler-panel'),
-    { groups: data.groups, forms: data.forms, texts: texts }
+    { groups: data.groups, forms: data.forms, operations: data.operations, texts: texts, urls: data.urls, csrf: csrf }
   );
   window.carecenterModeler = modeler;
 
@@ -189,6 +195,7 @@
         if (ticket !== checking) return; // a newer check is under way
         checkSlot.innerHTML = answer.html;
         markProblems();
+        customerView();
         var result = checkSlot.querySelector('#modeler-check-result p');
         say(result ? result.textContent.trim() : '', !answer.ok);
       })
@@ -196,6 +203,55 @@
         say(texts.check_failed.replace('{reason}', String(error)), true);
       });
   }
+
+  // -- testing: scenarios and the customer view ------------------------------------------------
+
+  var running = false;
+  function runScenarios() {
+    if (running) return Promise.resolve();
+    running = true;
+    buttons.scenarios.disabled = true;
+    scenariosStatus.textContent = texts.scenarios_running;
+    scenariosSlot.setAttribute('aria-busy', 'true');
+    return diagram()
+      .then(function (file) { return post(data.urls.scenarios, file); })
+      .then(function (answer) {
+        scenariosSlot.innerHTML = answer.html;
+        var result = scenariosSlot.querySelector('#modeler-scenarios-result');
+        var summary = result && result.querySelector(':scope > p');
+        scenariosStatus.textContent = summary ? summary.textContent.trim() : '';
+        var failed = !answer.ok || (result && (result.getAttribute('data-failed') !== '0' || result.querySelector('.error')));
+        scenariosStatus.className = failed ? 'error' : 'ok';
+      })
+      .catch(function (error) {
+        scenariosStatus.textContent = texts.scenarios_failed.replace('{reason}', String(error));
+      })
+      .then(function () {
+        running = false;
+        buttons.scenarios.disabled = readOnly;
+        scenariosSlot.removeAttribute('aria-busy');
+      });
+  }
+
+  var viewing = 0;
+  function customerView() {
+    var ticket = ++viewing;
+    return diagram()
+      .then(function (file) { return post(data.urls.customer_view, file); })
+      .then(function (answer) {
+        if (ticket === viewing) customerSlot.innerHTML = answer.html;
+      })
+      .catch(function () { /* the check says what is wrong with the diagram */ });
+  }
+
+  scenariosSlot.addEventListener('click', function (event) {
+    var target = event.target.closest('[data-select]');
+    if (target) select(target.getAttribute('data-select'));
+  });
+  customerSlot.addEventListener('click', function (event) {
+    var target = event.target.closest('[data-select]');
+    if (target) select(target.getAttribute('data-select'));
+  });
 
   // -- deploy and download --------------------------------------------------------------------
 
@@ -226,6 +282,7 @@
   });
 
   buttons.check.addEventListener('click', check);
+  buttons.scenarios.addEventListener('click', runScenarios);
   buttons.save.addEventListener('click', saveDraft);
 
   // -- start ----------------------------------------------------------------------------------
@@ -263,6 +320,7 @@
     });
     if (data.refused) {
       markProblems(); // the problems of the refused deploy, listed by the server
+      customerView();
     } else if (!readOnly) {
       check();
     }

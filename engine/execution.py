@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import case_reference, human_tasks, jobs, messages, read_models, search, state, status, timers
+from engine import case_reference, events, human_tasks, jobs, messages, read_models, search, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -237,6 +237,7 @@ class Executor:
                 )
             session.flush()
             status.sync(session, row, workflow, definition, tasks, now, new_instance)
+            events.published(session, row, workflow, now)  # what the model's own elements published
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import search
+from engine import events, search
 from engine.db import Database
-from process_library.store import LEVELS, LICENSE_STATUSES, TIERS, Customer, License, System
+from process_library.store import LEVELS, LICENSE_STATUSES, TIERS, Customer, License, System, customer_dict
 
 END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
 
@@ -224,17 +224,18 @@ def _upsert(session: Session, spec: Kind, values: dict) -> str:
         }
         row = spec.model(**{**defaults, **values})
         session.add(row)
-        _indexed(session, row)
+        _indexed(session, row, "created")
         return "created"
     if all(getattr(row, name) == value for name, value in values.items()):
         return "unchanged"
     for name, value in values.items():
         setattr(row, name, value)
-    _indexed(session, row)
+    _indexed(session, row, "updated")
     return "updated"
 
 
-def _indexed(session: Session, row: Customer | System | License) -> None:
-    """Customers are found by the staff search: their search row is written with them."""
+def _indexed(session: Session, row: Customer | System | License, change: str) -> None:
+    """Customers are found by the staff search: their search row is written with them; other systems learn of it."""
     if isinstance(row, Customer):
         search.index_customer(session, row)
+        events.customer_changed(session, row.id, change, customer_dict(row), datetime.now(UTC))

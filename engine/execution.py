@@ -191,6 +191,8 @@ class Executor:
             exc.add_note("the instance data could not be stored as JSON; the state before this step is kept")
             error, stored = exc, False
         row.updated_at = now
+        if stored:
+            events.published(session, row, workflow, now)  # what the model's own elements published in this step
         if error is not None:
             self._open_incident(session, row, workflow, error, principal)
         elif row.status not in ("cancelled", "failed") and workflow.is_completed():
@@ -237,7 +239,6 @@ class Executor:
                 )
             session.flush()
             status.sync(session, row, workflow, definition, tasks, now, new_instance)
-            events.published(session, row, workflow, now)  # what the model's own elements published
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -244,11 +244,10 @@ class Deliveries:
             return 0
         if answer.status is not None and 300 <= answer.status < 400:
             row.error = f"redirect to {answer.location or '(no Location)'} not followed"[:500]
-        elif answer.status is not None and answer.error is None:
-            row.error = f"HTTP {answer.status}"
         if row.attempts >= self.config.max_attempts:
             row.status = "failed"
-            row.error = f"given up after {row.attempts} tries: {row.error}"[:500]
+            last = row.error or f"HTTP {answer.status}"
+            row.error = f"given up after {row.attempts} tries ({last})"[:500]
             return 0
         pause = self.retry_delay(row.attempts)
         if answer.status == 429 and answer.retry_after is not None:

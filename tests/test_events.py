@@ -14,12 +14,12 @@ from sqlalchemy import select
 from api.commands import main
 from engine import contacts
 from engine.bpmn import SourceFile
+from engine.config import PROJECT_ROOT
 from engine.errors import DeploymentInvalid, TaskNotOpen
 from engine.event_types import BUILT_IN
 from engine.models import EventRecord, HumanTask, Incident
 from engine.runtime import StartRequest
 from process_library.customers import create_customer
-from engine.config import PROJECT_ROOT
 from tests.conftest import make_engine, source
 
 SHIPPING = """<?xml version="1.0" encoding="UTF-8"?>
@@ -27,7 +27,9 @@ SHIPPING = """<?xml version="1.0" encoding="UTF-8"?>
     xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs" targetNamespace="http://carecenter.example/test">
   <bpmn:process id="shipping" name="Ship an order" isExecutable="true">
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="pack" name="Pack the order"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="pack" name="Pack the order">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
     <bpmn:intermediateThrowEvent id="shipped" name="Order shipped">
       <bpmn:extensionElements><spiffworkflow:properties>
         <spiffworkflow:property name="event" value="{name}" />
@@ -79,7 +81,9 @@ def logged(care) -> list[EventRecord]:
 
 def open_task(care, instance_id: int) -> int:
     with care.db.read() as session:
-        return session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.status == "open"))
+        return session.scalar(
+            select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.status == "open")
+        )
 
 
 def test_a_case_writes_its_events_in_order_with_its_reference_as_subject(care, clock):
@@ -175,10 +179,12 @@ def test_a_bad_event_name_is_refused_at_deploy(care, name, says):
 
 
 def test_the_event_property_belongs_on_throw_and_end_events_only(care):
+    marked = (
+        '<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="event" value="order.packed" />'
+        "</spiffworkflow:properties></bpmn:extensionElements>"
+    )
     wrong = SHIPPING.replace("{name}", "order.shipped").replace(
-        '<bpmn:userTask id="pack" name="Pack the order">',
-        '<bpmn:userTask id="pack" name="Pack the order"><bpmn:extensionElements><spiffworkflow:properties>'
-        '<spiffworkflow:property name="event" value="order.packed" /></spiffworkflow:properties></bpmn:extensionElements>',
+        '<bpmn:userTask id="pack" name="Pack the order">', '<bpmn:userTask id="pack" name="Pack the order">' + marked
     )
     with pytest.raises(DeploymentInvalid) as refused:
         care.repository.deploy([SourceFile("shipping.bpmn", wrong.encode())], "test", "test")

@@ -46,9 +46,7 @@ def register(care, receiver: Receiver, path: str, events: object = "*") -> dict:
 
 def cases(care, count: int, complete: bool = True) -> list[dict]:
     """``count`` cases, interleaved: all started, then each one's task completed."""
-    started = [
-        care.runtime.start(StartRequest("hello_care", {"subject": f"Case {n}"}), "sam")[0] for n in range(count)
-    ]
+    started = [care.runtime.start(StartRequest("hello_care", {"subject": f"Case {n}"}), "sam")[0] for n in range(count)]
     if complete:
         for view in started:
             care.tasks.complete(open_task(care, view["id"]), {"answer": "ok"}, "sam")
@@ -57,7 +55,9 @@ def cases(care, count: int, complete: bool = True) -> list[dict]:
 
 def open_task(care, instance_id: int) -> int:
     with care.db.read() as session:
-        return session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.status == "open"))
+        return session.scalar(
+            select(HumanTask.id).where(HumanTask.instance_id == instance_id, HumanTask.status == "open")
+        )
 
 
 def log(care) -> list[EventRecord]:

@@ -51,9 +51,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_keeps_each_case_in_order
         care.repository.deploy([source("hello_care.bpmn")], "test", "test")
         _, secret = care.webhooks.register(receiver.url("/a"), "*", "", "admin")
         receiver.secrets["/a"] = secret
-        started = [
-            care.runtime.start(StartRequest("hello_care", {"subject": f"Case {n}"}), "sam")[0] for n in range(8)
-        ]
+        started = [care.runtime.start(StartRequest("hello_care", {"subject": f"Case {n}"}), "sam")[0] for n in range(8)]
         for view in started:
             with care.db.read() as session:
                 task = session.scalar(select(HumanTask.id).where(HumanTask.instance_id == view["id"]))

@@ -331,7 +331,8 @@ def webhooks_section(data: dict) -> str:
             f"last request received. Goals: ≥ {goals['deliveries_per_s']} deliveries/s, none lost, none out of "
             "order per case."
             + (
-                f" Measured {data['measured']}, load average {data['load_average_at_start'][0]:.1f} at the start."
+                f" Measured {data['measured']}, load average {data['load_average_at_start'][0]:.1f} at the start"
+                + (" (a shared machine, loaded by other work)." if data["load_average_at_start"][0] >= 1 else ".")
                 if "measured" in data
                 else ""
             ),

@@ -9,6 +9,7 @@ from flask import Flask
 from api import auth, problems, routes, security
 from api.pages import (
     account,
+    admin_webhooks,
     customer,
     designer,
     dev_mailbox,
@@ -51,6 +52,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
+    app.register_blueprint(admin_webhooks.blueprint)
     dev_mailbox.configure(app, care.settings)
     attachments.configure(app)
     security.configure(app, care.settings)

@@ -20,7 +20,8 @@ to the engine, which filters rows by it.
 - customers: only the public status endpoints, and the portal's pages, which sign customers in
   themselves (a mailed link opens a portal session; :mod:`api.pages.portal_session`) and read
   only the signed-in customer's rows;
-- the development mailbox (no SMTP configured): admins only.
+- the development mailbox (no SMTP configured): admins only;
+- webhook endpoints and their deliveries (``/api/webhooks``, ``/admin/webhooks``): admins only.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ PAGE_BLUEPRINTS = frozenset(
         "designer",
         "modeler",
         "admin_pages",
+        "admin_webhooks",
         "dev_mailbox",
         "track",
         "portal",

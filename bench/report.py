@@ -319,6 +319,33 @@ def mail_section(data: dict) -> str:
     )
 
 
+def webhooks_section(data: dict) -> str:
+    goals, run = data["goals"], data["run"]
+    rate_ok = run["deliveries_per_s"] >= goals["deliveries_per_s"]
+    whole_ok = run["lost"] == goals["lost"] and run["out_of_order_cases"] == goals["out_of_order_cases"]
+    return "\n".join(
+        [
+            f"{run['events']:,} events of {run['cases']:,} cases in the event log fan out to {run['endpoints']} "
+            f"webhook endpoints (a threaded receiver on loopback that checks every signature), sent by "
+            f"{run['workers']} `carecenter worker` processes on {data['backend']}; the rate from the first to the "
+            f"last request received. Goals: ≥ {goals['deliveries_per_s']} deliveries/s, none lost, none out of "
+            "order per case."
+            + (
+                f" Measured {data['measured']}, load average {data['load_average_at_start'][0]:.1f} at the start"
+                + (" (a shared machine, loaded by other work)." if data["load_average_at_start"][0] >= 1 else ".")
+                if "measured" in data
+                else ""
+            ),
+            "",
+            "| deliveries | requests | repeats | bad signatures | deliveries/s | wall s | lost | cases out of order |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {run['deliveries_expected']:,} | {run['requests']:,} | {run['repeats']} | {run['bad_signatures']} | "
+            f"{run['deliveries_per_s']:.0f} ({_verdict(rate_ok)}) | {run['wall_seconds']:.1f} | {run['lost']} | "
+            f"{run['out_of_order_cases']} ({_verdict(whole_ok)}) |",
+        ]
+    )
+
+
 NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
 
 
@@ -342,6 +369,8 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("7. Workspace search and customer page", workspace and workspace_section(workspace, folder)))
     mail = _load(folder, "mail")
     sections.append(("8. Mail", mail and mail_section(mail)))
+    webhooks = _load(folder, "webhooks")
+    sections.append(("9. Webhooks", webhooks and webhooks_section(webhooks)))
     parts = [
         "# Benchmarks",
         "",

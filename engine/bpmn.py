@@ -23,7 +23,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import camunda_forms, forms
+from engine import camunda_forms, event_specs, forms
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.expression_specs import expression_problems, sandbox_problems, with_expressions
 from engine.expressions import CONDITION, TEXT, Expression, expression, language, split_list
@@ -184,6 +184,7 @@ class ParsedFiles:
             found = _reference_problems(source.filename, self.trees[source.filename])
             found += _syntax_problems(source.filename, self.trees[source.filename])
             found += _data_store_problems(source.filename, self.trees[source.filename])
+            found += event_specs.problems(source.filename, self.trees[source.filename])
             if found:  # reported with the problems SpiffWorkflow finds in the other files
                 problems.extend(found)
                 broken = self.trees.pop(source.filename)
@@ -338,6 +339,7 @@ class ParsedFiles:
             self._collect_called(spec, subprocess_specs, missing, (process_id,))
             for built in (spec, *subprocess_specs.values()):
                 _attach_correlation_keys(built, self.trees.get(getattr(built, "file", None) or filename))
+                event_specs.attach(built, self.trees.get(getattr(built, "file", None) or filename))
         except ValidationException as error:
             raise DeploymentInvalid([self._problem(error, filename)]) from None
         except DeploymentInvalid:

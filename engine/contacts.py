@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.models import Contact, CustomerStatus, ProcessInstance
 
 # Where a contact happened; channel intake takes all but letter from channel systems, staff log all of them.
@@ -61,6 +62,7 @@ def record(
     )
     session.add(contact)
     session.flush()
+    events.contact_logged(session, contact, at)
     return contact
 
 

@@ -26,6 +26,8 @@ from engine.tasks import Tasks
 from engine.timer_specs import TimerSettings
 from engine.timers import TimerConfig, Timers
 from engine.tokens import Tokens
+from engine.webhook_delivery import Deliveries
+from engine.webhooks import WebhookConfig, Webhooks
 from process_library.registry import REGISTRY, import_operation_modules
 
 
@@ -81,6 +83,10 @@ class CareEngine:
             settings.worker_interval_seconds,
         )
         self.executor.job_listeners.append(self.external_tasks.wake)
+        webhook_config = WebhookConfig.from_env()
+        self.webhooks = Webhooks(self.db, self.clock, webhook_config)
+        self.deliveries = Deliveries(self.db, self.clock, settings.public.base, webhook_config)
 
     def close(self) -> None:
+        self.deliveries.close()
         self.db.dispose()

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.mail_threading import case_of_message_id
 from engine.models import Incident, ProcessInstance
 from process_library.store import Customer, OutboxMessage
@@ -60,6 +61,7 @@ def open_incident(session: Session, outbox: OutboxMessage, reason: str, now: dat
     )
     session.add(incident)
     session.flush()
+    events.incident_opened(session, session.get(ProcessInstance, instance_id), incident, now)
     return incident.id
 
 

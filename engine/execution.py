@@ -20,7 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import case_reference, human_tasks, jobs, messages, read_models, search, state, status, timers
+from engine import case_reference, events, human_tasks, jobs, messages, read_models, search, state, status, timers
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
@@ -191,6 +191,8 @@ class Executor:
             exc.add_note("the instance data could not be stored as JSON; the state before this step is kept")
             error, stored = exc, False
         row.updated_at = now
+        if stored:
+            events.published(session, row, workflow, now)  # what the model's own elements published in this step
         if error is not None:
             self._open_incident(session, row, workflow, error, principal)
         elif row.status not in ("cancelled", "failed") and workflow.is_completed():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import events
 from engine.clock import Clock
 from engine.db import Database
 from engine.models import HistoryEvent
@@ -27,7 +28,8 @@ class History:
         human_task_id: int | None = None,
         **details: object,
     ) -> None:
-        """Append one event inside the caller's transaction."""
+        """Append one event inside the caller's transaction (and its event for other systems, if it has one)."""
+        at = self.clock.now()
         session.add(
             HistoryEvent(
                 instance_id=instance_id,
@@ -35,10 +37,11 @@ class History:
                 element_id=element_id,
                 human_task_id=human_task_id,
                 principal=principal,
-                at=self.clock.now(),
+                at=at,
                 details=details,
             )
         )
+        events.from_history(session, instance_id, event_type, principal, element_id, human_task_id, details, at)
 
     def of_instance(self, instance_id: int, scope: TaskScope | None = None) -> list[HistoryEvent]:
         with self.db.read() as session:

@@ -220,6 +220,7 @@ class _Recorder(PublishHooks):
                         phone=self.new_customer.get("phone"),
                         language=self.new_customer.get("language"),
                         customer_id=customer_id,
+                        at=self.clock.now(),
                     )
         except IntegrityError:  # a concurrent inquiry filed the same id a moment ago: it is that customer
             pass

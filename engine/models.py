@@ -681,3 +681,87 @@ class ProcessDraft(Base):
     base_version: Mapped[int | None] = mapped_column(Integer)  # the deployed version the edit started from
     xml: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime]
+
+
+class EventRecord(Base):
+    """One entry of the event log: what happened, for the care center's other systems (see :mod:`engine.events`).
+
+    Written in the same transaction as the change it reports, never changed afterwards except
+    ``dispatched``, which the worker sets once it has made the entry's webhook deliveries.
+    ``event_id`` is the CloudEvents id; ``id`` is the log's order. ``ordering_key`` names what
+    deliveries keep in order (``case:<instance id>`` or ``customer:<customer id>``).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_time", "time", "id"),
+        Index(
+            "ix_events_undispatched",
+            "id",
+            postgresql_where=text("NOT dispatched"),
+            sqlite_where=text("dispatched = 0"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    ordering_key: Mapped[str] = mapped_column(String(250))
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the log outlives a purged instance
+    time: Mapped[datetime]
+    data: Mapped[dict[str, Any]]
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class WebhookEndpoint(Base):
+    """A URL of another system that receives the events (all, or the ``types`` listed), signed with ``secret``.
+
+    ``after_event`` is the last event-log id when it was registered: it receives what happens from then on.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(300), default="")
+    types: Mapped[list[Any] | None]  # null: every type
+    secret: Mapped[str] = mapped_column(String(100))  # whsec_<base64>; needed in clear to sign
+    status: Mapped[str] = mapped_column(String(20))  # active, disabled
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    after_event: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: sent by the worker until a 2xx answer, or given up (``failed``).
+
+    Per endpoint and ``ordering_key`` only the oldest pending row is sent, so a case's events
+    arrive in order; ``claimed_by``/``claimed_until`` lease it to one worker. ``response_status``
+    and ``response_excerpt`` are what the last try got back, ``error`` why it failed.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_status_id", "status", "id"),
+        Index("ix_webhook_deliveries_order", "endpoint_id", "ordering_key", "status", "id"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event: Mapped[int] = mapped_column(Integer)  # events.id
+    ordering_key: Mapped[str] = mapped_column(String(250))
+    status: Mapped[str] = mapped_column(String(20))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]

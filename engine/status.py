@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import forms, templating
+from engine import events, forms, templating
 from engine.models import CustomerStageEvent, CustomerStatus, HumanTask, ProcessInstance, Timer
 from engine.repository import LoadedDefinition
 
@@ -117,6 +117,7 @@ def sync(
         if previous is not None:
             previous.left_at = now
         session.add(CustomerStageEvent(instance_id=row.id, stage=stage, entered_at=now))
+        events.stage_changed(session, row, stage, status.stage, now)
     status.stage = stage
     status.customer_id = row.customer_id  # a contact confirmed later moves to its customer
     status.title = definition.name

@@ -22,6 +22,8 @@ only decides when to look at them:
 - ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
   held outbox mail that no service-task call sends itself (the portal's links, confirmations, mail sent again).
 - ``housekeeping`` forgets old idempotency records, and delivered or expired messages.
+- ``webhooks`` fans new events out to webhook endpoints and sends what is due (:mod:`engine.webhook_delivery`):
+  every poll, for up to 20 s a run.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from engine.mail_store import NOTIFY_CHANNEL as MAIL_CHANNEL
 from engine.models import IdempotencyRecord
 from engine.timer_specs import parse_datetime
 from engine.timers import NOTIFY_CHANNEL as TIMERS_CHANNEL
+from engine.webhook_delivery import DELIVERED_RETENTION
 from process_library.outbox_relay import relay_held_mail
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,7 @@ def housekeeping(care: CareEngine) -> int:
         log.info("housekeeping removed %d idempotency records", removed)
     care.messages.forget(care.clock.now() - FINISHED_TIMER_RETENTION)
     timers = care.timers.forget_finished(care.clock.now() - FINISHED_TIMER_RETENTION)
+    care.deliveries.forget(care.clock.now() - DELIVERED_RETENTION)
     if timers:
         log.info("housekeeping removed %d finished timer rows", timers)
     return removed
@@ -101,6 +105,7 @@ class Worker:
         self._run_lock = threading.Lock()
         self._jobs_lock = threading.Lock()
         self._mail_lock = threading.Lock()
+        self._webhooks_lock = threading.Lock()
         self._wake_lock = threading.Lock()
         self._wake_at: datetime | None = None  # wall-clock time of the planned extra run
         self._stop = threading.Event()
@@ -169,6 +174,15 @@ class Worker:
         self.scheduler.add_job(
             self.run_messages, "interval", seconds=MESSAGE_SECONDS, id="messages", coalesce=True, max_instances=1
         )
+        self.scheduler.add_job(
+            self.run_webhooks,
+            "interval",
+            seconds=self.poll_seconds,
+            id="webhooks",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=now,
+        )
         self.care.executor.timer_listeners.append(self.wake)
         if self.listen:
             self._listener = threading.Thread(target=self._listen, name="carecenter-timer-listener", daemon=True)
@@ -202,6 +216,10 @@ class Worker:
     def run_mail(self) -> int:
         """Turn stored inbound mail into inquiries and replies; a run already in progress makes this one a no-op."""
         return self._alone(self._mail_lock, lambda: self.care.mail.process_due(self.id), "processing inbound mail")
+
+    def run_webhooks(self) -> int:
+        """Fan new events out to webhook endpoints and send what is due; a run in progress makes this one a no-op."""
+        return self._alone(self._webhooks_lock, lambda: self.care.deliveries.run_due(self.id), "delivering webhooks")
 
     @staticmethod
     def _alone(lock: threading.Lock, run: Callable[[], int], what: str) -> int:
@@ -368,6 +386,7 @@ class Worker:
             self.care.timers.release_claims(self.id)
             self.care.jobs.release_claims(self.id)
             self.care.mail.store.release_claims(self.id)
+            self.care.deliveries.release_claims(self.id)
             self.care.timers.stopped(self.id)
         except Exception:
             log.exception("could not record the worker's stop")

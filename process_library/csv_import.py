@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import search
+from engine import events, search
 from engine.db import Database
 from process_library.store import (
     CATALOG_KINDS,
@@ -29,6 +29,7 @@ from process_library.store import (
     Customer,
     License,
     System,
+    customer_dict,
 )
 
 END_OF_DAY = time(23, 59, 59, tzinfo=UTC)
@@ -270,17 +271,18 @@ def _upsert(session: Session, spec: Kind, values: dict) -> str:
         }
         row = spec.model(**{**defaults, **values})
         session.add(row)
-        _indexed(session, row)
+        _indexed(session, row, "created")
         return "created"
     if all(getattr(row, name) == value for name, value in values.items()):
         return "unchanged"
     for name, value in values.items():
         setattr(row, name, value)
-    _indexed(session, row)
+    _indexed(session, row, "updated")
     return "updated"
 
 
-def _indexed(session: Session, row: Customer | System | License | CatalogItem) -> None:
-    """Customers are found by the staff search: their search row is written with them."""
+def _indexed(session: Session, row: Customer | System | License | CatalogItem, change: str) -> None:
+    """Customers are found by the staff search: their search row is written with them; other systems learn of it."""
     if isinstance(row, Customer):
         search.index_customer(session, row)
+        events.customer_changed(session, row.id, change, customer_dict(row), datetime.now(UTC))

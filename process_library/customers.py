@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import String, and_, func, or_, select, tuple_
 from sqlalchemy.ext.compiler import compiles
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from engine import search
+from engine import events, search
 from engine.errors import InvalidRequest, Unprocessable
 from process_library.store import TIERS, Customer, customer_dict
 
@@ -98,10 +99,12 @@ def create_customer(
     phone: str | None = None,
     language: str | None = None,
     customer_id: str | None = None,
+    at: datetime | None = None,
 ) -> Customer:
     """File a new customer (tier standard, language as given or ``en``) in the caller's transaction.
 
     ``customer_id`` is the id a trusted channel already uses for them; without one a new id is made.
+    ``at`` is when (the engine's clock; now by default), for the ``customer.changed`` event.
     Raises InvalidRequest for fields that cannot be stored.
     """
     problems = check_new_customer(name=name, email=email, phone=phone, language=language, customer_id=customer_id)
@@ -119,6 +122,7 @@ def create_customer(
     session.add(customer)
     session.flush()
     search.index_customer(session, customer)  # found by the staff search from this transaction on
+    events.customer_changed(session, customer.id, "created", customer_dict(customer), at or datetime.now(UTC))
     return customer
 
 

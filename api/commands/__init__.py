@@ -1,6 +1,6 @@
 """The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers, mail, ...
 
-One module per larger command: ``demo``, ``scenario`` (``test``), ``translations`` and ``mail``.
+One module per larger command: ``demo``, ``scenario`` (``test``), ``translations``, ``mail`` and ``events``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from api.commands.demo import demo
+from api.commands.events import events
 from api.commands.mail import mail
 from api.commands.scenario import scenario_test
 from api.commands.translations import translations
@@ -188,6 +189,7 @@ main.add_command(scenario_test)
 main.add_command(demo)
 main.add_command(translations)
 main.add_command(mail)
+main.add_command(events)
 
 
 @main.group()

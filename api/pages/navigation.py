@@ -33,6 +33,7 @@ ITEMS = (
     NavItem("designer.processes", "Processes", ("designer.", "modeler.")),
     NavItem("admin_pages.incidents", "Incidents", ("admin_pages.incidents", "admin_pages.retry")),
     NavItem("admin_pages.mail", "Mail", ("admin_pages.mail", "admin_pages.retry_mail", "admin_pages.mail_raw")),
+    NavItem("admin_webhooks.index", "Webhooks", ("admin_webhooks.",)),
     NavItem("dev_mailbox.index", "Dev mailbox", ("dev_mailbox.",)),  # only while no SMTP server is configured
     NavItem(
         "admin_pages.users",

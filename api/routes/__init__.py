@@ -20,6 +20,7 @@ from api.routes import (
     status,
     tasks,
     timers,
+    webhooks,
 )
 
 MODULES = (
@@ -38,6 +39,7 @@ MODULES = (
     admin,
     jobs,
     messages,
+    webhooks,
     engine_rest,
 )
 for module in MODULES:

@@ -9,6 +9,7 @@ from flask import Flask
 from api import auth, problems, routes, security
 from api.pages import (
     account,
+    calls_admin,
     customer,
     designer,
     dev_mailbox,
@@ -21,7 +22,7 @@ from api.pages import (
     signin,
 )
 from api.pages import admin as admin_pages
-from api.pages.staff import attachments, customers, instances, search, tasks
+from api.pages.staff import attachments, calls, customers, instances, search, tasks
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -51,6 +52,8 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
+    app.register_blueprint(calls_admin.blueprint)
+    calls.configure(app)  # the caller log and the screen pop of every staff page
     dev_mailbox.configure(app, care.settings)
     attachments.configure(app)
     security.configure(app, care.settings)

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,8 @@ def call_view(call: Call, customer_name: str | None = None, reference: str | Non
         "instance_id": call.instance_id,
         "reference": reference,
         "subject": call.subject,
+        "note": call.note,
+        "chosen_by": call.chosen_by,
         "contact_id": call.contact_id,
     }
 
@@ -282,7 +284,7 @@ class Calls:
 
     def get(self, call_id: int) -> dict:
         with self.db.read() as session:
-            views = self._views(session, [call_id])
+            views = self.get_many(session, [call_id])
         if not views:
             raise NotFound(f"no call has the id {call_id}")
         return views[0]
@@ -305,11 +307,12 @@ class Calls:
         if customer_id is not None:
             query = query.where(Call.customer_id == customer_id)
         if number is not None:
-            query = query.where(Call.number == phone_numbers.e164(number))
+            wanted = phone_numbers.e164(number)
+            query = query.where(Call.number == wanted) if wanted else query.where(false())
         with self.db.read() as session:
             ids = list(session.scalars(query))
             page = page_of(ids, limit, key=lambda call_id: call_id)
-            return Page(self._views(session, page.items), page.next_after)
+            return Page(self.get_many(session, page.items), page.next_after)
 
     def going_on(self) -> list[int]:
         """Calls not ended (and not stale), not blocked, newest first: what screen pops show on opening."""
@@ -323,7 +326,7 @@ class Calls:
         with self.db.read() as session:
             return list(session.scalars(query))
 
-    def _views(self, session: Session, call_ids: list[int]) -> list[dict]:
+    def get_many(self, session: Session, call_ids: list[int]) -> list[dict]:
         if not call_ids:
             return []
         rows = session.execute(

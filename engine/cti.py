@@ -107,7 +107,7 @@ def read_event(fields: Mapping[str, object], user_list: list[object] | None = No
     event = text("event", 20)
     if event is not None and event not in EVENTS:
         problems.append(f"'event' must be one of {', '.join(EVENTS)}")
-    direction = text("direction", 3)
+    direction = text("direction", 20)
     if direction is not None and direction not in DIRECTIONS:
         problems.append("'direction' must be in or out")
     from_number = text("from", MAX_NUMBER)

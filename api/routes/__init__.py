@@ -6,6 +6,7 @@ from api.requests import refuse_nul_characters
 from api.routes import (
     admin,
     answers,
+    cti,
     customers,
     definitions,
     deployments,
@@ -38,6 +39,7 @@ MODULES = (
     admin,
     jobs,
     messages,
+    cti,
     engine_rest,
 )
 for module in MODULES:

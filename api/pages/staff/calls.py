@@ -158,7 +158,7 @@ def choose(call_id: int):
 def _refusal(refused: CareError) -> str:
     if refused.status == 409:
         return gettext("The call has ended and is logged already. Add to the customer's contacts instead.")
-    if "customer" in refused.detail:
+    if refused.detail.startswith("name the customer"):
         return gettext("Choose the customer the call is about.")
     return gettext("Choose one of the options.")
 

@@ -210,7 +210,10 @@ def stream():
     calls = care().calls
 
     def events() -> Iterator[str]:
-        if not _streams.acquire(blocking=False):  # every stream slot taken: the calls now, then ask again
+        # Flask runs a streamed body up to its first yield at once; the slot is taken only once it is read.
+        yield ": calls\n\n"
+        slots = _streams
+        if not slots.acquire(blocking=False):  # every stream slot taken: the calls now, then ask again
             yield _going_on(calls.going_on())
             yield f"retry: {POLL_RETRY_MS}\n\n"
             return
@@ -233,7 +236,7 @@ def stream():
                     beat = time.monotonic() + HEARTBEAT
                 calls.wait(seen, POLL)
         finally:
-            _streams.release()
+            slots.release()
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pass each event on at once
     return Response(stream_with_context(events()), mimetype="text/event-stream", headers=headers)

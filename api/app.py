@@ -10,6 +10,7 @@ from api import auth, problems, routes, security
 from api.pages import (
     account,
     admin_webhooks,
+    calls_admin,
     customer,
     designer,
     dev_mailbox,
@@ -22,7 +23,7 @@ from api.pages import (
     signin,
 )
 from api.pages import admin as admin_pages
-from api.pages.staff import attachments, customers, instances, search, tasks
+from api.pages.staff import attachments, calls, customers, instances, search, tasks
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -53,6 +54,8 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
     app.register_blueprint(admin_webhooks.blueprint)
+    app.register_blueprint(calls_admin.blueprint)
+    calls.configure(app)  # the caller log and the screen pop of every staff page
     dev_mailbox.configure(app, care.settings)
     attachments.configure(app)
     security.configure(app, care.settings)

@@ -11,6 +11,9 @@ to the engine, which filters rows by it.
 - integration accounts: start instances, publish messages and signals, submit inquiries, and call
   the Camunda REST subset under ``/engine-rest`` (external-task workers and Camunda integrations);
 - staff also submit inquiries (a phone call, a visit at the desk);
+- staff read the caller log, get screen pops of calls and say which case a call is about; phone
+  systems report calls to a URL whose token the view checks (``cti.event``); admins manage those
+  URLs and the blocked numbers;
 - staff answer the customer of a case they see by e-mail (:mod:`engine.mail_answers`);
 - every staff member reads every customer's record and timeline (the care center is one point of
   contact: whoever answers must see the whole customer), their contacts and notes, and adds notes,
@@ -53,6 +56,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "portal.inquiry_submit",
         "portal.confirm",
         "portal.confirm_submit",
+        "cti.event",  # the phone system's URL: its token is checked by the view (api/routes/cti.py)
     }
 )
 RATE_LIMITED_ENDPOINTS = frozenset(
@@ -85,6 +89,8 @@ PAGE_BLUEPRINTS = frozenset(
         "staff_customers",
         "staff_search",
         "staff_attachments",
+        "staff_calls",
+        "calls_admin",
         "designer",
         "modeler",
         "admin_pages",
@@ -152,6 +158,13 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_search.index": frozenset({STAFF}),
     "staff_attachments.index": frozenset({STAFF}),
     "staff_attachments.download": frozenset({STAFF}),
+    # the caller log and screen pops (#27); CTI integrations and blocked numbers are for admins
+    "cti.list_calls": frozenset({STAFF}),
+    "cti.get_call": frozenset({STAFF}),
+    "staff_calls.index": frozenset({STAFF}),
+    "staff_calls.incoming": frozenset({STAFF}),
+    "staff_calls.stream": frozenset({STAFF}),
+    "staff_calls.choose": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # the modeler (#20): drawing, checking and deploying in the browser; drafts are the designer's own

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from bench import machine, mail, overhead, profile, report, scale, size, timers, webhooks, workspace
+from bench import calls, machine, mail, overhead, profile, report, scale, size, timers, webhooks, workspace
 from bench.common import RESULTS, WORK_DIR, write_result
 
 SECTIONS = {
@@ -22,6 +22,7 @@ SECTIONS = {
     "workspace": workspace.run,
     "mail": mail.run,
     "webhooks": webhooks.run,
+    "calls": calls.run,
 }
 
 

@@ -346,6 +346,26 @@ def webhooks_section(data: dict) -> str:
     )
 
 
+def calls_section(data: dict) -> str:
+    goal = data["goals"]["p95_s"]
+    lines = [
+        f"A phone system's `newCall` (form-encoded, to its CTI URL) until a signed-in staff member's screen-pop "
+        f"stream (`/calls/stream`) has delivered the call's pop, on a real `carecenter serve`; each call is then hung "
+        f"up (logged as missed). Goal: p95 ≤ {goal:g} s."
+        + (f" Measured {data['measured']}." if "measured" in data else ""),
+        "",
+        "| database | calls | p50 ms | p95 ms | max ms | goal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for run in data["runs"]:
+        latency = run["latency_s"]
+        lines.append(
+            f"| {run['backend']} | {run['calls']} | {latency['p50'] * 1000:.0f} | {latency['p95'] * 1000:.0f} | "
+            f"{latency['max'] * 1000:.0f} | {_verdict(latency['p95'] <= goal)} |"
+        )
+    return "\n".join(lines)
+
+
 NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
 
 
@@ -371,6 +391,8 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("8. Mail", mail and mail_section(mail)))
     webhooks = _load(folder, "webhooks")
     sections.append(("9. Webhooks", webhooks and webhooks_section(webhooks)))
+    calls = _load(folder, "calls")
+    sections.append(("10. Screen pop", calls and calls_section(calls)))
     parts = [
         "# Benchmarks",
         "",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import process_library.operations  # noqa: F401  (registers the care operations and the store's tables)
+from engine.calls import Calls
 from engine.cases import Cases
 from engine.clock import Clock
 from engine.config import Settings
+from engine.cti import Integrations
 from engine.db import Database
 from engine.execution import Executor
 from engine.external_tasks import ExternalTasks
@@ -70,6 +72,8 @@ class CareEngine:
         self.intake = Intake(self.db, self.messages)
         self.mail = MailInbox(self.db, self.clock, settings, self.intake)
         self.search = Search(self.db)
+        self.calls = Calls(self.db, self.clock)
+        self.cti = Integrations(self.db, self.clock)
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )

@@ -765,3 +765,86 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime]
     last_attempt_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class CtiIntegration(Base):
+    """A phone system that sends call events (:mod:`engine.calls`): known by the SHA-256 of the token in its URL."""
+
+    __tablename__ = "cti_integrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_event_at: Mapped[datetime | None]
+
+
+class BlockedNumber(Base):
+    """A caller the phone system is told to reject (``{"action": "reject", "reason": "busy"}``), in E.164."""
+
+    __tablename__ = "blocked_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Call(Base):
+    """One phone call as the phone system reported it, from ``newCall`` to ``hangup`` (the caller log).
+
+    ``number`` is the other party's number in E.164 (the caller's for calls in, the called one's for
+    calls out); ``instance_id``, ``subject`` and ``note`` are what the agent chose and typed during
+    the call, and ``contact_id`` the contact the hangup logged on the customer.
+    """
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "call_id", name="uq_calls_integration_call"),
+        Index("ix_calls_number", "number", "id"),
+        Index("ix_calls_customer", "customer_id", "id"),
+        Index("ix_calls_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("cti_integrations.id"))
+    call_id: Mapped[str] = mapped_column(String(250))  # the phone system's callId
+    direction: Mapped[str] = mapped_column(String(3))  # in, out
+    from_number: Mapped[str] = mapped_column(String(100))  # as the phone system sent them
+    to_number: Mapped[str] = mapped_column(String(100))
+    number: Mapped[str | None] = mapped_column(String(16))  # None: anonymous, or no phone number
+    customer_id: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(10))  # ringing, answered, missed
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    cause: Mapped[str | None] = mapped_column(String(30))
+    queue: Mapped[str | None] = mapped_column(String(200))
+    users: Mapped[list[Any]]  # the staff the phone system named (user[]): who it rings for, or who calls out
+    agent: Mapped[str | None] = mapped_column(String(100))  # the user who answered, when the phone system named one
+    answered_by: Mapped[str | None] = mapped_column(String(200))  # answeringNumber or user, as sent
+    started_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str | None] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(Text)
+    chosen_by: Mapped[str | None] = mapped_column(String(100))
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class CallEvent(Base):
+    """What arrived about a call, raw (a CTI event's fields), or what an agent chose for it: the calls' change feed.
+
+    Screen pops follow this table by id (:mod:`api.pages.staff.calls`): every change of a call is one row.
+    """
+
+    __tablename__ = "call_events"
+    __table_args__ = (Index("ix_call_events_call", "call", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # newCall, answer, hangup, choice
+    fields: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]

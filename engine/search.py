@@ -15,8 +15,9 @@ the rows they mirror:
 Words are tokens as :func:`tokens` makes them: lower case, accents removed, cut at everything that
 is neither letter nor digit, so that the query side (:mod:`engine.search_query`) makes its terms
 the same way and both databases see only plain tokens. Identifiers add their run-together form
-(``cc7k4m2qxe`` beside ``cc 7k4m 2qxe``), and phone numbers a token of their digits written
-backwards (:func:`phone_token`), so that a number is found by its end, however it was written.
+(``cc7k4m2qxe`` beside ``cc 7k4m 2qxe``), and phone numbers a token of the digits of their E.164
+form written backwards (:func:`phone_tokens`), so that every notation of a number finds it, and so
+does its end.
 
 :func:`start_facts` reads the subject and the intake customer's name from the stored state, so
 the words of a case can be computed from its rows alone: migration 0016 fills the index that way
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import phone_numbers
 from engine.models import CaseSearch, CustomerSearch, ProcessInstance
 from process_library.store import Customer
 
@@ -88,14 +90,40 @@ def case_words(
 
 
 def customer_words(customer: Customer) -> str:
-    digits = phone_digits(customer.phone)
     return _words(
         identifier_tokens(customer.id),
         tokens(customer.name),
         tokens(customer.email),
         tokens(customer.phone),
-        [phone_token(digits)] if len(digits) >= MIN_PHONE_DIGITS else [],
+        phone_tokens(customer.phone),
     )
+
+
+def phone_tokens(phone: str | None) -> list[str]:
+    """The words a customer's number is found by: its E.164 digits, and the digits as written where they differ.
+
+    The E.164 form (:mod:`engine.phone_numbers`) is what every notation of the number comes to, so
+    ``030/1234567`` finds ``+49 30 1234567``; the digits as written keep a number found by its end
+    when it was filed without its country code and is typed with another one.
+    """
+    found = []
+    for digits in (e164_digits(phone), phone_digits(phone)):
+        if len(digits) >= MIN_PHONE_DIGITS and phone_token(digits) not in found:
+            found.append(phone_token(digits))
+    return found
+
+
+def e164_digits(phone: str | None) -> str:
+    """The digits of the number's E.164 form (country code first), or "" when it is no phone number."""
+    return (phone_numbers.e164(phone) or "").removeprefix("+")
+
+
+def query_phone_digits(typed: str) -> str:
+    """The digits a typed number is looked up by: its E.164 form if it is a whole valid number, else as typed.
+
+    A part of a number (its end, ``1234567``) is no valid number; its digits find the numbers ending so.
+    """
+    return e164_digits(typed) if phone_numbers.is_valid(typed) else phone_digits(typed)
 
 
 @dataclass(frozen=True)

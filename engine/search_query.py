@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 from engine import case_reference
 from engine.db import Database
 from engine.models import CaseSearch, CustomerSearch, CustomerStatus, HumanTask, ProcessInstance
-from engine.search import MAX_TOKEN, MIN_PHONE_DIGITS, PHONE_MARK, phone_digits, phone_token, tokens
+from engine.search import MAX_TOKEN, MIN_PHONE_DIGITS, PHONE_MARK, phone_token, query_phone_digits, tokens
 from engine.visibility import TaskScope
 from process_library.store import Customer
 
@@ -97,7 +97,7 @@ class Terms:
         if text:
             with suppress(case_reference.InvalidReference):
                 reference = case_reference.parse(text)
-        digits = phone_digits(text) if _PHONE_LIKE.fullmatch(text) else ""
+        digits = query_phone_digits(text) if _PHONE_LIKE.fullmatch(text) else ""
         phone = digits[:MAX_PHONE_DIGITS] if len(digits) >= MIN_PHONE_DIGITS else None
         return cls(text, phrases(text), reference, phone)
 

@@ -21,9 +21,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, event, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from engine import phone_numbers
 from engine.models import Base, JSONType
 
 TIERS = ("standard", "premium")
@@ -55,6 +56,15 @@ class Customer(Base):
     preferred_channel: Mapped[str | None] = mapped_column(String(20))  # one of PREFERRED_CHANNELS
     # People who may act for the customer: [{"name": ..., "email": ..., "phone": ...}]
     authorized_contacts: Mapped[list[Any] | None]
+    # The phone number in E.164 (engine/phone_numbers.py), kept with ``phone`` on every write: calls find it.
+    phone_e164: Mapped[str | None] = mapped_column(String(16), index=True)
+
+
+@event.listens_for(Customer, "before_insert")
+@event.listens_for(Customer, "before_update")
+def _phone_in_e164(_mapper, _connection, customer: Customer) -> None:
+    """However a customer row is written (import, intake, staff, tests), its E.164 number follows its phone."""
+    customer.phone_e164 = phone_numbers.e164(customer.phone)
 
 
 # Staff find customers by the beginning of their name, e-mail or id (process_library/customers.py). On

@@ -29,11 +29,13 @@ class NavItem:
 ITEMS = (
     NavItem("staff_tasks.task_list", "Tasks", ("staff_tasks.",)),
     NavItem("staff_customers.index", "Customers", ("staff_customers.",)),
+    NavItem("staff_calls.index", "Calls", ("staff_calls.",)),
     NavItem("staff_instances.index", "Instances", ("staff_instances.",)),
     NavItem("designer.processes", "Processes", ("designer.", "modeler.")),
     NavItem("admin_pages.incidents", "Incidents", ("admin_pages.incidents", "admin_pages.retry")),
     NavItem("admin_pages.mail", "Mail", ("admin_pages.mail", "admin_pages.retry_mail", "admin_pages.mail_raw")),
     NavItem("admin_webhooks.index", "Webhooks", ("admin_webhooks.",)),
+    NavItem("calls_admin.index", "Telephony", ("calls_admin.",)),
     NavItem("dev_mailbox.index", "Dev mailbox", ("dev_mailbox.",)),  # only while no SMTP server is configured
     NavItem(
         "admin_pages.users",

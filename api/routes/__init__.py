@@ -6,6 +6,7 @@ from api.requests import refuse_nul_characters
 from api.routes import (
     admin,
     answers,
+    cti,
     customers,
     definitions,
     deployments,
@@ -40,6 +41,7 @@ MODULES = (
     jobs,
     messages,
     webhooks,
+    cti,
     engine_rest,
 )
 for module in MODULES:

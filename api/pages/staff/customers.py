@@ -88,7 +88,8 @@ def index():
 def new_caller():
     typed = request.args.get("q", "").strip()[:200]
     values = {"email": typed} if "@" in typed else {"name": typed}
-    return _new_caller_page({**values, "channel": "phone", "language": "en"}, {})
+    phone = request.args.get("phone", "").strip()[: customers.MAX_PHONE]  # a ringing call's number (/calls/incoming)
+    return _new_caller_page({**values, "phone": phone, "channel": "phone", "language": "en"}, {})
 
 
 @blueprint.post("/customers/new")

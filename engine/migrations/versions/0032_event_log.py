@@ -1,7 +1,7 @@
 """event log: every event for the care center's other systems, written with the change it reports
 
 Revision ID: 0032
-Revises: 0026
+Revises: 0031
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0032"
-down_revision: str | None = "0026"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,149 @@
+// The screen pop: incoming calls on every staff page, as /calls/stream sends them (server-sent events).
+//
+// The server renders each pop (in the viewer's language, with the cases they may see); this script
+// only places it, keeps one per call, and posts its "log this call" form in place. When the stream
+// ends (its lifetime, a restart, the server's limit of streams) the browser reconnects by itself
+// after the delay the server names: with too many streams open that is polling. Without this
+// script, /calls lists the calls going on with the same forms.
+(function () {
+  "use strict";
+
+  var host = document.getElementById("call-pops");
+  if (!host || !window.EventSource || !window.fetch) {
+    return;
+  }
+  var streamUrl = host.getAttribute("data-stream");
+  var retryAfterFailure = 5000;
+  var source = null;
+
+  function pops() {
+    return Array.prototype.slice.call(host.querySelectorAll(".call-pop"));
+  }
+
+  function fromHtml(html) {
+    var template = document.createElement("template");
+    template.innerHTML = html.trim(); // rendered and escaped by the server's templates
+    return template.content.firstElementChild;
+  }
+
+  function typing() {
+    var active = document.activeElement;
+    return active && active !== document.body && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+  }
+
+  function show(data) {
+    var existing = document.getElementById("call-" + data.id);
+    var inPage = existing && !host.contains(existing); // the /calls page shows it already
+    if (data.state === "ended" && !data.keep) {
+      if (existing && !inPage) {
+        existing.remove();
+      }
+      return;
+    }
+    if (inPage) {
+      return;
+    }
+    if (existing && existing.contains(document.activeElement)) {
+      return; // the agent is typing in this pop: keep what they typed
+    }
+    var pop = fromHtml(data.html);
+    pop.setAttribute("data-keep", data.keep ? "1" : "");
+    var dismiss = pop.querySelector(".call-dismiss");
+    if (dismiss) {
+      dismiss.hidden = false;
+    }
+    if (existing) {
+      existing.replaceWith(pop);
+    } else {
+      host.prepend(pop);
+    }
+    openCustomer(data);
+  }
+
+  // The agent who answered gets the customer's page, once per call, unless they are typing.
+  function openCustomer(data) {
+    if (!data.open || location.pathname === data.open || typing()) {
+      return;
+    }
+    var key = "carecenter-call-opened-" + data.id;
+    try {
+      if (sessionStorage.getItem(key)) {
+        return;
+      }
+      sessionStorage.setItem(key, "1");
+    } catch (e) {
+      return;
+    }
+    location.assign(data.open);
+  }
+
+  function goingOn(ids) {
+    pops().forEach(function (pop) {
+      var id = Number(pop.getAttribute("data-call"));
+      if (ids.indexOf(id) < 0 && !pop.getAttribute("data-keep")) {
+        pop.remove();
+      }
+    });
+  }
+
+  function connect() {
+    source = new EventSource(streamUrl);
+    source.addEventListener("going-on", function (event) {
+      goingOn(JSON.parse(event.data));
+    });
+    source.addEventListener("call", function (event) {
+      show(JSON.parse(event.data));
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        // not a stream (signed out, the page gone): try again later, more slowly each time
+        window.setTimeout(connect, retryAfterFailure);
+        retryAfterFailure = Math.min(retryAfterFailure * 2, 120000);
+      }
+    });
+    source.addEventListener("open", function () {
+      retryAfterFailure = 5000;
+    });
+  }
+
+  host.addEventListener("click", function (event) {
+    var button = event.target.closest(".call-dismiss");
+    if (button) {
+      button.closest(".call-pop").remove();
+    }
+  });
+
+  host.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList.contains("call-log")) {
+      return;
+    }
+    event.preventDefault();
+    var pop = form.closest(".call-pop");
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      headers: { "X-Screen-Pop": "1" },
+    })
+      .then(function (response) {
+        return response.text().then(function (text) {
+          if (response.status === 200 || response.status === 422) {
+            var fresh = fromHtml(text);
+            fresh.setAttribute("data-keep", "1");
+            fresh.querySelector(".call-dismiss").hidden = false;
+            pop.replaceWith(fresh);
+          } else {
+            button.disabled = false;
+          }
+        });
+      })
+      .catch(function () {
+        button.disabled = false;
+      });
+  });
+
+  connect();
+})();

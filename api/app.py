@@ -17,6 +17,7 @@ from api.pages import (
     modeler,
     navigation,
     portal,
+    portal_services,
     portal_session,
     signin,
 )
@@ -48,7 +49,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     model_words.configure(app)
     navigation.configure(app)
     portal_session.configure(app)
-    for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal):
+    for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal, portal_services):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
     dev_mailbox.configure(app, care.settings)

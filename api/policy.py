@@ -19,7 +19,7 @@ to the engine, which filters rows by it.
 - admins: everything;
 - customers: only the public status endpoints, and the portal's pages, which sign customers in
   themselves (a mailed link opens a portal session; :mod:`api.pages.portal_session`) and read
-  only the signed-in customer's rows;
+  only the signed-in customer's rows (account services and orders too, :mod:`api.pages.portal_services`);
 - the development mailbox (no SMTP configured): admins only.
 """
 
@@ -52,6 +52,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "portal.inquiry_submit",
         "portal.confirm",
         "portal.confirm_submit",
+        # account services and orders (api/pages/portal_services.py): the portal signs the customer in
+        "portal_services.change_form",
+        "portal_services.change_submit",
+        "portal_services.change_answer",
+        "portal_services.order_form",
+        "portal_services.order_submit",
+        "portal_services.order_answer",
     }
 )
 RATE_LIMITED_ENDPOINTS = frozenset(
@@ -71,6 +78,12 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "portal.inquiry_submit",
         "portal.confirm",
         "portal.confirm_submit",
+        "portal_services.change_form",
+        "portal_services.change_submit",
+        "portal_services.change_answer",
+        "portal_services.order_form",
+        "portal_services.order_submit",
+        "portal_services.order_answer",
     }
 )
 
@@ -90,6 +103,7 @@ PAGE_BLUEPRINTS = frozenset(
         "dev_mailbox",
         "track",
         "portal",
+        "portal_services",
     }
 )
 

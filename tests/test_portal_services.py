@@ -475,3 +475,16 @@ def test_every_message_the_forms_can_show_is_in_german_and_czech():
             with path.open("rb") as po:
                 known |= {m.id: m.string for m in read_po(po, locale=language) if m.id}
         assert sorted(m for m in messages if not known.get(m)) == []
+
+
+def test_an_order_form_sent_again_after_the_order_was_fulfilled_answers_with_that_order(app, care, people):
+    client = signed_in(app, care, ALICE)
+    page = client.get("/portal/order").text
+    data = {"csrf_token": csrf(page), "submission": re.search(r'name="submission" value="([^"]+)"', page)[1]}
+    data |= {"item": "P-TILL-BASIC", "quantity": "1"}
+    first = client.post("/portal/order", data=data)
+    care.jobs.run_due("test")  # fulfilled: checked again, she would hold a till license already
+    again = client.post("/portal/order", data=data)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    assert count(care, Order) == 1

@@ -140,6 +140,12 @@ def test_a_billing_address_change_is_approved_by_support_and_the_customer_sees_i
     assert page.locator("#email").input_value() == ACME  # prefilled from the store
     assert page.get_by_role("combobox", name="Language").input_value() == "de"
     check_page(page, "walk-change-form")
+    page.locator("#email").fill("it at acme-logistics")  # a typo: refused at the field, nothing started
+    page.get_by_role("button", name="Send the changes").click()
+    assert page.locator("#email-error").inner_text() == "Please enter a valid e-mail address."
+    assert page.locator("#email").get_attribute("aria-invalid") == "true"
+    check_page(page, "walk-change-refused")
+    page.locator("#email").fill(ACME)
     page.get_by_label("Billing address").fill("Acme Logistics GmbH\nBuchhaltung\nPostfach 11 22\n20001 Hamburg")
     page.get_by_label("Contact person").fill("Jana Novak")
     page.get_by_role("button", name="Send the changes").click()
@@ -199,6 +205,9 @@ def test_a_small_order_is_confirmed_at_once_and_a_large_one_after_sales_approve(
     page.wait_for_url(re.compile(r".*/portal/order\?lang=en$"))
     assert page.get_by_label(re.compile("^Carestation basic license")).is_disabled()  # held already
     check_page(page, "walk-order-form")
+    page.get_by_role("button", name="Place the order").click()  # nothing chosen
+    assert page.locator("#item-error").inner_text() == "Choose one of the options."
+    check_page(page, "walk-order-refused")
 
     page.get_by_label(re.compile("^Till basic license")).check()  # 290 EUR: within a standard customer's limit
     page.get_by_role("button", name="Place the order").click()

@@ -378,7 +378,7 @@ def test_a_declined_order_says_why(app, care, people):
     ("item", "quantity", "field", "message"),
     [
         ("P-NOPE", "1", "item", orders.UNKNOWN_ITEM),
-        ("", "1", "item", orders.UNKNOWN_ITEM),
+        ("", "1", "item", account_changes.CHOOSE),  # nothing chosen
         ("P-TILL-BASIC", "0", "quantity", orders.BAD_QUANTITY),
         ("P-TILL-BASIC", "eleven", "quantity", orders.BAD_QUANTITY),
         ("P-TILL-BASIC", "9" * 5000, "quantity", orders.BAD_QUANTITY),

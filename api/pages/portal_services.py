@@ -237,6 +237,8 @@ def order_submit():
     item = request.form.get("item", "")
     quantity = _quantity(request.form.get("quantity", ""))
     values = {"item": item, "quantity": request.form.get("quantity", "")}
+    if not item:  # nothing chosen: say so, rather than "not in our catalog"
+        return _order_page(values, {"item": account_changes.CHOOSE}, customer_id), 422
     key = _form_key("order", request.form, {"item": item, "quantity": quantity})
     try:
         started = self_service.place_order(care(), customer_id, item, quantity, "web", submission_id=key)

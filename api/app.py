@@ -19,6 +19,7 @@ from api.pages import (
     modeler,
     navigation,
     portal,
+    portal_services,
     portal_session,
     signin,
 )
@@ -50,7 +51,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     model_words.configure(app)
     navigation.configure(app)
     portal_session.configure(app)
-    for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal):
+    for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal, portal_services):
         app.register_blueprint(pages.blueprint)
     app.register_blueprint(admin_pages.blueprint)
     app.register_blueprint(admin_webhooks.blueprint)

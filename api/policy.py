@@ -22,7 +22,7 @@ to the engine, which filters rows by it.
 - admins: everything;
 - customers: only the public status endpoints, and the portal's pages, which sign customers in
   themselves (a mailed link opens a portal session; :mod:`api.pages.portal_session`) and read
-  only the signed-in customer's rows;
+  only the signed-in customer's rows (account services and orders too, :mod:`api.pages.portal_services`);
 - the development mailbox (no SMTP configured): admins only;
 - webhook endpoints and their deliveries (``/api/webhooks``, ``/admin/webhooks``): admins only.
 """
@@ -57,6 +57,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "portal.confirm",
         "portal.confirm_submit",
         "cti.event",  # the phone system's URL: its token is checked by the view (api/routes/cti.py)
+        # account services and orders (api/pages/portal_services.py): the portal signs the customer in
+        "portal_services.change_form",
+        "portal_services.change_submit",
+        "portal_services.change_answer",
+        "portal_services.order_form",
+        "portal_services.order_submit",
+        "portal_services.order_answer",
     }
 )
 RATE_LIMITED_ENDPOINTS = frozenset(
@@ -76,6 +83,12 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "portal.inquiry_submit",
         "portal.confirm",
         "portal.confirm_submit",
+        "portal_services.change_form",
+        "portal_services.change_submit",
+        "portal_services.change_answer",
+        "portal_services.order_form",
+        "portal_services.order_submit",
+        "portal_services.order_answer",
     }
 )
 
@@ -98,6 +111,7 @@ PAGE_BLUEPRINTS = frozenset(
         "dev_mailbox",
         "track",
         "portal",
+        "portal_services",
     }
 )
 

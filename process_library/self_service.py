@@ -22,11 +22,14 @@ them as the requester, and the engine never lets them approve their own request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from engine import contacts
 from engine.errors import Unprocessable
+from engine.models import IdempotencyRecord
 from engine.runtime import StartRequest
 from process_library import account_changes, orders
 from process_library.store import PREFERRED_CHANNELS, Customer
@@ -61,6 +64,7 @@ class Started:
     reference: str  # the case reference, to read out and quote
     tracking_code: str  # the secret of the status page /track/<code>
     created: bool  # False: an earlier submission with the same submission_id started it
+    fields: tuple[str, ...] = ()  # an account change: the fields it changes (a repeated submission: none known)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,9 @@ def request_account_change(
     ``changes`` maps field names (:func:`changeable_fields`) to new values; ``authorized_contacts``
     is a list of ``{"name", "email", "phone"}`` (a name and an address or number each).
     """
+    earlier = _earlier(care, ACCOUNT_CHANGE, customer_id, submission_id)
+    if earlier is not None:  # checked again now, it might change nothing any more: it was made already
+        return earlier
     with care.db.read() as session:
         customer = session.get(Customer, customer_id) if isinstance(customer_id, str) else None
         normalized, problems = account_changes.check(customer, changes)
@@ -114,7 +121,8 @@ def request_account_change(
     if problems:
         raise Refused(problems)
     variables = {"customer_id": customer_id, "changes": normalized, "channel": channel}
-    return _start(care, ACCOUNT_CHANGE, customer_id, variables, requested_by, submission_id)
+    started = _start(care, ACCOUNT_CHANGE, customer_id, variables, requested_by, submission_id)
+    return replace(started, fields=tuple(normalized))
 
 
 def place_order(
@@ -132,6 +140,9 @@ def place_order(
     Refused for an unknown customer or item, a quantity outside 1–10 (an upgrade: 1), a license the
     customer holds already, an add-on without its base license, or an upgrade to no higher level.
     """
+    earlier = _earlier(care, PRODUCT_ORDER, customer_id, submission_id)
+    if earlier is not None:  # checked again now, the license it bought would refuse it
+        return earlier
     with care.db.read() as session:
         customer = session.get(Customer, customer_id) if isinstance(customer_id, str) else None
         _item, problems = orders.check(session, customer, item, quantity, care.clock.now())
@@ -144,6 +155,26 @@ def place_order(
 
 def _channel_problem(channel: object) -> dict[str, str]:
     return {} if channel in contacts.CHANNELS else {"channel": account_changes.CHOOSE}
+
+
+def _earlier(care: CareEngine, process_key: str, customer_id: object, submission_id: object) -> Started | None:
+    """What the first submission of this form started, if it was sent before (a double click, a reload).
+
+    Looked up before the input is checked again: once the first one took effect, the same input
+    would be refused ("nothing would change", "you hold this license already").
+    """
+    if not isinstance(customer_id, str) or not isinstance(submission_id, str):
+        return None
+    with care.db.read() as session:
+        record = session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == IDEMPOTENCY_SCOPE + customer_id, IdempotencyRecord.key == submission_id
+            )
+        )
+    view = record.response if record is not None else None
+    if not isinstance(view, dict) or view.get("process_key") != process_key:
+        return None
+    return Started(view["id"], view["process_key"], view["reference"], view["tracking_code"], False)
 
 
 def _start(

@@ -187,7 +187,12 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
     finished = status.status in ("completed", "cancelled")
     stages = []
     for index, stage in enumerate(model.stages):
-        if status.status == "completed" or index < current:
+        passed = status.status == "completed" or index < current  # the request has moved beyond this stage
+        if passed and index > 0 and entered and stage.key not in entered:
+            # a path it did not take (Declined when it was approved). Every request was received (the first
+            # stage), and rows from before stage events were recorded count as done.
+            state = "skipped"
+        elif passed:
             state = "done"
         elif index == current and not finished:
             state = "current"

@@ -162,6 +162,16 @@ def test_low_risk_changes_apply_at_once_and_are_confirmed_in_the_new_language(ca
         ("web", "Change of account data", "customer:C-1")
     ]
     assert "Phone: +44 20 7946 0000 → +44 20 7946 0999" in inbound[0].text
+    # the tracking page tells the path taken: Received, Done; Waiting for approval and Declined were not needed
+    page = create_app(care).test_client().get(f"/api/status/{started.tracking_code}").json
+    assert [(s["key"], s["state"]) for s in page["stages"]] == [
+        ("Received", "done"),
+        ("Waiting for approval", "skipped"),
+        ("Done", "done"),
+        ("Declined", "skipped"),
+    ]
+    html = create_app(care).test_client().get(f"/track/{started.tracking_code}").text
+    assert "Declined" not in html and "Done" in html
 
 
 def test_a_new_email_address_waits_for_someone_other_than_the_requester(care, smtp_server):  # noqa: F811

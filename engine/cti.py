@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from engine import phone_numbers
 from engine.clock import Clock
 from engine.db import Database
-from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.models import BlockedNumber, CtiIntegration
 
 EVENTS = ("newCall", "answer", "hangup")
@@ -223,10 +223,10 @@ class Integrations:
     # -- blocked numbers -------------------------------------------------------------------------
 
     def block(self, typed: str, note: str | None, by: str) -> dict:
-        """Reject calls from this number (any notation of it); InvalidRequest if it is no phone number."""
+        """Reject calls from this number (any notation of it); Unprocessable if it is no phone number."""
         number = phone_numbers.e164(typed)
         if number is None:
-            raise InvalidRequest(f"'{(typed or '')[:60]}' is not a phone number")
+            raise Unprocessable(f"'{(typed or '')[:60]}' is not a phone number")
         note = (note or "").strip() or None
         if note is not None and (len(note) > MAX_NOTE or "\x00" in note):
             raise InvalidRequest(f"the note must be at most {MAX_NOTE} characters")

@@ -128,7 +128,7 @@ def checked_types(value: object) -> list[str] | None:
     for name in value:
         problem = type_problem(name)
         if problem:
-            raise InvalidRequest(problem)
+            raise Unprocessable(problem)
     return list(dict.fromkeys(value))
 
 
@@ -148,7 +148,7 @@ class Webhooks:
         try:
             parts = check_url(url)
         except RefusedAddress as refused:
-            raise InvalidRequest(str(refused)) from None
+            raise Unprocessable(str(refused)) from None
         try:
             addresses(parts.hostname, port_of(parts), self.config.allow_private)
         except RefusedAddress as refused:

@@ -162,7 +162,7 @@ def test_a_ringing_call_reaches_a_signed_in_stream(office):
 def test_beyond_its_limit_the_stream_answers_at_once_and_the_browser_polls(office, monkeypatch):
     care, base, token, _ = office
     post(f"{base}/api/cti/{token}", call_events("0301234567", answered_by=None, cause="cancel")[0], "json")
-    monkeypatch.setattr(call_pages, "_streams", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(call_pages, "MAX_STREAMS", 1)
     site = signed_in(base, "sam")
     first = site.opener.open(f"{base}/calls/stream", timeout=10)
     assert [name for name, _ in read_events(first, 2)] == ["going-on", "call"]
@@ -282,7 +282,7 @@ def test_a_stream_of_a_closed_tab_frees_its_thread(office, monkeypatch):
     """The heartbeat finds a closed connection: the stream's slot is free again for the next page."""
     care, base, _, _ = office
     monkeypatch.setattr(call_pages, "HEARTBEAT", 0.1)
-    monkeypatch.setattr(call_pages, "_streams", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(call_pages, "MAX_STREAMS", 1)
     site = signed_in(base, "sam")
     first = site.opener.open(f"{base}/calls/stream", timeout=10)
     read_events(first, 1)

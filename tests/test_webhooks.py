@@ -97,9 +97,9 @@ def test_registering_answers_with_the_secret_once(care, client, receiver):
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
-        ({"url": "ftp://files.example/x"}, 400, "http:// or https://"),
-        ({"url": "https://user:pw@hooks.example/x"}, 400, "user name or password"),
-        ({"url": "https://hooks.example/x", "events": ["nothing"]}, 400, "no event type"),
+        ({"url": "ftp://files.example/x"}, 422, "http:// or https://"),
+        ({"url": "https://user:pw@hooks.example/x"}, 422, "user name or password"),
+        ({"url": "https://hooks.example/x", "events": ["nothing"]}, 422, "no event type"),
         ({"url": "https://hooks.example/x", "events": []}, 400, "events"),
         ({"url": "http://127.0.0.1:9/x"}, 422, "loopback or private"),
         ({"url": "http://localhost:9/x"}, 422, "loopback or private"),

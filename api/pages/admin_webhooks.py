@@ -60,7 +60,7 @@ def register():
         else:
             try:
                 checked_types(events)
-            except InvalidRequest as refused:
+            except (InvalidRequest, Unprocessable) as refused:
                 errors["own_types"] = refused.detail
     if len(values["description"]) > 300:
         errors["description"] = gettext("At most 300 characters.")

@@ -32,6 +32,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -60,6 +61,7 @@ blueprint.before_request(check_csrf)
 PAGE_SIZE = 50
 ROW_ID = re.compile(numbers_up_to(MAX_ID))
 MAX_STREAMS = int(os.environ.get("CARECENTER_CALL_STREAMS", "4") or 4)
+STREAM_SLOTS = "carecenter.call_streams"  # app.extensions key of the app's stream slots
 MAX_LIFETIME = 300.0  # seconds a stream stays open before the browser opens the next one
 HEARTBEAT = 5.0
 POLL = 0.5  # seconds between looks at the database when no change in this process woke the stream
@@ -67,7 +69,6 @@ RETRY_MS = 1000
 POLL_RETRY_MS = 2000
 OPEN_REQUESTS_SHOWN = 10
 SCREEN_POP_HEADER = "X-Screen-Pop"  # the pop's script posts its form with it and gets the pop back
-_streams = threading.BoundedSemaphore(max(1, MAX_STREAMS))
 
 
 def _row_id(value: str | None) -> int | None:
@@ -208,11 +209,12 @@ def _pops(call_ids: list[int], **state: object) -> list[dict]:
 @blueprint.get("/calls/stream")
 def stream():
     calls = care().calls
+    # one web process's slots: its app's (made at the first stream, so a test can set MAX_STREAMS first)
+    slots = current_app.extensions.setdefault(STREAM_SLOTS, threading.BoundedSemaphore(max(1, MAX_STREAMS)))
 
     def events() -> Iterator[str]:
         # Flask runs a streamed body up to its first yield at once; the slot is taken only once it is read.
         yield ": calls\n\n"
-        slots = _streams
         if not slots.acquire(blocking=False):  # every stream slot taken: the calls now, then ask again
             yield _going_on(calls.going_on())
             yield f"retry: {POLL_RETRY_MS}\n\n"

@@ -46,7 +46,7 @@ _PRINCIPAL_WRITE = re.compile(
     r"^\s*(?:UPDATE|DELETE\s+FROM|INSERT\s+INTO)\s+\"?(?:users|user_groups|groups|api_tokens)\b", re.I
 )
 # ... except the note of a token's use, which changes no principal (engine-rendered, one column).
-_LAST_USED_NOTE = re.compile(r"^UPDATE api_tokens SET last_used_at=\S+ WHERE ")
+_LAST_USED_NOTE = re.compile(r"^UPDATE api_tokens SET last_used_at=[^,]* WHERE ")
 
 
 @dataclass(frozen=True)

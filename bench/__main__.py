@@ -10,7 +10,7 @@ import os
 import sys
 import time
 
-from bench import machine, mail, overhead, profile, report, scale, size, timers, workspace
+from bench import auth, machine, mail, overhead, profile, report, scale, size, timers, web_processes, workspace
 from bench.common import RESULTS, WORK_DIR, write_result
 
 SECTIONS = {
@@ -21,6 +21,8 @@ SECTIONS = {
     "profile": profile.run,
     "workspace": workspace.run,
     "mail": mail.run,
+    "auth": auth.run,
+    "web_processes": web_processes.run,
 }
 
 

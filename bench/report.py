@@ -319,6 +319,58 @@ def mail_section(data: dict) -> str:
     )
 
 
+def auth_section(data: dict) -> str:
+    lines = [
+        f"Checking a bearer token ({data['what']}), before #21 (the old check, kept in `bench/auth.py`) and now, "
+        f"{data['repeat']} checks per case. Statements are the SQL statements sent, counted by an event listener on "
+        "the engine (not BEGIN, which psycopg sends by itself). Now a token's answer is kept for "
+        f"{data['cache_seconds']:g} s in each process, and its use noted at most once a minute.",
+        "",
+        "| backend | case | statements before | statements now | µs before | µs now |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        lines.append(
+            f"| {row['backend']} | {row['case']} | {row['before_statements']:.2f} | {row['after_statements']:.3f} | "
+            f"{row['before_us']:.0f} | {row['after_us']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def web_processes_section(data: dict, folder: Path) -> str:
+    ok = data["ratio_two_to_one"] >= data["goal_ratio"]
+    start, end = data["load_average_at_start"], data["load_average_at_end"]
+    lines = [
+        f"The inquiry lifecycle of section 1 by {data['clients']} concurrent clients over HTTP on loopback, "
+        f"{data['backend']}, each lifecycle on a new connection; the servers ran side by side and were measured in "
+        f"{data['rounds']} alternating rounds of {data['lifecycles_per_client_and_round']} lifecycles per client. "
+        f"{data['cores']} cores; load average {start[0]:.1f} at the start, {end[0]:.1f} at the end. "
+        f"Goal: 2 processes ≥ {data['goal_ratio']} × 1 process.",
+        "",
+        "| server | processes | lifecycles | instances/s | per round | CPU ms per lifecycle: server / database / "
+        "clients | server's cores busy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        rounds = ", ".join(f"{rate:.1f}" for rate in row["per_round_instances_per_s"])
+        cpu = row.get("cpu_ms_per_lifecycle")
+        cpu_text = f"{cpu['server']:.1f} / {cpu['database']:.1f} / {cpu['clients']:.1f}" if cpu else "–"
+        busy = f"{cpu['server'] * row['instances_per_s'] / 1000:.2f}" if cpu else "–"
+        lines.append(
+            f"| {row['server']} | {row['processes']} | {row['lifecycles']} | {row['instances_per_s']:.1f} | {rounds} | "
+            f"{cpu_text} | {busy} |"
+        )
+    lines += ["", f"2 processes / 1 process: **{data['ratio_two_to_one']:.2f}** ({_verdict(ok)})."]
+
+    def draw(axes) -> None:
+        axes.bar([r["server"].replace(", ", "\n") for r in data["rows"]], [r["instances_per_s"] for r in data["rows"]])
+        axes.set_ylabel("instances/s")
+        axes.set_title(f"{data['clients']} clients, {data['backend']}")
+
+    lines += ["", _plot(folder, "web_processes", draw)]
+    return "\n".join(lines)
+
+
 NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
 
 
@@ -342,6 +394,10 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("7. Workspace search and customer page", workspace and workspace_section(workspace, folder)))
     mail = _load(folder, "mail")
     sections.append(("8. Mail", mail and mail_section(mail)))
+    auth = _load(folder, "auth")
+    sections.append(("9. Token check", auth and auth_section(auth)))
+    web = _load(folder, "web_processes")
+    sections.append(("10. Several web processes", web and web_processes_section(web, folder)))
     parts = [
         "# Benchmarks",
         "",

@@ -1,0 +1,140 @@
+"""Section 10: more web processes, more throughput: 4 clients against ``serve --processes 1`` and ``--processes 2``.
+
+The inquiry lifecycle of section 1 over HTTP on loopback, on PostgreSQL, by 4 concurrent clients;
+each lifecycle on a new connection (as clients coming back, or a proxy's pooled connections,
+spread over the processes that share the port). The servers run side by side on databases of
+their own and are measured in alternating rounds, so that the machine's drift falls on all of
+them alike. ``carecenter serve`` without ``--processes`` (waitress, one process) is measured as
+well, for reference. Goal (#21): 2 processes ≥ 1.6 × 1 process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from bench.common import PG_BASE_URL, Client, Server, children, database, deploy, engine_for, serve
+from bench.overhead import PROCESS, _one_lifecycle
+
+CLIENTS = 4
+GOAL_RATIO = 1.6
+# (label, --processes): None is serve's default, one waitress process
+SERVERS = (("gunicorn, 1 process", 1), ("gunicorn, 2 processes", 2), ("waitress, 1 process (default)", None))
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of ``pids`` so far, from /proc (processes gone since count nothing)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def _tree(pid: int) -> list[int]:
+    found = [pid]
+    for child in children(pid):
+        found += _tree(child)
+    return found
+
+
+def _backends(application_name: str) -> list[int]:
+    """PostgreSQL backend processes serving connections with this application_name."""
+    admin = create_engine(PG_BASE_URL)
+    try:
+        with admin.connect() as connection:
+            query = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+            return list(connection.scalars(query, {"name": application_name}))
+    finally:
+        admin.dispose()
+
+
+def _round(server: Server, per_client: int) -> float:
+    """Seconds for ``CLIENTS`` clients to run ``per_client`` lifecycles each."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(CLIENTS + 1)
+
+    def run() -> None:
+        client = server.client()
+        barrier.wait()
+        try:
+            for _ in range(per_client):
+                client.reconnect()
+                _one_lifecycle(client)
+        except BaseException as exc:  # reported after the round, never hidden
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def run(smoke: bool) -> dict:
+    rounds, per_client = (1, 2) if smoke else (4, 15)
+    load_at_start = os.getloadavg()
+    with contextlib.ExitStack() as stack:
+        servers = []
+        for label, processes in SERVERS:
+            name = f"web-processes-{processes or 'default'}"
+            url = stack.enter_context(database("postgresql"))
+            care = engine_for(url)
+            deploy(care, f"{PROCESS}.bpmn")
+            care.close()
+            # the application_name tells this server's database backends apart, for their CPU time
+            named = f"{url}&application_name=cc_bench_{name}"
+            servers.append((label, processes, name, stack.enter_context(serve(named, name, processes))))
+        for _label, _processes, _name, server in servers:  # warm up: every process loads the spec, fills its pool
+            for _ in range(2 * CLIENTS):
+                client = Client(server.port, server.token)
+                _one_lifecycle(client)
+        seconds = {label: [] for label, *_ in servers}
+        cpu = {label: {"server": 0.0, "database": 0.0, "clients": 0.0} for label, *_ in servers}
+        for _ in range(rounds):
+            for label, _processes, name, server in servers:
+                tree, backends = _tree(server.process.pid), _backends(f"cc_bench_{name}")
+                before = (_cpu_seconds(tree), _cpu_seconds(backends), time.process_time())
+                seconds[label].append(_round(server, per_client))
+                after = (_cpu_seconds(tree), _cpu_seconds(backends), time.process_time())
+                for key, start, end in zip(("server", "database", "clients"), before, after, strict=True):
+                    cpu[label][key] += end - start
+    lifecycles = CLIENTS * per_client
+    rows = [
+        {
+            "server": label,
+            "processes": processes or 1,
+            "lifecycles": lifecycles * rounds,
+            "seconds": sum(seconds[label]),
+            "instances_per_s": lifecycles * rounds / sum(seconds[label]),
+            "per_round_instances_per_s": [lifecycles / s for s in seconds[label]],
+            "cpu_ms_per_lifecycle": {k: v * 1000 / (lifecycles * rounds) for k, v in cpu[label].items()},
+        }
+        for label, processes, *_ in servers
+    ]
+    one, two = rows[0]["instances_per_s"], rows[1]["instances_per_s"]
+    return {
+        "backend": "postgresql",
+        "clients": CLIENTS,
+        "rounds": rounds,
+        "lifecycles_per_client_and_round": per_client,
+        "rows": rows,
+        "ratio_two_to_one": two / one,
+        "goal_ratio": GOAL_RATIO,
+        "cores": os.cpu_count(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+    }

@@ -211,6 +211,19 @@ def test_both_processes_answer_and_the_worker_runs_once(served):
     assert [w["pid"] for w in alive] == [worker]  # one worker, in its own process: not one per web process
 
 
+def test_forwarded_headers_count_for_nothing_without_trusted_proxies(served):
+    """As with waitress: gunicorn itself trusts no X-Forwarded-*, and no proxy is configured here."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    try:
+        connection.request("GET", "/healthz", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on"})
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status == 200
+    assert response.getheader("Strict-Transport-Security") is None  # the request was not taken for TLS
+
+
 def test_sigterm_lets_a_request_in_flight_finish_then_stops_everything(postgres_schema, tmp_path):
     postgres_schema.empty()
     running = Served(postgres_schema.url, tmp_path / "serve.log")

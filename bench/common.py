@@ -107,8 +107,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(url: str, log_name: str, processes: int | None = None) -> Iterator[Server]:
-    """Start ``carecenter serve`` (``--processes`` if given) against ``url`` with a fresh admin token; stop it after."""
+def serve(url: str, log_name: str, processes: int | None = None, wait: bool = True) -> Iterator[Server]:
+    """Start ``carecenter serve`` (``--processes`` if given) against ``url`` with a fresh admin token; stop it after.
+
+    With ``wait=False`` the caller waits (:func:`wait_ready`), e.g. to start several servers at once.
+    """
     token = "cc_bench_" + uuid.uuid4().hex
     port = free_port()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
@@ -123,9 +126,8 @@ def serve(url: str, log_name: str, processes: int | None = None) -> Iterator[Ser
         )
     try:
         server = Server(process, port, token)
-        _wait_healthy(server)
-        if processes:
-            _wait_for_web_processes(server, processes)
+        if wait:
+            wait_ready(server, processes)
         yield server
     finally:
         stop(process)
@@ -186,6 +188,13 @@ def children(pid: int) -> list[int]:
                 if int(next(line for line in status if line.startswith("PPid:")).split()[1]) == pid:
                     found.append(int(entry.name))
     return found
+
+
+def wait_ready(server: Server, processes: int | None = None) -> None:
+    """Until the server answers, and with ``--processes`` until all its web processes run."""
+    _wait_healthy(server)
+    if processes:
+        _wait_for_web_processes(server, processes)
 
 
 def _wait_for_web_processes(server: Server, count: int, limit: float = 120.0) -> None:

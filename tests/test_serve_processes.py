@@ -1,4 +1,4 @@
-"""``carecenter serve --processes 2`` on PostgreSQL, over real HTTP on 127.0.0.1 (#21 item 4).
+"""``carecenter serve --processes 2`` on PostgreSQL, over real HTTP on 127.0.0.1 (#21 item 4). Linux (/proc).
 
 Which process answered a request is read from the kernel, not from anything the server says:
 while the client's connection is open, the server's end of it (``/proc/net/tcp``) is a socket
@@ -260,3 +260,23 @@ def test_a_child_that_dies_stops_the_rest(postgres_schema, tmp_path):
     assert running.process.wait(60) == 1
     assert not any(Path(f"/proc/{pid}").exists() for pid in everything)
     assert "the worker" in running.log.read_text()
+
+
+def test_killing_serve_outright_stops_its_children(postgres_schema, tmp_path):
+    postgres_schema.empty()
+    running = Served(postgres_schema.url, tmp_path / "serve.log")
+    everything = {running.arbiter_pid(), *running.web_pids(), *running.worker_pids()}
+    running.process.kill()
+    running.process.wait(10)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(_alive(pid) for pid in everything):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in everything)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its (gone) parent to collect it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -63,6 +63,7 @@ def staff_token(care) -> str:
 
 
 def test_a_request_checks_its_token_in_one_statement_then_in_none(care, clock, staff_token):
+    care.tokens.principals.monotonic = Ticker()  # the cache's second does not pass unless the test says so
     client = create_app(care).test_client()
     headers = {"Authorization": f"Bearer {staff_token}"}
     with statements(care) as first:
@@ -101,6 +102,7 @@ def test_the_principal_read_in_one_statement_is_the_user_with_role_and_teams(car
 
 
 def test_changes_through_the_same_engine_count_at_once(care, staff_token):
+    care.tokens.principals.monotonic = Ticker()  # only the invalidation on commit can refresh the cache here
     sam = care.identity.by_name("sam")
     assert care.tokens.authenticate(staff_token).role == "admin"
     care.identity.update_user(sam.id, role="staff", groups=["billing"])
@@ -162,7 +164,8 @@ def test_another_process_s_revocation_counts_within_a_second_of_real_time(databa
         revoked_at = time.monotonic()
         while here.tokens.authenticate(value) is not None:
             time.sleep(0.02)
-        assert time.monotonic() - revoked_at <= CACHE_SECONDS + 0.2  # a loaded machine may add a moment
+        # the entry was read before the revocation; the loop's own steps on a loaded machine may add a moment
+        assert time.monotonic() - revoked_at <= CACHE_SECONDS + 0.5
     finally:
         here.close()
         there.close()

@@ -361,6 +361,13 @@ def web_processes_section(data: dict, folder: Path) -> str:
             f"{cpu_text} | {busy} |"
         )
     lines += ["", f"2 processes / 1 process: **{data['ratio_two_to_one']:.2f}** ({_verdict(ok)})."]
+    if "ceiling_ratio" in data:
+        lines += [
+            "",
+            f"What the CPU time per lifecycle of 1 process allows 2 processes on {data['cores']} otherwise idle cores "
+            "shared with the database and the clients (one process runs Python on one core at a time): "
+            f"{data['ceiling_ratio']:.2f} ×.",
+        ]
 
     def draw(axes) -> None:
         axes.bar([r["server"].replace(", ", "\n") for r in data["rows"]], [r["instances_per_s"] for r in data["rows"]])

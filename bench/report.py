@@ -57,7 +57,9 @@ def machine_section(data: dict) -> str:
             f"| SQLite | {data['sqlite']} |",
             f"| PostgreSQL | {data['postgresql']} (127.0.0.1) |",
             f"| SQLAlchemy / waitress | {data['sqlalchemy']} / {data['waitress']} |",
+            *([f"| gunicorn | {data['gunicorn']} |"] if "gunicorn" in data else []),
             f"| platform | {data['platform']} |",
+            *([f"| kernel.sched_autogroup_enabled | {data['sched_autogroup']} |"] if "sched_autogroup" in data else []),
         ]
     )
 

@@ -363,6 +363,13 @@ def web_processes_section(data: dict, folder: Path) -> str:
             f"{cpu_text} | {busy} |"
         )
     lines += ["", f"2 processes / 1 process: **{data['ratio_two_to_one']:.2f}** ({_verdict(ok)})."]
+    if "cores_for_two_busy_processes" in data:
+        first, last = data["cores_for_two_busy_processes"]
+        lines += [
+            "",
+            f"Two CPU-bound processes started by the benchmark got {first:.2f} cores of the machine just before the "
+            f"rounds and {last:.2f} just after (the rest was taken by other work): what two web processes could get.",
+        ]
     if "ceiling_ratio" in data:
         lines += [
             "",

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -84,6 +86,21 @@ def _round(server: Server, per_client: int) -> float:
     return elapsed
 
 
+def cores_available(seconds: float, processes: int = 2) -> float:
+    """How many cores ``processes`` CPU-bound processes of this run get on the machine as it is now loaded.
+
+    On a machine shared with other work, two web processes can never get more than this.
+    """
+    spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    began, before = time.monotonic(), os.times()
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(processes)]
+    for spinner in spinners:
+        spinner.wait()
+    after = os.times()
+    used = after.children_user + after.children_system - before.children_user - before.children_system
+    return used / (time.monotonic() - began)
+
+
 def ceiling_ratio(cpu_ms: dict[str, float], cores: int) -> float:
     """What 2 processes can bring over 1 on ``cores`` otherwise idle cores, from the CPU time one lifecycle takes.
 
@@ -104,6 +121,8 @@ def run(smoke: bool) -> dict:
     # smoke: the two gunicorn servers only (waitress is section 1's server), to keep CI's run short
     kinds = SERVERS[:2] if smoke else SERVERS
     load_at_start = os.getloadavg()
+    calibration = 1.0 if smoke else 3.0
+    cores_at_start = cores_available(calibration)
     with contextlib.ExitStack() as stack:
         servers = []
         for label, processes in kinds:
@@ -158,4 +177,5 @@ def run(smoke: bool) -> dict:
         "ceiling_ratio": ceiling_ratio(rows[0]["cpu_ms_per_lifecycle"], cores),
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
+        "cores_for_two_busy_processes": [cores_at_start, cores_available(calibration)],
     }

@@ -158,6 +158,7 @@ def test_the_token_check_and_web_processes_sections_show_before_after_and_the_ra
             "goal_ratio": 1.6,
             "ratio_two_to_one": 1.5,
             "ceiling_ratio": 1.55,
+            "cores_for_two_busy_processes": [1.9, 0.95],
             "rows": [
                 {"server": "gunicorn, 1 process", "processes": 1, "instances_per_s": 20.0, **web},
                 {
@@ -175,4 +176,5 @@ def test_the_token_check_and_web_processes_sections_show_before_after_and_the_ra
     assert "| gunicorn, 2 processes | 2 | 60 | 30.0 | 20.0 | 24.0 / 3.0 / 1.0 | 0.72 |" in text
     assert "2 processes / 1 process: **1.50** (**missed**)." in text
     assert "otherwise idle cores shared with the database and the clients" in text and "1.55 ×" in text
+    assert "got 1.90 cores of the machine just before the rounds and 0.95 just after" in text
     assert (tmp_path / "web_processes.png").stat().st_size > 0

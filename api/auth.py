@@ -1,7 +1,9 @@
 """Authentication: one ``before_request`` hook for the whole application, so no route can forget it.
 
 API routes take a bearer token; pages take the signed session cookie set at login.  Either way
-the principal then passes :func:`api.policy.authorize`.
+the principal then passes :func:`api.policy.authorize`.  Both lookups are
+:mod:`engine.principals`: one statement when the process has not seen the token or user within
+the last second, none otherwise.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from flask import Flask, g, redirect, request, session, url_for
 from api import policy, ratelimit
 from api.pages import errors as error_pages
 from api.problems import problem
-from engine.models import User
-from engine.tokens import Principal, user_principal
+from engine.tokens import Principal
 
 
 def current_principal() -> Principal:
@@ -31,12 +32,11 @@ def _session_principal(app: Flask) -> Principal | None:
     care = app.extensions["carecenter"]
     if care.clock.now().timestamp() - signed_in_at > care.settings.session_max_hours * 3600:
         return None
-    with care.db.read() as db_session:
-        user = db_session.get(User, user_id)
-        if user is None or user.disabled or user.password_hash is None or user.session_generation != generation:
-            return None
-        g.user_language, g.user_time_zone = user.language, user.time_zone  # the pages' settings (api.pages.locale)
-        return user_principal(user)
+    user = care.tokens.principals.session_user(user_id, generation)
+    if user is None:
+        return None
+    g.user_language, g.user_time_zone = user.language, user.time_zone  # the pages' settings (api.pages.locale)
+    return user.principal
 
 
 def register(app: Flask) -> None:

@@ -10,7 +10,21 @@ import os
 import sys
 import time
 
-from bench import calls, machine, mail, overhead, profile, report, scale, size, timers, webhooks, workspace
+from bench import (
+    auth,
+    calls,
+    machine,
+    mail,
+    overhead,
+    profile,
+    report,
+    scale,
+    size,
+    timers,
+    web_processes,
+    webhooks,
+    workspace,
+)
 from bench.common import RESULTS, WORK_DIR, write_result
 
 SECTIONS = {
@@ -23,6 +37,8 @@ SECTIONS = {
     "mail": mail.run,
     "webhooks": webhooks.run,
     "calls": calls.run,
+    "auth": auth.run,
+    "web_processes": web_processes.run,
 }
 
 

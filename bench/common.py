@@ -93,7 +93,7 @@ def _env(url: str, **extra: str) -> dict[str, str]:
 
 @dataclass
 class Server:
-    """A ``carecenter serve`` process on loopback (waitress, as the README recommends)."""
+    """A ``carecenter serve`` process on loopback (waitress; gunicorn's web processes with ``--processes``)."""
 
     process: subprocess.Popen
     port: int
@@ -107,14 +107,18 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(url: str, log_name: str) -> Iterator[Server]:
-    """Start ``carecenter serve`` against ``url`` with a fresh admin token; stop it afterwards."""
+def serve(url: str, log_name: str, processes: int | None = None, wait: bool = True) -> Iterator[Server]:
+    """Start ``carecenter serve`` (``--processes`` if given) against ``url`` with a fresh admin token; stop it after.
+
+    With ``wait=False`` the caller waits (:func:`wait_ready`), e.g. to start several servers at once.
+    """
     token = "cc_bench_" + uuid.uuid4().hex
     port = free_port()
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    more = ["--processes", str(processes)] if processes else []
     with open(WORK_DIR / f"{log_name}.log", "wb") as log:
         process = subprocess.Popen(
-            [str(CARECENTER), "serve", "--port", str(port)],
+            [str(CARECENTER), "serve", "--port", str(port), *more],
             # one benchmark client stands for many customers: the per-address limit must not throttle it
             env=_env(url, CARECENTER_BOOTSTRAP_TOKEN=token, CARECENTER_PUBLIC_RATE_LIMIT="1000000"),
             stdout=log,
@@ -122,7 +126,8 @@ def serve(url: str, log_name: str) -> Iterator[Server]:
         )
     try:
         server = Server(process, port, token)
-        _wait_healthy(server)
+        if wait:
+            wait_ready(server, processes)
         yield server
     finally:
         stop(process)
@@ -173,12 +178,47 @@ def _wait_healthy(server: Server, limit: float = 60.0) -> None:
     raise RuntimeError("carecenter serve did not become healthy")
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, StopIteration):
+                status = (entry / "status").read_text().splitlines()
+                if int(next(line for line in status if line.startswith("PPid:")).split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def wait_ready(server: Server, processes: int | None = None) -> None:
+    """Until the server answers, and with ``--processes`` until all its web processes run."""
+    _wait_healthy(server)
+    if processes:
+        _wait_for_web_processes(server, processes)
+
+
+def _wait_for_web_processes(server: Server, count: int, limit: float = 120.0) -> None:
+    """Until gunicorn's arbiter (the serve process's child that has children) has ``count`` web processes."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if max((len(children(child)) for child in children(server.process.pid)), default=0) == count:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"carecenter serve --processes {count} did not start {count} web processes")
+
+
 class Client:
     """One keep-alive HTTP connection with the admin token: what one API client of the care center does."""
 
     def __init__(self, port: int, token: str) -> None:
+        self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def reconnect(self) -> None:
+        """A new connection, as a client (or a proxy's pooled connection) coming back later makes."""
+        self.connection.close()
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
 
     def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict | str]:
         payload = json.dumps(body) if body is not None else None

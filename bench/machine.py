@@ -37,6 +37,11 @@ def _postgres_version() -> str:
         engine.dispose()
 
 
+def _autogroup() -> str:
+    path = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    return path.read_text().strip() if path.exists() else "n/a"
+
+
 def describe() -> dict:
     """Machine, versions, load and date of this run."""
     return {
@@ -51,5 +56,8 @@ def describe() -> dict:
         "postgresql": _postgres_version(),
         "sqlalchemy": version("SQLAlchemy"),
         "waitress": version("waitress"),
+        "gunicorn": version("gunicorn"),
         "platform": platform.platform(),
+        # 1: the scheduler shares the cores between sessions first, then between the processes of one
+        "sched_autogroup": _autogroup(),
     }

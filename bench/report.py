@@ -57,7 +57,9 @@ def machine_section(data: dict) -> str:
             f"| SQLite | {data['sqlite']} |",
             f"| PostgreSQL | {data['postgresql']} (127.0.0.1) |",
             f"| SQLAlchemy / waitress | {data['sqlalchemy']} / {data['waitress']} |",
+            *([f"| gunicorn | {data['gunicorn']} |"] if "gunicorn" in data else []),
             f"| platform | {data['platform']} |",
+            *([f"| kernel.sched_autogroup_enabled | {data['sched_autogroup']} |"] if "sched_autogroup" in data else []),
         ]
     )
 
@@ -366,6 +368,72 @@ def calls_section(data: dict) -> str:
     return "\n".join(lines)
 
 
+def auth_section(data: dict) -> str:
+    lines = [
+        f"Checking a bearer token ({data['what']}), before #21 (the old check, kept in `bench/auth.py`) and now, "
+        f"{data['repeat']} checks per case. Statements are the SQL statements sent, counted by an event listener on "
+        "the engine (not BEGIN, which psycopg sends by itself). Now a token's answer is kept for "
+        f"{data['cache_seconds']:g} s in each process, and its use noted at most once a minute.",
+        "",
+        "| backend | case | statements before | statements now | µs before | µs now |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        lines.append(
+            f"| {row['backend']} | {row['case']} | {row['before_statements']:.2f} | {row['after_statements']:.3f} | "
+            f"{row['before_us']:.0f} | {row['after_us']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def web_processes_section(data: dict, folder: Path) -> str:
+    ok = data["ratio_two_to_one"] >= data["goal_ratio"]
+    start, end = data["load_average_at_start"], data["load_average_at_end"]
+    lines = [
+        f"The inquiry lifecycle of section 1 by {data['clients']} concurrent clients over HTTP on loopback, "
+        f"{data['backend']}, each lifecycle on a new connection; the servers ran side by side and were measured in "
+        f"{data['rounds']} alternating rounds of {data['lifecycles_per_client_and_round']} lifecycles per client. "
+        f"{data['cores']} cores; load average {start[0]:.1f} at the start, {end[0]:.1f} at the end. "
+        f"Goal: 2 processes ≥ {data['goal_ratio']} × 1 process.",
+        "",
+        "| server | processes | lifecycles | instances/s | per round | CPU ms per lifecycle: server / database / "
+        "clients | server's cores busy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        rounds = ", ".join(f"{rate:.1f}" for rate in row["per_round_instances_per_s"])
+        cpu = row.get("cpu_ms_per_lifecycle")
+        cpu_text = f"{cpu['server']:.1f} / {cpu['database']:.1f} / {cpu['clients']:.1f}" if cpu else "–"
+        busy = f"{cpu['server'] * row['instances_per_s'] / 1000:.2f}" if cpu else "–"
+        lines.append(
+            f"| {row['server']} | {row['processes']} | {row['lifecycles']} | {row['instances_per_s']:.1f} | {rounds} | "
+            f"{cpu_text} | {busy} |"
+        )
+    lines += ["", f"2 processes / 1 process: **{data['ratio_two_to_one']:.2f}** ({_verdict(ok)})."]
+    if "cores_for_two_busy_processes" in data:
+        first, last = data["cores_for_two_busy_processes"]
+        lines += [
+            "",
+            f"Two CPU-bound processes started by the benchmark got {first:.2f} cores of the machine just before the "
+            f"rounds and {last:.2f} just after (the rest was taken by other work): what two web processes could get.",
+        ]
+    if "ceiling_ratio" in data:
+        lines += [
+            "",
+            f"What the CPU time per lifecycle of 1 process allows 2 processes on {data['cores']} otherwise idle cores "
+            "shared with the database and the clients (one process runs Python on one core at a time): "
+            f"{data['ceiling_ratio']:.2f} ×.",
+        ]
+
+    def draw(axes) -> None:
+        axes.bar([r["server"].replace(", ", "\n") for r in data["rows"]], [r["instances_per_s"] for r in data["rows"]])
+        axes.set_ylabel("instances/s")
+        axes.set_title(f"{data['clients']} clients, {data['backend']}")
+
+    lines += ["", _plot(folder, "web_processes", draw)]
+    return "\n".join(lines)
+
+
 NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
 
 
@@ -393,6 +461,10 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("9. Webhooks", webhooks and webhooks_section(webhooks)))
     calls = _load(folder, "calls")
     sections.append(("10. Screen pop", calls and calls_section(calls)))
+    auth = _load(folder, "auth")
+    sections.append(("11. Token check", auth and auth_section(auth)))
+    web = _load(folder, "web_processes")
+    sections.append(("12. Several web processes", web and web_processes_section(web, folder)))
     parts = [
         "# Benchmarks",
         "",

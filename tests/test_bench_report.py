@@ -124,3 +124,57 @@ def test_the_workspace_section_judges_each_kind_of_query(tmp_path):
     assert "| phone | 10.0 / 20.0 / 30.0 | 10.0 / 20.0 / 30.0 | 1.00 | met |" in text
     assert "| name prefix | 10.0 / 20.0 / 30.0 | 10.0 / 60.0 / 30.0 | 3.00 | **missed** |" in text
     assert "100,000 cases" in text and (tmp_path / "workspace.png").stat().st_size > 0
+
+
+def test_the_ceiling_of_two_processes_follows_from_the_cpu_time():
+    from bench.web_processes import ceiling_ratio
+
+    assert ceiling_ratio({"server": 30.0, "database": 0.0, "clients": 0.0}, 2) == pytest.approx(2.0)
+    # 2 cores for 30 + 10 + 0 ms: two processes at most 50/s, one at most 33.3/s (the GIL)
+    assert ceiling_ratio({"server": 30.0, "database": 10.0, "clients": 0.0}, 2) == pytest.approx(1.5)
+    assert ceiling_ratio({"server": 30.0, "database": 10.0, "clients": 0.0}, 1) == pytest.approx(1.0)
+
+
+def test_the_token_check_and_web_processes_sections_show_before_after_and_the_ratio(tmp_path):
+    row = {"before_statements": 3.0, "after_statements": 0.002, "before_us": 2500.0, "after_us": 2.0}
+    write(
+        tmp_path,
+        "auth",
+        {"what": "a token", "repeat": 10, "cache_seconds": 1.0, "rows": [{"backend": "sqlite", "case": "next", **row}]},
+    )
+    web = {"lifecycles": 60, "seconds": 3.0, "per_round_instances_per_s": [20.0]}
+    cpu = {"server": 24.0, "database": 3.0, "clients": 1.0}
+    write(
+        tmp_path,
+        "web_processes",
+        {
+            "backend": "postgresql",
+            "clients": 4,
+            "rounds": 1,
+            "lifecycles_per_client_and_round": 15,
+            "cores": 2,
+            "load_average_at_start": [1.0, 1.0, 1.0],
+            "load_average_at_end": [2.0, 1.0, 1.0],
+            "goal_ratio": 1.6,
+            "ratio_two_to_one": 1.5,
+            "ceiling_ratio": 1.55,
+            "cores_for_two_busy_processes": [1.9, 0.95],
+            "rows": [
+                {"server": "gunicorn, 1 process", "processes": 1, "instances_per_s": 20.0, **web},
+                {
+                    "server": "gunicorn, 2 processes",
+                    "processes": 2,
+                    "instances_per_s": 30.0,
+                    "cpu_ms_per_lifecycle": cpu,
+                    **web,
+                },
+            ],
+        },
+    )
+    text = report.render(tmp_path, tmp_path / "BENCHMARKS.md")
+    assert "| sqlite | next | 3.00 | 0.002 | 2500 | 2 |" in text
+    assert "| gunicorn, 2 processes | 2 | 60 | 30.0 | 20.0 | 24.0 / 3.0 / 1.0 | 0.72 |" in text
+    assert "2 processes / 1 process: **1.50** (**missed**)." in text
+    assert "otherwise idle cores shared with the database and the clients" in text and "1.55 ×" in text
+    assert "got 1.90 cores of the machine just before the rounds and 0.95 just after" in text
+    assert (tmp_path / "web_processes.png").stat().st_size > 0

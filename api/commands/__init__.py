@@ -70,10 +70,8 @@ def _print_problems(invalid: DeploymentInvalid) -> None:
         click.echo(str(problem), err=True)
 
 
-@click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
-def main(verbose: bool) -> None:
-    """carecenter: BPMN processes for customer care centers."""
+def configure_logging(verbose: bool) -> None:
+    """INFO (DEBUG with -v) to standard error, without the libraries that log every step at INFO."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -82,28 +80,64 @@ def main(verbose: bool) -> None:
             logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
+@click.pass_context
+def main(context: click.Context, verbose: bool) -> None:
+    """carecenter: BPMN processes for customer care centers."""
+    context.obj = {"verbose": verbose}
+    configure_logging(verbose)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int, help="Request threads of the WSGI server.")
-@click.option("--no-worker", is_flag=True, help="Do not run the background worker in this process.")
-def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
-    """Serve the API and pages (with an embedded worker unless --no-worker)."""
+@click.option("--threads", default=8, show_default=True, type=int, help="Request threads per server process.")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Serve with this many processes on the port (gunicorn, POSIX), the worker in a process of its own "
+    "[default: one process, waitress, the worker in it].",
+)
+@click.option("--no-worker", is_flag=True, help="Do not run the background worker with the server.")
+@click.pass_context
+def serve(context: click.Context, host: str, port: int, threads: int, processes: int | None, no_worker: bool) -> None:
+    """Serve the API and pages (with the background worker unless --no-worker)."""
+    from api import server
+
+    if processes is not None and (unavailable := server.available()):
+        raise click.UsageError(unavailable)
+    care = CareEngine(secret_key.with_lasting_key(Settings.from_env()))
+    _require_current_schema(care)
+    if care.settings.bootstrap_token:
+        care.tokens.ensure(care.settings.bootstrap_token, "bootstrap", "admin")
+    if processes is None:
+        _serve_one_process(care, host, port, threads, no_worker)
+        return
+    _print_addresses(care, host, port, f"{processes} processes, worker: {'off' if no_worker else 'own process'}")
+    care.close()  # the supervisor keeps no connection: each web process and the worker have their own
+    verbose = bool(context.find_root().obj and context.find_root().obj.get("verbose"))
+    sys.exit(server.supervise(host, port, processes, threads, worker=not no_worker, verbose=verbose))
+
+
+def _serve_one_process(care: CareEngine, host: str, port: int, threads: int, no_worker: bool) -> None:
     from waitress import serve as waitress_serve
 
     from api.app import create_app
     from api.security import server_options
     from engine import worker
 
-    care = CareEngine(secret_key.with_lasting_key(Settings.from_env()))
-    _require_current_schema(care)
-    if care.settings.bootstrap_token:
-        care.tokens.ensure(care.settings.bootstrap_token, "bootstrap", "admin")
     app = create_app(care)
     if not no_worker:
         worker.start_embedded(care)
+    _print_addresses(care, host, port, f"worker: {'off' if no_worker else 'embedded'}")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="carecenter", **server_options(care.settings))
+
+
+def _print_addresses(care: CareEngine, host: str, port: int, how: str) -> None:
     base = f"http://{host}:{port}"
-    click.echo(f"carecenter serving on {base}  (worker: {'off' if no_worker else 'embedded'})")
+    click.echo(f"carecenter serving on {base}  ({how})")
     click.echo(f"  API:      {base}/api/process-definitions")
     click.echo(f"  OpenAPI:  {base}/api/openapi.json")
     click.echo(f"  Health:   {base}/healthz")
@@ -112,7 +146,6 @@ def serve(host: str, port: int, threads: int, no_worker: bool) -> None:
     if not care.settings.public_url:
         click.echo(f"  CARECENTER_PUBLIC_URL is not set: links in mails point to {care.settings.public.base}")
     sys.stdout.flush()
-    waitress_serve(app, host=host, port=port, threads=threads, ident="carecenter", **server_options(care.settings))
 
 
 @main.command("worker")

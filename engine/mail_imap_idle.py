@@ -80,7 +80,9 @@ class ImapWatcher:
                 log.info("the IMAP server does not offer IDLE; reading the mailbox by polling only")
                 self.unsupported.set()
                 return False
-            client.select_folder(self.mailbox.folder, readonly=True)
+            selected = client.select_folder(self.mailbox.folder, readonly=True)
+            if selected.get(b"EXISTS", 0):  # mail waits already (arrived while no connection was idling)
+                self.on_new_mail()
             while not self._stop.is_set():
                 if self._idle_once(client):
                     self.on_new_mail()

@@ -260,17 +260,11 @@ class Worker:
     def wake_imap(self) -> None:
         """The IMAP server announced a new message (IDLE): read the mailbox now rather than at the next poll."""
         self._imap_news.set()
-        try:
-            self.scheduler.modify_job("imap", next_run_time=datetime.now(UTC))
-        except Exception:  # the scheduler is shutting down
-            log.debug("could not wake the IMAP reader", exc_info=True)
+        self._run_now("imap")
 
     def wake_mail(self) -> None:
         """Mail was stored (NOTIFY from a receiver): process it now rather than at the next poll."""
-        try:
-            self.scheduler.modify_job("mail", next_run_time=datetime.now(UTC))
-        except Exception:  # the scheduler is shutting down
-            log.debug("could not wake the mail runner", exc_info=True)
+        self._run_now("mail")
 
     def run_messages(self) -> int:
         """Drop messages past their ttl; deliver again what a crash or a lost race left pending; send held mail."""
@@ -284,10 +278,14 @@ class Worker:
 
     def wake_jobs(self) -> None:
         """A job was written in this process: run the jobs now rather than at the next poll."""
+        self._run_now("jobs")
+
+    def _run_now(self, job_id: str) -> None:
+        """Move the scheduler job ``job_id`` to now; nothing if the scheduler is shutting down."""
         try:
-            self.scheduler.modify_job("jobs", next_run_time=datetime.now(UTC))
-        except Exception:  # the scheduler is shutting down
-            log.debug("could not wake the job runner", exc_info=True)
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+        except Exception:
+            log.debug("could not wake the %s job", job_id, exc_info=True)
 
     def heartbeat(self) -> None:
         fired, self._unreported = self._unreported, 0

@@ -43,7 +43,8 @@ run: $(STAMP) var/admin-token var/demo-password var/secret-key
 	@echo "  or as one of the team members listed above; password $$(cat var/demo-password) (in var/demo-password)"
 	@echo "Mail to the care center: SMTP on $(HOST):$(MAIL_PORT) (any address; see README, \"Send it a mail\")"
 	@export CARECENTER_BOOTSTRAP_TOKEN="$$(cat var/admin-token)" CARECENTER_SECRET_KEY="$$(cat var/secret-key)" \
-	  CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" CARECENTER_ALLOWED_HOSTS="$${CARECENTER_ALLOWED_HOSTS:-localhost}"; \
+	  CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" CARECENTER_ALLOWED_HOSTS="$${CARECENTER_ALLOWED_HOSTS:-localhost}" \
+	  CARECENTER_REQUEST_LOG="$${CARECENTER_REQUEST_LOG:-0}"; \
 	  $(BIN)/carecenter mail receive --host $(HOST) --port $(MAIL_PORT) >/dev/null & receiver=$$!; \
 	  trap 'kill $$receiver 2>/dev/null; wait $$receiver 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/carecenter serve --host $(HOST) --port $(PORT)

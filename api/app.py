@@ -6,14 +6,17 @@ import secrets
 
 from flask import Flask
 
-from api import auth, problems, routes, security
+from api import auth, metrics, problems, request_log, routes, security
 from api.pages import (
     account,
     admin_webhooks,
+    analytics,
     calls_admin,
+    chat,
     customer,
     designer,
     dev_mailbox,
+    insight,
     locale,
     model_words,
     modeler,
@@ -24,7 +27,7 @@ from api.pages import (
     signin,
 )
 from api.pages import admin as admin_pages
-from api.pages.staff import attachments, calls, customers, instances, search, tasks
+from api.pages.staff import attachments, calls, chats, customers, instances, search, tasks
 from api.requests import DatabaseId
 from engine.config import Settings
 from engine.core import CareEngine
@@ -44,6 +47,8 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     app.url_map.converters["id"] = DatabaseId  # <id:...> in routes and pages: row ids, never past the column's range
     app.extensions["carecenter"] = care
     problems.register(app)
+    request_log.configure(app, care.settings)  # before authentication: refused requests are logged and timed too
+    metrics.configure(app)
     auth.register(app)
     routes.register(app)
     signin.configure(app)
@@ -53,10 +58,14 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     portal_session.configure(app)
     for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal, portal_services):
         app.register_blueprint(pages.blueprint)
+    app.register_blueprint(analytics.blueprint)  # the dashboard and process reports (#23)
+    app.register_blueprint(insight.blueprint)  # the customer lists for sales and care managers (#23)
     app.register_blueprint(admin_pages.blueprint)
     app.register_blueprint(admin_webhooks.blueprint)
     app.register_blueprint(calls_admin.blueprint)
     calls.configure(app)  # the caller log and the screen pop of every staff page
+    app.register_blueprint(chat.blueprint)  # the customer's chat pages
+    app.register_blueprint(chats.blueprint)  # the staff's chat queue and chats
     dev_mailbox.configure(app, care.settings)
     attachments.configure(app)
     security.configure(app, care.settings)

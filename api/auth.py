@@ -62,6 +62,7 @@ def register(app: Flask) -> None:
                 return principal
         if not policy.authorize(principal, endpoint):
             g.principal = principal if policy.is_page(endpoint) else None  # the error page's header shows who it is
+            g.refused_principal = principal  # who tried, for the request and audit lines (api.request_log)
             if policy.is_page(endpoint):
                 return error_pages.page(403)
             return problem(403, "/problems/forbidden", "Forbidden", f"role '{principal.role}' may not do this")

@@ -3,13 +3,15 @@
 English is the source language (the msgids); every ``api/translations/<lang>/LC_MESSAGES/*.po``
 holds German and Czech texts, one file per area of the pages (``messages.po`` for the customer's
 pages, ``staff.po``, ...), merged into one catalog per language.  Compiling in memory means a fresh
-clone needs no build step.
+clone needs no build step; each language is compiled when a page first asks for it, not at import,
+so that a restarted server answers sooner.
 """
 
 from __future__ import annotations
 
 import gettext
 import io
+import threading
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -38,11 +40,17 @@ def _load(language: str) -> gettext.NullTranslations:
     return merged
 
 
-_TRANSLATIONS = {language: _load(language) for language in LANGUAGES}
+_TRANSLATIONS: dict[str, gettext.NullTranslations] = {}
+_LOADING = threading.Lock()
 
 
 def translations(language: str) -> gettext.NullTranslations:
-    return _TRANSLATIONS.get(language, _TRANSLATIONS["en"])
+    language = language if language in LANGUAGES else "en"
+    found = _TRANSLATIONS.get(language)
+    if found is None:
+        with _LOADING:
+            found = _TRANSLATIONS.get(language) or _TRANSLATIONS.setdefault(language, _load(language))
+    return found
 
 
 def pick(requested: str | None, accept_languages) -> str:

@@ -14,6 +14,9 @@ to the engine, which filters rows by it.
 - staff read the caller log, get screen pops of calls and say which case a call is about; phone
   systems report calls to a URL whose token the view checks (``cti.event``); admins manage those
   URLs and the blocked numbers;
+- staff see the chats waiting for their teams (the teams the chats' topics go to), accept them, write
+  in them and end them; customers chat on pages whose address holds the chat's token, which the views
+  check (``chat.*``; their POSTs must come from a page of the public site, :mod:`api.origin`);
 - staff answer the customer of a case they see by e-mail (:mod:`engine.mail_answers`);
 - every staff member reads every customer's record and timeline (the care center is one point of
   contact: whoever answers must see the whole customer), their contacts and notes, and adds notes,
@@ -24,7 +27,10 @@ to the engine, which filters rows by it.
   themselves (a mailed link opens a portal session; :mod:`api.pages.portal_session`) and read
   only the signed-in customer's rows (account services and orders too, :mod:`api.pages.portal_services`);
 - the development mailbox (no SMTP configured): admins only;
-- webhook endpoints and their deliveries (``/api/webhooks``, ``/admin/webhooks``): admins only.
+- webhook endpoints and their deliveries (``/api/webhooks``, ``/admin/webhooks``): admins only;
+- ``/metrics`` (Prometheus): admins only (a scraper gets an admin token); ``/healthz`` and ``/readyz``: anyone.
+- analytics (``/api/analytics/...``, the ``/analytics`` pages and their CSV exports): team leads and
+  care managers (groups ``team_lead``, ``care_manager``) and admins.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from engine.visibility import TaskScope
 PUBLIC_ENDPOINTS = frozenset(
     {
         "health.healthz",
+        "health.readyz",
         "openapi.document",
         "static",
         "signin.login",
@@ -57,6 +64,14 @@ PUBLIC_ENDPOINTS = frozenset(
         "portal.confirm",
         "portal.confirm_submit",
         "cti.event",  # the phone system's URL: its token is checked by the view (api/routes/cti.py)
+        # the customer's chat (api/pages/chat.py): the chat's token in the address is checked by the view
+        "chat.new",
+        "chat.start",
+        "chat.show",
+        "chat.send",
+        "chat.leave",
+        "chat.close",
+        "chat.stream",
         # account services and orders (api/pages/portal_services.py): the portal signs the customer in
         "portal_services.change_form",
         "portal_services.change_submit",
@@ -89,6 +104,12 @@ RATE_LIMITED_ENDPOINTS = frozenset(
         "portal_services.order_form",
         "portal_services.order_submit",
         "portal_services.order_answer",
+        "chat.new",
+        "chat.start",
+        "chat.show",
+        "chat.send",
+        "chat.leave",
+        "chat.close",
     }
 )
 
@@ -103,6 +124,7 @@ PAGE_BLUEPRINTS = frozenset(
         "staff_search",
         "staff_attachments",
         "staff_calls",
+        "staff_chats",
         "calls_admin",
         "designer",
         "modeler",
@@ -112,6 +134,9 @@ PAGE_BLUEPRINTS = frozenset(
         "track",
         "portal",
         "portal_services",
+        "analytics_pages",
+        "insight_pages",
+        "chat",
     }
 )
 
@@ -141,6 +166,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "customers.get": frozenset({STAFF}),
     "customers.timeline": frozenset({STAFF}),
     "customers.list_contacts": frozenset({STAFF}),
+    "customers.insight": frozenset({STAFF}),
     "customers.list_notes": frozenset({STAFF}),
     "customers.add_note": frozenset({STAFF}),
     "messages.publish": frozenset({INTEGRATION}),
@@ -167,6 +193,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_customers.log_contact": frozenset({STAFF}),
     "staff_customers.add_note": frozenset({STAFF}),
     "staff_customers.reply": frozenset({STAFF}),
+    "staff_customers.accept_suggestion": frozenset({STAFF}),
     "staff_customers.new_caller": frozenset({STAFF}),
     "staff_customers.new_caller_submit": frozenset({STAFF}),
     "staff_search.index": frozenset({STAFF}),
@@ -179,6 +206,19 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "staff_calls.incoming": frozenset({STAFF}),
     "staff_calls.stream": frozenset({STAFF}),
     "staff_calls.choose": frozenset({STAFF}),
+    # chats (#27): staff of the chat's team accept and answer it; admins see every chat
+    "chats.list_chats": frozenset({STAFF}),
+    "chats.get_chat": frozenset({STAFF}),
+    "chats.accept": frozenset({STAFF}),
+    "chats.send": frozenset({STAFF}),
+    "chats.close": frozenset({STAFF}),
+    "staff_chats.index": frozenset({STAFF}),
+    "staff_chats.queue_stream": frozenset({STAFF}),
+    "staff_chats.show": frozenset({STAFF}),
+    "staff_chats.accept": frozenset({STAFF}),
+    "staff_chats.send": frozenset({STAFF}),
+    "staff_chats.close": frozenset({STAFF}),
+    "staff_chats.stream": frozenset({STAFF}),
     "designer.processes": frozenset({DESIGNER}),
     "designer.deploy": frozenset({DESIGNER}),
     # the modeler (#20): drawing, checking and deploying in the browser; drafts are the designer's own
@@ -218,9 +258,43 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
 }
 
 TEAM_LEAD_GROUP = "team_lead"
+CARE_MANAGER_GROUP = "care_manager"
+# analytics (#23): team leads and care managers read the reports, the dashboard and its exports
+ANALYSTS = frozenset({TEAM_LEAD_GROUP, CARE_MANAGER_GROUP})
 
-# endpoint -> group whose members may call it, whatever their role.
-ALLOWED_GROUPS: dict[str, str] = {"tasks.assign": TEAM_LEAD_GROUP, "staff_tasks.reassign": TEAM_LEAD_GROUP}
+# endpoint -> groups whose members may call it, whatever their role.
+ALLOWED_GROUPS: dict[str, frozenset[str]] = {
+    "tasks.assign": frozenset({TEAM_LEAD_GROUP}),
+    "staff_tasks.reassign": frozenset({TEAM_LEAD_GROUP}),
+    "analytics.process_report": ANALYSTS,
+    "analytics.dashboard": ANALYSTS,
+    "analytics_pages.dashboard": ANALYSTS,
+    "analytics_pages.process": ANALYSTS,
+    "analytics_pages.export": ANALYSTS,
+    "analytics_pages.process_export": ANALYSTS,
+    "analytics_pages.chart": ANALYSTS,
+    # customer insight (#23 item 4): the lists for sales and care managers, and their exports
+    "analytics.expiring_licenses": ANALYSTS,
+    "analytics.repeated_problems": ANALYSTS,
+    "analytics.without_contact": ANALYSTS,
+    "insight_pages.customer_list_page": ANALYSTS,
+    "insight_pages.customer_list_export": ANALYSTS,
+}
+
+
+# Deploying changes what every new instance runs: audited like an admin action, though designers may do it.
+DEPLOY_ENDPOINTS = frozenset({"deployments.create", "designer.deploy", "modeler.deploy", "modeler.deploy_decision"})
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_admin_action(endpoint: str | None, method: str) -> bool:
+    """Whether a request is written to the audit log (:mod:`api.request_log`): it would change something
+    through an endpoint only admins may call, or it deploys."""
+    if endpoint is None or method in READING_METHODS:
+        return False
+    if endpoint in DEPLOY_ENDPOINTS:
+        return True
+    return not (is_public(endpoint) or endpoint in ALLOWED_ROLES or endpoint in ALLOWED_GROUPS)
 
 
 def is_public(endpoint: str | None) -> bool:
@@ -232,7 +306,7 @@ def is_page(endpoint: str | None) -> bool:
 
 
 def authorize(principal: Principal, endpoint: str) -> bool:
-    if principal.is_admin or ALLOWED_GROUPS.get(endpoint) in principal.groups:
+    if principal.is_admin or ALLOWED_GROUPS.get(endpoint, frozenset()) & principal.groups:
         return True
     return principal.role in ALLOWED_ROLES.get(endpoint, frozenset())
 

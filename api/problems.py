@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import camunda_errors
 from api.pages import errors as error_pages
+from api.request_log import loggable_path
 from engine.errors import CareError
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,6 @@ def _extra(error: CareError) -> dict:
     return extra
 
 
-# Routes whose path holds a secret (a phone system's CTI token, a tracking code): logged by their rule.
-SECRET_PATHS = frozenset({"cti.event", "status.get"})
-
-
-def _loggable_path() -> str:
-    if request.endpoint in SECRET_PATHS and request.url_rule is not None:
-        return request.url_rule.rule
-    return request.path
-
-
 def register(app: Flask) -> None:
     @app.errorhandler(CareError)
     def _care_error(error: CareError):
@@ -76,7 +67,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, _loggable_path())
+        log.exception("unhandled error on %s %s", request.method, loggable_path())
         if error_pages.wants_page():
             return error_pages.page(500)
         return problem(500, "/problems/internal", "Internal error", "An unexpected error occurred; it has been logged.")

@@ -27,6 +27,8 @@ threads; it watches both children:
   batch in hand; the supervisor exits 0 once both have ended.
 - a child that ends on its own (the port is taken, the database gone, a crash) → the other is
   stopped the same way and the supervisor exits 1, for the service manager to restart the whole.
+- the children share a fresh ``PROMETHEUS_MULTIPROC_DIR`` (removed at the end) unless one is set, so
+  ``GET /metrics`` on any web process counts the work of all of them and of the worker.
 - the children run in their own process group, so a terminal's Ctrl-C reaches only the
   supervisor (which stops them gracefully), and on Linux they get SIGTERM if the supervisor is
   killed outright (``PR_SET_PDEATHSIG``), so nothing is left holding the port.
@@ -42,12 +44,15 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
+MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client when it is imported
 GRACEFUL_SECONDS = 30  # requests in flight get this long to finish on SIGTERM
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
@@ -69,7 +74,9 @@ def available() -> str | None:
 # -- the supervisor (in the `carecenter serve` process) ------------------------------------------
 
 
-def supervise(host: str, port: int, processes: int, threads: int, worker: bool, verbose: bool) -> int:
+def supervise(
+    host: str, port: int, processes: int, threads: int, worker: bool, verbose: bool, log_format: str = "text"
+) -> int:
     """Start the web server and (unless ``worker`` is False) the worker; watch them; return the exit status."""
     flags = ["-v"] if verbose else []
     children: dict[str, subprocess.Popen] = {}
@@ -79,17 +86,34 @@ def supervise(host: str, port: int, processes: int, threads: int, worker: bool, 
         stop_requested.append(signum)
 
     previous = {s: signal.signal(s, request_stop) for s in _STOP_SIGNALS}
+    own_metrics_dir = _metrics_dir()
     try:
-        web = [sys.executable, "-m", "api.server", *flags, "--bind", _bind(host, port)]
+        web = [sys.executable, "-m", "api.server", *flags, "--bind", _bind(host, port), "--log-format", log_format]
         children["web server"] = _start([*web, "--processes", str(processes), "--threads", str(threads)])
         if worker:
-            children["worker"] = _start([sys.executable, "-m", "api.commands", *flags, "worker"])
+            children["worker"] = _start(
+                [sys.executable, "-m", "api.commands", *flags, "worker", "--log-format", log_format]
+            )
         failed = _watch(children, stop_requested)
     finally:
         _stop_all(children)
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
     return 1 if failed else 0
+
+
+def _metrics_dir() -> str | None:
+    """Give the children a ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode: /metrics adds up
+    every process); a new private one, returned to be removed at the end, unless the operator chose one."""
+    chosen = os.environ.get(MULTIPROC_VARIABLE)
+    if chosen:
+        os.makedirs(chosen, exist_ok=True)
+        return None
+    made = tempfile.mkdtemp(prefix="carecenter-metrics-")
+    os.environ[MULTIPROC_VARIABLE] = made
+    return made
 
 
 def _bind(host: str, port: int) -> str:
@@ -185,10 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bind", required=True)
     parser.add_argument("--processes", type=int, required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
-    from api.commands import configure_logging
+    from api.logs import configure as configure_logging
 
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, args.log_format)
     import api.app  # noqa: F401  (imported once here, shared by the forked processes; no engine, no threads yet)
 
     _application(gunicorn_options(args.bind, args.processes, args.threads)).run()

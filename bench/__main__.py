@@ -11,8 +11,10 @@ import sys
 import time
 
 from bench import (
+    analytics,
     auth,
     calls,
+    faults,
     machine,
     mail,
     overhead,
@@ -39,6 +41,8 @@ SECTIONS = {
     "calls": calls.run,
     "auth": auth.run,
     "web_processes": web_processes.run,
+    "faults": faults.run,
+    "analytics": analytics.run,
 }
 
 

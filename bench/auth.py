@@ -9,11 +9,10 @@ figures are the check alone.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
-from bench.common import database, engine_for
+from bench.common import count_statements, database, engine_for
 from engine.clock import Clock, VirtualClock
 from engine.db import Database
 from engine.models import ApiToken, User
@@ -42,25 +41,9 @@ def legacy_authenticate(db: Database, clock: Clock, value: str) -> Principal | N
     return principal
 
 
-@contextmanager
-def _counting(db: Database):
-    """Counts the SQL statements sent (BEGIN not counted: psycopg sends it without a statement of ours)."""
-    counter = [0]
-
-    def note(_conn, _cursor, statement, *_args) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            counter[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield counter
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
-
-
 def _per_check(db: Database, check, repeat: int) -> tuple[float, float]:
     """(statements, microseconds) per call of ``check``, averaged over ``repeat`` calls."""
-    with _counting(db) as counter:
+    with count_statements(db) as counter:
         began = time.perf_counter()
         for _ in range(repeat):
             if check() is None:

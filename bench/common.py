@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT, Settings
@@ -61,6 +61,22 @@ def database(backend: str) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextlib.contextmanager
+def count_statements(db: Database) -> Iterator[list[int]]:
+    """Counts the SQL statements sent while the block runs (BEGIN not counted: psycopg sends it on its own)."""
+    counter = [0]
+
+    def note(_conn, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            counter[0] += 1
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield counter
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
 
 
 def _migrate(url: str) -> None:

@@ -16,9 +16,11 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from bench.common import PROCESSES, Client, database, deploy, engine_for, serve
+from bench.common import PROCESSES, Client, count_statements, database, deploy, engine_for, serve
 
 PROCESS = "inquiry_lifecycle"
+# Statements per step (start, staff task, confirmation) at f6aaf5e, before #21 item 1, counted the same way.
+STATEMENTS_BEFORE = {"sqlite": [14, 18, 15], "postgresql": [14, 18, 13]}
 
 
 def bare_lifecycles(count: int) -> float:
@@ -82,6 +84,36 @@ def http_lifecycles(backend: str, clients: int, per_client: int) -> float:
     return clients * per_client / elapsed
 
 
+def statements_per_step(backend: str) -> list[int]:
+    """SQL statements each step of one lifecycle sends (in process through the Flask app; BEGIN not counted)."""
+    from api.app import create_app
+
+    with database(backend) as url:
+        care = engine_for(url)
+        deploy(care, f"{PROCESS}.bpmn")
+        client = create_app(care).test_client()
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {care.tokens.create('bench')[1]}"
+
+        def post(path: str, body: dict) -> dict:
+            answer = client.post(path, json=body)
+            if answer.status_code not in (200, 201):
+                raise RuntimeError(f"{path}: {answer.status_code} {answer.get_data(as_text=True)[:200]}")
+            return answer.json
+
+        counts = []
+        for _ in range(2):  # the second lifecycle is counted: the first fills caches (spec, token)
+            counts = []
+            with count_statements(care.db) as counter:
+                instance = post(f"/api/process-definitions/{PROCESS}/instances", {"variables": {"topic": "bench"}})
+                counts.append(counter[0])
+                done = post(f"/api/tasks/{instance['tasks'][0]['id']}/complete", {"data": {"answer": "ok"}})
+                counts.append(counter[0] - sum(counts))
+                post(f"/api/tasks/{done['instance']['tasks'][0]['id']}/complete", {"data": {"confirmed": True}})
+                counts.append(counter[0] - sum(counts))
+        care.close()
+    return counts
+
+
 def run(smoke: bool) -> dict:
     total = 8 if smoke else 240
     bare = bare_lifecycles(20 if smoke else 1000)
@@ -90,4 +122,14 @@ def run(smoke: bool) -> dict:
         for clients in (1, 8):
             rate = http_lifecycles(backend, clients, max(1, total // clients))
             rows.append({"backend": backend, "clients": clients, "instances_per_s": rate, "ratio_to_bare": rate / bare})
-    return {"bare_instances_per_s": bare, "full_stack": rows, "goal_ratio": 0.5}
+    statements = {
+        backend: {"before": STATEMENTS_BEFORE[backend], "now": statements_per_step(backend)}
+        for backend in ("sqlite", "postgresql")
+    }
+    return {
+        "bare_instances_per_s": bare,
+        "full_stack": rows,
+        "goal_ratio": 0.5,
+        "statements": statements,
+        "goal_statements": 12,
+    }

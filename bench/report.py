@@ -88,6 +88,22 @@ def overhead_section(data: dict, folder: Path) -> str:
             f"{row['ratio_to_bare']:.3f} | {_verdict(ok)} |"
         )
 
+    if "statements" in data:
+        lines += [
+            "",
+            "SQL statements per lifecycle (start / staff task / confirmation; BEGIN not counted), counted in process "
+            f"through the Flask app, before #21 (commit f6aaf5e) and now. Goal: ≤ {data['goal_statements']}.",
+            "",
+            "| backend | before | now | goal |",
+            "|---|---|---|---|",
+        ]
+        for backend, counts in data["statements"].items():
+            before, now = counts["before"], counts["now"]
+            lines.append(
+                f"| {backend} | {' / '.join(map(str, before))} = {sum(before)} | "
+                f"{' / '.join(map(str, now))} = {sum(now)} | {_verdict(sum(now) <= data['goal_statements'])} |"
+            )
+
     def draw(axes) -> None:
         labels = ["bare"] + [f"{r['backend']}\n{r['clients']} client(s)" for r in data["full_stack"]]
         axes.bar(labels, [bare] + [r["instances_per_s"] for r in data["full_stack"]], color="tab:blue")
@@ -175,6 +191,27 @@ def timers_section(data: dict, folder: Path) -> str:
             f"{run['duplicates']} | {run['missed']} | {late['p50']:.3f} / {late['p99']:.3f} / {late['max']:.3f} | "
             f"{_verdict(ok)} |"
         )
+    if "rates" in data:
+        lines += [
+            "",
+            "Firing rate: all timers due as the workers start, time until none is pending. "
+            f"Goals: one worker ≥ {data['rate_goals']['1']}/s, two ≥ {data['rate_goals']['2']}/s.",
+            "",
+            "| workers | timers | firings/s | goal |",
+            "|---|---|---|---|",
+        ]
+        for rate in data["rates"]:
+            goal = data["rate_goals"][str(rate["workers"])]
+            lines.append(
+                f"| {rate['workers']} | {rate['timers']:,} | {rate['firings_per_s']:.0f} | "
+                f"{_verdict(rate['firings_per_s'] >= goal)} |"
+            )
+        statements = data["statements_per_firing"]
+        lines += [
+            "",
+            f"SQL statements per firing (in process, BEGIN not counted): {statements['before']:.2f} before #21 "
+            f"(commit f6aaf5e), **{statements['now']:.2f}** now.",
+        ]
 
     def draw(axes) -> None:
         for offset, key in ((-0.25, "p50"), (0.0, "p99"), (0.25, "max")):
@@ -434,7 +471,68 @@ def web_processes_section(data: dict, folder: Path) -> str:
     return "\n".join(lines)
 
 
+def faults_section(data: dict) -> str:
+    run, goals = data["run"], data["goals"]
+    fresh = data["fresh_start_median_seconds"]
+    start, end = data["load_average_at_start"], data["load_average_at_end"]
+    return "\n".join(
+        [
+            f"{run['instances']} instances of `tests/data/fault_run.bpmn` (service call, user task, 1 s timer, "
+            f"buffered message) driven over HTTP by {data['clients']} clients through 2 `carecenter serve "
+            f"--no-worker` processes, with 2 `carecenter worker` processes, on {data['backend']}; at 40 % one "
+            "server and one worker (holding claims) got SIGKILL and were started again. A request whose server "
+            "died was sent again to the other one. Goals: nothing lost or done twice; a server answers within "
+            f"{goals['restart_seconds']:g} s of its start. Measured {data['measured']}, load average "
+            f"{start[0]:.1f} at the start, {end[0]:.1f} at the end of the run.",
+            "",
+            "| instances | wall s | requests sent again | claims the killed worker held | calls made again "
+            "| checks | killed server back after, s (CPU s) | fresh start after the run, s (CPU s) |",
+            "|---|---|---|---|---|---|---|---|",
+            f"| {run['instances']} | {run['seconds']:.1f} | {run['resent_requests']} | {run['killed_worker_claims']} "
+            f"| {run['repeated_calls']} | {data['checks']} ({_verdict(data['checks'] == 'passed')}) "
+            f"| {run['server_restart_seconds']:.1f} ({run['server_restart_cpu_seconds']:.2f}) "
+            f"| {fresh:.1f} ({min(data['fresh_start_cpu_seconds']):.2f}–{max(data['fresh_start_cpu_seconds']):.2f}) "
+            f"({_verdict(fresh <= goals['restart_seconds'])}) |",
+            "",
+            "Calls made again are calls of the killed worker's claims, made once more by the worker that took them "
+            "over (same idempotency key): the operation's effect happens once. The checks (`tests/fault_run.py`): "
+            "every instance completed, one per client key; in each history exactly one start, service-call "
+            "completion, task completion, timer firing and message receipt; every job, timer and message done "
+            "once; nothing left open; every read model equal to one recomputed from the stored workflow.",
+        ]
+    )
+
+
 NOTES = PROJECT_ROOT / "bench" / "NOTES.md"
+
+
+def analytics_section(data: dict) -> str:
+    goal = data["goal_p95_ms"]
+    lines = [
+        f"The analytics reports ({data['transport']}), {data['backend']}, with the facts of "
+        f"{data['instances']:,} instances of the review process over the past year, inserted in bulk in "
+        f"{data['seed_seconds']} s ({data['instances_in_year_report']:,} in the year's report); "
+        f"{data['samples']} requests per report in {data['rounds']} alternating rounds. Goal: p95 ≤ {goal} ms.",
+        "",
+        "| report | p50 / p95 / p99 ms | goal |",
+        "|---|---|---|",
+    ]
+    for name, figures in data["reports"].items():
+        lines.append(f"| {name} | {_ms(figures)} | {_verdict(figures['p95'] <= goal)} |")
+    run = data["counting_run"]
+    if any(figures["p95"] > goal for figures in data["reports"].values()):
+        lines += [
+            "",
+            "A window of a whole year reads every one of its instances and about five visits each: the exact "
+            "percentiles (nearest rank, `percentile_disc`) sort all their times, so these reports grow with the "
+            "window. The default window is the last 30 days.",
+        ]
+    lines += [
+        "",
+        f"The worker's counting run: {run['instances']} instances that ran through the engine, counted in one run "
+        f"in {run['seconds']} s ({run['ms_per_instance']} ms per instance).",
+    ]
+    return "\n".join(lines)
 
 
 def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
@@ -465,6 +563,10 @@ def render(folder: Path = RESULTS, target: Path = REPORT) -> str:
     sections.append(("11. Token check", auth and auth_section(auth)))
     web = _load(folder, "web_processes")
     sections.append(("12. Several web processes", web and web_processes_section(web, folder)))
+    faults = _load(folder, "faults")
+    sections.append(("13. Faults", faults and faults_section(faults)))
+    analytics = _load(folder, "analytics")
+    sections.append(("14. Analytics reports", analytics and analytics_section(analytics)))
     parts = [
         "# Benchmarks",
         "",

@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bench.common import database, deploy, engine_for, percentiles, workers
+from bench.common import count_statements, database, deploy, engine_for, percentiles, workers
+from engine.clock import VirtualClock
 from engine.core import CareEngine
 from engine.models import HistoryEvent, Timer
 
 PROCESS = "bench_timer"
 BATCH = 200
+STATEMENTS_BEFORE = 9.10  # per firing at f6aaf5e (before #21 item 1), counted the same way on PostgreSQL
 
 
 def _create(care: CareEngine, dues: list[datetime]) -> list[int]:
@@ -94,7 +96,59 @@ def _outcome(care: CareEngine, ids: list[int]) -> dict:
     }
 
 
+def drain_rate(count: int, worker_count: int, lead: float) -> float:
+    """Firings/s when ``count`` timers are all due as the workers start: time until none is pending.
+
+    ``lead``: seconds the workers get to start before the timers fall due.
+    """
+    with database("postgresql") as url:
+        care = engine_for(url)
+        deploy(care, f"{PROCESS}.bpmn")
+        began = time.perf_counter()
+        _create(care, [datetime.now(UTC) + timedelta(days=1)] * min(BATCH, count))
+        per_instance = (time.perf_counter() - began) / min(BATCH, count)
+        opens = datetime.now(UTC) + timedelta(seconds=count * per_instance * 1.5 + lead)  # workers start meanwhile
+        ids = _create(care, [opens] * count)
+        with workers(url, worker_count):
+            time.sleep(max((opens - datetime.now(UTC)).total_seconds(), 0.0))
+            began = time.perf_counter()
+            while _pending(care, ids) and time.perf_counter() - began < 600:
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - began
+        left = _pending(care, ids)
+        care.close()
+    if left:
+        raise RuntimeError(f"{left} timers were still pending after {elapsed:.0f} s")
+    return count / elapsed
+
+
+def statements_per_firing(count: int) -> float:
+    """SQL statements per firing, in process (the worker's own calls), virtual clock, PostgreSQL."""
+    with database("postgresql") as url:
+        clock = VirtualClock(datetime(2030, 1, 1, tzinfo=UTC))
+        care = engine_for(url, clock=clock)
+        deploy(care, f"{PROCESS}.bpmn")
+        _create(care, [clock.now() + timedelta(seconds=10 + i) for i in range(count)])
+        clock.advance(timedelta(seconds=count + 20))
+        with count_statements(care.db) as counter:
+            fired = care.timers.fire_due("bench")
+        care.close()
+    if fired != count:
+        raise RuntimeError(f"fired {fired} of {count} timers")
+    return counter[0] / count
+
+
 def run(smoke: bool) -> dict:
     count, window, drain = (100, 5.0, 15.0) if smoke else (10_000, 60.0, 60.0)
     runs = [fire(count, window, workers_, drain) for workers_ in (1, 2)]
-    return {"backend": "postgresql", "runs": runs, "goals": {"p99_seconds": 1.0, "duplicates": 0, "missed": 0}}
+    drained = 100 if smoke else 3000
+    lead = 5.0 if smoke else 15.0
+    rates = [{"workers": n, "timers": drained, "firings_per_s": drain_rate(drained, n, lead)} for n in (1, 2)]
+    return {
+        "backend": "postgresql",
+        "runs": runs,
+        "goals": {"p99_seconds": 1.0, "duplicates": 0, "missed": 0},
+        "rates": rates,
+        "rate_goals": {"1": 250, "2": 400},
+        "statements_per_firing": {"before": STATEMENTS_BEFORE, "now": statements_per_firing(20 if smoke else 200)},
+    }

@@ -11,6 +11,7 @@ the rest of the engine.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from dataclasses import dataclass, field, replace
 
@@ -34,10 +35,16 @@ from engine.service_specs import with_worker_service_tasks
 from engine.timer_specs import with_clock_timers
 
 DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
-CAMUNDA_VALIDATOR = BpmnValidator()
 DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json", ".po")  # .po: translations of a model's texts
 
 
+@functools.cache
+def _camunda_validator() -> BpmnValidator:
+    """The BPMN XSD, loaded at the first parse rather than at import (a restarted server answers sooner)."""
+    return BpmnValidator()
+
+
+@functools.cache
 def _loadable_dmn_schemas() -> dict[str, str]:
     """The DMN XSDs SpiffWorkflow ships that lxml can load; other DMN versions are parsed unvalidated."""
     schemas = {}
@@ -48,9 +55,6 @@ def _loadable_dmn_schemas() -> dict[str, str]:
             continue
         schemas[namespace] = path
     return schemas
-
-
-LOADABLE_DMN_SCHEMAS = _loadable_dmn_schemas()
 
 
 @dataclass(frozen=True)
@@ -467,10 +471,10 @@ def _attach_correlation_keys(spec, tree) -> None:
 
 def _new_parser(dialect: str):
     if dialect == "camunda":
-        parser = CareCamundaParser(validator=CAMUNDA_VALIDATOR)
+        parser = CareCamundaParser(validator=_camunda_validator())
     else:
         parser = CareSpiffParser(validator=SPIFF_VALIDATOR)
-    parser.dmn_schemas = LOADABLE_DMN_SCHEMAS
+    parser.dmn_schemas = _loadable_dmn_schemas()
     return parser
 
 

@@ -21,7 +21,6 @@ serve them); within this process :meth:`Calls.wait` wakes them at once.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import contacts, cti, phone_numbers
+from engine.change_signal import ChangeSignal
 from engine.clock import Clock
 from engine.customer_requests import open_request
 from engine.db import Database
@@ -131,8 +131,7 @@ class Calls:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self._changed = threading.Condition()
-        self._version = 0
+        self.signal = ChangeSignal()  # bumped whenever this process changes a call (the live streams wait on it)
 
     # -- what the phone system reports ----------------------------------------------------------
 
@@ -146,7 +145,7 @@ class Calls:
             except IntegrityError:  # the first two events of one call at once: the other one made the row
                 if attempt:
                     raise
-        self._notify()
+        self.signal.notify()
         return answer
 
     def _apply(self, session: Session, integration: CtiIntegration, event: cti.CtiEvent) -> dict:
@@ -277,7 +276,7 @@ class Calls:
                 system = session.scalar(select(CtiIntegration.name).where(CtiIntegration.id == call.integration_id))
                 self._log(session, call, self.clock.now(), system or "phone")
             view = call_view(call)
-        self._notify()
+        self.signal.notify()
         return view
 
     # -- reading ---------------------------------------------------------------------------------
@@ -356,21 +355,6 @@ class Calls:
             return Change(after, [])
         calls = list(dict.fromkeys(call for _, call in reversed(rows)))[::-1]
         return Change(rows[-1][0], calls)
-
-    @property
-    def version(self) -> int:
-        """Bumped whenever this process changes a call: :meth:`wait` returns when it moves on."""
-        return self._version
-
-    def wait(self, seen: int, timeout: float) -> None:
-        """Until a call changes in this process after ``seen`` (a :attr:`version`), or ``timeout`` seconds."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._version != seen, timeout)
-
-    def _notify(self) -> None:
-        with self._changed:
-            self._version += 1
-            self._changed.notify_all()
 
 
 def contact_text(call: Call) -> str:

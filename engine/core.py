@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import process_library.operations  # noqa: F401  (registers the care operations and the store's tables)
+from engine.analytics_facts import AnalyticsFacts
+from engine.analytics_reports import Reports
 from engine.calls import Calls
 from engine.cases import Cases
+from engine.chat import Chats
+from engine.chat_config import ChatConfig
 from engine.clock import Clock
 from engine.config import Settings
 from engine.cti import Integrations
+from engine.customer_data import CustomerData
 from engine.db import Database
 from engine.execution import Executor
 from engine.external_tasks import ExternalTasks
@@ -16,9 +21,11 @@ from engine.identity import Identity
 from engine.incidents import Incidents
 from engine.intake import Intake
 from engine.jobs import JobConfig, Jobs
+from engine.lifecycle import Lifecycle
 from engine.mail_answers import MailAnswers
 from engine.mail_inbox import MailInbox
 from engine.messages import Messages
+from engine.next_best_action import NextBestAction
 from engine.notes import Notes
 from engine.repository import Repository
 from engine.runtime import Runtime
@@ -49,11 +56,14 @@ class CareEngine:
         self.db = Database(settings.database_url)
         self.repository = Repository(self.db, self.clock, settings.forms_dir, REGISTRY)
         self.history = History(self.db, self.clock)
+        self.analytics = AnalyticsFacts(self.db, self.repository, self.clock)  # the worker's analytics run
+        self.reports = Reports(self.db, self.analytics, self.clock)
         timer_config = timer_config or TimerConfig.from_env()
         script_engine = create_script_engine(
             TimerSettings(self.clock, timer_config.cycle_catch_up), environment=settings.environment
         )
         self.executor = Executor(self.db, self.repository, self.history, self.clock, script_engine)
+        self.next_best_action = NextBestAction(self.db, script_engine)  # the designer's table (#23)
         self.runtime = Runtime(self.db, self.repository, self.executor, self.history, self.clock)
         self.tasks = Tasks(self.db, self.executor, self.history, self.clock, settings)
         self.answers = MailAnswers(self.db, self.history, self.clock, settings)
@@ -74,6 +84,7 @@ class CareEngine:
         self.search = Search(self.db)
         self.calls = Calls(self.db, self.clock)
         self.cti = Integrations(self.db, self.clock)
+        self.chats = Chats(self.db, self.clock, ChatConfig.from_env(), self.intake, settings)
         self.jobs = Jobs(
             self.db, self.executor, self.history, self.clock, REGISTRY, settings, job_config or JobConfig.from_env()
         )
@@ -90,6 +101,8 @@ class CareEngine:
         webhook_config = WebhookConfig.from_env()
         self.webhooks = Webhooks(self.db, self.clock, webhook_config)
         self.deliveries = Deliveries(self.db, self.clock, settings.public.base, webhook_config)
+        self.lifecycle = Lifecycle(self.db, self.clock)
+        self.customer_data = CustomerData(self.db, self.clock, lambda case: self.runtime.get(case)["data"])
 
     def close(self) -> None:
         self.deliveries.close()

@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL: a server that does not answer at all (a host gone, a dropped route) fails a connection attempt
+# after this many seconds instead of the operating system's minutes; ``?connect_timeout=`` in the URL wins.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class Database:
@@ -28,6 +31,8 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs["pool_pre_ping"] = True
+            if "connect_timeout" not in make_url(url).query:
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -62,6 +67,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def try_lock(session: Session, name: str) -> bool:
+    """Whether this transaction got the lock ``name``, which only one transaction holds at a time.
+
+    On PostgreSQL a transaction-scoped advisory lock keyed by the name and the schema, so that two
+    installations sharing a database in schemas of their own never wait for each other; SQLite runs
+    one writer at a time anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = text("SELECT pg_try_advisory_xact_lock(hashtext(:name || ':' || current_schema()))")
+    return bool(session.scalar(key, {"name": name}))
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -24,6 +24,9 @@ inlined into a page (or served as ``image/svg+xml``):
   the host page (and need ``style-src 'unsafe-inline'``); page CSS can still override them
   through the classes.  Marker ids are derived from a hash of the file, so two diagrams on one
   page do not collide;
+- a heat map (``heat``: element or flow id -> :class:`Heat`) fills shapes from pale to dark by their
+  level and draws flows thicker the more they were taken, each with its figure as text beside it
+  (``<g class="bpmn-heat-note" data-for="id">``) and in its ``<title>``, so it does not rely on colour;
 - the uploaded file is untrusted: it is parsed without DTDs, entities or network access, and the
   SVG is built as an lxml tree, so every name is escaped as text or attribute value.
 """
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-__all__ = ["NO_DIAGRAM", "render_svg"]
+__all__ = ["NO_DIAGRAM", "Heat", "render_svg"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -106,6 +109,19 @@ _TYPE_WORDS = {
     "unknown": "Unknown element",
 }
 
+# the heat map's fills, from little to much (a sequential scale; text on each stays dark enough to read)
+HEAT_FILLS = ("#fff7e6", "#ffe2b3", "#ffc680", "#ffa64d", "#f47c3c")
+HEAT_INK = "#7a2e00"
+
+
+@dataclass(frozen=True)
+class Heat:
+    """An element's or flow's place on the heat map: ``level`` from 0 (least) to 1 (most), and its figure as text."""
+
+    level: float
+    note: str
+
+
 _NOT_XML_CHAR = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 Box = tuple[float, float, float, float]
@@ -119,6 +135,7 @@ def render_svg(
     states: Mapping[str, str] | None = None,
     counts: Mapping[str, int] | None = None,
     process_id: str | None = None,
+    heat: Mapping[str, Heat] | None = None,
 ) -> str:
     """Return an ``<svg>`` document (a string, no XML declaration) drawing the file's BPMN diagram.
 
@@ -126,6 +143,7 @@ def render_svg(
     ignored); ``counts`` maps element ids to a number of waiting instances, shown as a badge (zero
     is not shown).  ``process_id`` chooses the diagram plane: the one drawing that process (or
     embedded subprocess), or the collaboration containing it; without it the first plane is drawn.
+    ``heat`` draws a heat map (see the module's notes).
     Never raises for a bad or diagram-less file: a small SVG with a message is returned instead.
     """
     if isinstance(bpmn_xml, str):  # lenient with callers that already decoded the file
@@ -141,7 +159,7 @@ def render_svg(
     if plane is None:
         return _message_svg(NO_PROCESS_DIAGRAM)
     digest = hashlib.sha256(bpmn_xml + b"\0" + (process_id or "").encode("utf-8", "replace")).hexdigest()
-    renderer = _Renderer(elements, states or {}, counts or {}, f"bpmn-{digest[:12]}")
+    renderer = _Renderer(elements, states or {}, counts or {}, f"bpmn-{digest[:12]}", heat or {})
     svg = renderer.render(plane, _diagram_name(plane, elements, process_id))
     if svg is None:
         return _message_svg(NO_DIAGRAM)
@@ -314,6 +332,11 @@ def _clean(text: str) -> str:
     return _NOT_XML_CHAR.sub("", text)
 
 
+def _heat_fill(level: float) -> str:
+    level = max(0.0, min(1.0, level))
+    return HEAT_FILLS[min(len(HEAT_FILLS) - 1, int(level * len(HEAT_FILLS)))]
+
+
 def _num(value: float) -> str:
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -413,9 +436,15 @@ class _Renderer:
     LAYERS = ("pools", "containers", "edges", "nodes", "boundary", "groups", "labels", "overlays")
 
     def __init__(
-        self, elements: Mapping[str, etree._Element], states: Mapping[str, str], counts: Mapping[str, int], prefix: str
+        self,
+        elements: Mapping[str, etree._Element],
+        states: Mapping[str, str],
+        counts: Mapping[str, int],
+        prefix: str,
+        heat: Mapping[str, Heat],
     ) -> None:
         self.elements = elements
+        self.heat = heat
         self.states = states
         self.counts = counts
         self.prefix = prefix
@@ -549,12 +578,29 @@ class _Renderer:
         state, count = self._state(shape.ref), self._count(shape.ref)
         name = _element_name(shape.element, self.elements)
         title = self._title(shape.kind, name, shape.ref, state, count, detail)
+        heat = self.heat.get(shape.ref) if shape.ref else None
+        look = _LOOKS[state]
+        if heat is not None and state is None:
+            title = f"{title} \u2014 {heat.note}"
+            look = _Look(INK, _heat_fill(heat.level), 0.0, "", "")
         group = self._group(layer, "bpmn-shape", shape.ref, shape.kind, state, title)
         self._extend(*shape.bounds)
         if state:
             self.summary[state].append(" ".join(name.split()) or shape.ref)
         self._overlays(shape, state, count, title)
-        return group, _LOOKS[state], name
+        if heat is not None and heat.note:
+            x, y, w, h = shape.bounds
+            inside = shape.kind in ACTIVITIES and h >= 50  # at the bottom of a task's box, else above the shape
+            self._heat_note(shape.ref, x + w / 2, y + h - 10 if inside else y - 6, heat.note, title)
+        return group, look, name
+
+    def _heat_note(self, ref: str, x: float, y: float, note: str, title: str) -> None:
+        """An element's or flow's figure, on a white halo above everything else."""
+        holder = _el(self.layers["overlays"], "g", cls="bpmn-heat-note", data_for=ref)
+        _el(holder, "title", title)
+        self._text(holder, x, y, [note], size=LABEL_FONT_SIZE, halo=True, colour=HEAT_INK)
+        width = len(note) * LABEL_FONT_SIZE * CHAR_WIDTH
+        self._extend(x - width / 2, y - LABEL_FONT_SIZE, width, LABEL_FONT_SIZE * 1.5)
 
     def _overlays(self, shape: _Shape, state: str | None, count: int, title: str) -> None:
         x, y, w, _h = shape.bounds
@@ -597,13 +643,14 @@ class _Renderer:
         anchor: str = "middle",
         transform: str | None = None,
         halo: bool = False,
+        colour: str = INK,
     ) -> None:
         """Lines of text centred vertically on ``center_y``."""
         if not lines:
             return
         step = size * LINE_HEIGHT
         first = center_y - (len(lines) - 1) * step / 2 + size * 0.35
-        text = _el(parent, "text", cls="bpmn-label", x=x, y=first, font_size=size, text_anchor=anchor, fill=INK)
+        text = _el(parent, "text", cls="bpmn-label", x=x, y=first, font_size=size, text_anchor=anchor, fill=colour)
         if transform:
             text.set("transform", transform)
         if halo:  # keeps labels readable where they cross lines
@@ -1014,7 +1061,11 @@ class _Renderer:
         state = self._state(ref)
         look = _LOOKS[state]
         name = _element_name(element, self.elements)
-        group = self._group("edges", "bpmn-edge", ref, kind, state, self._title(kind, name, ref, state, 0))
+        title = self._title(kind, name, ref, state, 0)
+        heat = self.heat.get(ref) if ref and state is None else None
+        if heat is not None:
+            title = f"{title} \u2014 {heat.note}"
+        group = self._group("edges", "bpmn-edge", ref, kind, state, title)
         for px, py in points:
             self._extend(px, py)
         line: dict[str, object] = {
@@ -1022,9 +1073,12 @@ class _Renderer:
             "points": _points(points),
             "fill": "none",
             "stroke": look.stroke,
-            "stroke_width": 1.5 + look.extra_width,
+            "stroke_width": 1.5 + look.extra_width + (5.0 * max(0.0, min(1.0, heat.level)) if heat else 0.0),
             "stroke_linejoin": "round",
         }
+        if heat is not None and heat.note:
+            (ax, ay), (bx, by) = points[len(points) // 2 - 1], points[len(points) // 2]
+            self._heat_note(ref, (ax + bx) / 2, (ay + by) / 2 + 14, heat.note, title)
         dotted = {"stroke_dasharray": "1.5 3.5", "stroke_linecap": "round"}
         if kind == "sequenceFlow" and element is not None:
             line["marker_end"] = self._marker("arrow", state)

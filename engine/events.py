@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import event_specs
+from engine import appends, event_specs
 from engine.db import Database
 from engine.errors import InvalidRequest
 from engine.event_types import (
@@ -60,18 +60,17 @@ def record(
     at: datetime,
 ) -> None:
     """Add one event to the log in the caller's transaction."""
-    session.add(
-        EventRecord(
-            event_id=str(uuid.uuid4()),
-            type=event_type,
-            subject=subject,
-            ordering_key=ordering_key,
-            instance_id=instance_id,
-            time=at,
-            data=data,
-            dispatched=False,
-        )
-    )
+    row = {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "subject": subject,
+        "ordering_key": ordering_key,
+        "instance_id": instance_id,
+        "time": at,
+        "data": data,
+        "dispatched": False,
+    }
+    appends.add(session, EventRecord.__table__, row)
 
 
 def _case(instance: ProcessInstance) -> dict:

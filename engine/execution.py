@@ -7,6 +7,7 @@ always in the same transaction as the instance row.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
@@ -16,17 +17,28 @@ from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, event, select
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import case_reference, events, human_tasks, jobs, messages, read_models, search, state, status, timers
+from engine import (
+    case_reference,
+    events,
+    human_tasks,
+    job_rows,
+    message_rows,
+    read_models,
+    search,
+    state,
+    status,
+    timer_rows,
+)
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
 from engine.incident_text import describe
-from engine.models import HumanTask, Incident, ProcessInstance
+from engine.models import CustomerStatus, HumanTask, Incident, ProcessInstance
 from engine.repository import LoadedDefinition, Repository
 from engine.script_context import StepContext, running_for
 from engine.timer_specs import fire_horizon, fired_timers, set_fire_horizon, start_now, timer_definitions
@@ -127,23 +139,34 @@ class Executor:
         return row, tasks
 
     def mutate(
-        self, instance_id: int, change: Change, principal: str, use_returned_workflow: bool = False
+        self,
+        instance_id: int | None,
+        change: Change,
+        principal: str,
+        use_returned_workflow: bool = False,
+        *,
+        of_task: int | None = None,
     ) -> tuple[T, ProcessInstance, list[HumanTask]]:
         """Apply ``change`` to a fresh copy of the instance, run on, and commit; retried if a concurrent writer won.
 
         ``change`` must check its preconditions against the rows it reads, so that a retry after
         losing a race fails cleanly (e.g. the task is no longer open) instead of applying twice.
         With ``use_returned_workflow`` the change returns the workflow to run on (e.g. rebuilt on
-        a newer version).
+        a newer version). With ``of_task`` (and no ``instance_id``) the instance is the one holding
+        that human task, found in the statement that locks it.
         """
+        lock = _lock_statement(by_task=of_task is not None)
+        key = {"key": of_task if of_task is not None else instance_id}
+        missing = f"no task with id {of_task}" if of_task is not None else f"no instance with id {instance_id}"
         for _ in range(CONFLICT_RETRIES):
             try:
                 with self.db.write() as session:
                     # The row lock (PostgreSQL; SQLite's writers are serialized already) makes every writer of
                     # one instance take its locks in the same order: no deadlocks, and losers see the new version.
-                    row = session.get(ProcessInstance, instance_id, with_for_update=True)
-                    if row is None:
-                        raise NotFound(f"no instance with id {instance_id}")
+                    found = session.execute(lock, key).unique().all()
+                    if not found:
+                        raise NotFound(missing)
+                    row = found[0][0]
                     definition = self.repository.load(row.definition_id)
                     workflow = state.load(row.state, definition.spec, definition.subprocess_specs, self.script_engine)
                     with running_for(StepContext(principal, row.started_by, row.id, row.process_key)):
@@ -155,7 +178,7 @@ class Executor:
                     return result, row, tasks
             except StaleDataError:
                 continue
-        raise ConcurrentModification(f"instance {instance_id} kept changing concurrently; try again")
+        raise ConcurrentModification(f"instance {instance_id or row.id} kept changing concurrently; try again")
 
     def advance(
         self,
@@ -178,58 +201,65 @@ class Executor:
                 _run_engine_steps(workflow)
                 # a catch that became active may take a buffered message at once; then run on
                 for _ in range(MAX_ENGINE_ROUNDS):
-                    if not messages.take_buffered(session, row, workflow, self.history, self.clock.now()):
+                    if not message_rows.take_buffered(session, row, workflow, self.history, self.clock.now()):
                         break
                     _run_engine_steps(workflow)
             except Exception as exc:  # any failure in model code becomes an incident, never a lost instance
                 error = exc
         now = self.clock.now()
         stored = True
+        last_digest = row.read_model_digest
         try:
             row.state = state.dump(workflow)
         except Exception as exc:  # unserializable data must not lose the instance
             exc.add_note("the instance data could not be stored as JSON; the state before this step is kept")
             error, stored = exc, False
         row.updated_at = now
+        ready_tasks = human_tasks.ready_human_tasks(workflow) if stored else []  # for the digest and the task sync
+        if stored:  # set with the state, before anything flushes: one UPDATE of the instance row per step
+            row.read_model_digest = _digest(row, workflow, ready_tasks, definition.read_models)
         if stored:
             events.published(session, row, workflow, now)  # what the model's own elements published in this step
         if error is not None:
             self._open_incident(session, row, workflow, error, principal)
-        elif row.status not in ("cancelled", "failed") and workflow.is_completed():
+        elif row.status not in ("cancelled", "failed", "completed") and workflow.is_completed():
             row.status = "completed"
             row.ended_at = now
             self.history.record(session, row.id, "instance_completed", principal)
         elif row.status == "failed" and not self._has_open_incident(session, row.id):
             row.status = "active"
         if stored:
+            stored_guids = None
             if new_instance:
                 none_stored = read_models.ALL
             elif moved:
                 none_stored = frozenset()
             else:
-                none_stored = read_models.ALL - definition.read_models
+                none_stored = (read_models.ALL - definition.read_models) | read_models.not_stored(last_digest)
+                stored_guids = read_models.open_task_guids(last_digest)
             tasks = human_tasks.sync(
                 session,
                 row,
-                workflow,
+                ready_tasks,
                 definition,
                 principal,
                 self.history,
                 self.clock,
                 none_stored=read_models.HUMAN_TASKS in none_stored,
+                stored_guids=stored_guids,
             )
-            new_timers = timers.sync(
+            new_timers = timer_rows.sync(
                 session, row, workflow, self.history, self.clock, none_stored=read_models.TIMERS in none_stored
             )
             if new_timers and self.timer_listeners:
                 self._announce_after_commit(session, new_timers)
-            new_jobs = jobs.sync(
+            new_jobs = job_rows.sync(
                 session, row, workflow, self.clock, self.repository.operations, read_models.JOBS in none_stored
             )
             if new_jobs and self.job_listeners:
                 event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
-            messages.sync(session, row, workflow, self.clock, none_stored=read_models.SUBSCRIPTIONS in none_stored)
-            thrown = messages.thrown_messages(session, row, workflow, self.message_ttl, now)
+            message_rows.sync(session, row, workflow, self.clock, none_stored=read_models.SUBSCRIPTIONS in none_stored)
+            thrown = message_rows.thrown_messages(session, row, workflow, self.message_ttl, now)
             if thrown and self.message_listeners:
                 event.listen(
                     session,
@@ -237,7 +267,6 @@ class Executor:
                     lambda _: [deliver(thrown) for deliver in self.message_listeners],
                     once=True,
                 )
-            session.flush()
             status.sync(session, row, workflow, definition, tasks, now, new_instance)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
@@ -286,6 +315,40 @@ class Executor:
         return session.scalar(query) is not None
 
 
+@functools.cache
+def _lock_statement(by_task: bool) -> Select:
+    """The statement that locks an instance (by its id, or by a human task's id: parameter ``key``), built once.
+
+    It also reads the instance's customer-status row, which every step updates, and the human task it was
+    found by. Mind PostgreSQL's READ COMMITTED here: a statement that waited for the lock returns the
+    newest version of the instance row, but the joined rows as they were when the statement began. So
+    nothing joined may decide anything that another step can change meanwhile: a completion decides by
+    the task's state in the workflow (read from the locked row), not by the task row's status, and the
+    customer-status row is recomputed from the workflow (status.sync does not trust its stage). Rows
+    that steps change and that decide (a timer firing's pending timers) are read after the lock.
+    """
+    lock = select(ProcessInstance, CustomerStatus).outerjoin(
+        CustomerStatus, CustomerStatus.instance_id == ProcessInstance.id
+    )
+    if by_task:  # the task and its candidates (names that never change) too: the change checks them
+        lock = lock.add_columns(HumanTask).join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+        lock = lock.where(HumanTask.id == bindparam("key")).options(joinedload(HumanTask.candidates))
+    else:
+        lock = lock.where(ProcessInstance.id == bindparam("key"))
+    return lock.with_for_update(of=ProcessInstance).execution_options(populate_existing=True)
+
+
+def _digest(row: ProcessInstance, workflow: BpmnWorkflow, ready_tasks: list, possible: frozenset[str]) -> dict:
+    """What the read-model syncs of this step will leave stored (:mod:`engine.read_models`), from the workflow;
+    timers and catches are looked for only when the definition can have them (``possible``)."""
+    ended = row.status == "cancelled" or workflow.is_completed()
+    return read_models.digest_of(
+        [str(task.id) for task in ready_tasks],
+        read_models.TIMERS in possible and bool(timer_rows.waiting_timers(workflow)),
+        not ended and read_models.SUBSCRIPTIONS in possible and bool(message_rows.waiting_catches(workflow)),
+    )
+
+
 def _reference_taken(session: Session, reference: str) -> bool:
     """Whether an instance has this reference (the unique column stays the backstop for concurrent starts)."""
     return session.scalar(select(ProcessInstance.id).where(ProcessInstance.reference == reference)) is not None
@@ -297,7 +360,7 @@ def _run_engine_steps(workflow: BpmnWorkflow) -> None:
     if horizon is not None:
         seen = None
         for _ in range(MAX_ENGINE_ROUNDS):
-            due = [w for w in timers.waiting_timers(workflow) if w.due_at <= horizon]
+            due = [w for w in timer_rows.waiting_timers(workflow) if w.due_at <= horizon]
             state_now = {(w.task_guid, w.due_at) for w in due}
             if not due or state_now == seen:
                 break

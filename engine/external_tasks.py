@@ -40,7 +40,8 @@ from engine.db import Database
 from engine.errors import CareError, InvalidRequest, NotFound
 from engine.execution import Executor
 from engine.history import History
-from engine.jobs import EXTERNAL, Jobs, task_of
+from engine.job_rows import EXTERNAL
+from engine.jobs import Jobs, task_of
 from engine.models import ProcessInstance, ServiceJob
 from engine.repository import Repository
 from engine.service_specs import CALL_KEY

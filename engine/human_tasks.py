@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import timers
+from engine import timer_rows
 from engine.clock import Clock
 from engine.expressions import Expression
 from engine.history import History
@@ -32,16 +32,26 @@ def ready_human_tasks(workflow: BpmnWorkflow) -> list:
 def sync(
     session: Session,
     instance: ProcessInstance,
-    workflow: BpmnWorkflow,
+    ready_tasks: list,
     definition: LoadedDefinition,
     principal: str,
     history: History,
     clock: Clock,
     none_stored: bool = False,
+    stored_guids: list[str] | None = None,
 ) -> list[HumanTask]:
-    """Make the open rows of one instance match its ready tasks; returns the open rows."""
-    ready = {str(task.id): task for task in ready_human_tasks(workflow)}
-    open_rows = [] if none_stored else open_tasks(session, instance.id)
+    """Make the open rows of one instance match its ready tasks (:func:`ready_human_tasks`); returns the open rows.
+
+    ``stored_guids`` (from the instance's digest, :mod:`engine.read_models`) names the tasks that may
+    have open rows; without it every open row of the instance is read.
+    """
+    ready = {str(task.id): task for task in ready_tasks}
+    if none_stored:
+        open_rows = []
+    elif stored_guids is not None:
+        open_rows = _open_rows_of(session, instance.id, stored_guids)
+    else:
+        open_rows = open_tasks(session, instance.id)
     known = {row.task_guid for row in open_rows}
     for row in open_rows:
         if row.task_guid not in ready:
@@ -91,7 +101,7 @@ def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, cloc
         form_key=info.form_key if info else None,
         status="open",
         created_at=clock.now(),
-        due_at=timers.human_task_due_at(task, info, clock.now()),
+        due_at=timer_rows.human_task_due_at(task, info, clock.now()),
     )
     row.candidates = (
         [HumanTaskCandidate(kind="group", name=g) for g in dict.fromkeys(groups)]
@@ -126,6 +136,24 @@ def _resolve(task, values: tuple[str | Expression, ...], candidates: bool) -> li
             items = [result]
         names.extend(str(item).strip() for item in items if item is not None and str(item).strip())
     return names
+
+
+def _open_rows_of(session: Session, instance_id: int, guids: list[str]) -> list[HumanTask]:
+    """The open rows of these tasks: those the step has in its session already (the task it completes) are
+    not read again; the others in one query."""
+    in_session: dict[str, HumanTask] = {}
+    for row in session.identity_map.values():
+        ours = isinstance(row, HumanTask) and row.instance_id == instance_id and row.task_guid in guids
+        if ours and (row.task_guid not in in_session or row.status == "open"):
+            in_session[row.task_guid] = row
+    rows = list(in_session.values())
+    missing = [guid for guid in guids if guid not in in_session]
+    if missing:
+        query = select(HumanTask).where(
+            HumanTask.instance_id == instance_id, HumanTask.status == "open", HumanTask.task_guid.in_(missing)
+        )
+        rows.extend(session.scalars(query))
+    return sorted((row for row in rows if row.status == "open"), key=lambda row: row.id)
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:

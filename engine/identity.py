@@ -6,6 +6,7 @@ locked for ``LOCKOUT``; the error does not say whether the name or the password 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,16 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,99}$")
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("carecenter-timing-equalizer")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check wrong user names against, so they take as long as wrong passwords.
+
+    Made at the first such login rather than at import: hashing takes 0.1 s of CPU, and every
+    process (``carecenter serve`` starting after a crash, too) would pay it before answering.
+    """
+    return _hasher.hash("carecenter-timing-equalizer")
 
 
 class LoginFailed(CareError):
@@ -267,7 +277,7 @@ class Identity:
         with self.db.write() as session:  # the failure count must be stored, so no exception inside
             user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
             if user is None or user.password_hash is None:
-                _verify(_DUMMY_HASH, password)  # spend the same time as a real check
+                _verify(_dummy_hash(), password)  # spend the same time as a real check
                 accepted = None
             elif user.locked_until is not None and user.locked_until > now:
                 accepted = None

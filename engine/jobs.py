@@ -1,7 +1,7 @@
 """Service-task jobs: the row behind every waiting service task, and the worker side that runs them.
 
 When an instance reaches a service task, the task waits (``STARTED``, see
-:mod:`engine.service_specs`) and :func:`sync` writes a ``service_jobs`` row in the same
+:mod:`engine.service_specs`) and :func:`engine.job_rows.sync` writes a ``service_jobs`` row in the same
 transaction as the instance: the operation, its evaluated arguments and a stable idempotency
 key.  The request that led there returns at once.
 
@@ -16,9 +16,12 @@ A worker then runs the job in three steps, none of them inside another's transac
    :meth:`engine.incidents.Incidents.retry` can clear; a :class:`BpmnError` is thrown into the
    process for an error boundary event.
 
-A worker that dies during step 2 leaves its lease to expire; the next worker calls the
-operation again with the same idempotency key, which the operations pass on so that nothing
-happens twice.
+While a batch of claims is in hand (called one after another), a thread of the worker extends
+their leases every third of the lease (:class:`LeaseKeeper`), so a call that takes longer than the
+lease, or a claim waiting behind such calls, is not taken over by another worker while this one
+lives.  A worker that dies during step 2 stops extending; its leases expire and the next worker
+calls the operation again with the same idempotency key, which the operations pass on so that
+nothing happens twice.
 
 Camunda external tasks whose topic names no operation get rows of kind ``external``: this worker
 never claims them; outside workers fetch and lock them (:mod:`engine.external_tasks`), which
@@ -27,8 +30,8 @@ reuses the outcomes here (:meth:`Jobs.throw`, :meth:`Jobs.fail`).
 
 from __future__ import annotations
 
-import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -37,7 +40,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -45,9 +48,10 @@ from engine.config import Settings, env_values
 from engine.db import Database
 from engine.errors import ConcurrentModification, NotFound
 from engine.history import History
+from engine.job_rows import EXTERNAL, OPERATION, json_safe, notify
 from engine.models import Incident, ProcessInstance, ServiceJob
 from engine.pagination import Page, page_of
-from engine.service_specs import CALL_KEY, CareServiceTask, runs_outside
+from engine.service_specs import CALL_KEY
 from process_library.registry import BpmnError, OperationContext, Registry, TransientError
 
 if TYPE_CHECKING:
@@ -56,9 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB_PRINCIPAL = "worker"
-NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: jobs made due are announced here at commit
 JOB_STATUSES = ("pending", "completed", "failed", "cancelled")
-OPERATION, EXTERNAL = "operation", "external"  # who runs a job: carecenter's worker, or an outside one
 MAX_ERROR = 2000
 
 
@@ -66,8 +68,9 @@ MAX_ERROR = 2000
 class JobConfig:
     """How jobs are claimed; ``carecenter worker`` flags and ``CARECENTER_JOB_*`` set these.
 
-    The lease is how long a claimed call may run before another worker may take the job over
-    (calling again with the same idempotency key): longer than the slowest operation's timeout.
+    The lease is how long a claim lasts unless renewed: the worker renews it every third of it while
+    the call runs (:class:`LeaseKeeper`), so it is how long after a worker died another takes its jobs
+    over (calling again with the same idempotency key).
     """
 
     lease_seconds: float = 120.0
@@ -104,87 +107,6 @@ class Outcome:
     error: Exception | None = None
 
 
-# -- the read model, written after every step ---------------------------------------------------
-
-
-def waiting_service_tasks(workflow) -> list:
-    return [t for t in workflow.get_tasks(state=TaskState.STARTED) if isinstance(t.task_spec, CareServiceTask)]
-
-
-def sync(
-    session: Session,
-    instance: ProcessInstance,
-    workflow,
-    clock: Clock,
-    operations: Registry | None,
-    none_stored: bool = False,
-) -> int:
-    """Make the job rows of one instance match its waiting service tasks; returns how many rows are new.
-
-    A new row is for carecenter's worker, or, for a Camunda external task whose topic is not one of
-    ``operations``, for outside workers (kind ``external``).
-    """
-    now = clock.now()
-    waiting = {str(task.id): task for task in waiting_service_tasks(workflow)}
-    rows = (
-        []
-        if none_stored
-        else session.scalars(
-            select(ServiceJob).where(
-                ServiceJob.instance_id == instance.id, ServiceJob.status.in_(("pending", "failed"))
-            )
-        )
-    )
-    open_rows = {row.task_guid: row for row in rows}
-    for guid, row in open_rows.items():
-        if guid not in waiting:  # the task went away: cancelled, or interrupted by a boundary event
-            row.status, row.finished_at, row.claimed_by, row.claimed_until = "cancelled", now, None, None
-    new = [task for guid, task in waiting.items() if guid not in open_rows]
-    for task in new:
-        spec = task.task_spec
-        calls = session.scalar(
-            select(func.count())
-            .select_from(ServiceJob)
-            .where(ServiceJob.instance_id == instance.id, ServiceJob.element_id == spec.bpmn_id)
-        )
-        session.add(
-            ServiceJob(
-                instance_id=instance.id,
-                process_key=instance.process_key,
-                element_id=spec.bpmn_id,
-                element_name=spec.bpmn_name or spec.bpmn_id,
-                task_guid=str(task.id),
-                operation=spec.operation_name,
-                arguments=_json_safe(task.internal_data.get(CALL_KEY, {})),
-                result_variable=spec.result_variable,
-                # stable for every try of this call; the n-th call of the element (a loop, a multi-instance) differs
-                idempotency_key=f"cc-{instance.id}-{spec.bpmn_id}-{calls + 1}",
-                kind=EXTERNAL if runs_outside(spec, operations) else OPERATION,
-                priority=spec.priority,
-                status="pending",
-                attempts=0,
-                max_attempts=spec.max_attempts,
-                backoff_seconds=spec.backoff_seconds,
-                due_at=now,
-                created_at=now,
-            )
-        )
-        session.flush()
-    if new:
-        notify(session)
-    return len(new)
-
-
-def notify(session: Session) -> None:
-    """On PostgreSQL, wake listening workers of every process (at commit) for a job due now."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-
-
-def _json_safe(value: dict) -> dict:
-    return json.loads(json.dumps(value, default=str))
-
-
 def rearm(session: Session, job: ServiceJob, workflow, data: dict | None, now: datetime) -> None:
     """Make a failed job due again (an incident retry), re-evaluating its arguments after a data fix.
 
@@ -194,7 +116,7 @@ def rearm(session: Session, job: ServiceJob, workflow, data: dict | None, now: d
     if task is not None and data:
         task.data.update(data)
         task.task_spec._execute(task)
-        job.arguments = _json_safe(task.internal_data.get(CALL_KEY, {}))
+        job.arguments = json_safe(task.internal_data.get(CALL_KEY, {}))
     job.status, job.attempts, job.due_at = "pending", 0, now
     job.claimed_by = job.claimed_until = job.last_error = None
     job.finished_at = None
@@ -299,7 +221,7 @@ class Jobs:
             result = operation.call(context, claim.arguments)
             if result is not None and not isinstance(result, dict):
                 raise TypeError(f"operation '{claim.operation}' returned {type(result).__name__}, not a dict")
-            return Outcome("completed", result=_json_safe(result or {}))
+            return Outcome("completed", result=json_safe(result or {}))
         except BpmnError as error:
             return Outcome("bpmn_error", error=error)
         except (TransientError, OSError) as error:
@@ -316,7 +238,9 @@ class Jobs:
             job = session.get(ServiceJob, claim.id, populate_existing=True)
             if job is None or job.status != "pending" or job.claimed_by != worker_id:
                 statuses.append(job.status if job is not None else "cancelled")
-                return  # another worker took the job over after our lease ran out, or it was cancelled
+                # another worker took the job over after our lease ran out, or it was cancelled: change nothing
+                # (committed as a step, an instance that completed meanwhile would record its completion again)
+                raise _Unchanged
             task = task_of(workflow, job.task_guid)
             if task is None or task.state != TaskState.STARTED:
                 job.status, job.finished_at = "cancelled", self.clock.now()
@@ -332,6 +256,8 @@ class Jobs:
 
         try:
             self.executor.mutate(claim.instance_id, change, JOB_PRINCIPAL)
+        except _Unchanged:
+            return statuses[-1]
         except NotFound:
             return "cancelled"
         except ConcurrentModification:
@@ -453,6 +379,8 @@ class Jobs:
     def run_due(self, worker_id: str, max_rounds: int = 100) -> int:
         """Claim, call and finish everything due now (and what that made due); returns how many calls were made.
 
+        The leases of the claims in hand are extended until each is finished; a claim whose lease was
+        lost all the same (the database was away longer than the lease) is left to the worker that took it.
         This is what the worker runs; tests call it after moving a virtual clock.
         """
         calls = 0
@@ -460,10 +388,29 @@ class Jobs:
             claims = self.claim(worker_id)
             if not claims:
                 break
-            for claim in claims:
-                self.finish(claim, worker_id, self.call(claim))
-                calls += 1
+            with LeaseKeeper(self, worker_id, [claim.id for claim in claims]) as keeper:
+                for claim in claims:
+                    if keeper.lost(claim.id):
+                        continue
+                    self.finish(claim, worker_id, self.call(claim))
+                    keeper.done(claim.id)
+                    calls += 1
         return calls
+
+    def extend_leases(self, worker_id: str, job_ids: list[int]) -> set[int]:
+        """Renew the leases of these claims of ``worker_id`` from now; returns the ids still held (others were lost)."""
+        if not job_ids:
+            return set()
+        until = self.clock.now() + timedelta(seconds=self.config.lease_seconds)
+        with self.db.write() as session:
+            held = session.scalars(
+                update(ServiceJob)
+                .where(ServiceJob.id.in_(job_ids), ServiceJob.claimed_by == worker_id, ServiceJob.status == "pending")
+                .values(claimed_until=until)
+                .returning(ServiceJob.id)
+                .execution_options(synchronize_session=False)
+            )
+            return set(held)
 
     def list(self, filters: JobFilter, limit: int, after: int | None) -> Page[dict]:
         query = select(ServiceJob).order_by(ServiceJob.id.desc()).limit(limit + 1)
@@ -480,6 +427,62 @@ class Jobs:
         with self.db.read() as session:
             page = page_of(list(session.scalars(query)), limit)
             return Page([job_view(job) for job in page.items], page.next_after)
+
+
+class _Unchanged(Exception):
+    """The outcome of a call no longer applies (the claim was lost): the step's transaction is rolled back."""
+
+
+class LeaseKeeper:
+    """A thread that extends the leases of one batch of claims every third of the lease, until each is done.
+
+    Without it, a call longer than the lease, or the claims of a batch waiting behind slow calls, would
+    be taken over by another worker and called a second time while this worker still works on them.
+    """
+
+    def __init__(self, jobs: Jobs, worker_id: str, job_ids: list[int]) -> None:
+        self.jobs = jobs
+        self.worker_id = worker_id
+        self._held = set(job_ids)
+        self._lost: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="carecenter-job-leases", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def done(self, job_id: int) -> None:
+        """The claim is finished: its lease needs no more extending."""
+        with self._lock:
+            self._held.discard(job_id)
+
+    def lost(self, job_id: int) -> bool:
+        """Whether an extension found the claim gone (taken over, cancelled): then it must not be called."""
+        with self._lock:
+            return job_id in self._lost
+
+    def _run(self) -> None:
+        interval = self.jobs.config.lease_seconds / 3
+        while not self._stop.wait(interval):
+            with self._lock:
+                held = sorted(self._held)
+            if not held:
+                return
+            try:
+                kept = self.jobs.extend_leases(self.worker_id, held)
+            except Exception:  # the database is away: try again at the next interval, the lease may still hold
+                log.warning("could not extend the leases of jobs %s", held, exc_info=True)
+                continue
+            with self._lock:
+                gone = set(held) - kept
+                self._lost |= gone
+                self._held -= gone
 
 
 def job_view(job: ServiceJob) -> dict:

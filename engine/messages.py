@@ -2,7 +2,7 @@
 
 A waiting message or signal catch (receive task, intermediate catch event, boundary event, a
 branch of an event-based gateway, an event-subprocess start) is mirrored as a
-``message_subscriptions`` row in the same transaction as its instance (:func:`sync`), so that
+``message_subscriptions`` row in the same transaction as its instance (:mod:`engine.message_rows`), so that
 correlating a message reads indexed rows and never deserializes unrelated instances.
 
 Publishing (:meth:`Messages.publish`) first stores the message (``messages``; a repeated
@@ -11,7 +11,7 @@ through :meth:`engine.execution.Executor.mutate`, where the message row is re-re
 a race with a task completion is retried, and a message is never applied twice.  A message that
 matches no waiting catch starts the process whose message start event it names, or stays
 buffered until its ttl ends; an instance that starts waiting for it later takes it in the
-transaction that creates the catch (:func:`take_buffered`).  Messages thrown by an instance
+transaction that creates the catch (:func:`engine.message_rows.take_buffered`).  Messages thrown by an instance
 (message end events, intermediate throw events, send tasks) are stored in the thrower's
 transaction and delivered after its commit the same way.
 
@@ -21,6 +21,7 @@ with a matching signal start event; they are not buffered.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import MAXYEAR, UTC, datetime, timedelta
@@ -28,10 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +39,7 @@ from engine.db import Database
 from engine.errors import CareError, Conflict, InvalidRequest, NotFound, Unprocessable
 from engine.history import History
 from engine.incident_text import describe
+from engine.message_rows import catch, correlation_of, delivered, matches, waiting_catches
 from engine.models import Message, MessageSubscription, ProcessInstance
 from engine.timer_specs import duration_from, is_duration
 
@@ -55,171 +55,11 @@ LAST_MOMENT = datetime.max.replace(tzinfo=UTC)  # a message must expire before t
 OPEN_STATUSES = ("active", "failed")
 
 
-# -- the read model, written after every step ---------------------------------------------------
+class _Unchanged(Exception):
+    """A delivery found nothing to do: its transaction is rolled back rather than committed as a step.
 
-
-def waiting_catches(workflow) -> list[tuple[Any, str, str, Any]]:
-    """(task, kind, name, event definition) of every waiting message or signal catch.
-
-    An event-based gateway waits for all its branches at once: one entry per message or signal
-    branch, all on the gateway's task.  Start events of the instance itself are not catches.
+    (A step of an instance that completed meanwhile would record its completion once more.)
     """
-    found = []
-    for task in list(workflow.event_manager.tasks.values()):
-        spec = task.task_spec
-        if isinstance(spec, StartEvent) and task.workflow is workflow:
-            continue  # how this instance could have started; not something it waits for
-        definition = getattr(spec, "event_definition", None)
-        branches = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
-        for branch in branches:
-            if not getattr(branch, "name", None):
-                continue  # a catch without a message or signal name cannot be addressed from outside
-            if isinstance(branch, MessageEventDefinition):
-                found.append((task, "message", branch.name, branch))
-            elif isinstance(branch, SignalEventDefinition):
-                found.append((task, "signal", branch.name, branch))
-    return found
-
-
-def correlation_of(task, definition) -> dict[str, str]:
-    """The values a catch correlates on, from the task data.
-
-    Spiff process correlations (``processVariableCorrelation``: property id -> expression), and
-    the process variables a ``correlation_key`` extension property names (comma-separated; in
-    ``camunda:properties`` or ``spiffworkflow:properties``), for files without correlations.
-    """
-    values: dict[str, str] = {}
-    named = (getattr(task.task_spec, "extensions", None) or {}).get("correlation_key") or ""
-    for variable in (name.strip() for name in named.split(",") if name.strip()):
-        if task.data.get(variable) is not None:
-            values[variable] = str(task.data[variable])
-    for prop in getattr(definition, "process_correlations", None) or []:
-        try:
-            values[prop.name] = str(task.workflow.script_engine.evaluate(task, prop.retrieval_expression))
-        except Exception as error:  # an unset variable: the catch matches messages without this key only
-            log.debug("correlation %s of %s not evaluable: %s", prop.name, task.task_spec.name, error)
-    return values
-
-
-def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, none_stored: bool = False) -> None:
-    """Make the subscription rows of one instance match its waiting catches."""
-    stored = (
-        []
-        if none_stored
-        else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
-    )
-    rows = {(row.task_guid, row.kind, row.name): row for row in stored}
-    waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
-    for key, row in rows.items():
-        if key not in waiting:
-            session.delete(row)
-    for key, (task, definition) in waiting.items():
-        correlation = correlation_of(task, definition)
-        row = rows.get(key)
-        if row is None:
-            session.add(
-                MessageSubscription(
-                    instance_id=instance.id,
-                    task_guid=key[0],
-                    element_id=task.task_spec.bpmn_id or task.task_spec.name,
-                    kind=key[1],
-                    name=key[2],
-                    correlation=correlation,
-                    created_at=clock.now(),
-                )
-            )
-        elif row.correlation != correlation:
-            row.correlation = correlation
-
-
-def _keyed(catches: list) -> dict:
-    return {(str(task.id), kind, name): (task, definition) for task, kind, name, definition in catches}
-
-
-def matches(message: Message, correlation: dict, business_key: str | None) -> bool:
-    """Every correlation value the message names equals the catch's; its business key, when given, too."""
-    if message.business_key is not None and message.business_key != business_key:
-        return False
-    return all(str(value) == correlation.get(key) for key, value in (message.correlation or {}).items())
-
-
-def catch(task, definition, payload: Any) -> None:
-    """Deliver a payload to one waiting catch task (it lands under the message's variable)."""
-    event = BpmnEvent(definition, payload=payload)
-    task.task_spec.catch(task, event)
-    task.task_spec._update(task)
-
-
-def take_buffered(session: Session, instance: ProcessInstance, workflow, history: History, now: datetime) -> int:
-    """Deliver buffered messages to the catches this instance waits on now; returns how many it took."""
-    taken = 0
-    for task, kind, name, definition in waiting_catches(workflow):
-        if kind != "message":
-            continue
-        query = (
-            select(Message)
-            .where(
-                Message.status == "pending",
-                Message.name == name,
-                Message.expires_at > now,
-                or_(Message.target_instance_id.is_(None), Message.target_instance_id == instance.id),
-            )
-            .order_by(Message.id)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        correlation = correlation_of(task, definition)
-        message = next((m for m in session.scalars(query) if matches(m, correlation, instance.business_key)), None)
-        if message is None:
-            continue
-        catch(task, definition, message.payload)
-        _delivered(message, {"status": "delivered", "instances": [instance.id], "buffered": True}, now)
-        history.record(
-            session,
-            instance.id,
-            "message_received",
-            message.published_by,
-            element_id=task.task_spec.name,
-            message=name,
-            message_row=message.id,
-        )
-        taken += 1
-    return taken
-
-
-def thrown_messages(session: Session, instance: ProcessInstance, workflow, ttl: timedelta, now: datetime) -> list:
-    """Store the messages and signals the instance threw that no catch of its own took (delivered after commit)."""
-    stored: list[Message] = []
-    signals: list[tuple[str, Any]] = []
-    for event in workflow.get_events():
-        definition = event.event_definition
-        if isinstance(definition, MessageEventDefinition):
-            flat = {
-                prop: str(value) for values in (event.correlations or {}).values() for prop, value in values.items()
-            }
-            row = Message(
-                name=definition.name,
-                correlation=flat,
-                payload=_object(event.payload),
-                status="pending",
-                published_by=f"instance:{instance.id}",
-                created_at=now,
-                expires_at=now + ttl,
-            )
-            session.add(row)
-            stored.append(row)
-        elif isinstance(definition, SignalEventDefinition):
-            signals.append((definition.name, event.payload))
-    session.flush()
-    return [("message", row.id) for row in stored] + [("signal", signal) for signal in signals]
-
-
-def _object(payload: Any) -> dict:
-    return payload if isinstance(payload, dict) else {"value": payload}
-
-
-def _delivered(message: Message, result: dict, now: datetime) -> None:
-    message.status, message.result, message.delivered_at = "delivered", result, now
 
 
 # -- the service --------------------------------------------------------------------------------
@@ -353,7 +193,9 @@ class Messages:
         if started is not None:
             return started
         with self.db.write() as session:
-            message = session.get(Message, message_row, with_for_update=not keep)
+            # Locked (PostgreSQL): a catch that appears meanwhile takes the buffered message in another transaction;
+            # reading the row unlocked, this one would write "buffered" over the result of that delivery.
+            message = session.get(Message, message_row, with_for_update=True)
             if message.status == "delivered":
                 return self._repeat(message)  # a catch that appeared meanwhile took it
             if not keep:
@@ -388,7 +230,7 @@ class Messages:
             message = session.get(Message, message_row, with_for_update=True, populate_existing=True)
             if message.status != "pending":
                 outcome.append(self._repeat(message))
-                return
+                raise _Unchanged  # taken meanwhile: running the instance on could complete it a second time
             same_name = [
                 (t, d) for t, kind, n, d in waiting_catches(workflow) if kind == "message" and n == message.name
             ]
@@ -398,11 +240,11 @@ class Messages:
             )
             if found is None:  # the catch went away meanwhile (a task completion won the race): try the next one
                 outcome.append(None)
-                return
+                raise _Unchanged
             task, branch = found
             catch(task, branch, message.payload)
             result = {"status": "delivered", "instances": [row.id]}
-            _delivered(message, result, self.clock.now())
+            delivered(message, result, self.clock.now())
             self.history.record(
                 session,
                 row.id,
@@ -414,10 +256,8 @@ class Messages:
             )
             outcome.append(Published(message.id, "delivered", [row.id]))
 
-        try:
+        with contextlib.suppress(NotFound, _Unchanged):
             self.executor.mutate(instance_id, change, "messages")
-        except NotFound:
-            return None
         return outcome[-1] if outcome else None
 
     def _start(self, message_row: int, hooks: PublishHooks | None) -> Published | None:
@@ -467,7 +307,7 @@ class Messages:
                     "tracking_code": row.tracking_code,
                     "reference": row.reference,
                 }
-                _delivered(message, result, self.clock.now())
+                delivered(message, result, self.clock.now())
                 return Published(message.id, "started", [row.id], row.id, row.tracking_code, row.reference)
         raise Unprocessable(refused)  # after the refusal is stored: the message is kept, and never tried again
 

@@ -121,6 +121,8 @@ class ProcessInstance(Base):
         Index("ix_process_instances_started", "started_at", "id"),
         Index("ix_process_instances_updated", "updated_at", "id"),
         Index("ix_process_instances_key_version", "process_key", "definition_version", "id"),
+        # the data lifecycle (engine/lifecycle.py): ended instances past the retention, oldest first
+        Index("ix_process_instances_ended", "ended_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,6 +143,8 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # What the read models held after the last step (engine/read_models.py): lets the next step skip reads.
+    read_model_digest: Mapped[dict[str, Any] | None]
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -848,3 +852,217 @@ class CallEvent(Base):
     kind: Mapped[str] = mapped_column(String(20))  # newCall, answer, hangup, choice
     fields: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class Chat(Base):
+    """One chat of a customer with the care center, from the queue to its transcript (:mod:`engine.chat`).
+
+    The customer's only credential is the chat's token, kept as its SHA-256 digest (``token_hash``).
+    ``team`` is the group its topic goes to: that team's staff see it waiting. ``instance_id`` is the
+    case of the tracking page it was started from; ``filed_instance_id`` and ``filed_reference`` the
+    case its transcript continued or started once closed (``filed_at``).
+    """
+
+    __tablename__ = "chats"
+    __table_args__ = (
+        Index("ix_chats_queue", "status", "team", "id"),
+        Index("ix_chats_agent", "agent", "status"),
+        Index("ix_chats_unfiled", "status", "filed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    team: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10))  # waiting, active, missed, closed
+    language: Mapped[str] = mapped_column(String(10))
+    customer_id: Mapped[str] = mapped_column(String(200))  # the store's id, or web:<e-mail> (an unverified contact)
+    signed_in: Mapped[bool] = mapped_column(Boolean, default=False)  # started in a portal session
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(300))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    agent: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(20))
+    filed_at: Mapped[datetime | None]
+    filed_instance_id: Mapped[int | None] = mapped_column(Integer)
+    filed_reference: Mapped[str | None] = mapped_column(String(20))
+
+
+class ChatMessage(Base):
+    """One line of a chat: what the customer or the agent wrote, or what happened (``author`` system).
+
+    Every change of a chat is one row, so the pages follow a chat (and the queue follows all of
+    them) by id, and a browser that reconnects asks for the rows after the last id it has.
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_chat", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    author: Mapped[str] = mapped_column(String(10))  # customer, agent, system
+    kind: Mapped[str] = mapped_column(String(20))  # text; for system rows: started, accepted, missed, closed, filed
+    sender: Mapped[str | None] = mapped_column(String(100))  # the agent's username, on agent and accept rows
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class DataRemoval(Base):
+    """One removal of data (:mod:`engine.lifecycle`, :mod:`engine.customer_data`): who, when and what, never the data.
+
+    ``kind`` ``purge``: ended instances past the retention (``cutoff``) went, with what was theirs;
+    ``erasure``: a customer's personal data was erased on request (``customer_id``, their key, stays so
+    that the erasure can be shown; ``note`` is the operator's reference, e.g. a ticket number).
+    ``counts`` says how many records of each kind went or were blanked.
+    """
+
+    __tablename__ = "data_removals"
+    __table_args__ = (Index("ix_data_removals_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # purge, erasure
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    principal: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+    cutoff: Mapped[datetime | None]  # purge: instances that ended before this went
+    counts: Mapped[dict[str, Any]]
+    note: Mapped[str | None] = mapped_column(String(300))
+
+
+class AnalyticsInstance(Base):
+    """One instance as the reports count it (see :mod:`engine.analytics_facts`): a narrow copy the worker keeps.
+
+    Written by the worker's analytics run from the instance row, its history and contacts, never by a
+    request; ``started_day``/``ended_day`` are UTC dates (``YYYY-MM-DD``) so that day series group on
+    an index on every database. No foreign key: reports keep what was counted if an instance is purged.
+    """
+
+    __tablename__ = "analytics_instances"
+    __table_args__ = (
+        # the reports read these indexes alone on PostgreSQL (the columns they need are included)
+        Index(
+            "ix_analytics_instances_key_started",
+            "process_key",
+            "started_at",
+            postgresql_include=["version", "status", "lead_seconds"],
+        ),
+        Index(
+            "ix_analytics_instances_started",
+            "started_at",
+            postgresql_include=[
+                "started_day",
+                "channel",
+                "process_key",
+                "status",
+                "first_answer_seconds",
+                "escalated",
+                "reopened",
+            ],
+        ),
+        Index("ix_analytics_instances_ended", "ended_at", postgresql_include=["ended_day"]),
+        Index("ix_analytics_instances_customer", "customer_id"),
+    )
+
+    instance_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    process_key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    customer_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    started_day: Mapped[str] = mapped_column(String(10))
+    ended_at: Mapped[datetime | None]
+    ended_day: Mapped[str | None] = mapped_column(String(10))
+    lead_seconds: Mapped[float | None] = mapped_column(Float)  # completed instances only
+    first_answer_seconds: Mapped[float | None] = mapped_column(Float)  # until the first contact out to the customer
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopened: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AnalyticsVisit(Base):
+    """One visit of one element by one instance: when it was entered, claimed (user tasks) and completed."""
+
+    __tablename__ = "analytics_visits"
+    __table_args__ = (
+        Index(
+            "ix_analytics_visits_key_started",
+            "process_key",
+            "started_at",
+            postgresql_include=[
+                "version",
+                "element_id",
+                "kind",
+                "completed_at",
+                "spent_seconds",
+                "wait_seconds",
+                "work_seconds",
+            ],
+        ),
+        Index("ix_analytics_visits_instance", "instance_id"),
+        # tasks by team, and the SLA: user tasks by when they were entered, tasks with a due time by completion
+        Index(
+            "ix_analytics_visits_user_entered",
+            "entered_at",
+            postgresql_include=["day", "team"],
+            postgresql_where=text("kind = 'user'"),
+            sqlite_where=text("kind = 'user'"),
+        ),
+        Index(
+            "ix_analytics_visits_due_completed",
+            "completed_at",
+            postgresql_include=["team", "due_at", "kind"],
+            postgresql_where=text("due_at IS NOT NULL"),
+            sqlite_where=text("due_at IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer)
+    process_key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]  # the instance's start: reports select visits by the instances of their window
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # user, service, timer, message, call, other
+    team: Mapped[str | None] = mapped_column(String(200))  # user tasks: the first candidate group, or the lane
+    day: Mapped[str] = mapped_column(String(10))  # the UTC day it was entered
+    entered_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    spent_seconds: Mapped[float | None] = mapped_column(Float)  # entered until completed; None for pass-through
+    wait_seconds: Mapped[float | None] = mapped_column(Float)  # user tasks: entered until claimed
+    work_seconds: Mapped[float | None] = mapped_column(Float)  # user tasks: claimed until completed
+
+
+class AnalyticsFlow(Base):
+    """How often one instance took one sequence flow."""
+
+    __tablename__ = "analytics_flows"
+    __table_args__ = (
+        Index(
+            "ix_analytics_flows_key_started",
+            "process_key",
+            "started_at",
+            postgresql_include=["version", "flow_id", "taken"],
+        ),
+    )
+
+    instance_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    flow_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    taken: Mapped[int] = mapped_column(Integer)
+
+
+class AnalyticsMark(Base):
+    """Where the worker's analytics run got to: the newest instance change it counted, and when it ran."""
+
+    __tablename__ = "analytics_marks"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    at: Mapped[datetime]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,13 @@ from engine.service_specs import service_task_problems
 from process_library.registry import Registry
 
 DMN_DECISION_XPATH = "//*[local-name()='decision']/@id"
+# The newest version of one process (parameter ``key``), every start's first read: through the (key, version) index.
+_LATEST_OF_KEY = (
+    select(ProcessDefinition)
+    .where(ProcessDefinition.key == bindparam("key"))
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+)
 
 
 @dataclass
@@ -401,10 +408,10 @@ class Repository:
             return self._latest_rows(session)
 
     def latest(self, session: Session, key: str) -> ProcessDefinition:
-        rows = self._latest_rows(session, [key])
-        if not rows:
+        row = session.scalar(_LATEST_OF_KEY, {"key": key})
+        if row is None:
             raise NotFound(f"no process definition with key '{key}'")
-        return rows[0]
+        return row
 
     def versions(self, key: str) -> list[ProcessDefinition]:
         with self.db.read() as session:

@@ -59,8 +59,10 @@ class ScenarioResult:
 class ScenarioRunner:
     """Runs the scenarios of files; one migrated template database per runner."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, after_step: Callable[[CareEngine], None] | None = None) -> None:
+        """``after_step`` is called with the scenario's engine after every step has settled (checks of the engine)."""
         self.settings = settings
+        self.after_step = after_step
         self._scratch = Path(tempfile.mkdtemp(prefix="carecenter-scenarios-"))
         self._template = self._scratch / "template.db"
         database = Database(f"sqlite:///{self._template}")
@@ -87,7 +89,7 @@ class ScenarioRunner:
             smtp_host="",  # mail stays in the outbox, where ``expect: mails`` looks
         )
         care = CareEngine(settings, clock=VirtualClock(scenario_file.now))
-        run = ScenarioRun(care, scenario_file)
+        run = ScenarioRun(care, scenario_file, self.after_step)
         done = 0
         try:
             try:
@@ -115,8 +117,11 @@ class ScenarioRunner:
 class ScenarioRun:
     """The state of one scenario while it runs: the engine, the named instances, the current one."""
 
-    def __init__(self, care: CareEngine, scenario_file: ScenarioFile) -> None:
+    def __init__(
+        self, care: CareEngine, scenario_file: ScenarioFile, after_step: Callable[[CareEngine], None] | None = None
+    ) -> None:
         self.care = care
+        self.after_step = after_step
         self.default_process = scenario_file.process
         self.named: dict[str, int] = {}
         self.current: int | None = None
@@ -165,6 +170,8 @@ class ScenarioRun:
     def perform(self, step: Step) -> None:
         self.steps[step.kind](step.arguments)
         self.settle()
+        if self.after_step is not None:
+            self.after_step(self.care)
 
     def settle(self) -> None:
         """Run due jobs and fire due timers, as a worker would, until nothing more is due."""

@@ -104,6 +104,8 @@ def sync(
         session.add(status)
     stage = current_stage(workflow, definition)
     if stage is not None and stage != status.stage:
+        # ``status`` came with the instance's lock, and may be older than the step that committed while this
+        # one waited for the lock (engine.execution._lock_statement): the open stage event, read now, decides.
         previous = (
             None
             if new_instance
@@ -114,14 +116,15 @@ def sync(
                 .limit(1)
             )
         )
-        if previous is not None:
-            previous.left_at = now
-        session.add(CustomerStageEvent(instance_id=row.id, stage=stage, entered_at=now))
-        events.stage_changed(session, row, stage, status.stage, now)
+        if previous is None or previous.stage != stage:
+            if previous is not None:
+                previous.left_at = now
+            session.add(CustomerStageEvent(instance_id=row.id, stage=stage, entered_at=now))
+            events.stage_changed(session, row, stage, previous.stage if previous is not None else status.stage, now)
     status.stage = stage
     status.customer_id = row.customer_id  # a contact confirmed later moves to its customer
     status.title = definition.name
-    status.status = _status(row, workflow, model, stage, open_tasks)
+    status.status = status_of(row, workflow, model, stage, open_tasks)
     status.message = _message(model.stage(stage), workflow, definition)
     fields = shown_fields(workflow, definition) or None
     if status.fields != fields:
@@ -131,7 +134,8 @@ def sync(
     return status
 
 
-def _status(row, workflow, model, stage, open_tasks) -> str:
+def status_of(row, workflow, model, stage, open_tasks) -> str:
+    """What the customer sees as the state of their request (the customer-status row's ``status``)."""
     if row.status == "cancelled":
         return "cancelled"
     if row.status == "completed":

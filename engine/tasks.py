@@ -8,6 +8,7 @@ from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy.orm import joinedload
 
 from engine import forms, human_tasks, mail_answers, state
 from engine.clock import Clock
@@ -89,7 +90,8 @@ class Tasks:
 
     @staticmethod
     def _visible(session, task_id: int, scope: TaskScope | None) -> HumanTask:
-        task = session.get(HumanTask, task_id)
+        # the candidates (checked by the scope and the four-eyes rule) come in the same statement
+        task = session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
         if task is None:
             raise NotFound(f"no task with id {task_id}")
         if scope is not None:
@@ -212,12 +214,8 @@ class Tasks:
 
     def complete(self, task_id: int, data: dict, principal: str, scope: TaskScope | None = None) -> dict:
         """Merge ``data`` into the task, run the instance to its next wait state; 409 if the task is not open."""
-        with self.db.read() as session:  # visibility is checked in the change, under the instance lock
-            instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id))
-        if instance_id is None:
-            raise NotFound(f"no task with id {task_id}")
 
-        def change(session, row, workflow, definition):
+        def change(session, row, workflow, definition):  # visibility is checked here, under the instance lock
             task = self._visible(session, task_id, scope)
             if task.status != "open":
                 raise TaskNotOpen(f"task {task_id} is {task.status}")
@@ -238,7 +236,7 @@ class Tasks:
             )
             return task
 
-        task, row, open_tasks = self.executor.mutate(instance_id, change, principal)
+        task, row, open_tasks = self.executor.mutate(None, change, principal, of_task=task_id)
         return {"task": task_view(task, self.clock.now()), "instance": instance_view(row, open_tasks)}
 
     def _mail_reply(self, session, row, task: HumanTask, schema: dict, data: dict, principal: str) -> None:

@@ -1,6 +1,6 @@
 """Timers: a durable row behind every waiting timer, and the service that claims and fires them.
 
-Every change to an instance ends in :func:`sync` (called by :class:`engine.execution.Executor`),
+Every change to an instance ends in :func:`engine.timer_rows.sync` (called by the executor),
 which mirrors the instance's WAITING timer tasks into ``timers`` rows in the same transaction
 as the instance row: new timers become ``pending`` rows, timers that fired become ``fired``
 (one row per occurrence, so a cycle leaves one row per firing), timers whose task went away
@@ -20,25 +20,25 @@ Firing is a claim, then a change:
    and the row turns ``fired`` in the same commit.  A second worker holding an expired lease on
    the same row therefore finds it fired and changes nothing: each occurrence fires once.
    A race with a request on the same instance is retried by ``mutate``, and a timer that still
-   loses keeps its row and is claimed again.
+   loses keeps its row and is claimed again.  The claims of one batch are fired by
+   ``TimerConfig.threads`` threads side by side (two on PostgreSQL): two claims on one instance
+   take turns on its row lock like two workers would.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -52,10 +52,10 @@ from engine.errors import (
     NotFound,
     Unprocessable,
 )
-from engine.expressions import Expression
 from engine.history import History
-from engine.models import ProcessDefinition, ProcessInstance, Timer, TimerWorker
+from engine.models import ProcessDefinition, Timer, TimerWorker
 from engine.pagination import Page, page_of
+from engine.timer_rows import TIMER_PRINCIPAL, notify, pending_rows
 from engine.timer_specs import (
     DEFAULT_CYCLE_CATCH_UP,
     ClockCycleTimerEventDefinition,
@@ -63,12 +63,9 @@ from engine.timer_specs import (
     ClockTimer,
     duration_from,
     fired_total,
-    is_iso_literal,
     parse_cycle,
     parse_datetime,
     set_fire_horizon,
-    take_fired,
-    timer_definitions,
 )
 
 if TYPE_CHECKING:
@@ -77,9 +74,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMER_PRINCIPAL = "timer"
-NOTIFY_CHANNEL = "carecenter_timers"  # PostgreSQL: new timer rows are announced here at commit
-NOTIFY_WINDOW = timedelta(minutes=5)  # ... when due sooner than this (longer than any sensible poll)
 TIMER_STATUSES = ("pending", "fired", "cancelled", "skipped", "suspended")
 MAX_ERROR = 2000
 
@@ -93,6 +87,9 @@ class TimerConfig:
     cycle_catch_up: int = DEFAULT_CYCLE_CATCH_UP
     retry_seconds: float = 5.0
     max_retry_seconds: float = 300.0
+    # Claims of one batch fired side by side; 0: 2 on PostgreSQL (a firing waits on the database about a
+    # third of its time), 1 on SQLite (its writers take turns anyway).
+    threads: int = 0
 
     @classmethod
     def from_env(cls, **overrides: object) -> TimerConfig:
@@ -100,8 +97,12 @@ class TimerConfig:
             "lease_seconds": ("TIMER_LEASE_SECONDS", float),
             "batch_size": ("TIMER_BATCH_SIZE", int),
             "cycle_catch_up": ("TIMER_CYCLE_CATCH_UP", int),
+            "threads": ("TIMER_THREADS", int),
         }
-        return cls(**env_values(variables, overrides))
+        config = cls(**env_values(variables, overrides))
+        if config.threads < 0:
+            raise ValueError(f"CARECENTER_TIMER_THREADS must be 0 (automatic) or more, not {config.threads}")
+        return config
 
 
 @dataclass(frozen=True)
@@ -111,177 +112,6 @@ class Claim:
     id: int
     instance_id: int | None
     due_at: datetime
-
-
-@dataclass(frozen=True)
-class WaitingTimer:
-    task_guid: str
-    element_id: str
-    element_name: str
-    kind: str
-    due_at: datetime
-    occurrence: int
-
-
-# -- the read model, written after every step ---------------------------------------------------
-
-
-def _kind(task_spec) -> str:
-    if isinstance(task_spec, BoundaryEvent):
-        return "boundary"
-    if isinstance(task_spec, StartEvent):
-        return "start"
-    return "intermediate"
-
-
-def _element(definition: ClockTimer, task) -> tuple[str, str]:
-    """Element id and name of a timer; an event-based gateway holds the timers of the events after it."""
-    element_id = getattr(definition, "element_id", None) or task.task_spec.name
-    if element_id == task.task_spec.name:
-        return element_id, task.task_spec.bpmn_name or element_id
-    return element_id, definition.name or element_id
-
-
-def waiting_timers(workflow) -> list[WaitingTimer]:
-    """Every timer the workflow waits for, with its next due time (subprocesses and call activities too)."""
-    result = []
-    for task in list(workflow.event_manager.tasks.values()):
-        if task.state != TaskState.WAITING:
-            continue
-        for definition in timer_definitions(getattr(task.task_spec, "event_definition", None)):
-            due = definition.due_at(task)
-            if due is None:
-                continue
-            element_id, name = _element(definition, task)
-            result.append(
-                WaitingTimer(str(task.id), element_id, name, _kind(task.task_spec), due, definition.occurrence(task))
-            )
-    return result
-
-
-def sync(
-    session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock, none_stored: bool = False
-) -> list[datetime]:
-    """Make the timer rows of one instance match its waiting timers; returns the due times of new rows."""
-    now = clock.now()
-    fired = take_fired(workflow)
-    waiting = {(w.task_guid, w.due_at): w for w in waiting_timers(workflow)}
-    still_waiting = {w.task_guid for w in waiting.values()}
-    rows = (
-        []
-        if none_stored
-        else session.scalars(
-            select(Timer).where(Timer.instance_id == instance.id, Timer.status == "pending").order_by(Timer.id)
-        )
-    )
-    pending = {(row.task_guid, row.due_at): row for row in rows}
-    for occurrence in fired:
-        row = pending.pop((occurrence.task_guid, occurrence.due_at), None)
-        if row is None:  # fired as soon as it was reached (its due time had passed already)
-            task = _find_task(workflow, occurrence.task_guid)
-            row = _instance_row(
-                instance,
-                WaitingTimer(
-                    occurrence.task_guid,
-                    occurrence.element_id,
-                    _element_name(task, occurrence.element_id),
-                    _kind(task.task_spec) if task is not None else "intermediate",
-                    occurrence.due_at,
-                    occurrence.occurrence,
-                ),
-                now,
-            )
-            session.add(row)
-        row.status = "fired"
-        row.fired_at = now
-        details = {"due_at": occurrence.due_at.isoformat(), "occurrence": occurrence.occurrence}
-        if occurrence.skipped:
-            details["skipped_occurrences"] = occurrence.skipped
-        history.record(
-            session, instance.id, "timer_fired", TIMER_PRINCIPAL, element_id=occurrence.element_id, **details
-        )
-    for key, row in pending.items():
-        if key not in waiting:
-            # a cycle still waiting for a later occurrence dropped this one (catch-up cap); else the task went away
-            row.status = "skipped" if row.task_guid in still_waiting else "cancelled"
-            row.fired_at = None
-    new = [w for key, w in waiting.items() if key not in pending]
-    for timer in new:
-        session.add(_instance_row(instance, timer, now))
-    if new:
-        notify(session, min(timer.due_at for timer in new), now)
-    return [timer.due_at for timer in new]
-
-
-def notify(session: Session, due: datetime, now: datetime) -> None:
-    """On PostgreSQL, tell listening workers (at commit) that a timer falls due before their next poll.
-
-    Later timers need no notice: every worker looks again at least once per poll interval.
-    """
-    if due - now <= NOTIFY_WINDOW and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": NOTIFY_CHANNEL, "due": due.isoformat()})
-
-
-def human_task_due_at(task, info, now: datetime) -> datetime | None:
-    """When a user task is due: its ``due`` property (ISO 8601 or an expression over task data), else the
-    earliest of its boundary timers (repeating ones are reminders, not deadlines)."""
-    due = info.due if info is not None else None
-    if due:
-        try:
-            if isinstance(due, Expression):
-                value = task.workflow.script_engine.evaluate(task, due.python)
-            else:
-                value = due if is_iso_literal(due) else task.workflow.script_engine.evaluate(task, due)
-            if isinstance(value, datetime):
-                return value if value.tzinfo else value.replace(tzinfo=UTC)
-            value = str(value).strip()
-            return now + duration_from(value, now) if value.upper().startswith("P") else parse_datetime(value)
-        except Exception as error:  # a wrong due date must not stop the task from being offered
-            source = due.source if isinstance(due, Expression) else due
-            log.warning("due date '%s' of task %s could not be read: %s", source, task.task_spec.name, error)
-            return None
-    parent = task.parent
-    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-        return None
-    dues = [
-        definition.due_at(sibling)
-        for sibling in parent.children
-        if sibling is not task
-        for definition in timer_definitions(getattr(sibling.task_spec, "event_definition", None))
-        if not isinstance(definition, ClockCycleTimerEventDefinition)
-    ]
-    dues = [due for due in dues if due is not None]
-    return min(dues) if dues else None
-
-
-def _find_task(workflow, guid: str):
-    try:
-        return workflow.get_task_from_id(UUID(guid))
-    except Exception:  # removed from the tree meanwhile (a deleted subprocess)
-        return None
-
-
-def _element_name(task, element_id: str) -> str:
-    if task is not None and task.task_spec.name == element_id:
-        return task.task_spec.bpmn_name or element_id
-    return element_id
-
-
-def _instance_row(instance: ProcessInstance, timer: WaitingTimer, now: datetime) -> Timer:
-    return Timer(
-        instance_id=instance.id,
-        definition_id=instance.definition_id,
-        process_key=instance.process_key,
-        element_id=timer.element_id,
-        element_name=timer.element_name[:300],
-        kind=timer.kind,
-        task_guid=timer.task_guid,
-        due_at=timer.due_at,
-        occurrence=timer.occurrence,
-        status="pending",
-        attempts=0,
-        created_at=now,
-    )
 
 
 # -- views --------------------------------------------------------------------------------------
@@ -404,8 +234,8 @@ class Timers:
 
     def _fire_instance(self, claim: Claim) -> int:
         def change(session, row, workflow, definition):
-            timer = session.get(Timer, claim.id, populate_existing=True)
-            if timer is None or timer.status != "pending" or timer.due_at != claim.due_at:
+            timer = next((t for t in pending_rows(session, row.id) if t.id == claim.id), None)
+            if timer is None or timer.due_at != claim.due_at:
                 raise _AlreadyHandled()
             timer.last_error = None
             set_fire_horizon(workflow, claim.due_at)  # the executor fires what is due by then, oldest first
@@ -453,13 +283,16 @@ class Timers:
         This is what the worker runs; tests call it after moving a virtual clock.
         """
         worker_id = worker_id or self.worker_id
+        threads = self.config.threads or (1 if self.db.is_sqlite else 2)
+        fire = functools.partial(self.fire, worker_id=worker_id)
         fired = 0
-        for _ in range(max_rounds):
-            claims = self.claim(worker_id)
-            if not claims:
-                break
-            for claim in claims:
-                fired += self.fire(claim, worker_id)
+        with ThreadPoolExecutor(threads, thread_name_prefix="carecenter-timer") as pool:
+            for _ in range(max_rounds):
+                claims = self.claim(worker_id)
+                if not claims:
+                    break
+                # each in its own transaction; two claims on one instance take turns on its row lock
+                fired += sum(pool.map(fire, claims) if threads > 1 else map(fire, claims))
         return fired
 
     def next_due_at(self) -> datetime | None:

@@ -12,6 +12,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from engine.clock import Clock
 from engine.db import Database
@@ -83,11 +84,22 @@ class Tokens:
         return row, value
 
     def ensure(self, value: str, name: str, role: str = "admin") -> None:
-        """Make sure a token with this value exists (for ``CARECENTER_BOOTSTRAP_TOKEN``)."""
+        """Make sure a token with this value exists (for ``CARECENTER_BOOTSTRAP_TOKEN``).
+
+        Several servers starting at once against one database each call this: the one that
+        loses the race to insert finds the winner's row and is content with it.
+        """
+        if self._exists(value):
+            return
+        try:
+            self.create(name, role, value=value)
+        except (Conflict, IntegrityError):
+            if not self._exists(value):
+                raise
+
+    def _exists(self, value: str) -> bool:
         with self.db.read() as session:
-            if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest(value))) is not None:
-                return
-        self.create(name, role, value=value)
+            return session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest(value))) is not None
 
     def authenticate(self, value: str) -> Principal | None:
         """The principal of a valid token, or None for unknown, revoked or expired ones (:mod:`engine.principals`)."""

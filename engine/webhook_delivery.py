@@ -26,11 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, insert, or_, select, text, update
+from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from engine.clock import Clock
-from engine.db import Database
+from engine.db import Database, try_lock
 from engine.events import cloudevent
 from engine.models import EventRecord, WebhookDelivery, WebhookEndpoint
 from engine.webhook_http import Answer, post
@@ -39,7 +39,7 @@ from engine.webhooks import WebhookConfig
 
 log = logging.getLogger(__name__)
 FAN_OUT_BATCH = 2000
-FAN_OUT_LOCK = 727_270_027  # pg_try_advisory_xact_lock key: one fan-out at a time
+FAN_OUT_LOCK = "carecenter_webhook_fan_out"  # engine.db.try_lock: one fan-out at a time
 RUN_BUDGET_SECONDS = 20.0  # one worker run sends for at most this long, then lets the scheduler breathe
 DELIVERED_RETENTION = timedelta(days=30)
 
@@ -75,9 +75,7 @@ class Deliveries:
     def fan_out(self, limit: int = FAN_OUT_BATCH) -> int:
         """Make the deliveries of undispatched log entries; returns how many entries were dispatched."""
         with self.db.write() as session:
-            if not self.db.is_sqlite and not session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FAN_OUT_LOCK}
-            ):
+            if not try_lock(session, FAN_OUT_LOCK):
                 return 0  # another worker is at it
             entries = session.execute(
                 select(EventRecord.id, EventRecord.type, EventRecord.ordering_key)

@@ -21,9 +21,20 @@ only decides when to look at them:
 - ``heartbeat`` records the worker in ``timer_workers`` for ``GET /api/worker/status``.
 - ``messages`` expires buffered messages past their ttl, retries deliveries left pending, and sends
   held outbox mail that no service-task call sends itself (the portal's links, confirmations, mail sent again).
-- ``housekeeping`` forgets old idempotency records, and delivered or expired messages.
+- ``housekeeping`` forgets old idempotency records, and delivered or expired messages; with
+  ``CARECENTER_RETENTION`` set, it purges (and archives) ended instances past it, a few batches a run
+  (:mod:`engine.lifecycle`).
+- ``analytics`` brings the reports' facts up to date (:meth:`engine.analytics_facts.AnalyticsFacts.refresh`)
+  every ``CARECENTER_ANALYTICS_SECONDS`` (60 by default).
+- ``chats`` moves chats past their timeouts on (waiting → missed, idle → closed) and files closed chats
+  whose transcript is not filed yet (:meth:`engine.chat.Chats.expire`): every :data:`CHAT_SECONDS`.
 - ``webhooks`` fans new events out to webhook endpoints and sends what is due (:mod:`engine.webhook_delivery`):
   every poll, for up to 20 s a run.
+- ``database`` pings the database (:mod:`engine.db_watch`): ``carecenter worker`` stops with status 1 when it
+  stays unreachable for ``CARECENTER_WORKER_DB_TIMEOUT`` seconds, and carries on by itself when it comes back
+  sooner; the worker embedded in ``carecenter serve`` only logs the outage and carries on.
+
+What the rounds did counts for ``/metrics`` (:mod:`engine.metrics`): timers fired, jobs called, rounds failed.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -40,23 +52,30 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
+from engine import metrics
 from engine.core import CareEngine
-from engine.jobs import NOTIFY_CHANNEL as JOBS_CHANNEL
+from engine.db_watch import DatabaseWatch
+from engine.job_rows import NOTIFY_CHANNEL as JOBS_CHANNEL
 from engine.mail_imap import ImapMailbox, ImapReader
 from engine.mail_imap_idle import ImapWatcher
 from engine.mail_store import NOTIFY_CHANNEL as MAIL_CHANNEL
 from engine.models import IdempotencyRecord
+from engine.timer_rows import NOTIFY_CHANNEL as TIMERS_CHANNEL
 from engine.timer_specs import parse_datetime
-from engine.timers import NOTIFY_CHANNEL as TIMERS_CHANNEL
 from engine.webhook_delivery import DELIVERED_RETENTION
 from process_library.outbox_relay import relay_held_mail
 
 log = logging.getLogger(__name__)
+# Runs guarded by their own non-blocking lock may overlap in the scheduler: the second returns at once. With one
+# allowed instance, APScheduler would log a warning every poll while a long run (10,000 due timers) goes on.
+GUARDED_RUNS = 2
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 HOUSEKEEPING_SECONDS = 300
 HEARTBEAT_SECONDS = 10.0
 MESSAGE_SECONDS = 5.0
 FINISHED_TIMER_RETENTION = timedelta(days=30)
+PURGE_BATCHES = 5  # per housekeeping run: a backlog is worked off over several runs, none holds the worker long
+CHAT_SECONDS = 5.0
 
 
 def housekeeping(care: CareEngine) -> int:
@@ -75,6 +94,10 @@ def housekeeping(care: CareEngine) -> int:
     care.deliveries.forget(care.clock.now() - DELIVERED_RETENTION)
     if timers:
         log.info("housekeeping removed %d finished timer rows", timers)
+    if care.settings.retention:
+        archive = Path(care.settings.archive_dir) if care.settings.archive_dir else None
+        cutoff = care.lifecycle.cutoff(care.settings.retention)
+        care.lifecycle.purge(cutoff, "worker", archive, max_batches=PURGE_BATCHES)
     return removed
 
 
@@ -90,6 +113,7 @@ class Worker:
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
         worker_id: str | None = None,
         listen: bool = True,
+        exit_on_lost_database: bool = False,
     ) -> None:
         self.care = care
         self.scheduler = scheduler
@@ -113,80 +137,61 @@ class Worker:
         self.imap_watcher: ImapWatcher | None = None
         self._imap_news = threading.Event()  # set by the IDLE watcher; cleared by each read of the mailbox
         self.imap_rounds = 0  # finished reads of the mailbox (for status and tests)
+        self.exit_on_lost_database = exit_on_lost_database
+        self.database = DatabaseWatch(care.db.ping, care.settings.worker_db_timeout_seconds, self._lost_database)
 
     # -- jobs ----------------------------------------------------------------------------------
 
     def add_jobs(self) -> None:
-        now = datetime.now(UTC)
-        self.scheduler.add_job(
-            self.run_timers,
-            "interval",
-            seconds=self.poll_seconds,
-            id="timers",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=now,
-        )
-        self.scheduler.add_job(
-            self.run_jobs,
-            "interval",
-            seconds=self.poll_seconds,
-            id="jobs",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=now,
-        )
+        self._every(self.run_timers, self.poll_seconds, "timers")
+        self._every(self.run_jobs, self.poll_seconds, "jobs")
         self.care.executor.job_listeners.append(self.wake_jobs)
-        self.scheduler.add_job(
-            self.heartbeat,
-            "interval",
-            seconds=self.heartbeat_seconds,
-            id="heartbeat",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=now,
+        self._every(self.heartbeat, self.heartbeat_seconds, "heartbeat", max_instances=1)
+        self._every(
+            housekeeping, HOUSEKEEPING_SECONDS, "housekeeping", max_instances=1, at_once=False, args=[self.care]
         )
-        self.scheduler.add_job(
-            housekeeping, "interval", args=[self.care], seconds=HOUSEKEEPING_SECONDS, id="housekeeping", coalesce=True
-        )
-        self.scheduler.add_job(
-            self.run_mail,
-            "interval",
-            seconds=self.poll_seconds,
-            id="mail",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=now,
-        )
+        self._every(self.run_mail, self.poll_seconds, "mail")
         if self.care.settings.imap_url:
-            self.scheduler.add_job(
-                self.run_imap,
-                "interval",
-                seconds=self.care.settings.imap_poll_seconds,
-                id="imap",
-                coalesce=True,
-                max_instances=1,
-                next_run_time=now,
-            )
+            self._every(self.run_imap, self.care.settings.imap_poll_seconds, "imap", max_instances=1)
             if self.care.settings.imap_idle:
                 mailbox = ImapMailbox.parse(self.care.settings.imap_url)
                 self.imap_watcher = ImapWatcher(mailbox, self.wake_imap).start()
-        self.scheduler.add_job(
-            self.run_messages, "interval", seconds=MESSAGE_SECONDS, id="messages", coalesce=True, max_instances=1
-        )
-        self.scheduler.add_job(
-            self.run_webhooks,
-            "interval",
-            seconds=self.poll_seconds,
-            id="webhooks",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=now,
-        )
+        self._every(self.run_messages, MESSAGE_SECONDS, "messages", max_instances=1, at_once=False)
+        self._every(self.run_webhooks, self.poll_seconds, "webhooks")
+        self._add_analytics()
+        self.add_chat_job()
+        database_check = min(5.0, max(0.5, self.database.timeout_seconds / 4))
+        self._every(self.database.check, database_check, "database", max_instances=1)
         self.care.executor.timer_listeners.append(self.wake)
         if self.listen:
             self._listener = threading.Thread(target=self._listen, name="carecenter-timer-listener", daemon=True)
             self._listener.start()
+
+    def _every(
+        self,
+        run: Callable,
+        seconds: float,
+        name: str,
+        *,
+        max_instances: int = GUARDED_RUNS,
+        at_once: bool = True,
+        args: list | None = None,
+    ) -> None:
+        """Run ``run`` every ``seconds`` (first right away with ``at_once``); runs missed meanwhile count once."""
+        first = {"next_run_time": datetime.now(UTC)} if at_once else {}
+        self.scheduler.add_job(
+            run, "interval", args=args, seconds=seconds, id=name, coalesce=True, max_instances=max_instances, **first
+        )
+
+    # -- analytics (#23): one loop of its own, apart from the executor's jobs --------------------
+
+    def _add_analytics(self) -> None:
+        self._analytics_lock = threading.Lock()
+        self._every(self.run_analytics, self.care.settings.analytics_seconds, "analytics")
+
+    def run_analytics(self) -> int:
+        """Count what changed since the last run for the reports; a run in progress makes this one a no-op."""
+        return self._alone(self._analytics_lock, self.care.analytics.refresh, "analytics", "the analytics run")
 
     def run_timers(self) -> int:
         """Fire everything due, then plan the next run; a run already in progress makes this one a no-op."""
@@ -194,12 +199,14 @@ class Worker:
             return 0
         try:
             fired = self.care.timers.fire_due(self.id)
+            metrics.TIMERS_FIRED.inc(fired)
             self.fired += fired
             self._unreported += fired
             self.last_run_at = self.care.clock.now()
             self._ran_since_beat = True
         except Exception:  # a broken database connection must not stop the scheduler; the next run retries
-            log.exception("firing timers failed")
+            self._failed("firing timers")
+            metrics.WORKER_ROUND_FAILURES.labels("timers").inc()
             return 0
         finally:
             self._run_lock.release()
@@ -211,18 +218,26 @@ class Worker:
 
     def run_jobs(self) -> int:
         """Call every due service-task job; a run already in progress makes this one a no-op."""
-        return self._alone(self._jobs_lock, lambda: self.care.jobs.run_due(self.id), "running service-task jobs")
+        return self._alone(self._jobs_lock, self._run_due_jobs, "jobs", "running service-task jobs")
+
+    def _run_due_jobs(self) -> int:
+        calls = self.care.jobs.run_due(self.id)
+        metrics.JOBS_RUN.inc(calls)
+        return calls
 
     def run_mail(self) -> int:
         """Turn stored inbound mail into inquiries and replies; a run already in progress makes this one a no-op."""
-        return self._alone(self._mail_lock, lambda: self.care.mail.process_due(self.id), "processing inbound mail")
+        return self._alone(
+            self._mail_lock, lambda: self.care.mail.process_due(self.id), "mail", "processing inbound mail"
+        )
 
     def run_webhooks(self) -> int:
         """Fan new events out to webhook endpoints and send what is due; a run in progress makes this one a no-op."""
-        return self._alone(self._webhooks_lock, lambda: self.care.deliveries.run_due(self.id), "delivering webhooks")
+        return self._alone(
+            self._webhooks_lock, lambda: self.care.deliveries.run_due(self.id), "webhooks", "delivering webhooks"
+        )
 
-    @staticmethod
-    def _alone(lock: threading.Lock, run: Callable[[], int], what: str) -> int:
+    def _alone(self, lock: threading.Lock, run: Callable[[], int], name: str, what: str) -> int:
         """``run()`` unless another run holds ``lock`` (then 0); a failure is logged and counts 0, so the scheduler
         keeps going (a broken database connection must not stop it; the next run retries)."""
         if not lock.acquire(blocking=False):
@@ -230,10 +245,29 @@ class Worker:
         try:
             return run()
         except Exception:
-            log.exception("%s failed", what)
+            self._failed(what)
+            metrics.WORKER_ROUND_FAILURES.labels(name).inc()
             return 0
         finally:
             lock.release()
+
+    def _failed(self, what: str) -> None:
+        """Log a failed round with its traceback; while the database is known to be away, one debug line (the
+        outage itself is logged once, by :mod:`engine.db_watch`)."""
+        if self.database.healthy:
+            log.exception("%s failed", what)
+        else:
+            log.debug("%s failed: the database is unreachable", what, exc_info=True)
+
+    # -- chats (#27): their timeouts and filing, kept apart from the engine's own jobs ------------
+
+    def add_chat_job(self) -> None:
+        self._chats_lock = threading.Lock()
+        self._every(self.run_chats, CHAT_SECONDS, "chats", at_once=False)
+
+    def run_chats(self) -> int:
+        """Chats past their timeouts, and closed chats not filed yet; a run in progress makes this one a no-op."""
+        return self._alone(self._chats_lock, self.care.chats.expire, "chats", "the chat round")
 
     def run_imap(self) -> int:
         """Read the IMAP mailbox into the store, then process what came in.
@@ -273,7 +307,7 @@ class Worker:
             relay_held_mail(self.care.db, self.care.settings, self.care.clock)
             return expired
         except Exception:
-            log.exception("the message round failed")
+            self._failed("the message round")
             return 0
 
     def wake_jobs(self) -> None:
@@ -294,7 +328,7 @@ class Worker:
             self.care.timers.heartbeat(self.id, started_at=self.started_at, ran=ran, fired=fired)
         except Exception:
             self._unreported += fired
-            log.exception("worker heartbeat failed")
+            self._failed("the worker heartbeat")
 
     # -- waking for the next due timer ---------------------------------------------------------
 
@@ -365,6 +399,14 @@ class Worker:
 
     # -- stopping ------------------------------------------------------------------------------
 
+    def _lost_database(self) -> None:
+        """The database stayed away too long: end ``carecenter worker`` (status 1); embedded, carry on."""
+        if self.exit_on_lost_database:
+            try:
+                self.scheduler.shutdown(wait=False)
+            except Exception:
+                log.debug("scheduler shutdown", exc_info=True)
+
     def stop(self) -> None:
         """Stop the jobs, give back unfired claims, and record that this worker stopped."""
         self._stop.set()
@@ -379,6 +421,8 @@ class Worker:
                 self.scheduler.shutdown(wait=True)
         except Exception:
             log.debug("scheduler shutdown", exc_info=True)
+        if self.database.gave_up and self.exit_on_lost_database:
+            return  # nothing can be recorded; the claims run out and other workers take them over
         try:
             self.heartbeat()
             self.care.timers.release_claims(self.id)
@@ -398,9 +442,10 @@ def start_embedded(care: CareEngine, **options) -> Worker:
     return worker
 
 
-def run_blocking(care: CareEngine, **options) -> None:
-    """Run the worker jobs in the foreground until interrupted (Ctrl-C or SIGTERM)."""
-    worker = Worker(care, BlockingScheduler(timezone="UTC"), **options)
+def run_blocking(care: CareEngine, **options) -> int:
+    """Run the worker jobs in the foreground until interrupted (Ctrl-C or SIGTERM: 0) or the database stays
+    away for ``CARECENTER_WORKER_DB_TIMEOUT`` seconds (1); returns that exit status."""
+    worker = Worker(care, BlockingScheduler(timezone="UTC"), exit_on_lost_database=True, **options)
     worker.add_jobs()
 
     def _terminate(signum, frame):
@@ -416,3 +461,7 @@ def run_blocking(care: CareEngine, **options) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
         worker.stop()
+    if worker.database.gave_up:
+        log.error("worker %s stopped: the database stayed unreachable", worker.id)
+        return 1
+    return 0

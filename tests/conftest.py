@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,40 @@ DATA = Path(__file__).parent / "data"
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEST_DATABASE_URL = os.environ.get("CARECENTER_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Browser tests whose pages reach the database only through code the API and page tests cover on both
+# databases; the staff search's are not among them (its text indexes are PostgreSQL's own).
+DATABASE_SPECIFIC_BROWSER_TESTS = ("test_browser_search.py",)
+
+
+DATABASE_FIXTURES = frozenset({"database_url", "module_database_url", "postgres_schema", "sqlite_template"})
+
+
+def _for_the_postgresql_pass(item: pytest.Item) -> bool:
+    """Whether a test reaches the database under test: through the fixtures, or a module that reads the URL
+    itself. Tests on ``any_database_url`` run on both databases in every pass already: not again."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if "any_database_url" in fixtures:
+        return False
+    module = getattr(item, "module", None)
+    return bool(DATABASE_FIXTURES & fixtures) or (module is not None and "TEST_DATABASE_URL" in vars(module))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the browser tests (``-m "not browser"`` leaves them out; CI's PostgreSQL pass does, for time).
+
+    On PostgreSQL (``CARECENTER_TEST_DATABASE_URL``) the tests that use no database at all (parsing,
+    expressions, the sandbox, templates) are left out, and those that run on both databases anyway
+    (``any_database_url``): they ran in the SQLite pass and would do the very same again.
+    """
+    for item in items:
+        name = item.path.name
+        if "browser" in name and name.startswith("test_") and name not in DATABASE_SPECIFIC_BROWSER_TESTS:
+            item.add_marker(pytest.mark.browser)
+    if TEST_DATABASE_URL.startswith("postgresql"):
+        without = [item for item in items if not _for_the_postgresql_pass(item)]
+        if without:
+            config.hook.pytest_deselected(items=without)
+            items[:] = [item for item in items if _for_the_postgresql_pass(item)]
 
 
 def _postgres_reachable(url: str) -> bool:
@@ -120,6 +155,21 @@ def database_url(request, tmp_path, sqlite_template) -> str:
         schema.empty()
         return schema.url
     return _sqlite_url(tmp_path, sqlite_template)
+
+
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory, sqlite_template) -> Iterator[str]:
+    """A database of the module's own, for module-wide fixtures (a story every test reads): on PostgreSQL a
+    schema of its own, which no other test empties, dropped after the module; else an SQLite file."""
+    if not TEST_DATABASE_URL.startswith("postgresql"):
+        path = tmp_path_factory.mktemp("module") / "carecenter.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    _require_postgres(TEST_DATABASE_URL)
+    schema = PostgresSchema(TEST_DATABASE_URL)
+    yield schema.url
+    schema.drop()
 
 
 def make_engine(url: str, clock=None) -> CareEngine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.runtime import StartRequest
-from tests.browser import PASSWORD, check_page, sign_in
+from tests.browser import PASSWORD, check_page, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
 
@@ -31,7 +31,7 @@ def test_incidents_are_retried_from_the_list(server, browser_page):
     sign_in(browser_page, base, "ada")
     browser_page.get_by_role("link", name="Incidents").first.click()
     rows = browser_page.locator("#incidents tbody tr")
-    assert rows.count() == 2
+    sync_api.expect(rows).to_have_count(2)
     assert "Divide by divisor" in rows.first.inner_text() and "division by zero" in rows.first.inner_text()
     check_page(browser_page, "admin-incidents")
     reference = rows.first.get_by_role("link").inner_text()
@@ -66,7 +66,7 @@ def test_users_are_created_edited_and_disabled(server, browser_page):
     check_page(browser_page, "admin-user")
     browser_page.get_by_role("button", name="Disable").click()
     assert care.identity.by_name("nora").disabled
-    assert browser_page.get_by_role("button", name="Enable").is_visible()
+    sync_api.expect(browser_page.get_by_role("button", name="Enable")).to_be_visible()
     browser_page.goto(f"{base}/admin/groups")
     check_page(browser_page, "admin-groups")
 

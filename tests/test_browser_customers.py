@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from process_library.store import Customer, License, System
-from tests.browser import PASSWORD, check_page, sign_in
+from tests.browser import PASSWORD, check_page, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
 
@@ -81,7 +81,9 @@ def test_a_new_callers_phone_call_is_logged_read_out_and_found_again(server, bro
 
     page.get_by_label("Name, e-mail address or customer number begins with").fill("Nordlicht")
     page.get_by_role("button", name="Find").click()
-    assert page.get_by_text("No customer’s name, e-mail address or number begins with “Nordlicht”.").is_visible()
+    sync_api.expect(
+        page.get_by_text("No customer’s name, e-mail address or number begins with “Nordlicht”.")
+    ).to_be_visible()
     page.get_by_role("link", name="Log a contact for a new caller").click()
     assert page.get_by_label("Name").input_value() == "Nordlicht"
     page.get_by_label("Name").fill("Nordlicht Pflege")
@@ -96,7 +98,8 @@ def test_a_new_callers_phone_call_is_logged_read_out_and_found_again(server, bro
     page.wait_for_url(re.compile(r".*/customers/C-[0-9A-Z]{8}\?.*"))
     reference = page.locator("#logged-reference").inner_text()
     assert re.fullmatch(r"CC-[0-9A-Z]{4}-[0-9A-Z]{4}", reference)
-    assert page.get_by_role("heading", name="New inquiry started. Read out the case reference:").is_visible()
+    started_heading = page.get_by_role("heading", name="New inquiry started. Read out the case reference:")
+    sync_api.expect(started_heading).to_be_visible()
     assert page.locator("h1").inner_text() == "Nordlicht Pflege"
     confirmation, contact = page.locator("li.contact").nth(0), page.locator("li.contact").nth(1)
     assert "E-mail, to the customer" in confirmation.inner_text() and reference in confirmation.inner_text()
@@ -110,6 +113,7 @@ def test_a_new_callers_phone_call_is_logged_read_out_and_found_again(server, bro
     page.get_by_label("Name, e-mail address or customer number begins with").fill("nordlicht")
     page.get_by_role("button", name="Find").click()
     page.get_by_role("link", name="Nordlicht Pflege").click()
+    sync_api.expect(page.get_by_role("heading", name="Nordlicht Pflege", level=1)).to_be_visible()
     assert page.locator("#logged-reference").count() == 0
     requests = page.locator("section", has=page.get_by_role("heading", name="Requests"))
     assert "Answer the inquiry" in requests.inner_text()
@@ -135,14 +139,15 @@ def test_a_known_customers_page_and_a_contact_on_an_open_request(server, browser
     page.goto(f"{base}/customers?q=c-1001")
     page.get_by_role("link", name="Acme Logistics GmbH").click()
     licenses = page.locator("tr.expired")
-    assert licenses.count() == 1 and "till" in licenses.inner_text() and "expired" in licenses.inner_text()
+    sync_api.expect(licenses).to_have_count(1)
+    assert "till" in licenses.inner_text() and "expired" in licenses.inner_text()
     page.get_by_label("Letter").check()
     page.get_by_label("Subject", exact=True).fill("Still jams")
     page.get_by_label("What they said").fill("Wrote to say it still jams.")
     page.get_by_label("About").select_option(str(started.instance_id))
     page.get_by_role("button", name="Log the contact").click()
     assert page.locator("#logged-reference").inner_text() == started.reference
-    assert page.get_by_role("heading", name="Added to the request. Its case reference:").is_visible()
+    sync_api.expect(page.get_by_role("heading", name="Added to the request. Its case reference:")).to_be_visible()
     page.get_by_label("New note").fill("Prefers letters; call only after 2 pm.")
     page.get_by_role("button", name="Add the note").click()
     assert page.get_by_role("status").first.inner_text() == "Note added."

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 import pytest
 
 from process_library.store import Customer
-from tests.browser import PASSWORD, check_page, sign_in
+from tests.browser import PASSWORD, check_page, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
 
@@ -51,7 +51,7 @@ def test_failed_mail_is_listed_first_retried_and_downloaded(server, browser_page
     sign_in(browser_page, base, "ada")
     browser_page.get_by_role("link", name="Mail", exact=True).first.click()
     rows = browser_page.locator("#mails tbody tr")
-    assert rows.count() == 3
+    sync_api.expect(rows).to_have_count(3)
     assert "A mail without any sender" in rows.first.inner_text() and "no sender" in rows.first.inner_text()
     assert rows.nth(1).get_by_role("link", name="CC-").count() == 1  # the case the mail became
     check_page(browser_page, "admin-mail")
@@ -62,7 +62,8 @@ def test_failed_mail_is_listed_first_retried_and_downloaded(server, browser_page
     assert "processed again" in browser_page.get_by_role("status").inner_text()
     browser_page.get_by_label("Status").select_option("received")
     browser_page.get_by_role("button", name="Show").click()
-    assert browser_page.locator("#mails tbody tr").count() == 1
+    browser_page.wait_for_url(f"{base}/admin/mail?status=received")
+    sync_api.expect(browser_page.locator("#mails tbody tr")).to_have_count(1)
     browser_page.set_viewport_size({"width": 1280, "height": 900})
     browser_page.goto(f"{base}/admin/mail")
     check_page(browser_page, "admin-mail-after-retry")

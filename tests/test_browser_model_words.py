@@ -12,7 +12,7 @@ import pytest
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
 from engine.runtime import StartRequest
-from tests.browser import check_page
+from tests.browser import check_page, sync_api
 from tests.conftest import make_engine
 from tests.live_server import live_server
 from tests.test_model_translations import CZECH, FORM, FORM_UI, GERMAN, REPAIR, at_customer_task, po
@@ -59,13 +59,13 @@ def test_the_customer_task_and_its_form_in_german_and_czech(server, browser_page
     browser_page.goto(f"{base}/track/{code}?lang=de")
     assert browser_page.locator("h1").inner_text() == "Reparaturauftrag"
     assert browser_page.locator("[aria-current=step]").inner_text().startswith("In Reparatur")
-    assert browser_page.get_by_role("heading", name="Rückgabe wählen").is_visible()
-    assert browser_page.get_by_role("radio", name="Per Kurier").is_visible()
-    assert browser_page.get_by_label("Notiz für die Werkstatt").is_visible()
+    sync_api.expect(browser_page.get_by_role("heading", name="Rückgabe wählen")).to_be_visible()
+    sync_api.expect(browser_page.get_by_role("radio", name="Per Kurier")).to_be_visible()
+    sync_api.expect(browser_page.get_by_label("Notiz für die Werkstatt")).to_be_visible()
     check_page(browser_page, "model-words-task-de")
     browser_page.get_by_role("link", name="CS", exact=True).click()
     assert browser_page.locator("h1").inner_text() == "Požadavek na opravu"
-    assert browser_page.get_by_role("radio", name="Kurýrem").is_visible()
+    sync_api.expect(browser_page.get_by_role("radio", name="Kurýrem")).to_be_visible()
     check_page(browser_page, "model-words-task-cs")
     browser_page.get_by_role("radio", name="Kurýrem").check()
     browser_page.get_by_role("button", name="Odeslat").click()

@@ -15,7 +15,7 @@ from lxml import etree
 
 from engine.process_drafts import NEW_PROCESS, ProcessDrafts
 from engine.runtime import StartRequest
-from tests.browser import check_page, sign_in
+from tests.browser import check_page, sign_in, sync_api
 from tests.conftest import DATA, make_engine, source
 from tests.live_server import live_server
 
@@ -138,6 +138,10 @@ def test_a_task_renamed_in_the_editor_is_deployed_as_version_2_and_version_1_kee
     check_page(page, "modeler-edit")
 
     rename(page, "answer_inquiry", "Answer the question")
+    with page.expect_download() as download:  # the file as it stands in the editor, before it is deployed
+        page.get_by_role("button", name="Download XML").click()
+    assert download.value.suggested_filename == "hello_care.bpmn"
+    assert 'name="Answer the question"' in Path(download.value.path()).read_text()
     page.get_by_role("button", name="Deploy").click()
     page.wait_for_url(f"{base}/processes/hello_care/edit")
     assert page.get_by_role("status").first.inner_text() == "Deployed hello_care version 2."
@@ -213,7 +217,7 @@ def test_a_missing_form_is_marked_on_its_element_and_a_refused_deploy_shows_the_
     assert "form 'no_such_form.json' is neither uploaded nor in the forms folder" in problem.inner_text()
     marked = page.locator('g.djs-element.cc-problem[data-element-id="answer_inquiry"]')
     assert marked.count() == 1
-    assert page.locator('.cc-problem-badge[data-problem-for="answer_inquiry"]').is_visible()
+    sync_api.expect(page.locator('.cc-problem-badge[data-problem-for="answer_inquiry"]')).to_be_visible()
     problem.get_by_role("button", name="answer_inquiry").click()
     selected = page.evaluate("() => window.carecenterModeler.get('selection').get().map(e => e.id)")
     assert selected == ["answer_inquiry"]
@@ -244,7 +248,7 @@ def test_a_draft_survives_a_reload_and_can_be_discarded(server, browser_page):
     page.reload()
     ready(page)
     assert element_name(page, "answer_inquiry") == "Answer within the hour"
-    assert page.get_by_text("Your draft of").is_visible()
+    sync_api.expect(page.get_by_text("Your draft of")).to_be_visible()
     check_page(page, "modeler-draft")
     assert care.repository.xml("hello_care")[1].decode() == HELLO  # deployed: unchanged
 
@@ -268,7 +272,7 @@ def test_staff_get_403(server, browser_page):
     for path in ("/processes/hello_care/edit", "/processes/new"):
         response = page.goto(f"{base}{path}")
         assert response.status == 403
-        assert page.get_by_role("heading", name="Not allowed").is_visible()
+        sync_api.expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
 
 
 ROUND_TRIP = [

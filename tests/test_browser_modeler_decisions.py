@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.bpmn import SourceFile
@@ -45,6 +47,10 @@ def test_a_decision_table_cell_edited_and_deployed(server, browser_page):
     xml = page.evaluate("async () => (await window.carecenterDmn.saveXML()).xml")
     assert '<text>"critical"</text>' in xml
     assert care.repository.versions("inquiry_intake")[0].version == 1  # a draft changes nothing deployed
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download XML").click()
+    assert download.value.suggested_filename == "classify_inquiry.dmn"
+    assert '<text>"critical"</text>' in Path(download.value.path()).read_text()
 
     page.get_by_role("button", name="Deploy").click()
     page.wait_for_selector("body[data-modeler-ready=yes]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import check_page, sign_in
+from tests.browser import check_page, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
 
@@ -38,14 +38,14 @@ def test_edit_a_form_with_a_live_preview_and_deploy_it(server, browser_page):
     page.get_by_role("link", name="Edit answer_inquiry.json").click()
     page.wait_for_selector("body[data-form-ready=yes]")
     preview = page.locator(".form-preview")
-    assert preview.get_by_role("textbox", name="Answer to the customer").is_visible()
+    sync_api.expect(preview.get_by_role("textbox", name="Answer to the customer")).to_be_visible()
     check_page(page, "modeler-form")
 
     schema = page.get_by_label("Schema (answer_inquiry.json)")
     text = schema.input_value()
     schema.fill(text.replace('"title": "Answer to the customer"', '"title": "Your answer"'))
     seen = previewed(page, None)
-    assert preview.get_by_role("textbox", name="Your answer").is_visible()
+    sync_api.expect(preview.get_by_role("textbox", name="Your answer")).to_be_visible()
 
     schema.fill(text[:-10])
     seen = previewed(page, seen)
@@ -57,4 +57,4 @@ def test_edit_a_form_with_a_live_preview_and_deploy_it(server, browser_page):
     page.get_by_role("button", name="Deploy").click()
     assert page.get_by_role("status").first.inner_text() == "Deployed with the processes using it: hello_care 2."
     assert [v.version for v in care.repository.versions("hello_care")] == [2, 1]
-    assert page.locator(".form-preview").get_by_role("textbox", name="Your answer").is_visible()
+    sync_api.expect(page.locator(".form-preview").get_by_role("textbox", name="Your answer")).to_be_visible()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from tests.browser import check_page, sign_in
+from tests.browser import check_page, sign_in, sync_api
 from tests.conftest import DATA, make_engine
 from tests.live_server import live_server
 from tests.test_browser_modeler import CAMUNDA_NS, SPIFF_NS, exported, open_carecenter_group, open_file, ready
@@ -86,7 +86,7 @@ def test_the_panel_edits_operations_checked_values_and_customer_texts(server, br
     select(page, "tell")
     open_carecenter_group(page)
     panel.get_by_label("Operation").select_option("lookup_customer")
-    assert panel.get_by_text("Find a customer: tier, language, products").first.is_visible()
+    sync_api.expect(panel.get_by_text("Find a customer: tier, language, products").first).to_be_visible()
     panel.get_by_label("customer_id (required)").fill("customer_id")
     panel.get_by_label("Result variable").fill("found")
     page.wait_for_timeout(600)  # the panel's debounce
@@ -170,7 +170,7 @@ def test_camunda_files_get_external_tasks_input_parameters_and_lane_teams(server
     open_carecenter_group(page)
     operation = panel.get_by_label("Operation")
     assert operation.input_value() == "identity_check"  # a topic for outside workers, kept
-    assert panel.get_by_text("No operation of that name is registered").is_visible()
+    sync_api.expect(panel.get_by_text("No operation of that name is registered")).to_be_visible()
     operation.select_option("lookup_customer")
     panel.get_by_label("customer_id (required)").fill("${customer}")
     page.wait_for_timeout(600)

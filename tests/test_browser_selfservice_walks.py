@@ -25,7 +25,7 @@ from engine.mail_receiver import MailReceiver
 from process_library.csv_import import import_csv
 from process_library.outbox_relay import relay_held_mail
 from process_library.store import Customer, License
-from tests.browser import PASSWORD, check_page, sign_in
+from tests.browser import PASSWORD, check_page, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
 from tests.smtp_server import SmtpServer, free_port
@@ -231,7 +231,7 @@ def test_a_small_order_is_confirmed_at_once_and_a_large_one_after_sales_approve(
     check_page(page, "walk-order-waiting")
     page.get_by_role("link", name="Back to My account").click()
     orders = page.locator("#orders li")
-    assert orders.count() == 2
+    sync_api.expect(orders).to_have_count(2)
     assert "Waiting for approval" in orders.nth(0).inner_text() and "Confirmed" in orders.nth(1).inner_text()
     check_page(page, "walk-account-orders")
 

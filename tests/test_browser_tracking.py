@@ -12,6 +12,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from engine.runtime import StartRequest
 from process_library.store import Customer
+from tests.browser import sync_api
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
 from tests.test_browser import page, shot  # noqa: F401  (the browser fixture and screenshots)
@@ -53,7 +54,7 @@ def test_customer_follows_answers_and_switches_language(server, page):  # noqa: 
     assert page.locator("#status").inner_text() == "Waiting for you"
     page.get_by_label("Delivery address").fill("x")
     page.get_by_role("button", name="Send").click()
-    assert page.locator("[role=alert]").count() >= 1  # refused on the server, nothing changed
+    sync_api.expect(page.locator("[role=alert]").first).to_be_attached()  # refused on the server, nothing changed
     page.get_by_label("Delivery address").fill("Main street 1, Springfield")
     page.get_by_role("button", name="Send").click()
     page.wait_for_url(f"{base}/track/{code}*")
@@ -118,7 +119,7 @@ def test_customer_finds_the_case_by_reference_and_email(server, page, width):  #
     assert_accessible(page)
     shot(page, f"track-status-de-{width}")
     page.goto(f"{base}/track?lang=de")
-    assert page.get_by_label("Fallnummer").is_visible()
+    sync_api.expect(page.get_by_label("Fallnummer")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert_accessible(page)
     shot(page, f"track-form-de-{width}")

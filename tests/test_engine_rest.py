@@ -20,7 +20,7 @@ from camunda.client.engine_client import EngineClient
 from camunda.external_task.external_task import ExternalTask
 from camunda.external_task.external_task_worker import ExternalTaskWorker, NoExternalTaskFound
 
-from engine.jobs import EXTERNAL
+from engine.job_rows import EXTERNAL
 from engine.models import ServiceJob
 from tests.conftest import source
 from tests.live_server import live_server

@@ -127,6 +127,14 @@ def test_history_records_every_change_with_the_principal(client, deployed):
     assert events[2]["task_id"] == task_id
 
 
+def test_a_step_on_a_completed_instance_records_its_completion_no_second_time(care, client, deployed):
+    instance = start(client).json
+    client.post(f"/api/tasks/{instance['tasks'][0]['id']}/complete", json={"data": {"answer": "Fixed"}})
+    care.executor.mutate(instance["id"], lambda *_: None, "test")  # e.g. a late message that finds nothing to do
+    events = client.get(f"/api/instances/{instance['id']}/history").json["items"]
+    assert [e["event_type"] for e in events].count("instance_completed") == 1
+
+
 def test_unknown_instance_is_404(client):
     for response in (
         client.get("/api/instances/999"),

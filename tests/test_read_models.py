@@ -2,12 +2,12 @@
 
 import io
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from engine import read_models
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
-from engine.models import HumanTask, ProcessDefinition
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from tests.conftest import source, upload
 
 
@@ -60,3 +60,60 @@ def loaded_version(care, key, version):
     with care.db.read() as session:
         query = select(ProcessDefinition.id).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
         return care.repository.load(session.scalar(query))
+
+
+def _task_list_reads(statements: list[str]) -> list[str]:
+    """Reads of an instance's open task rows as a list (not one task by its id)."""
+    flat = (" ".join(s.split()) for s in statements)
+    return [s for s in flat if s.startswith("SELECT") and "FROM human_tasks WHERE human_tasks.instance_id" in s]
+
+
+def _digest(care, instance_id: int):
+    with care.db.read() as session:
+        return session.get(ProcessInstance, instance_id).read_model_digest
+
+
+def test_completing_the_only_open_task_reads_no_task_list_and_leaves_the_new_one_in_the_digest(care, client):
+    assert client.post("/api/deployments", data=upload("hello_care.bpmn")).status_code == 201
+    instance = client.post("/api/process-definitions/hello_care/instances", json={}).json
+    [task] = instance["tasks"]
+    with care.db.read() as session:
+        assert _digest(care, instance["id"])[read_models.HUMAN_TASKS] == [session.get(HumanTask, task["id"]).task_guid]
+    statements: list[str] = []
+    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"answer": "Fixed"}}).json
+    assert _task_list_reads(statements) == []
+    with care.db.read() as session:
+        open_guids = list(
+            session.scalars(
+                select(HumanTask.task_guid).where(HumanTask.instance_id == instance["id"], HumanTask.status == "open")
+            )
+        )
+    assert [t["id"] for t in done["instance"]["tasks"]] == [
+        t["id"] for t in client.get(f"/api/tasks?instance_id={instance['id']}").json["items"]
+    ]
+    assert _digest(care, instance["id"])[read_models.HUMAN_TASKS] == sorted(open_guids)
+
+
+def test_an_instance_without_a_digest_reads_its_rows_and_gets_one(care, client):
+    """Instances from before the digest (NULL) read every read model their definition has, and keep the others."""
+    assert client.post("/api/deployments", data=upload("parallel_tasks.bpmn")).status_code == 201
+    instance = client.post("/api/process-definitions/parallel_tasks/instances", json={}).json
+    first, second = instance["tasks"]
+    with care.db.write() as session:
+        forget = update(ProcessInstance).where(ProcessInstance.id == instance["id"]).values(read_model_digest=None)
+        session.execute(forget)
+    statements: list[str] = []
+    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    done = client.post(f"/api/tasks/{first['id']}/complete", json={"data": {}})
+    assert done.status_code == 200, done.json
+    assert len(_task_list_reads(statements)) == 1  # no digest: the open rows are read
+    assert [t["id"] for t in done.json["instance"]["tasks"]] == [second["id"]]  # the other task stays open
+    with care.db.read() as session:
+        guid = session.get(HumanTask, second["id"]).task_guid
+    assert _digest(care, instance["id"])[read_models.HUMAN_TASKS] == [guid]
+    statements.clear()
+    last = client.post(f"/api/tasks/{second['id']}/complete", json={"data": {}}).json
+    assert _task_list_reads(statements) == []  # the digest names only the task being completed
+    assert last["instance"]["status"] == "completed" and last["instance"]["tasks"] == []
+    assert _digest(care, instance["id"]) == read_models.digest_of([], False, False)

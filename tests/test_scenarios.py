@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from api.commands import main
+from engine import read_model_check
 from engine.config import PROJECT_ROOT, Settings
+from engine.models import ProcessInstance
 from engine.scenario_runner import ScenarioRunner
 from engine.scenarios import ScenarioFileInvalid, discover, load
 
@@ -20,9 +23,23 @@ SCENARIOS = Path(__file__).parent / "data" / "scenarios"
 PROCESS_SCENARIOS = discover([PROJECT_ROOT / "processes" / "tests"])
 
 
+def read_models_match_the_workflows(care) -> None:
+    """After every step: each instance's read-model rows, recomputed from its stored state, equal those written."""
+    with care.db.read() as session:
+        ids = session.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)).all()
+        engine = care.executor.script_engine
+        found = [
+            problem
+            for instance_id in ids
+            for problem in read_model_check.mismatches(session, care.repository, engine, instance_id)
+        ]
+    assert not found, "\n".join(found)
+
+
 @pytest.fixture(scope="module")
 def runner():
-    scenario_runner = ScenarioRunner(Settings.from_env())
+    """Runs scenario files; every test's scenarios also check the read models after each of their steps."""
+    scenario_runner = ScenarioRunner(Settings.from_env(), after_step=read_models_match_the_workflows)
     yield scenario_runner
     scenario_runner.close()
 

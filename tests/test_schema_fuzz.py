@@ -41,8 +41,8 @@ STAFF_USER = "ana"  # a demo user: staff in team support
 @pytest.fixture
 def seeded(database_url):
     """A care center in use, served on 127.0.0.1: every process deployed, the demo's users, customers and
-    instances (tasks, timers, jobs, customer stages), two failed instances with incidents; one admin and
-    one staff token."""
+    instances (tasks, timers, jobs, customer stages), two failed instances with incidents, chats waiting;
+    one admin and one staff token."""
     settings = Settings.from_env(
         database_url=database_url,
         processes_dir=PROJECT_ROOT / "processes",
@@ -55,6 +55,9 @@ def seeded(database_url):
     fill(care)
     for _ in range(2):
         care.runtime.start(StartRequest("script_failure", {"divisor": 0}), "fuzz")
+    for name in ("Nina Neu", "Otto Ohm", "Paula Pol"):  # chats waiting for the staff user's team
+        chat = care.chats.start(topic="support", name=name, email="chat@example.org", language="en").chat
+        care.chats.post(chat["id"], "customer", f"Hello, this is {name}.")
     _, admin = care.tokens.create("fuzz-admin")
     _, staff = care.tokens.create("fuzz-staff", username=STAFF_USER)
     with live_server(care) as base:
@@ -97,6 +100,7 @@ def fuzz(base: str, token: str, workdir: Path, phases: str, examples: int) -> di
     return result
 
 
+@pytest.mark.timeout(1200)  # schemathesis in a subprocess, bounded at 900 s itself
 def test_the_api_holds_to_its_document_under_fuzzing(seeded, tmp_path):
     base, tokens = seeded
     # Staff first: the admin run may change or disable the staff user (PATCH /api/users/{user_id}).

@@ -237,3 +237,52 @@ def test_customer_timeline_is_for_staff(care, app, deployed):
     response = app.test_client().get("/api/customers/C-1/timeline", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert app.test_client().get("/api/customers/C-1/timeline").status_code == 401
+
+
+def test_a_step_that_waited_for_the_instance_lock_records_a_stage_only_once(postgres_schema):
+    """On PostgreSQL the lock statement returns the customer-status row as it was before the wait: the step
+    committed meanwhile moved the stage already, so the stage must not be recorded a second time."""
+    import threading
+    import time
+
+    from sqlalchemy import select, text
+
+    from engine.models import CustomerStageEvent
+    from engine.runtime import StartRequest
+    from tests.conftest import make_engine, source
+
+    postgres_schema.empty()
+    care = make_engine(postgres_schema.url)
+    try:
+        care.repository.deploy([source(n) for n in ("customer_tracking.bpmn", "confirm_address.json")], "t", "t")
+        view, _ = care.runtime.start(StartRequest("customer_tracking", dict(SENSITIVE, divisor=4)), "tester")
+        instance_id, task_id = view["id"], view["tasks"][0]["id"]
+        other = care.db.engine.connect()  # another step: holds the lock and moves the stage, as it would
+        for statement in (
+            "SELECT id FROM process_instances WHERE id = :i FOR UPDATE",
+            "UPDATE process_instances SET updated_at = updated_at WHERE id = :i",
+            "UPDATE customer_status SET stage = 'your_input' WHERE instance_id = :i",
+            "UPDATE customer_stage_events SET left_at = now() WHERE instance_id = :i AND left_at IS NULL",
+            "INSERT INTO customer_stage_events (instance_id, stage, entered_at) VALUES (:i, 'your_input', now())",
+        ):
+            other.execute(text(statement), {"i": instance_id})
+        completing = threading.Thread(target=care.tasks.complete, args=(task_id, {}, "tester"))
+        completing.start()
+        holder = other.execute(text("SELECT pg_backend_pid()")).scalar()
+        waiting = text("SELECT count(*) FROM pg_stat_activity WHERE :holder = ANY(pg_blocking_pids(pid))")
+        deadline = time.monotonic() + 10
+        with care.db.engine.connect() as watcher:
+            while watcher.execute(waiting, {"holder": holder}).scalar() == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        other.commit()
+        other.close()
+        completing.join(10)
+        with care.db.read() as session:
+            stages = session.scalars(
+                select(CustomerStageEvent.stage)
+                .where(CustomerStageEvent.instance_id == instance_id)
+                .order_by(CustomerStageEvent.id)
+            ).all()
+        assert stages == ["review", "your_input"]
+    finally:
+        care.close()

@@ -459,6 +459,53 @@ def test_timers_racing_requests_on_the_same_instances_are_never_lost(any_databas
         care.close()
 
 
+def test_a_batch_fired_side_by_side_fires_each_timer_once(any_database_url, clock):
+    """Two threads fire one batch: both timers of one instance sit in the batch, and take turns on its row."""
+    import threading
+
+    from engine.config import Settings
+    from engine.core import CareEngine
+    from engine.timers import TimerConfig
+    from tests.conftest import PROJECT_ROOT
+
+    settings = Settings.from_env(database_url=any_database_url, processes_dir=PROJECT_ROOT / "processes")
+    care = CareEngine(settings, clock=clock, timer_config=TimerConfig(batch_size=50, threads=2))
+    try:
+        deploy(care, "timer_parallel.bpmn", "timer_intermediate.bpmn")
+        both = [start(care, "timer_parallel") for _ in range(6)]
+        single = [start(care, "timer_intermediate") for _ in range(6)]
+        clock.advance("P1D")
+        assert len(timers(care, status="pending")) == 2 * 6 + 6  # one batch holds them all
+        threads, fire = set(), care.timers.fire
+
+        def fire_noting_the_thread(claim, worker_id):
+            threads.add(threading.current_thread().name)
+            return fire(claim, worker_id)
+
+        care.timers.fire = fire_noting_the_thread
+        assert care.timers.fire_due() == 2 * 6 + 6
+        assert len(threads) == 2
+        for iid in both:
+            assert instance(care, iid).status == "completed"
+            assert sorted(fired_events(care, iid)) == [("wait_hour", 1), ("wait_two_hours", 1)]
+            assert [t.status for t in timers(care, iid)] == ["fired", "fired"]
+        for iid in single:
+            assert fired_events(care, iid) == [("wait", 1)] and open_tasks(care, iid) == ["call_back"]
+        assert pending(care) == [] and care.timers.fire_due() == 0
+    finally:
+        care.close()
+
+
+def test_timer_threads_below_zero_are_refused(monkeypatch):
+    from engine.timers import TimerConfig
+
+    monkeypatch.setenv("CARECENTER_TIMER_THREADS", "-1")
+    with pytest.raises(ValueError, match="CARECENTER_TIMER_THREADS"):
+        TimerConfig.from_env()
+    monkeypatch.setenv("CARECENTER_TIMER_THREADS", "3")
+    assert TimerConfig.from_env().threads == 3 and TimerConfig.from_env(threads=1).threads == 1
+
+
 def test_a_start_timer_that_cannot_be_scheduled_refuses_the_deploy(care):
     content = source("timer_start_only.bpmn").content.replace(
         b"R/2030-01-07T06:00:00Z/P7D", b"&quot;R/&quot; + first_monday + &quot;/P7D&quot;"

@@ -1,11 +1,13 @@
 """The ``carecenter`` command: serve, worker, deploy, check, test, demo, db, token, user, group, customers, mail, ...
 
-One module per larger command: ``demo``, ``scenario`` (``test``), ``translations``, ``mail`` and ``events``.
+One module per larger command: ``demo``, ``scenario`` (``test``), ``translations``, ``mail``, ``events``, ``config``
+and ``lifecycle`` (``purge``, ``customers export|erase``; ``customer`` is another name of ``customers``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,17 +15,22 @@ from pathlib import Path
 import click
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from api.commands.config import config
 from api.commands.demo import demo
 from api.commands.events import events
+from api.commands.lifecycle import customer_erase, customer_export, purge
 from api.commands.mail import mail
 from api.commands.scenario import scenario_test
 from api.commands.translations import translations
+from api.logs import configure as configure_logging
 from engine import secret_key
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
-from engine.config import Settings
+from engine.config import LOG_FORMATS, Settings
 from engine.core import CareEngine
 from engine.errors import CareError, DeploymentInvalid
 from engine.identity import ROLES
+
+log = logging.getLogger("carecenter")
 
 
 def _engine(require_schema: bool = True) -> CareEngine:
@@ -38,6 +45,9 @@ def _require_current_schema(care: CareEngine) -> None:
     from engine import schema
 
     current, head = schema.revisions(care.db)
+    if schema.compatibility(current) == schema.AHEAD:
+        log.warning("the database is at schema revision %s, newer than this version's %s: carrying on", current, head)
+        return
     if current != head:
         found = f"at schema revision {current}" if current else "not set up"
         care.close()
@@ -70,29 +80,57 @@ def _print_problems(invalid: DeploymentInvalid) -> None:
         click.echo(str(problem), err=True)
 
 
-def configure_logging(verbose: bool) -> None:
-    """INFO (DEBUG with -v) to standard error, without the libraries that log every step at INFO."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if not verbose:  # SpiffWorkflow logs every task state change, APScheduler every run of every job, at INFO
-        for chatty in ("spiff", "apscheduler", "alembic"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+def _log_format_from_env() -> str:
+    value = os.environ.get("CARECENTER_LOG_FORMAT", "").strip().lower()
+    return value if value in LOG_FORMATS else "text"
 
 
-@click.group()
+LOG_FORMAT_OPTION = click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="Log lines as text, or as one JSON object a line for machines [default: CARECENTER_LOG_FORMAT, else text].",
+)
+
+
+def _relog(context: click.Context, log_format: str | None) -> str:
+    """Log as ``log_format`` from now on (when given); the format in force."""
+    root = context.find_root().obj or {}
+    if log_format is not None:
+        root["log_format"] = log_format
+        configure_logging(root.get("verbose", False), log_format, replace=True)
+    return root.get("log_format", "text")
+
+
+class _Commands(click.Group):
+    """The command group, with other names that work without being listed (``customer`` for ``customers``)."""
+
+    ALIASES = {"customer": "customers"}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.ALIASES.get(cmd_name, cmd_name))
+
+
+@click.group(cls=_Commands)
 @click.option("-v", "--verbose", is_flag=True, help="Log at debug level.")
 @click.pass_context
 def main(context: click.Context, verbose: bool) -> None:
     """carecenter: BPMN processes for customer care centers."""
-    context.obj = {"verbose": verbose}
-    configure_logging(verbose)
+    log_format = _log_format_from_env()
+    context.obj = {"verbose": verbose, "log_format": log_format}
+    configure_logging(verbose, log_format)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int, help="Request threads per server process.")
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    type=int,
+    help="Request threads per server process (live streams of calls and chats hold one each).",
+)
 @click.option(
     "--processes",
     type=click.IntRange(1, 64),
@@ -101,10 +139,21 @@ def main(context: click.Context, verbose: bool) -> None:
     "[default: one process, waitress, the worker in it].",
 )
 @click.option("--no-worker", is_flag=True, help="Do not run the background worker with the server.")
+@LOG_FORMAT_OPTION
 @click.pass_context
-def serve(context: click.Context, host: str, port: int, threads: int, processes: int | None, no_worker: bool) -> None:
+def serve(
+    context: click.Context,
+    host: str,
+    port: int,
+    threads: int,
+    processes: int | None,
+    no_worker: bool,
+    log_format: str | None,
+) -> None:
     """Serve the API and pages (with the background worker unless --no-worker)."""
     from api import server
+
+    log_format = _relog(context, log_format)
 
     if processes is not None and (unavailable := server.available()):
         raise click.UsageError(unavailable)
@@ -118,21 +167,28 @@ def serve(context: click.Context, host: str, port: int, threads: int, processes:
     _print_addresses(care, host, port, f"{processes} processes, worker: {'off' if no_worker else 'own process'}")
     care.close()  # the supervisor keeps no connection: each web process and the worker have their own
     verbose = bool(context.find_root().obj and context.find_root().obj.get("verbose"))
-    sys.exit(server.supervise(host, port, processes, threads, worker=not no_worker, verbose=verbose))
+    sys.exit(
+        server.supervise(host, port, processes, threads, worker=not no_worker, verbose=verbose, log_format=log_format)
+    )
 
 
 def _serve_one_process(care: CareEngine, host: str, port: int, threads: int, no_worker: bool) -> None:
-    from waitress import serve as waitress_serve
+    """Listen first, then start the worker: its first rounds (a backlog after a crash) must not delay the port."""
+    from waitress import create_server
 
     from api.app import create_app
     from api.security import server_options
     from engine import worker
 
     app = create_app(care)
+    server = create_server(
+        app, host=host, port=port, threads=threads, ident="carecenter", **server_options(care.settings)
+    )
     if not no_worker:
         worker.start_embedded(care)
     _print_addresses(care, host, port, f"worker: {'off' if no_worker else 'embedded'}")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="carecenter", **server_options(care.settings))
+    server.print_listen("Serving on http://{}:{}")
+    server.run()
 
 
 def _print_addresses(care: CareEngine, host: str, port: int, how: str) -> None:
@@ -140,7 +196,8 @@ def _print_addresses(care: CareEngine, host: str, port: int, how: str) -> None:
     click.echo(f"carecenter serving on {base}  ({how})")
     click.echo(f"  API:      {base}/api/process-definitions")
     click.echo(f"  OpenAPI:  {base}/api/openapi.json")
-    click.echo(f"  Health:   {base}/healthz")
+    click.echo(f"  Health:   {base}/healthz, {base}/readyz")
+    click.echo(f"  Metrics:  {base}/metrics  (Prometheus, admin token)")
     if not care.settings.smtp_host:
         click.echo(f"  Mailbox:  {base}/admin/dev-mailbox  (for admins: no SMTP server set, mails wait there)")
     if not care.settings.public_url:
@@ -154,33 +211,51 @@ def _print_addresses(care: CareEngine, host: str, port: int, how: str) -> None:
 @click.option("--batch", type=int, default=None, help="Timers claimed at once [default: 20].")
 @click.option("--catch-up", type=int, default=None, help="Missed cycle occurrences fired after downtime [default: 10].")
 @click.option(
+    "--timer-threads",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Claimed timers fired side by side; 0: 2 on PostgreSQL, 1 on SQLite [default: 0].",
+)
+@click.option(
     "--job-lease",
     type=float,
     default=None,
-    help="Seconds a service call may run before another worker may take its job over [default: 120].",
+    help="Seconds a claim on a service-task job lasts unless renewed (renewed while the call runs) [default: 120].",
 )
 @click.option("--job-batch", type=int, default=None, help="Service-task jobs claimed at once [default: 10].")
 @click.option("--name", default=None, help="Worker id shown in /api/worker/status [default: host:pid:random].")
+@LOG_FORMAT_OPTION
+@click.pass_context
 def worker_command(
+    context: click.Context,
     poll: float | None,
     lease: float | None,
     batch: int | None,
     catch_up: int | None,
+    timer_threads: int | None,
     job_lease: float | None,
     job_batch: int | None,
     name: str | None,
+    log_format: str | None,
 ) -> None:
-    """Run the background worker (timers, jobs, housekeeping) in the foreground."""
+    """Run the background worker (timers, jobs, housekeeping) in the foreground.
+
+    Exits with status 1 when the database stays unreachable for CARECENTER_WORKER_DB_TIMEOUT seconds.
+    """
     from engine import worker
+
+    _relog(context, log_format)
     from engine.jobs import JobConfig
     from engine.timers import TimerConfig
 
-    timer_config = TimerConfig.from_env(lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up)
+    timer_config = TimerConfig.from_env(
+        lease_seconds=lease, batch_size=batch, cycle_catch_up=catch_up, threads=timer_threads
+    )
     job_config = JobConfig.from_env(lease_seconds=job_lease, batch_size=job_batch)
     settings = secret_key.with_lasting_key(Settings.from_env())
     care = CareEngine(settings, timer_config=timer_config, job_config=job_config)
     _require_current_schema(care)
-    worker.run_blocking(care, poll_seconds=poll, worker_id=name)
+    sys.exit(worker.run_blocking(care, poll_seconds=poll, worker_id=name))
 
 
 @main.command()
@@ -223,6 +298,8 @@ main.add_command(demo)
 main.add_command(translations)
 main.add_command(mail)
 main.add_command(events)
+main.add_command(config)
+main.add_command(purge)
 
 
 @main.group()
@@ -386,7 +463,7 @@ def group_list() -> None:
 
 @main.group()
 def customers() -> None:
-    """The customer store of the care operations: customers, systems, licenses, the order catalog."""
+    """The customer store (customers, systems, licenses, the order catalog), and one customer's data."""
 
 
 @customers.command("import")
@@ -414,3 +491,7 @@ def customers_import(file: Path, kind: str | None) -> None:
         click.echo(str(error), err=True)
         sys.exit(1)
     click.echo(str(result))
+
+
+customers.add_command(customer_export)
+customers.add_command(customer_erase)

@@ -1,6 +1,6 @@
 """Errors on pages are pages: a browser that hits a missing, forbidden or failed page gets HTML in the app's layout.
 
-``/api/*``, ``/engine-rest/*`` and ``/healthz`` keep their machine-readable errors
+``/api/*``, ``/engine-rest/*``, ``/healthz``, ``/readyz`` and ``/metrics`` keep their machine-readable errors
 (:mod:`api.problems`); everything else a person may type or follow (staff, designer and admin
 pages, the customer's tracking pages and portal, unknown paths) gets a plain message in its
 audience's layout and language, and a way back.
@@ -15,8 +15,8 @@ from markupsafe import escape
 from api import i18n
 from api.pages.locale import gettext
 
-MACHINE_PREFIXES = ("/api/", "/engine-rest/", "/healthz")
-CUSTOMER_PREFIXES = ("/track", "/portal")
+MACHINE_PREFIXES = ("/api/", "/engine-rest/", "/healthz", "/readyz", "/metrics")
+CUSTOMER_PREFIXES = ("/track", "/portal", "/chat/")
 
 TITLES = {
     400: "The request could not be used",

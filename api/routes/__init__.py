@@ -5,7 +5,9 @@ from flask import Flask
 from api.requests import refuse_nul_characters
 from api.routes import (
     admin,
+    analytics,
     answers,
+    chats,
     cti,
     customers,
     definitions,
@@ -42,6 +44,8 @@ MODULES = (
     messages,
     webhooks,
     cti,
+    analytics,
+    chats,
     engine_rest,
 )
 for module in MODULES:

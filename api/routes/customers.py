@@ -9,7 +9,7 @@ from api.auth import current_principal
 from api.policy import without_secrets
 from api.requests import json_body, paged, query_args
 from api.routes.common import care
-from engine import contacts
+from engine import contacts, customer_insight
 from engine import customer_notes as notes
 from engine.errors import NotFound
 from engine.pagination import Page
@@ -46,6 +46,14 @@ def list_contacts(customer_id: str):
         _require_customer(session, customer_id)
         items, next_after = contacts.of_customer(session, customer_id, args["limit"], args["after"])
     return paged(Page(items, next_after), "customers.list_contacts", customer_id=customer_id)
+
+
+@blueprint.get("/api/customers/<customer_id>/insight")
+def insight(customer_id: str):
+    """The customer page's insight figures: contacts per channel, requests and time to resolve, systems, licenses."""
+    with care().db.read() as session:
+        _require_customer(session, customer_id)
+        return customer_insight.of_customer(session, customer_id, care().clock.now())
 
 
 @blueprint.get("/api/customers/<customer_id>/notes")

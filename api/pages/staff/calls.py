@@ -8,41 +8,33 @@
   the number filled in.
 - ``/calls/stream``: server-sent events for the screen pop (``api/static/calls.js``) on every
   staff page. Each event carries the pop of one call rendered for the viewer (their language,
-  the cases they may see), so no text is made in the browser. A stream serves one request thread
-  of the server, so streams are few and short: at most :data:`MAX_STREAMS` per process
-  (``CARECENTER_CALL_STREAMS``), each ended after :data:`MAX_LIFETIME` seconds (the browser
-  reconnects), with a comment every :data:`HEARTBEAT` seconds so that a closed tab frees its thread.
-  Beyond the limit a stream answers the calls going on now at once and closes, telling the browser
-  to ask again in :data:`POLL_RETRY_MS` ms: polling, as a fallback.
+  the cases they may see), so no text is made in the browser. The stream follows
+  :mod:`api.pages.event_stream` (few and short, heartbeats, polling beyond the limit): at most
+  :data:`MAX_STREAMS` per process (``CARECENTER_CALL_STREAMS``), a comment every :data:`HEARTBEAT`
+  seconds; beyond the limit it answers the calls going on now at once and closes.
 - ``POST /calls/<id>/choice``: what the agent says about the call while it goes on (whom it is
   about, which open case, a subject and a note); the hangup logs the call with it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import threading
-import time
-from collections.abc import Iterator
 
 from flask import (
     Blueprint,
     Flask,
-    Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 
 from api import policy
 from api.auth import current_principal, current_scope
+from api.pages import event_stream
 from api.pages.locale import gettext
 from api.pages.signin import check_csrf, safe_next
 from api.requests import numbers_up_to
@@ -62,11 +54,7 @@ PAGE_SIZE = 50
 ROW_ID = re.compile(numbers_up_to(MAX_ID))
 MAX_STREAMS = int(os.environ.get("CARECENTER_CALL_STREAMS", "4") or 4)
 STREAM_SLOTS = "carecenter.call_streams"  # app.extensions key of the app's stream slots
-MAX_LIFETIME = 300.0  # seconds a stream stays open before the browser opens the next one
-HEARTBEAT = 5.0
-POLL = 0.5  # seconds between looks at the database when no change in this process woke the stream
-RETRY_MS = 1000
-POLL_RETRY_MS = 2000
+HEARTBEAT = event_stream.HEARTBEAT
 OPEN_REQUESTS_SHOWN = 10
 SCREEN_POP_HEADER = "X-Screen-Pop"  # the pop's script posts its form with it and gets the pop back
 
@@ -209,51 +197,30 @@ def _pops(call_ids: list[int], **state: object) -> list[dict]:
 @blueprint.get("/calls/stream")
 def stream():
     calls = care().calls
-    # one web process's slots: its app's (made at the first stream, so a test can set MAX_STREAMS first)
-    slots = current_app.extensions.setdefault(STREAM_SLOTS, threading.BoundedSemaphore(max(1, MAX_STREAMS)))
+    last: int | None = None
 
-    def events() -> Iterator[str]:
-        # Flask runs a streamed body up to its first yield at once; the slot is taken only once it is read.
-        yield ": calls\n\n"
-        if not slots.acquire(blocking=False):  # every stream slot taken: the calls now, then ask again
-            yield _going_on(calls.going_on())
-            yield f"retry: {POLL_RETRY_MS}\n\n"
-            return
-        try:
-            yield f"retry: {RETRY_MS}\n\n"
+    def step() -> tuple[list[str], bool]:
+        nonlocal last
+        if last is None:  # the first look: the calls going on now
             last = calls.last_event()
-            yield _going_on(calls.going_on())
-            started = time.monotonic()
-            beat = started + HEARTBEAT
-            while time.monotonic() - started < MAX_LIFETIME:
-                seen = calls.version
-                change = calls.changes(last)
-                if change.calls:
-                    last = change.last_event
-                    for pop in _pops(change.calls):
-                        yield _event("call", pop, last)
-                    continue
-                if time.monotonic() >= beat:
-                    yield ": still here\n\n"
-                    beat = time.monotonic() + HEARTBEAT
-                calls.wait(seen, POLL)
-        finally:
-            slots.release()
+            return [_going_on(calls.going_on())], False
+        change = calls.changes(last)
+        if not change.calls:
+            return [], False
+        last = change.last_event
+        return [event_stream.event("call", pop, last) for pop in _pops(change.calls)], False
 
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}  # nginx: pass each event on at once
-    return Response(stream_with_context(events()), mimetype="text/event-stream", headers=headers)
+    # the slots are made at the app's first stream, so a test can set MAX_STREAMS first
+    return event_stream.follow(
+        step, calls.signal, slots_key=STREAM_SLOTS, slots=max(1, MAX_STREAMS), name="calls", heartbeat=HEARTBEAT
+    )
 
 
 def _going_on(call_ids: list[int]) -> str:
     """The calls going on now: the browser drops pops of calls no longer among them, and shows these."""
     pops = _pops(call_ids)
-    first = _event("going-on", [pop["id"] for pop in pops])
-    return first + "".join(_event("call", pop) for pop in pops)
-
-
-def _event(name: str, data: object, event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    first = event_stream.event("going-on", [pop["id"] for pop in pops])
+    return first + "".join(event_stream.event("call", pop) for pop in pops)
 
 
 def screen_pop(principal: Principal | None) -> bool:

@@ -18,16 +18,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 
 from api.auth import current_principal, current_scope
+from api.pages.analytics import duration
 from api.pages.feedback import answer_refusal
 from api.pages.locale import gettext
 from api.pages.signin import check_csrf
 from api.requests import numbers_up_to
 from api.routes.common import care
-from engine import confirmations, contacts
+from engine import confirmations, contacts, customer_insight, next_best_action
 from engine import customer_notes as notes
 from engine.customer_requests import open_request, requests_of
 from engine.errors import CareError, Conflict
 from engine.models import MAX_ID, ProcessInstance
+from engine.runtime import StartRequest
 from process_library import account_changes, customers
 from process_library.store import Customer, License, System
 
@@ -226,6 +228,44 @@ def reply(customer_id: str):
     return redirect(url_for("staff_customers.show", customer_id=customer.id, _anchor="contacts-title"))
 
 
+def _suggestion(session, customer_id: str, now) -> next_best_action.Suggestion | None:
+    data = next_best_action.profile(session, customer_id, now)
+    return None if data is None else care().next_best_action.suggest(data)
+
+
+@blueprint.post("/customers/<customer_id>/suggestion")
+def accept_suggestion(customer_id: str):
+    """Start the process the next-best-action table names for this customer, as it suggests it now.
+
+    The form carries the process and item it showed: if the table suggests something else by now
+    (new data, a new table), nothing starts and the page shows the new suggestion. The form's own
+    key makes a double click start one instance. A note on the customer records who accepted what.
+    """
+    _customer(customer_id)
+    with care().db.read() as session:
+        suggestion = _suggestion(session, customer_id, care().clock.now())
+    shown = (request.form.get("process_key", ""), request.form.get("item_id", "") or None)
+    if suggestion is None or (suggestion.process_key, suggestion.item_id) != shown:
+        refused = gettext("The suggestion has changed in the meantime; nothing was started. Look at it again.")
+        return _customer_page(customer_id, suggestion_refused=refused, status=409)
+    principal = current_principal().name
+    start = StartRequest(suggestion.process_key, suggestion.variables(customer_id), customer_id=customer_id)
+    try:
+        started, created = care().runtime.start(
+            start, principal, idempotency_scope=f"suggestion:{principal}", idempotency_key=_submission_id()
+        )
+    except CareError as refused:
+        return _customer_page(customer_id, suggestion_refused=refused.detail, status=refused.status)
+    if created:
+        with care().db.write() as session:
+            text = f"Accepted the suggestion “{suggestion.action}” ({suggestion.reason}): {started['reference']}."
+            notes.add(session, customer_id=customer_id, text=text, author=principal, at=care().clock.now())
+    flash(
+        gettext("Started %(reference)s: %(action)s", reference=started["reference"], action=suggestion.action), "info"
+    )
+    return redirect(url_for("staff_customers.show", customer_id=customer_id, _anchor="insight"))
+
+
 def _customer(customer_id: str) -> Customer:
     with care().db.read() as session:
         found = session.get(Customer, customer_id)
@@ -258,11 +298,17 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
             session, customer_id, SHOWN, _row_id(request.args.get("changes_before"))
         )
         logged = _logged(session, customer_id, _row_id(request.args.get("logged")))
+        insight = customer_insight.of_customer(session, customer_id, now)
+        suggestion = _suggestion(session, customer_id, now)
     open_requests = [case for case in cases if case["open"]]
     page = render_template(
         "staff/customer.html",
         customer=customer,
         systems=systems,
+        insight=insight,
+        suggestion=suggestion,
+        suggestion_refused=form_state.get("suggestion_refused"),
+        duration=duration,
         licenses=[(lic, lic.valid_until < now) for lic in licenses],
         requests=cases,
         hidden_requests=hidden,

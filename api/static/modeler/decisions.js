@@ -28,7 +28,6 @@
   window.carecenterDmn = modeler;
   var timers = {};
   var dirty = false;
-  var deploying = false;
 
   function say(text, isError) {
     status.textContent = '';
@@ -138,35 +137,17 @@
     if (target) open(target.getAttribute('data-select'));
   });
 
-  deployForm.addEventListener('submit', function (event) {
-    if (deploying) return;
-    event.preventDefault();
-    file().then(function (dmn) {
-      var files = new DataTransfer();
-      files.items.add(dmn);
-      document.getElementById('modeler-deploy-file').files = files.files;
-      deploying = true;
-      clearTimeout(timers.save);
-      deployForm.submit();
-    });
-  });
-
-  buttons.download.addEventListener('click', function () {
-    file().then(function (dmn) {
-      var link = document.createElement('a');
-      link.href = URL.createObjectURL(dmn);
-      link.download = dmn.name;
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
-    });
+  var fileActions = window.carecenterFileActions({
+    form: deployForm,
+    download: buttons.download,
+    file: file,
+    beforeDeploy: function () { clearTimeout(timers.save); },
   });
   buttons.check.addEventListener('click', check);
   buttons.save.addEventListener('click', saveDraft);
 
   window.addEventListener('pagehide', function () {
-    if (!dirty || deploying) return;
+    if (!dirty || fileActions.deploying) return;
     modeler.saveXML({ format: true }).then(function (result) {
       navigator.sendBeacon(data.urls.draft, form(new File([result.xml], data.filename, { type: 'application/xml' })));
     });

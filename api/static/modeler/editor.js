@@ -112,7 +112,7 @@
   }
 
   window.addEventListener('pagehide', function () {
-    if (!dirty || readOnly || deploying) return;
+    if (!dirty || readOnly || fileActions.deploying) return;
     // The last changes, before the tab goes: saveXML is synchronous in effect for a loaded diagram,
     // but returns a promise; the beacon goes from its callback while the page is still alive.
     modeler.saveXML({ format: true }).then(function (result) {
@@ -255,30 +255,11 @@
 
   // -- deploy and download --------------------------------------------------------------------
 
-  var deploying = false;
-  deployForm.addEventListener('submit', function (event) {
-    if (deploying) return;
-    event.preventDefault();
-    diagram().then(function (file) {
-      var files = new DataTransfer();
-      files.items.add(file);
-      document.getElementById('modeler-deploy-file').files = files.files;
-      deploying = true;
-      clearTimeout(timers.save);
-      deployForm.submit();
-    });
-  });
-
-  buttons.download.addEventListener('click', function () {
-    diagram().then(function (file) {
-      var link = document.createElement('a');
-      link.href = URL.createObjectURL(file);
-      link.download = file.name;
-      document.body.appendChild(link);
-      link.click();
-      link.remove();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
-    });
+  var fileActions = window.carecenterFileActions({
+    form: deployForm,
+    download: buttons.download,
+    file: diagram,
+    beforeDeploy: function () { clearTimeout(timers.save); },
   });
 
   buttons.check.addEventListener('click', check);

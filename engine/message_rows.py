@@ -1,0 +1,196 @@
+"""The message side of a step: subscription rows for waiting catches, buffered messages taken, thrown ones stored.
+
+A waiting message or signal catch (receive task, intermediate catch event, boundary event, a
+branch of an event-based gateway, an event-subprocess start) is mirrored as a
+``message_subscriptions`` row in the same transaction as its instance (:func:`sync`), so that
+correlating a message reads indexed rows and never deserializes unrelated instances. A catch
+that became active takes a buffered message at once (:func:`take_buffered`); messages the
+instance threw are stored for delivery after commit (:func:`thrown_messages`). The message
+service (:mod:`engine.messages`) publishes and delivers; this module holds only what the
+executor does within a step, so the two do not import each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.history import History
+from engine.models import Message, MessageSubscription, ProcessInstance
+
+log = logging.getLogger(__name__)
+
+
+def waiting_catches(workflow) -> list[tuple[Any, str, str, Any]]:
+    """(task, kind, name, event definition) of every waiting message or signal catch.
+
+    An event-based gateway waits for all its branches at once: one entry per message or signal
+    branch, all on the gateway's task.  Start events of the instance itself are not catches.
+    """
+    found = []
+    for task in list(workflow.event_manager.tasks.values()):
+        spec = task.task_spec
+        if isinstance(spec, StartEvent) and task.workflow is workflow:
+            continue  # how this instance could have started; not something it waits for
+        definition = getattr(spec, "event_definition", None)
+        branches = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+        for branch in branches:
+            if not getattr(branch, "name", None):
+                continue  # a catch without a message or signal name cannot be addressed from outside
+            if isinstance(branch, MessageEventDefinition):
+                found.append((task, "message", branch.name, branch))
+            elif isinstance(branch, SignalEventDefinition):
+                found.append((task, "signal", branch.name, branch))
+    return found
+
+
+def correlation_of(task, definition) -> dict[str, str]:
+    """The values a catch correlates on, from the task data.
+
+    Spiff process correlations (``processVariableCorrelation``: property id -> expression), and
+    the process variables a ``correlation_key`` extension property names (comma-separated; in
+    ``camunda:properties`` or ``spiffworkflow:properties``), for files without correlations.
+    """
+    values: dict[str, str] = {}
+    named = (getattr(task.task_spec, "extensions", None) or {}).get("correlation_key") or ""
+    for variable in (name.strip() for name in named.split(",") if name.strip()):
+        if task.data.get(variable) is not None:
+            values[variable] = str(task.data[variable])
+    for prop in getattr(definition, "process_correlations", None) or []:
+        try:
+            values[prop.name] = str(task.workflow.script_engine.evaluate(task, prop.retrieval_expression))
+        except Exception as error:  # an unset variable: the catch matches messages without this key only
+            log.debug("correlation %s of %s not evaluable: %s", prop.name, task.task_spec.name, error)
+    return values
+
+
+def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, none_stored: bool = False) -> None:
+    """Make the subscription rows of one instance match its waiting catches."""
+    stored = (
+        []
+        if none_stored
+        else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+    )
+    rows = {(row.task_guid, row.kind, row.name): row for row in stored}
+    waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
+    for key, row in rows.items():
+        if key not in waiting:
+            session.delete(row)
+    for key, (task, definition) in waiting.items():
+        correlation = correlation_of(task, definition)
+        row = rows.get(key)
+        if row is None:
+            session.add(
+                MessageSubscription(
+                    instance_id=instance.id,
+                    task_guid=key[0],
+                    element_id=task.task_spec.bpmn_id or task.task_spec.name,
+                    kind=key[1],
+                    name=key[2],
+                    correlation=correlation,
+                    created_at=clock.now(),
+                )
+            )
+        elif row.correlation != correlation:
+            row.correlation = correlation
+
+
+def _keyed(catches: list) -> dict:
+    return {(str(task.id), kind, name): (task, definition) for task, kind, name, definition in catches}
+
+
+def matches(message: Message, correlation: dict, business_key: str | None) -> bool:
+    """Every correlation value the message names equals the catch's; its business key, when given, too."""
+    if message.business_key is not None and message.business_key != business_key:
+        return False
+    return all(str(value) == correlation.get(key) for key, value in (message.correlation or {}).items())
+
+
+def catch(task, definition, payload: Any) -> None:
+    """Deliver a payload to one waiting catch task (it lands under the message's variable)."""
+    event = BpmnEvent(definition, payload=payload)
+    task.task_spec.catch(task, event)
+    task.task_spec._update(task)
+
+
+def take_buffered(session: Session, instance: ProcessInstance, workflow, history: History, now: datetime) -> int:
+    """Deliver buffered messages to the catches this instance waits on now; returns how many it took."""
+    taken = 0
+    for task, kind, name, definition in waiting_catches(workflow):
+        if kind != "message":
+            continue
+        query = (
+            select(Message)
+            .where(
+                Message.status == "pending",
+                Message.name == name,
+                Message.expires_at > now,
+                or_(Message.target_instance_id.is_(None), Message.target_instance_id == instance.id),
+            )
+            .order_by(Message.id)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        correlation = correlation_of(task, definition)
+        message = next((m for m in session.scalars(query) if matches(m, correlation, instance.business_key)), None)
+        if message is None:
+            continue
+        catch(task, definition, message.payload)
+        delivered(message, {"status": "delivered", "instances": [instance.id], "buffered": True}, now)
+        history.record(
+            session,
+            instance.id,
+            "message_received",
+            message.published_by,
+            element_id=task.task_spec.name,
+            message=name,
+            message_row=message.id,
+        )
+        taken += 1
+    return taken
+
+
+def thrown_messages(session: Session, instance: ProcessInstance, workflow, ttl: timedelta, now: datetime) -> list:
+    """Store the messages and signals the instance threw that no catch of its own took (delivered after commit)."""
+    stored: list[Message] = []
+    signals: list[tuple[str, Any]] = []
+    for event in workflow.get_events():
+        definition = event.event_definition
+        if isinstance(definition, MessageEventDefinition):
+            flat = {
+                prop: str(value) for values in (event.correlations or {}).values() for prop, value in values.items()
+            }
+            row = Message(
+                name=definition.name,
+                correlation=flat,
+                payload=_object(event.payload),
+                status="pending",
+                published_by=f"instance:{instance.id}",
+                created_at=now,
+                expires_at=now + ttl,
+            )
+            session.add(row)
+            stored.append(row)
+        elif isinstance(definition, SignalEventDefinition):
+            signals.append((definition.name, event.payload))
+    if stored:
+        session.flush()  # the messages' ids are what is delivered after commit
+    return [("message", row.id) for row in stored] + [("signal", signal) for signal in signals]
+
+
+def _object(payload: Any) -> dict:
+    return payload if isinstance(payload, dict) else {"value": payload}
+
+
+def delivered(message: Message, result: dict, now: datetime) -> None:
+    message.status, message.result, message.delivered_at = "delivered", result, now

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,8 @@ def test_a_task_renamed_in_the_editor_is_deployed_as_version_2_and_version_1_kee
         page.get_by_role("button", name="Download XML").click()
     assert download.value.suggested_filename == "hello_care.bpmn"
     assert 'name="Answer the question"' in Path(download.value.path()).read_text()
-    page.get_by_role("button", name="Deploy").click()
+    with page.expect_navigation():  # the form goes once the file is read: after the click returns
+        page.get_by_role("button", name="Deploy").click()
     page.wait_for_url(f"{base}/processes/hello_care/edit")
     assert page.get_by_role("status").first.inner_text() == "Deployed hello_care version 2."
     ready(page)
@@ -191,7 +193,8 @@ def test_a_process_built_from_new_is_deployed_and_started(server, browser_page):
     open_carecenter_group(page)
     page.get_by_label("Candidate group").select_option("support")
     checked(page, 0)
-    page.get_by_role("button", name="Deploy").click()
+    with page.expect_navigation():  # the form goes once the file is read: after the click returns
+        page.get_by_role("button", name="Deploy").click()
     page.wait_for_url(f"{base}/processes/built_in_browser/edit")
     assert page.get_by_role("status").first.inner_text() == "Deployed built_in_browser version 1."
     ready(page)
@@ -223,7 +226,8 @@ def test_a_missing_form_is_marked_on_its_element_and_a_refused_deploy_shows_the_
     assert selected == ["answer_inquiry"]
     check_page(page, "modeler-problem")
 
-    page.get_by_role("button", name="Deploy").click()
+    with page.expect_navigation():  # the form goes once the file is read: after the click returns
+        page.get_by_role("button", name="Deploy").click()
     page.wait_for_selector("body[data-modeler-ready=yes]")
     assert "no_such_form.json" in page.locator("#modeler-check-slot[role=alert]").inner_text()
     assert page.locator('g.djs-element.cc-problem[data-element-id="answer_inquiry"]').count() == 1
@@ -255,6 +259,12 @@ def test_a_draft_survives_a_reload_and_can_be_discarded(server, browser_page):
     # changed and left at once: the page sends the draft as it goes
     rename(page, "answer_inquiry", "Answer at once")
     page.goto(f"{base}/processes")
+    # the beacon travels beside the next page's requests: wait until the server has stored it
+    drafts = ProcessDrafts(care.db, care.clock, 10**6)
+    deadline = time.monotonic() + 15
+    while b'name="Answer at once"' not in drafts.get("hello_care", "dana").xml:
+        assert time.monotonic() < deadline, "the draft sent on leaving the page never arrived"
+        time.sleep(0.05)
     page.goto(f"{base}/processes/hello_care/edit")
     ready(page)
     assert element_name(page, "answer_inquiry") == "Answer at once"

@@ -52,7 +52,8 @@ def test_a_decision_table_cell_edited_and_deployed(server, browser_page):
     assert download.value.suggested_filename == "classify_inquiry.dmn"
     assert '<text>"critical"</text>' in Path(download.value.path()).read_text()
 
-    page.get_by_role("button", name="Deploy").click()
+    with page.expect_navigation():  # the form goes once the file is read: after the click returns
+        page.get_by_role("button", name="Deploy").click()
     page.wait_for_selector("body[data-modeler-ready=yes]")
     assert page.get_by_role("status").first.inner_text() == (
         "Deployed classify_inquiry.dmn with the processes calling it: inquiry_intake 2."

@@ -54,7 +54,8 @@ def test_edit_a_form_with_a_live_preview_and_deploy_it(server, browser_page):
     schema.fill(text.replace('"title": "Answer to the customer"', '"title": "Your answer"'))
     previewed(page, seen)
     page.locator("#form-status", has_text="Draft saved").wait_for()
-    page.get_by_role("button", name="Deploy").click()
+    with page.expect_navigation():  # the form goes once the file is read: after the click returns
+        page.get_by_role("button", name="Deploy").click()
     assert page.get_by_role("status").first.inner_text() == "Deployed with the processes using it: hello_care 2."
     assert [v.version for v in care.repository.versions("hello_care")] == [2, 1]
     sync_api.expect(page.locator(".form-preview").get_by_role("textbox", name="Your answer")).to_be_visible()

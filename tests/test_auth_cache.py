@@ -155,17 +155,15 @@ def test_another_process_s_change_counts_within_the_second(database_url, clock, 
         there.close()
 
 
-def test_another_process_s_revocation_counts_within_a_second_of_real_time(database_url):
+def test_another_process_s_revocation_counts_once_a_second_of_real_time_has_passed(database_url):
     here, there = make_engine(database_url), make_engine(database_url)
     try:
+        assert here.tokens.principals.monotonic is time.monotonic  # the cache's second is real time by default
         row, value = there.tokens.create("ops")
         assert here.tokens.authenticate(value) is not None
         there.tokens.revoke(row.id)
-        revoked_at = time.monotonic()
-        while here.tokens.authenticate(value) is not None:
-            time.sleep(0.02)
-        # the entry was read before the revocation; the loop's own steps on a loaded machine may add a moment
-        assert time.monotonic() - revoked_at <= CACHE_SECONDS + 0.5
+        time.sleep(CACHE_SECONDS + 0.05)  # the entry was read before the revocation: it has expired now
+        assert here.tokens.authenticate(value) is None
     finally:
         here.close()
         there.close()

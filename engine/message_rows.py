@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -76,13 +76,17 @@ def correlation_of(task, definition) -> dict[str, str]:
 
 def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, none_stored: bool = False) -> None:
     """Make the subscription rows of one instance match its waiting catches."""
+    waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
+    if not waiting:  # nothing to compare: whatever is stored goes, in one statement without reading it first
+        if not none_stored:
+            session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+        return
     stored = (
         []
         if none_stored
         else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
     )
     rows = {(row.task_guid, row.kind, row.name): row for row in stored}
-    waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
     for key, row in rows.items():
         if key not in waiting:
             session.delete(row)

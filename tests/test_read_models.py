@@ -7,7 +7,7 @@ from sqlalchemy import event, select, update
 from engine import read_models
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
-from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance
 from tests.conftest import source, upload
 
 
@@ -117,3 +117,25 @@ def test_an_instance_without_a_digest_reads_its_rows_and_gets_one(care, client):
     assert _task_list_reads(statements) == []  # the digest names only the task being completed
     assert last["instance"]["status"] == "completed" and last["instance"]["tasks"] == []
     assert _digest(care, instance["id"]) == read_models.digest_of([], False, False)
+
+
+def test_a_step_that_ends_the_last_wait_for_a_message_removes_its_subscription_without_reading_it(care, client):
+    """The review task's message boundary ends with the task: one DELETE, no SELECT of the subscriptions."""
+    lifecycle = PROJECT_ROOT / "bench" / "processes" / "inquiry_lifecycle.bpmn"
+    assert client.post("/api/deployments", data={"files": [(io.BytesIO(lifecycle.read_bytes()), lifecycle.name)]})
+    instance = client.post("/api/process-definitions/inquiry_lifecycle/instances", json={}).json
+    assert _subscriptions(care, instance["id"]) == ["note_arrived"]
+    statements: list[str] = []
+    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(" ".join(args[2].split())))
+    done = client.post(f"/api/tasks/{instance['tasks'][0]['id']}/complete", json={"data": {}})
+    assert done.status_code == 200, done.json
+    touching = [s.split(" WHERE")[0] for s in statements if "message_subscriptions" in s]
+    assert touching == ["DELETE FROM message_subscriptions"]
+    assert _subscriptions(care, instance["id"]) == []
+    assert _digest(care, instance["id"])[read_models.SUBSCRIPTIONS] is False
+
+
+def _subscriptions(care, instance_id: int) -> list[str]:
+    with care.db.read() as session:
+        query = select(MessageSubscription.element_id).where(MessageSubscription.instance_id == instance_id)
+        return list(session.scalars(query))

@@ -228,9 +228,8 @@ class Tasks:
                 forms.validate(schema, data)
                 self._mail_reply(session, row, task, schema, data, principal)
             spiff_task.data.update(data)
-            task.draft = None
             spiff_task.run()
-            human_tasks.close(task, "completed", self.clock.now(), by=principal)
+            human_tasks.close(session, [task], "completed", self.clock.now(), by=principal)
             self.history.record(
                 session, row.id, "task_completed", principal, element_id=task.element_id, human_task_id=task.id
             )

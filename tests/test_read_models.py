@@ -2,7 +2,7 @@
 
 import io
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 
 from engine import read_models
 from engine.bpmn import SourceFile
@@ -139,3 +139,33 @@ def _subscriptions(care, instance_id: int) -> list[str]:
     with care.db.read() as session:
         query = select(MessageSubscription.element_id).where(MessageSubscription.instance_id == instance_id)
         return list(session.scalars(query))
+
+
+def test_task_rows_a_step_writes_stay_in_its_session_and_a_later_change_is_written(care, client):
+    """New task rows go in by Core statements; the objects handed back are persistent, not copies."""
+    assert client.post("/api/deployments", data=upload("parallel_tasks.bpmn")).status_code == 201
+    with care.db.write() as session:
+        row, tasks = care.executor.create(
+            session, loaded(care, "parallel_tasks"), variables={}, business_key=None, customer_id=None, principal="t"
+        )
+        assert len(tasks) == 2 and all(inspect(task).persistent for task in tasks)
+        tasks[0].assignee = "ana"  # the same transaction changes one: written at its commit
+    with care.db.read() as session:
+        stored = {
+            task.id: task.assignee for task in session.scalars(select(HumanTask).where(HumanTask.instance_id == row.id))
+        }
+    assert stored == {tasks[0].id: "ana", tasks[1].id: None}
+
+
+def test_completing_a_task_drops_its_draft_and_cancelling_one_keeps_it(care, client):
+    assert client.post("/api/deployments", data=upload("parallel_tasks.bpmn")).status_code == 201
+    instance = client.post("/api/process-definitions/parallel_tasks/instances", json={}).json
+    first, second = instance["tasks"]
+    for task in (first, second):
+        assert client.post(f"/api/tasks/{task['id']}/draft", json={"data": {"note": "half"}}).status_code == 200
+    assert client.post(f"/api/tasks/{first['id']}/complete", json={"data": {}}).status_code == 200
+    assert client.post(f"/api/instances/{instance['id']}/cancel", json={}).status_code == 200
+    with care.db.read() as session:
+        completed, cancelled = session.get(HumanTask, first["id"]), session.get(HumanTask, second["id"])
+        assert (completed.status, completed.draft) == ("completed", None)
+        assert (cancelled.status, cancelled.draft) == ("cancelled", {"note": "half"})

@@ -150,8 +150,8 @@ def serve(url: str, log_name: str, processes: int | None = None, wait: bool = Tr
 
 
 @contextlib.contextmanager
-def workers(url: str, count: int, *args: str) -> Iterator[list[subprocess.Popen]]:
-    """``count`` ``carecenter worker`` processes against ``url``, stopped afterwards."""
+def workers(url: str, count: int, *args: str, env: dict[str, str] | None = None) -> Iterator[list[subprocess.Popen]]:
+    """``count`` ``carecenter worker`` processes against ``url`` (``env``: settings of theirs), stopped afterwards."""
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     processes = []
     for index in range(count):
@@ -159,7 +159,7 @@ def workers(url: str, count: int, *args: str) -> Iterator[list[subprocess.Popen]
             processes.append(
                 subprocess.Popen(
                     [str(CARECENTER), "worker", "--name", f"bench-{index}", *args],
-                    env=_env(url),
+                    env=_env(url, **(env or {})),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

@@ -96,7 +96,8 @@ class Settings:
     # An IMAP mailbox the worker reads into the same store (imaps://user:password@host/INBOX?processed=Processed).
     imap_url: str = field(default_factory=lambda: _env("IMAP_URL", ""))
     imap_poll_seconds: float = field(default_factory=lambda: _env_number("IMAP_POLL_SECONDS", "30", float))
-    # how often the worker brings the analytics facts up to date (engine/analytics_facts.py); the pages say it
+    # how often the worker brings the analytics facts up to date (engine/analytics_facts.py); the pages say it.
+    # 0: this worker does not count (a worker of its own does, away from a heavy timer load)
     analytics_seconds: float = field(default_factory=lambda: _env_number("ANALYTICS_SECONDS", "60", float))
     # Whether the worker also keeps an IDLE connection to hear new mail at once (where the server offers IDLE).
     imap_idle: bool = field(default_factory=lambda: _env("IMAP_IDLE", "1") not in ("0", "false", "no"))
@@ -142,6 +143,8 @@ class Settings:
             raise ValueError(f"CARECENTER_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
         if self.worker_db_timeout_seconds <= 0:
             raise ValueError("CARECENTER_WORKER_DB_TIMEOUT must be more than 0")
+        if self.analytics_seconds < 0:
+            raise ValueError("CARECENTER_ANALYTICS_SECONDS must be 0 (this worker does not count) or more")
         if self.retention:
             from engine.lifecycle import parse_period
 

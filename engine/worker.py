@@ -187,7 +187,11 @@ class Worker:
 
     def _add_analytics(self) -> None:
         self._analytics_lock = threading.Lock()
-        self._every(self.run_analytics, self.care.settings.analytics_seconds, "analytics")
+        if self.care.settings.analytics_seconds == 0:  # another worker counts (CARECENTER_ANALYTICS_SECONDS=0 here)
+            log.info("worker %s does not count analytics (CARECENTER_ANALYTICS_SECONDS=0)", self.id)
+            return
+        # not at once: a worker that (re)starts fires what fell due meanwhile first; counting can wait an interval
+        self._every(self.run_analytics, self.care.settings.analytics_seconds, "analytics", at_once=False)
 
     def run_analytics(self) -> int:
         """Count what changed since the last run for the reports; a run in progress makes this one a no-op."""

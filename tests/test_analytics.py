@@ -173,3 +173,32 @@ def test_every_table_exports_as_csv(http, c_approved):  # http: the groups and t
     chart = pages.get(f"/analytics/charts/backlog.svg?{window}")
     assert chart.mimetype == "image/svg+xml" and "<script" not in chart.get_data(as_text=True)
     assert pages.get("/analytics?from=2030-03-05&to=2030-03-04").status_code == 400
+
+
+def test_a_worker_told_analytics_seconds_0_leaves_the_counting_to_another(database_url, monkeypatch):
+    """Under a heavy timer load the counting can go to a worker of its own; the pages then say so."""
+    import re
+
+    from api.app import create_app
+    from engine.worker import start_embedded
+
+    monkeypatch.setenv("CARECENTER_ANALYTICS_SECONDS", "-1")
+    with pytest.raises(ValueError, match="CARECENTER_ANALYTICS_SECONDS must be 0"):
+        make_engine(database_url)
+    monkeypatch.setenv("CARECENTER_ANALYTICS_SECONDS", "0")
+    care = make_engine(database_url)
+    worker = start_embedded(care, poll_seconds=30)
+    try:
+        assert worker.scheduler.get_job("analytics") is None
+        assert worker.scheduler.get_job("timers") is not None  # everything else runs as before
+        care.identity.add_group("team_lead")
+        care.identity.add_user("lina", "staff", ["team_lead"], password="correct horse battery")
+        pages = create_app(care).test_client()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', pages.get("/login").get_data(as_text=True)).group(1)
+        pages.post("/login", data={"username": "lina", "password": "correct horse battery", "csrf_token": token})
+        page = pages.get("/analytics")
+        assert page.status_code == 200
+        assert "Not counted yet: a separate worker counts these figures." in page.get_data(as_text=True)
+    finally:
+        worker.stop()
+        care.close()

@@ -177,8 +177,8 @@ def timers_section(data: dict, folder: Path) -> str:
     goals = data["goals"]
     lines = [
         f"Timers due evenly within a window, fired by `carecenter worker` processes (default settings but "
-        f"`CARECENTER_ANALYTICS_SECONDS=0`: another worker counts the analytics, as docs/operations.md advises "
-        f"under a heavy timer load) on "
+        f"`CARECENTER_ANALYTICS_SECONDS=0`: they leave the analytics counting to another worker, as "
+        f"docs/operations.md advises under a heavy timer load; none runs here) on "
         f"{data['backend']}. Lateness = `timer_fired` history time − due time. Goals: p99 ≤ "
         f"{goals['p99_seconds']} s, zero duplicates, zero missed.",
         "",

@@ -97,7 +97,7 @@ class Settings:
     imap_url: str = field(default_factory=lambda: _env("IMAP_URL", ""))
     imap_poll_seconds: float = field(default_factory=lambda: _env_number("IMAP_POLL_SECONDS", "30", float))
     # how often the worker brings the analytics facts up to date (engine/analytics_facts.py); the pages say it.
-    # 0: this worker does not count (a worker of its own does, away from a heavy timer load)
+    # 0: this worker does not count them; another worker does (advised under a heavy timer load, docs/operations.md)
     analytics_seconds: float = field(default_factory=lambda: _env_number("ANALYTICS_SECONDS", "60", float))
     # Whether the worker also keeps an IDLE connection to hear new mail at once (where the server offers IDLE).
     imap_idle: bool = field(default_factory=lambda: _env("IMAP_IDLE", "1") not in ("0", "false", "no"))

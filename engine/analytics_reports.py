@@ -31,6 +31,7 @@ from engine.models import (
     HumanTaskCandidate,
     ProcessDefinition,
 )
+from engine.views import iso
 
 PERCENTILES = (50, 90, 99)
 DEFAULT_DAYS = 30
@@ -85,7 +86,7 @@ class Reports:
 
     def freshness(self) -> dict:
         last = self.facts.last_run()
-        return {"counted_at": last.isoformat() if last else None}
+        return {"counted_at": iso(last)}
 
     # -- the process report ---------------------------------------------------------------------
 
@@ -97,13 +98,7 @@ class Reports:
             pg = session.bind.dialect.name == "postgresql"
             if pg:
                 session.execute(text("SET LOCAL work_mem = '64MB'"))  # the percentiles' sorts stay in memory
-            where = [
-                AnalyticsInstance.process_key == key,
-                AnalyticsInstance.started_at >= window.start,
-                AnalyticsInstance.started_at < window.end,
-            ]
-            if version is not None:
-                where.append(AnalyticsInstance.version == version)
+            where = _of_process(AnalyticsInstance, key, window, version)
             counts = {status: 0 for status in STATUSES}
             for status, number in session.execute(
                 select(AnalyticsInstance.status, func.count()).where(*where).group_by(AnalyticsInstance.status)
@@ -112,8 +107,8 @@ class Reports:
             started = sum(counts.values())
             lead = _percentiles(session, pg, {"lead": AnalyticsInstance.lead_seconds}, None, where)
             lead = lead.get(None, {}).get("lead", {})
-            elements = self._elements(session, pg, key, window, version, outline.names)
-            flows = self._flows(session, key, window, version, outline, started)
+            elements = self._elements(session, pg, _of_process(AnalyticsVisit, key, window, version), outline.names)
+            flows = self._flows(session, _of_process(AnalyticsFlow, key, window, version), outline, started)
         return {
             "process_key": key,
             "version": version,
@@ -125,14 +120,7 @@ class Reports:
             "flows": flows,
         }
 
-    def _elements(self, session, pg, key, window, version, names: dict[str, str]) -> list[dict]:
-        where = [
-            AnalyticsVisit.process_key == key,
-            AnalyticsVisit.started_at >= window.start,
-            AnalyticsVisit.started_at < window.end,
-        ]
-        if version is not None:
-            where.append(AnalyticsVisit.version == version)
+    def _elements(self, session, pg, where: list, names: dict[str, str]) -> list[dict]:
         # spent is null for elements that pass through, waiting and working for all but user tasks
         columns = {
             "spent": AnalyticsVisit.spent_seconds,
@@ -173,14 +161,7 @@ class Reports:
         return elements
 
     @staticmethod
-    def _flows(session, key, window, version, outline, started: int) -> list[dict]:
-        where = [
-            AnalyticsFlow.process_key == key,
-            AnalyticsFlow.started_at >= window.start,
-            AnalyticsFlow.started_at < window.end,
-        ]
-        if version is not None:
-            where.append(AnalyticsFlow.version == version)
+    def _flows(session, where: list, outline, started: int) -> list[dict]:
         taken = {
             flow_id: (times, instances)
             for flow_id, times, instances in session.execute(
@@ -352,6 +333,15 @@ class Reports:
             "median_first_answer": overall.get(50),
             "channels": rows,
         }
+
+
+def _of_process(facts, key: str, window: Window, version: int | None) -> list:
+    """Conditions for the rows of one fact table (instances, visits, flows) that belong to the process report:
+    the process (all versions, or one) and instances started in the window."""
+    where = [facts.process_key == key, facts.started_at >= window.start, facts.started_at < window.end]
+    if version is not None:
+        where.append(facts.version == version)
+    return where
 
 
 def _definition(session: Session, key: str, version: int | None) -> ProcessDefinition:

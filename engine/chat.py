@@ -39,6 +39,7 @@ from engine.errors import CareError, Conflict, InvalidRequest, NotFound, Unproce
 from engine.intake import Intake
 from engine.models import Chat, ChatMessage, Group, ProcessInstance, User, UserGroup
 from engine.pagination import Page, page_of
+from engine.views import iso
 from engine.visibility import Forbidden, TaskScope
 from process_library.store import Customer
 
@@ -95,12 +96,12 @@ def chat_view(chat: Chat, now: datetime, reference: str | None = None) -> dict:
         "reference": reference,
         "agent": chat.agent,
         "created_at": chat.created_at.isoformat(),
-        "accepted_at": chat.accepted_at.isoformat() if chat.accepted_at else None,
-        "closed_at": chat.closed_at.isoformat() if chat.closed_at else None,
+        "accepted_at": iso(chat.accepted_at),
+        "closed_at": iso(chat.closed_at),
         "close_reason": chat.close_reason,
         "waiting_seconds": max(0, int((until - chat.created_at).total_seconds())),
         "last_activity_at": chat.last_activity_at.isoformat(),
-        "filed_at": chat.filed_at.isoformat() if chat.filed_at else None,
+        "filed_at": iso(chat.filed_at),
         "filed_instance_id": chat.filed_instance_id,
         "filed_reference": chat.filed_reference,
     }

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine.contacts import CHANNELS
 from engine.messages import OPEN_STATUSES
 from engine.models import Contact, ProcessInstance
+from engine.views import iso
 from process_library.store import Customer, License, System
 
 EXPIRING_DAYS = 90  # licenses ending within this many days count as expiring soon
@@ -85,7 +86,7 @@ def of_customer(session: Session, customer_id: str, now: datetime) -> dict:
         "contacts": {
             "total": sum(c["in"] + c["out"] for c in per_channel.values()),
             "last_90_days": recent,
-            "last_at": last_contact.isoformat() if last_contact else None,
+            "last_at": iso(last_contact),
             "by_channel": [
                 {"channel": channel, "in": per_channel[channel]["in"], "out": per_channel[channel]["out"]}
                 for channel in CHANNELS
@@ -95,7 +96,7 @@ def of_customer(session: Session, customer_id: str, now: datetime) -> dict:
         "requests": {
             "total": len(instances),
             "open": len(open_starts),
-            "oldest_open_since": min(open_starts).isoformat() if open_starts else None,
+            "oldest_open_since": iso(min(open_starts, default=None)),
             "resolved": len(resolved),
             "median_time_to_resolve": median(resolved),
         },
@@ -104,7 +105,7 @@ def of_customer(session: Session, customer_id: str, now: datetime) -> dict:
             "total": len(licenses),
             "current": len(current),
             "expiring_soon": len(soon),
-            "next_end": min(lic.valid_until for lic in current).isoformat() if current else None,
+            "next_end": iso(min((lic.valid_until for lic in current), default=None)),
         },
     }
 
@@ -256,7 +257,7 @@ def without_contact(session: Session, now: datetime, months: int) -> list[dict]:
                 "customer_id": customer.id,
                 "customer_name": customer.name,
                 "tier": customer.tier,
-                "last_contact_at": at.isoformat() if at else None,
+                "last_contact_at": iso(at),
                 "days_without": (now - at).days if at else None,
             }
         )

@@ -25,8 +25,6 @@ import http.client
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -47,7 +45,8 @@ from engine.models import (
     ServiceJob,
     Timer,
 )
-from tests.worker_processes import CARECENTER, Workers, wait_until
+from tests.smtp_server import free_port
+from tests.worker_processes import CARECENTER, Processes, Workers, wait_until
 
 PROCESS = "fault_run"
 ONCE_EACH = ("instance_started", "job_completed", "task_completed", "timer_fired", "message_received")
@@ -55,27 +54,21 @@ REQUEST_TIMEOUT = 30.0
 SETTINGS = {"OPERATION_MODULES": "tests.worker_operations", "PUBLIC_RATE_LIMIT": "1000000"}
 
 
-class Servers:
+class Servers(Processes):
     """``carecenter serve --no-worker`` processes on ports of their own, killed and started again by name."""
 
     def __init__(self, url: str, folder: Path, token: str) -> None:
-        self.url = url
+        super().__init__(url, SETTINGS)
         self.folder = folder
         self.token = token
         self.secret = secrets.token_hex(32)
-        self.processes: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
         self.starts: dict[str, int] = collections.Counter()
 
     def start(self, name: str) -> subprocess.Popen:
         """Start (again) the server ``name``, on the port it had; the caller waits for it with :meth:`wait_up`."""
         port = self.ports.setdefault(name, free_port())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CARECENTER_")}
-        env.update({f"CARECENTER_{key}": value for key, value in SETTINGS.items()})
-        env.update(
-            CARECENTER_DATABASE_URL=self.url, CARECENTER_BOOTSTRAP_TOKEN=self.token, CARECENTER_SECRET_KEY=self.secret
-        )
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+        env = self.environment(CARECENTER_BOOTSTRAP_TOKEN=self.token, CARECENTER_SECRET_KEY=self.secret)
         self.starts[name] += 1
         log = open(self.folder / f"{name}-{self.starts[name]}.log", "wb")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
@@ -103,20 +96,6 @@ class Servers:
             time.sleep(0.05)
         raise AssertionError(f"server {name} did not answer within {limit} s: {self.log(name)}")
 
-    def kill(self, name: str) -> None:
-        self.processes[name].send_signal(signal.SIGKILL)
-        self.processes[name].wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
     def log(self, name: str) -> str:
         return (self.folder / f"{name}-{self.starts[name]}.log").read_text(errors="replace")[-3000:]
 
@@ -125,12 +104,6 @@ def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(port: int, token: str, method: str, path: str, body: dict | None = None, headers=None, timeout=None):

@@ -16,7 +16,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -30,9 +29,9 @@ from process_library.csv_import import import_csv
 from tests.browser import ARTIFACTS, PASSWORD, check_page, launch, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.test_cti import CUSTOMERS
+from tests.worker_processes import CARECENTER
 
 expect = pytest.importorskip("playwright.sync_api").expect
-CARECENTER = Path(sys.executable).parent / "carecenter"
 INTAKE_FILES = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn")
 LIVE = 10_000  # ms a line may take to arrive (a loaded two-core machine; it is usually well under a second)
 # ms for the first line after the restart: the pages retry at most 10 s apart, and the server takes its start-up time

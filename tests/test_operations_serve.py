@@ -19,9 +19,7 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -29,17 +27,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.config import PROJECT_ROOT
 from tests.conftest import make_engine, source
+from tests.smtp_server import free_port
+from tests.worker_processes import CARECENTER
 
-CARECENTER = Path(sys.executable).parent / "carecenter"
 START_LIMIT = 120.0  # seconds; a loaded two-core machine boots four Python processes slowly
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Client:

@@ -13,10 +13,8 @@ import os
 import queue
 import secrets
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -25,8 +23,8 @@ from engine.config import PROJECT_ROOT
 from engine.runtime import StartRequest
 from tests.conftest import TEST_DATABASE_URL, make_engine, source
 from tests.tcp_proxy import TcpProxy
+from tests.worker_processes import CARECENTER
 
-CARECENTER = Path(sys.executable).parent / "carecenter"
 WAIT = 90.0  # seconds any one step may take on a loaded machine before the test fails
 TIMEOUT = 6  # CARECENTER_WORKER_DB_TIMEOUT of the worker under test
 

@@ -19,32 +19,26 @@ CARECENTER = Path(sys.executable).parent / "carecenter"
 WAIT_LIMIT = 90.0
 
 
-class Workers:
-    """``carecenter worker`` processes against one database, stopped (or killed) by the test."""
+class Processes:
+    """``carecenter`` processes against one database, by name, stopped (or killed) by the test."""
 
-    def __init__(self, url: str, tmp_path: Path, settings: dict[str, str] | None = None) -> None:
-        """``settings`` are further ``CARECENTER_*`` variables for every worker (names without the prefix)."""
+    stop_seconds = 30.0  # how long :meth:`stop_all` gives each process to end after SIGTERM
+
+    def __init__(self, url: str, settings: dict[str, str] | None = None) -> None:
+        """``settings`` are further ``CARECENTER_*`` variables for every process (names without the prefix)."""
         self.url = url
-        self.tmp_path = tmp_path
         self.settings = settings or {}
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def environment(self, **variables: str) -> dict[str, str]:
+        """This process's environment without its ``CARECENTER_*`` variables, but the database, the settings and
+        ``variables``; the project root on the path (test operation modules, tests.worker_operations)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CARECENTER_")}
         env["CARECENTER_DATABASE_URL"] = self.url
         env.update({f"CARECENTER_{key}": value for key, value in self.settings.items()})
-        # test operation modules (tests.worker_operations) import from the project root
+        env.update(variables)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
-        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [str(CARECENTER), "worker", "--name", name, "--poll", "0.2", *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=PROJECT_ROOT,
-        )
-        self.processes[name] = process
-        return process
+        return env
 
     def kill(self, name: str) -> None:
         self.processes[name].send_signal(signal.SIGKILL)
@@ -56,9 +50,31 @@ class Workers:
                 process.send_signal(signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(60)  # a loaded CI machine may take a while to finish the batch in hand
+                process.wait(self.stop_seconds)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+class Workers(Processes):
+    """``carecenter worker`` processes."""
+
+    stop_seconds = 60.0  # a loaded CI machine may take a while to finish the batch in hand
+
+    def __init__(self, url: str, tmp_path: Path, settings: dict[str, str] | None = None) -> None:
+        super().__init__(url, settings)
+        self.tmp_path = tmp_path
+
+    def start(self, name: str, *args: str) -> subprocess.Popen:
+        log = open(self.tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [str(CARECENTER), "worker", "--name", name, "--poll", "0.2", *args],
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
+        )
+        self.processes[name] = process
+        return process
 
     def log(self, name: str) -> str:
         return (self.tmp_path / f"{name}.log").read_text(errors="replace")[-3000:]

@@ -218,7 +218,6 @@ class Executor:
         ready_tasks = human_tasks.ready_human_tasks(workflow) if stored else []  # for the digest and the task sync
         if stored:  # set with the state, before anything flushes: one UPDATE of the instance row per step
             row.read_model_digest = _digest(row, workflow, ready_tasks, definition.read_models)
-        if stored:
             events.published(session, row, workflow, now)  # what the model's own elements published in this step
         if error is not None:
             self._open_incident(session, row, workflow, error, principal)

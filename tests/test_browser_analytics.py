@@ -9,7 +9,7 @@ import pytest
 
 from engine.clock import VirtualClock
 from tests.analytics_story import KEY, T0, tell
-from tests.browser import ARTIFACTS, PASSWORD, check_page, sign_in
+from tests.browser import ARTIFACTS, PASSWORD, check_page, sign_in, sync_api
 from tests.conftest import make_engine
 from tests.live_server import live_server
 
@@ -42,6 +42,8 @@ def test_a_team_lead_reads_the_dashboard_and_a_heat_map(server, browser_page):
     sign_in(page, base, "lea")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
     assert page.locator("h1").inner_text() == "Care-center analytics"
+    here = page.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics")
+    sync_api.expect(here).to_have_attribute("aria-current", "page")  # the header as on every staff page
     page.wait_for_load_state("load")
     charts = page.locator(".analytics-chart img")
     assert charts.count() == 5

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.clock import VirtualClock
-from tests.browser import ARTIFACTS, PASSWORD, check_page, sign_in
+from tests.browser import ARTIFACTS, PASSWORD, check_page, sign_in, sync_api
 from tests.conftest import make_engine, source
 from tests.insight_story import START, tell
 from tests.live_server import live_server
@@ -43,6 +43,8 @@ def test_a_care_manager_reads_a_customer_list_and_the_insight_of_a_customer(serv
     page.get_by_role("link", name="Repeated problems on one system").click()
     row = page.locator("#insight-list tbody tr").first
     assert row.locator("th a").inner_text() == "Ada Lovelace" and "S-1" in row.inner_text()
+    here = page.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics")
+    sync_api.expect(here).to_have_attribute("aria-current", "page")  # the header as on every staff page
     check_page(page, "insight-list")
     keep("insight-list")
     row.locator("th a").click()

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from flask import Blueprint, Response, abort, render_template, request
 
 from api import analytics_charts as charts
+from api.auth import current_principal
 from api.pages.locale import gettext
 from api.routes.common import care
 from engine.analytics_reports import Window
@@ -188,6 +189,7 @@ def _csv(table: Table) -> Response:
 def _common() -> dict:
     facts = care().reports.freshness()
     return {
+        "principal": current_principal(),  # the page header's navigation and search
         "counted_at": facts["counted_at"],
         "interval": round(care().settings.analytics_seconds),
         "cell": cell,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template, request
 
+from api.auth import current_principal
 from api.pages.analytics import cell
 from api.pages.locale import gettext
 from api.routes.common import care
@@ -117,7 +118,13 @@ def _each_list(suffix: str = ""):
 
 @_each_list()
 def customer_list_page(name: str):
-    return render_template("analytics/customers.html", listed=customer_list(name), cell=cell, now=care().clock.now())
+    return render_template(
+        "analytics/customers.html",
+        listed=customer_list(name),
+        cell=cell,
+        now=care().clock.now(),
+        principal=current_principal(),  # the page header's navigation and search
+    )
 
 
 @_each_list(".csv")

@@ -28,6 +28,7 @@ from engine import (
     job_rows,
     message_rows,
     read_models,
+    row_writes,
     search,
     state,
     status,
@@ -227,6 +228,8 @@ class Executor:
             self.history.record(session, row.id, "instance_completed", principal)
         elif row.status == "failed" and not self._has_open_incident(session, row.id):
             row.status = "active"
+        # before the read models' statements: any ORM query among them would first flush the row the slow way
+        row_writes.write_changes(session, row, version="version")
         if stored:
             stored_guids = None
             if new_instance:
@@ -266,7 +269,9 @@ class Executor:
                     lambda _: [deliver(thrown) for deliver in self.message_listeners],
                     once=True,
                 )
-            status.sync(session, row, workflow, definition, tasks, now, new_instance)
+            customer_status = status.sync(session, row, workflow, definition, tasks, now, new_instance)
+            if not new_instance:
+                row_writes.write_changes(session, customer_status)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -18,9 +18,10 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
+from engine import row_writes
 from engine.clock import Clock
 from engine.expressions import Expression
 from engine.history import History
@@ -89,32 +90,32 @@ def waiting_timers(workflow) -> list[WaitingTimer]:
 def sync(
     session: Session, instance: ProcessInstance, workflow, history: History, clock: Clock, none_stored: bool = False
 ) -> list[datetime]:
-    """Make the timer rows of one instance match its waiting timers; returns the due times of new rows."""
+    """Make the timer rows of one instance match its waiting timers; returns the due times of new rows.
+
+    Changed rows are written by primary key and new ones in one INSERT, with Core statements
+    (:mod:`engine.row_writes`); the loaded row objects say what their rows say afterwards.
+    """
     now = clock.now()
     fired = take_fired(workflow)
     waiting = {(w.task_guid, w.due_at): w for w in waiting_timers(workflow)}
     still_waiting = {w.task_guid for w in waiting.values()}
     rows = [] if none_stored else pending_rows(session, instance.id, consume=True)
     pending = {(row.task_guid, row.due_at): row for row in rows}
+    inserts = []
     for occurrence in fired:
         row = pending.pop((occurrence.task_guid, occurrence.due_at), None)
         if row is None:  # fired as soon as it was reached (its due time had passed already)
             task = _find_task(workflow, occurrence.task_guid)
-            row = _instance_row(
-                instance,
-                WaitingTimer(
-                    occurrence.task_guid,
-                    occurrence.element_id,
-                    _element_name(task, occurrence.element_id),
-                    _kind(task.task_spec) if task is not None else "intermediate",
-                    occurrence.due_at,
-                    occurrence.occurrence,
-                ),
-                now,
+            kind = _kind(task.task_spec) if task is not None else "intermediate"
+            name = _element_name(task, occurrence.element_id)
+            timer = WaitingTimer(
+                occurrence.task_guid, occurrence.element_id, name, kind, occurrence.due_at, occurrence.occurrence
             )
-            session.add(row)
-        row.status = "fired"
-        row.fired_at = now
+            inserts.append(_instance_row(instance, timer, now) | {"status": "fired", "fired_at": now})
+        else:
+            row.status = "fired"
+            row.fired_at = now
+            row_writes.write_changes(session, row)
         details = {"due_at": occurrence.due_at.isoformat(), "occurrence": occurrence.occurrence}
         if occurrence.skipped:
             details["skipped_occurrences"] = occurrence.skipped
@@ -126,9 +127,11 @@ def sync(
             # a cycle still waiting for a later occurrence dropped this one (catch-up cap); else the task went away
             row.status = "skipped" if row.task_guid in still_waiting else "cancelled"
             row.fired_at = None
+            row_writes.write_changes(session, row)
     new = [w for key, w in waiting.items() if key not in pending]
-    for timer in new:
-        session.add(_instance_row(instance, timer, now))
+    inserts.extend(_instance_row(instance, timer, now) for timer in new)
+    if inserts:
+        session.connection().execute(insert(Timer.__table__), inserts)
     if new:
         notify(session, min(timer.due_at for timer in new), now)
     return [timer.due_at for timer in new]
@@ -201,18 +204,20 @@ def _element_name(task, element_id: str) -> str:
     return element_id
 
 
-def _instance_row(instance: ProcessInstance, timer: WaitingTimer, now: datetime) -> Timer:
-    return Timer(
-        instance_id=instance.id,
-        definition_id=instance.definition_id,
-        process_key=instance.process_key,
-        element_id=timer.element_id,
-        element_name=timer.element_name[:300],
-        kind=timer.kind,
-        task_guid=timer.task_guid,
-        due_at=timer.due_at,
-        occurrence=timer.occurrence,
-        status="pending",
-        attempts=0,
-        created_at=now,
-    )
+def _instance_row(instance: ProcessInstance, timer: WaitingTimer, now: datetime) -> dict:
+    """The values of a new pending row (every row of one step has the same columns: one INSERT for all)."""
+    return {
+        "instance_id": instance.id,
+        "definition_id": instance.definition_id,
+        "process_key": instance.process_key,
+        "element_id": timer.element_id,
+        "element_name": timer.element_name[:300],
+        "kind": timer.kind,
+        "task_guid": timer.task_guid,
+        "due_at": timer.due_at,
+        "occurrence": timer.occurrence,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "fired_at": None,
+    }

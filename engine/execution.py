@@ -125,14 +125,14 @@ class Executor:
             reference=case_reference.unused(lambda candidate: _reference_taken(session, candidate)),
             status="active",
             state=state.dump(workflow),
+            version=1,
             started_by=principal,
             started_at=now,
             updated_at=now,
         )
         if prepare is not None:
             prepare(row)
-        session.add(row)
-        session.flush()
+        row_writes.insert_new(session, [row])
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
         with running_for(StepContext(principal, principal, row.id, row.process_key)):
             tasks = self.advance(session, row, workflow, definition, principal, new_instance=True)
@@ -269,9 +269,7 @@ class Executor:
                     lambda _: [deliver(thrown) for deliver in self.message_listeners],
                     once=True,
                 )
-            customer_status = status.sync(session, row, workflow, definition, tasks, now, new_instance)
-            if not new_instance:
-                row_writes.write_changes(session, customer_status)
+            status.sync(session, row, workflow, definition, tasks, now, new_instance)
         else:
             tasks = human_tasks.open_tasks(session, row.id)
         session.flush()

@@ -11,15 +11,16 @@ if loaded: a later change to one in the same transaction is written as usual.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import timer_rows
+from engine import row_writes, timer_rows
 from engine.clock import Clock
 from engine.expressions import Expression
 from engine.history import History
@@ -89,13 +90,10 @@ def close(session: Session, rows: list[HumanTask], status: str, at, by: str | No
     if status == "completed":
         values["draft"] = None
     ids = [row.id for row in rows]
-    tasks, candidates = HumanTask.__table__, HumanTaskCandidate.__table__
     connection = session.connection()
-    connection.execute(update(tasks).where(tasks.c.id.in_(ids)).values(values))
+    connection.execute(_close_statement(tuple(values)), {"ids": ids, **{f"new_{k}": v for k, v in values.items()}})
     if any("candidates" not in row.__dict__ or row.candidates for row in rows):  # loaded and empty: nothing to close
-        connection.execute(
-            update(candidates).where(candidates.c.task_id.in_(ids), candidates.c.task_open).values(task_open=False)
-        )
+        connection.execute(_close_candidates_statement(), {"ids": ids})
     for row in rows:  # the objects say what the rows say now, without an UPDATE of their own at the next flush
         for name, value in values.items():
             set_committed_value(row, name, value)
@@ -103,28 +101,30 @@ def close(session: Session, rows: list[HumanTask], status: str, at, by: str | No
             set_committed_value(candidate, "task_open", False)
 
 
+@functools.cache
+def _close_statement(keys: tuple[str, ...]) -> Update:
+    tasks = HumanTask.__table__
+    where = tasks.c.id.in_(bindparam("ids", expanding=True))
+    return update(tasks).where(where).values({tasks.c[key]: bindparam(f"new_{key}") for key in keys})
+
+
+@functools.cache
+def _close_candidates_statement() -> Update:
+    candidates = HumanTaskCandidate.__table__
+    where = candidates.c.task_id.in_(bindparam("ids", expanding=True)), candidates.c.task_open
+    return update(candidates).where(*where).values(task_open=False)
+
+
 def _insert(session: Session, rows: list[HumanTask]) -> None:
-    """Insert new task rows and their candidates (one statement each), then keep the objects in the session."""
-    tasks, candidates = HumanTask.__table__, HumanTaskCandidate.__table__
-    connection = session.connection()
-    values = [{column.key: getattr(row, column.key) for column in tasks.columns if column.key != "id"} for row in rows]
-    ids = connection.execute(insert(tasks).returning(tasks.c.id, sort_by_parameter_order=True), values).scalars()
-    for row, row_id in zip(rows, ids, strict=True):
-        row.id = row_id
-        for candidate in row.candidates:
-            candidate.task_id = row_id
-    candidate_values = [
-        {"task_id": c.task_id, "kind": c.kind, "name": c.name, "task_open": True}
-        for row in rows
-        for c in row.candidates
-    ]
-    if candidate_values:
-        connection.execute(insert(candidates), candidate_values)
+    """Insert new task rows, then their candidates (one statement each), and keep them all in the session."""
+    row_writes.insert_new(session, rows, then_keep=False)  # the candidates need the tasks' ids first
+    candidates = []
     for row in rows:
         for candidate in row.candidates:
-            make_transient_to_detached(candidate)
-        make_transient_to_detached(row)
-        session.add(row)  # persistent as if just read: nothing more to insert
+            candidate.task_id = row.id
+            candidates.append(candidate)
+    row_writes.insert_new(session, candidates)
+    row_writes.keep(session, rows)
 
 
 def _new_row(instance: ProcessInstance, task, definition: LoadedDefinition, clock: Clock) -> HumanTask:

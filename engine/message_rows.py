@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from engine import row_writes
 from engine.clock import Clock
 from engine.history import History
 from engine.models import Message, MessageSubscription, ProcessInstance
@@ -87,14 +88,15 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
         else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
     )
     rows = {(row.task_guid, row.kind, row.name): row for row in stored}
-    for key, row in rows.items():
-        if key not in waiting:
-            session.delete(row)
+    gone = [row for key, row in rows.items() if key not in waiting]
+    if gone:
+        session.execute(delete(MessageSubscription).where(MessageSubscription.id.in_([row.id for row in gone])))
+    new = []
     for key, (task, definition) in waiting.items():
         correlation = correlation_of(task, definition)
         row = rows.get(key)
         if row is None:
-            session.add(
+            new.append(
                 MessageSubscription(
                     instance_id=instance.id,
                     task_guid=key[0],
@@ -107,6 +109,8 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
             )
         elif row.correlation != correlation:
             row.correlation = correlation
+            row_writes.write_changes(session, row)
+    row_writes.insert_new(session, new)
 
 
 def _keyed(catches: list) -> dict:

@@ -1,8 +1,9 @@
-"""A loaded row's changed columns written by one Core UPDATE, not by the ORM's unit of work (#21).
+"""Rows of the hot path written by Core statements, not by the ORM's unit of work (#21).
 
-A step changes a few columns of rows it loaded (the instance, its customer status, its timers).
-The unit of work finds and writes such changes too, but costs several times the statement itself
-in Python per row; on the hot path the step writes them here, by primary key, and the objects
+A step inserts a few new rows (an instance, its tasks, status, subscriptions, search row) and
+changes a few columns of rows it loaded (the instance, its customer status, its timers). The unit
+of work finds and writes such changes too, but costs several times the statement itself in Python
+per row; on the hot path the step writes them here, with statements built once, and the objects
 then say what the rows say, as if just loaded: a later change in the same transaction is written
 as usual, by this or by the unit of work.
 """
@@ -11,8 +12,8 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import Update, bindparam, inspect, update
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy import Insert, Update, bindparam, insert, inspect, update
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -59,3 +60,64 @@ def _update_statement(mapper: Mapper, keys: tuple[str, ...], version: str | None
     if version is not None:
         statement = statement.where(mapper.column_attrs[version].columns[0] == bindparam("loaded_version"))
     return statement.values({mapper.column_attrs[key].columns[0]: bindparam(f"new_{key}") for key in keys})
+
+
+def insert_new(session: Session, objects: list, then_keep: bool = True) -> None:
+    """INSERT new objects of one class, then (``then_keep``) :func:`keep` them.
+
+    Columns are given as the unit of work gives them: what the object holds, a ``None`` left out (the
+    column's default or NULL) except where the type stores it (JSON ``null``), a scalar default filled
+    in. Objects that give the same columns go in one statement; a primary key left empty comes back
+    from the database (RETURNING). Related objects are not followed: insert them with their own call,
+    before keeping the objects that hold them (keeping cascades to related objects still new).
+    """
+    if not objects:
+        return
+    mapper = inspect(objects[0]).mapper
+    columns = mapper.column_attrs
+    groups: dict[tuple[str, ...], list[tuple[object, dict]]] = {}
+    for obj in objects:
+        state = inspect(obj)
+        if not state.transient or state.mapper is not mapper:
+            raise ValueError(f"{obj!r} is not a new {mapper.class_.__name__}")
+        values = {}
+        for prop in columns:
+            column = prop.columns[0]
+            value = state.dict.get(prop.key)
+            if value is None and prop.key not in state.dict and column.default is not None and column.default.is_scalar:
+                value = column.default.arg
+                set_committed_value(obj, prop.key, value)
+            if value is not None or (prop.key in state.dict and column.type.should_evaluate_none):
+                values[prop.key] = value
+            elif column.default is None and column.server_default is None and not column.primary_key:
+                set_committed_value(obj, prop.key, None)  # NULL, known without reading it back
+        groups.setdefault(tuple(values), []).append((obj, values))
+    connection = session.connection()
+    for keys, members in groups.items():
+        generated = tuple(
+            prop.key for prop in mapper.column_attrs if prop.columns[0].primary_key and prop.key not in keys
+        )
+        result = connection.execute(_insert_statement(mapper, generated), [values for _, values in members])
+        if generated:
+            for (obj, _), row in zip(members, result, strict=True):
+                for key, value in zip(generated, row, strict=True):
+                    set_committed_value(obj, key, value)
+    if then_keep:
+        keep(session, objects)
+
+
+def keep(session: Session, objects: list) -> None:
+    """Put inserted objects in ``session`` as persistent, as if just read: nothing more to insert at a flush."""
+    for obj in objects:
+        make_transient_to_detached(obj)
+        session.add(obj)
+
+
+@functools.cache
+def _insert_statement(mapper: Mapper, generated: tuple[str, ...]) -> Insert:
+    """The INSERT of a mapper's table, returning the primary-key columns the database fills in, built once."""
+    statement = insert(mapper.local_table)
+    if generated:
+        columns = [mapper.column_attrs[key].columns[0] for key in generated]
+        statement = statement.returning(*columns, sort_by_parameter_order=True)
+    return statement

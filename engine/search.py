@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import phone_numbers
+from engine import phone_numbers, row_writes
 from engine.models import CaseSearch, CustomerSearch, ProcessInstance
 from process_library.store import Customer
 
@@ -196,11 +196,12 @@ def index_instance(session: Session, instance: ProcessInstance, new_instance: bo
     values = case_row(instance, start_facts(instance.state), customer)
     stored = None if new_instance else session.get(CaseSearch, instance.id)
     if stored is None:
-        session.add(CaseSearch(**values))
+        row_writes.insert_new(session, [CaseSearch(**values)])
         return
     for name, value in values.items():
         if getattr(stored, name) != value:
             setattr(stored, name, value)
+    row_writes.write_changes(session, stored)
 
 
 def index_customer(session: Session, customer: Customer) -> None:

@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import events, forms, templating
+from engine import events, forms, row_writes, templating
 from engine.models import CustomerStageEvent, CustomerStatus, HumanTask, ProcessInstance, Timer
 from engine.repository import LoadedDefinition
 
@@ -89,6 +89,7 @@ def sync(
 ) -> CustomerStatus:
     model = definition.customer
     status = None if new_instance else session.get(CustomerStatus, row.id)
+    creating = False
     if status is None:
         status = CustomerStatus(
             instance_id=row.id,
@@ -101,7 +102,7 @@ def sync(
             status="received",
             updated_at=now,
         )
-        session.add(status)
+        creating = True
     stage = current_stage(workflow, definition)
     if stage is not None and stage != status.stage:
         # ``status`` came with the instance's lock, and may be older than the step that committed while this
@@ -131,6 +132,10 @@ def sync(
         status.fields = fields
     status.expected_by = _expected_by(session, row, model.deadline_elements, open_tasks, definition)
     status.updated_at = now
+    if creating:
+        row_writes.insert_new(session, [status])
+    else:
+        row_writes.write_changes(session, status)
     return status
 
 

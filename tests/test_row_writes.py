@@ -1,11 +1,11 @@
-"""engine.row_writes: a loaded row's changes in one UPDATE of those columns, checked against its version."""
+"""engine.row_writes: new rows by Core INSERT, a loaded row's changes in one UPDATE checked against its version."""
 
 import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.models import CustomerStatus, ProcessInstance
-from engine.row_writes import write_changes
+from engine.models import CustomerStatus, ProcessInstance, Timer
+from engine.row_writes import insert_new, write_changes
 from tests.conftest import upload
 
 
@@ -80,6 +80,56 @@ def test_a_later_change_in_the_same_transaction_is_written_with_the_new_version(
 
 
 def test_a_new_object_is_refused(care, instance_id):
+    with care.db.write() as session, pytest.raises(ValueError, match="not a loaded row"):
+        write_changes(session, CustomerStatus(instance_id=instance_id))
+
+
+def new_timer(instance: ProcessInstance, element_id: str) -> Timer:
+    return Timer(
+        instance_id=instance.id,
+        definition_id=instance.definition_id,
+        process_key=instance.process_key,
+        element_id=element_id,
+        element_name=element_id,
+        kind="intermediate",
+        due_at=instance.started_at,
+        status="pending",
+        created_at=instance.started_at,
+    )
+
+
+def test_new_rows_are_inserted_in_one_statement_and_stay_in_the_session_as_loaded(care, instance_id):
     with care.db.write() as session:
-        with pytest.raises(ValueError, match="not a loaded row"):
-            write_changes(session, CustomerStatus(instance_id=instance_id))
+        instance = session.get(ProcessInstance, instance_id)
+        timers = [new_timer(instance, "first"), new_timer(instance, "second")]
+        sent = statements_of(care)
+        insert_new(session, timers)
+        assert sent and all(statement.lstrip().startswith("INSERT INTO timers") for statement in sent)
+        if not care.db.is_sqlite:  # SQLite's driver is given one row at a time when ids come back in order
+            assert len(sent) == 1
+        inserts = len(sent)
+        first, second = timers
+        assert first.id and second.id == first.id + 1  # given back by the database, in order
+        assert (first.occurrence, first.attempts) == (1, 0)  # the columns' defaults, known without reading back
+        assert (first.claimed_by, first.fired_at, first.last_error) == (None, None, None)
+        assert session.get(Timer, first.id) is first and first in session and not session.new
+        session.flush()
+        assert len(sent) == inserts  # nothing read back, nothing left to insert
+        ids = [timer.id for timer in timers]
+    with care.db.read() as session:
+        stored = session.scalars(select(Timer).where(Timer.id.in_(ids)).order_by(Timer.id)).all()
+        assert [(t.element_id, t.occurrence, t.attempts, t.schedule) for t in stored] == [
+            ("first", 1, 0, None),
+            ("second", 1, 0, None),
+        ]
+
+
+def test_an_object_already_in_the_session_is_not_inserted_again(care, instance_id):
+    with care.db.write() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        pending = new_timer(instance, "added")
+        session.add(pending)
+        with pytest.raises(ValueError, match="is not a new Timer"):
+            insert_new(session, [pending])
+        with pytest.raises(ValueError, match="is not a new ProcessInstance"):
+            insert_new(session, [instance])

@@ -2,7 +2,10 @@
 
 The lifecycle is the inquiry intake's shape: start, complete the staff task, complete the
 customer confirmation.  The bare run does the same transitions in one process and, like any
-persistent use of the library, serializes and deserializes the workflow between steps.
+persistent use of the library, serializes and deserializes the workflow between steps.  Each row's
+ratio is to the bare library measured in turns with it, round by round, in the same minutes: this
+machine's speed moves by up to a factor of two within minutes, and a ratio of figures taken minutes
+apart moved with it.
 """
 
 from __future__ import annotations
@@ -19,31 +22,43 @@ from SpiffWorkflow.util.task import TaskState
 from bench.common import PROCESSES, Client, count_statements, database, deploy, engine_for, serve
 
 PROCESS = "inquiry_lifecycle"
+ROUNDS = 6  # the stack and the bare library take turns this many times per row
 # Statements per step (start, staff task, confirmation) at f6aaf5e, before #21 item 1, counted the same way.
 STATEMENTS_BEFORE = {"sqlite": [14, 18, 15], "postgresql": [14, 18, 13]}
 
 
-def bare_lifecycles(count: int) -> float:
-    """Instances/s of the lifecycle with the bare library, serializing between steps."""
-    parser = SpiffBpmnParser()
-    parser.add_bpmn_file(str(PROCESSES / f"{PROCESS}.bpmn"))
-    spec = parser.get_spec(PROCESS)
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-    began = time.perf_counter()
-    for _ in range(count):
-        workflow = BpmnWorkflow(spec)
-        workflow.do_engine_steps()
-        stored = serializer.serialize_json(workflow)
-        for _step in range(2):
-            workflow = serializer.deserialize_json(stored)
-            (task,) = workflow.get_tasks(state=TaskState.READY, manual=True)
-            task.data["answer"] = "ok"
-            task.run()
+class BareLibrary:
+    """The lifecycle with the bare library, serializing between steps: parsed once, timed in slices."""
+
+    def __init__(self) -> None:
+        parser = SpiffBpmnParser()
+        parser.add_bpmn_file(str(PROCESSES / f"{PROCESS}.bpmn"))
+        self.spec = parser.get_spec(PROCESS)
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+    def seconds(self, count: int) -> float:
+        """How long ``count`` lifecycles take."""
+        serializer = self.serializer
+        began = time.perf_counter()
+        for _ in range(count):
+            workflow = BpmnWorkflow(self.spec)
             workflow.do_engine_steps()
             stored = serializer.serialize_json(workflow)
-        if not serializer.deserialize_json(stored).is_completed():
-            raise RuntimeError("bare lifecycle did not complete")
-    return count / (time.perf_counter() - began)
+            for _step in range(2):
+                workflow = serializer.deserialize_json(stored)
+                (task,) = workflow.get_tasks(state=TaskState.READY, manual=True)
+                task.data["answer"] = "ok"
+                task.run()
+                workflow.do_engine_steps()
+                stored = serializer.serialize_json(workflow)
+            if not serializer.deserialize_json(stored).is_completed():
+                raise RuntimeError("bare lifecycle did not complete")
+        return time.perf_counter() - began
+
+
+def bare_lifecycles(count: int) -> float:
+    """Instances/s of the lifecycle with the bare library, serializing between steps."""
+    return count / BareLibrary().seconds(count)
 
 
 def _one_lifecycle(client: Client) -> None:
@@ -54,34 +69,55 @@ def _one_lifecycle(client: Client) -> None:
     client.ok("POST", f"/api/tasks/{confirmation['id']}/complete", {"data": {"confirmed": True}})
 
 
-def http_lifecycles(backend: str, clients: int, per_client: int) -> float:
-    """Instances/s of the lifecycle through ``carecenter serve`` with ``clients`` concurrent clients."""
+def http_lifecycles(backend: str, clients: int, per_client: int, bare: BareLibrary, bare_per_round: int) -> dict:
+    """Instances/s through ``carecenter serve`` with ``clients`` concurrent clients, and of the bare library
+    in the same minutes: the two take turns in ``ROUNDS`` rounds (the bare library while the server idles),
+    so that a machine that speeds up or slows down during the run moves both alike."""
+    rounds = max(1, min(ROUNDS, per_client))
     with database(backend) as url:
         care = engine_for(url)
         deploy(care, f"{PROCESS}.bpmn")
         care.close()
         with serve(url, f"overhead-{backend}-{clients}") as server:
             _one_lifecycle(server.client())  # warm up: first requests load the spec and the pools
-            errors: list[BaseException] = []
+            stack_seconds = bare_seconds = 0.0
+            for round_number in range(rounds):
+                bare_seconds += bare.seconds(bare_per_round)
+                count = per_client // rounds + (per_client % rounds if round_number == rounds - 1 else 0)
+                stack_seconds += _clients_round(server, clients, count)
+    stack = clients * per_client / stack_seconds
+    bare_rate = rounds * bare_per_round / bare_seconds
+    return {
+        "backend": backend,
+        "clients": clients,
+        "instances_per_s": stack,
+        "bare_instances_per_s": bare_rate,
+        "ratio_to_bare": stack / bare_rate,
+        "rounds": rounds,
+    }
 
-            def run() -> None:
-                client = server.client()
-                try:
-                    for _ in range(per_client):
-                        _one_lifecycle(client)
-                except BaseException as exc:  # reported after the run, never hidden
-                    errors.append(exc)
 
-            threads = [threading.Thread(target=run) for _ in range(clients)]
-            began = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - began
-            if errors:
-                raise errors[0]
-    return clients * per_client / elapsed
+def _clients_round(server, clients: int, per_client: int) -> float:
+    """Seconds for ``clients`` concurrent clients to run ``per_client`` lifecycles each."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        client = server.client()
+        try:
+            for _ in range(per_client):
+                _one_lifecycle(client)
+        except BaseException as exc:  # reported after the run, never hidden
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.perf_counter() - began
 
 
 def statements_per_step(backend: str) -> list[int]:
@@ -116,18 +152,20 @@ def statements_per_step(backend: str) -> list[int]:
 
 def run(smoke: bool) -> dict:
     total = 8 if smoke else 240
-    bare = bare_lifecycles(20 if smoke else 1000)
-    rows = []
-    for backend in ("sqlite", "postgresql"):
-        for clients in (1, 8):
-            rate = http_lifecycles(backend, clients, max(1, total // clients))
-            rows.append({"backend": backend, "clients": clients, "instances_per_s": rate, "ratio_to_bare": rate / bare})
+    bare = BareLibrary()
+    alone = bare_lifecycles(20 if smoke else 1000)
+    bare_per_round = 5 if smoke else 150
+    rows = [
+        http_lifecycles(backend, clients, max(1, total // clients), bare, bare_per_round)
+        for backend in ("sqlite", "postgresql")
+        for clients in (1, 8)
+    ]
     statements = {
         backend: {"before": STATEMENTS_BEFORE[backend], "now": statements_per_step(backend)}
         for backend in ("sqlite", "postgresql")
     }
     return {
-        "bare_instances_per_s": bare,
+        "bare_instances_per_s": alone,
         "full_stack": rows,
         "goal_ratio": 0.5,
         "statements": statements,

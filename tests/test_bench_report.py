@@ -178,3 +178,13 @@ def test_the_token_check_and_web_processes_sections_show_before_after_and_the_ra
     assert "otherwise idle cores shared with the database and the clients" in text and "1.55 ×" in text
     assert "got 1.90 cores of the machine just before the rounds and 0.95 just after" in text
     assert (tmp_path / "web_processes.png").stat().st_size > 0
+
+
+def test_overhead_rows_measured_in_turns_with_the_bare_library_show_that_figure(tmp_path):
+    row = {"backend": "postgresql", "clients": 8, "instances_per_s": 90.0, "ratio_to_bare": 0.3}
+    paired = row | {"bare_instances_per_s": 300.0, "rounds": 6}
+    data = {"bare_instances_per_s": 350.0, "goal_ratio": 0.5, "full_stack": [paired]}
+    text = report.overhead_section(data, tmp_path)
+    assert "| backend | clients | instances/s | bare, same minutes | rounds | ratio to bare | goal |" in text
+    assert "| postgresql | 8 | 90.0 | 300 | 6 | 0.300 | **missed** |" in text
+    assert "measured in turns with it" in text

@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from engine import events, forms, row_writes, templating
 from engine.models import CustomerStageEvent, CustomerStatus, HumanTask, ProcessInstance, Timer
@@ -36,6 +37,7 @@ CUSTOMER_LANE = "customer"
 STATUSES = ("received", "in_progress", "waiting_for_you", "completed", "cancelled")
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 MAX_FIELD_CHARS = 500  # a whitelisted text longer than this is cut on the status page
+COMPUTED_COLUMNS = ("stage", "customer_id", "title", "status", "message", "fields", "expected_by")
 
 
 def current_stage(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str | None:
@@ -127,14 +129,17 @@ def sync(
     status.title = definition.name
     status.status = status_of(row, workflow, model, stage, open_tasks)
     status.message = _message(model.stage(stage), workflow, definition)
-    fields = shown_fields(workflow, definition) or None
-    if status.fields != fields:
-        status.fields = fields
+    status.fields = shown_fields(workflow, definition) or None
     status.expected_by = _expected_by(session, row, model.deadline_elements, open_tasks, definition)
     status.updated_at = now
     if creating:
         row_writes.insert_new(session, [status])
     else:
+        # Every computed column is written, not only those that differ from the copy in the session: that copy
+        # came with the instance's lock and may be older than the row (engine.execution._lock_statement), so a
+        # value equal to it may still differ from what another step stored meanwhile.
+        for column in COMPUTED_COLUMNS:
+            flag_modified(status, column)
         row_writes.write_changes(session, status)
     return status
 

@@ -4,7 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.app import create_app
 from engine.bpmn import SourceFile
@@ -120,6 +120,25 @@ def test_the_read_model_is_written_with_the_instance(care, client, deployed):
     client.post(f"/api/instances/{instance['id']}/cancel")
     with care.db.read() as session:
         assert session.get(CustomerStatus, instance["id"]).status == "cancelled"
+
+
+def test_a_step_writes_the_whole_status_even_where_its_copy_in_the_session_is_older(care, client, deployed):
+    """The lock statement's customer-status row may be older than the stored one (PostgreSQL, a step that waited for
+    the lock): a value the step computes that equals that old copy must still be written."""
+    instance = start(client, "hello_care", {"subject": "Printer"})
+    with care.db.read() as session:
+        before = session.get(CustomerStatus, instance["id"])
+        computed = (before.stage, before.status, before.message, before.title)
+
+    def another_step_wrote_meanwhile(session, row, workflow, definition):
+        table = CustomerStatus.__table__  # the row changes, the copy the lock statement read does not
+        changed = {"stage": "answered", "status": "completed", "message": "stale", "title": "stale"}
+        session.connection().execute(update(table).where(table.c.instance_id == row.id).values(changed))
+
+    care.executor.mutate(instance["id"], another_step_wrote_meanwhile, "tester")
+    with care.db.read() as session:
+        after = session.get(CustomerStatus, instance["id"])
+        assert (after.stage, after.status, after.message, after.title) == computed
 
 
 def test_unknown_codes_are_404_and_nothing_else(anonymous, deployed):

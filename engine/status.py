@@ -129,7 +129,9 @@ def sync(
     status.title = definition.name
     status.status = status_of(row, workflow, model, stage, open_tasks)
     status.message = _message(model.stage(stage), workflow, definition)
-    status.fields = shown_fields(workflow, definition) or None
+    fields = shown_fields(workflow, definition) or None
+    if status.fields != fields:  # a new row without fields keeps the column NULL
+        status.fields = fields
     status.expected_by = _expected_by(session, row, model.deadline_elements, open_tasks, definition)
     status.updated_at = now
     if creating:

@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from bench.common import PROCESSES, Client, count_statements, database, deploy, engine_for, serve
+from bench.common import PROCESSES, Client, Server, count_statements, database, deploy, engine_for, serve
 
 PROCESS = "inquiry_lifecycle"
 ROUNDS = 6  # the stack and the bare library take turns this many times per row
@@ -84,7 +84,7 @@ def http_lifecycles(backend: str, clients: int, per_client: int, bare: BareLibra
             for round_number in range(rounds):
                 bare_seconds += bare.seconds(bare_per_round)
                 count = per_client // rounds + (per_client % rounds if round_number == rounds - 1 else 0)
-                stack_seconds += _clients_round(server, clients, count)
+                stack_seconds += clients_round(server, clients, count)
     stack = clients * per_client / stack_seconds
     bare_rate = rounds * bare_per_round / bare_seconds
     return {
@@ -97,27 +97,34 @@ def http_lifecycles(backend: str, clients: int, per_client: int, bare: BareLibra
     }
 
 
-def _clients_round(server, clients: int, per_client: int) -> float:
-    """Seconds for ``clients`` concurrent clients to run ``per_client`` lifecycles each."""
+def clients_round(server: Server, clients: int, per_client: int, reconnect: bool = False) -> float:
+    """Seconds for ``clients`` concurrent clients to run ``per_client`` lifecycles each (``reconnect``: each
+    lifecycle on a new connection); the clock starts once every client is connected and ready."""
     errors: list[BaseException] = []
+    ready = threading.Barrier(clients + 1)
 
     def run() -> None:
         client = server.client()
+        ready.wait()
         try:
             for _ in range(per_client):
+                if reconnect:
+                    client.reconnect()
                 _one_lifecycle(client)
-        except BaseException as exc:  # reported after the run, never hidden
+        except BaseException as exc:  # reported after the round, never hidden
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(clients)]
-    began = time.perf_counter()
     for thread in threads:
         thread.start()
+    ready.wait()
+    began = time.perf_counter()
     for thread in threads:
         thread.join()
+    elapsed = time.perf_counter() - began
     if errors:
         raise errors[0]
-    return time.perf_counter() - began
+    return elapsed
 
 
 def statements_per_step(backend: str) -> list[int]:

@@ -14,14 +14,13 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.common import PG_BASE_URL, Client, Server, children, database, deploy, engine_for, serve, wait_ready
-from bench.overhead import PROCESS, _one_lifecycle
+from bench.common import PG_BASE_URL, Client, children, database, deploy, engine_for, serve, wait_ready
+from bench.overhead import PROCESS, _one_lifecycle, clients_round
 
 CLIENTS = 4
 GOAL_RATIO = 1.6
@@ -56,34 +55,6 @@ def _backends(application_name: str) -> list[int]:
             return list(connection.scalars(query, {"name": application_name}))
     finally:
         admin.dispose()
-
-
-def _round(server: Server, per_client: int) -> float:
-    """Seconds for ``CLIENTS`` clients to run ``per_client`` lifecycles each."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(CLIENTS + 1)
-
-    def run() -> None:
-        client = server.client()
-        barrier.wait()
-        try:
-            for _ in range(per_client):
-                client.reconnect()
-                _one_lifecycle(client)
-        except BaseException as exc:  # reported after the round, never hidden
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
-    if errors:
-        raise errors[0]
-    return elapsed
 
 
 def cores_available(seconds: float, processes: int = 2) -> float:
@@ -146,7 +117,7 @@ def run(smoke: bool) -> dict:
             for label, _processes, name, server in servers:
                 tree, backends = _tree(server.process.pid), _backends(f"cc_bench_{name}")
                 before = (_cpu_seconds(tree), _cpu_seconds(backends), time.process_time())
-                seconds[label].append(_round(server, per_client))
+                seconds[label].append(clients_round(server, CLIENTS, per_client, reconnect=True))
                 after = (_cpu_seconds(tree), _cpu_seconds(backends), time.process_time())
                 for key, start, end in zip(("server", "database", "clients"), before, after, strict=True):
                     cpu[label][key] += end - start

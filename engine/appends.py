@@ -9,10 +9,10 @@ so that rolling the savepoint back takes the row with it.
 
 from __future__ import annotations
 
-import functools
-
-from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy import Table, event
 from sqlalchemy.orm import Session
+
+from engine import row_writes
 
 _PENDING = "carecenter_appends"
 
@@ -20,7 +20,7 @@ _PENDING = "carecenter_appends"
 def add(session: Session, table: Table, row: dict) -> None:
     """Append ``row`` to ``table`` in the session's transaction."""
     if session.in_nested_transaction():
-        session.connection().execute(_insert_statement(table), [row])
+        row_writes.insert_values(session, table, [row])
         return
     pending: dict[Table, list[dict]] = session.info.setdefault(_PENDING, {})
     pending.setdefault(table, []).append(row)
@@ -32,16 +32,10 @@ def write(session: Session) -> None:
     if not any(pending.values()):
         return
     session.flush()  # the rows appended refer to instances and tasks the unit of work may still hold
-    connection = session.connection()  # plain Core: these tables have no objects in the session to keep in step
     for table, rows in pending.items():
-        if rows:
-            connection.execute(_insert_statement(table), rows)
+        if rows:  # plain Core: these tables have no objects in the session to keep in step
+            row_writes.insert_values(session, table, rows)
     pending.clear()
-
-
-@functools.cache
-def _insert_statement(table: Table) -> Insert:
-    return insert(table)
 
 
 # Hooked once on the Session class, not on each session: hooking a session costs about 0.1 ms, once per step.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import Insert, Update, bindparam, insert, inspect, update
+from sqlalchemy import Column, Insert, Table, Update, bindparam, insert, inspect, update
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -94,10 +94,9 @@ def insert_new(session: Session, objects: list, then_keep: bool = True) -> None:
         groups.setdefault(tuple(values), []).append((obj, values))
     connection = session.connection()
     for keys, members in groups.items():
-        generated = tuple(
-            prop.key for prop in mapper.column_attrs if prop.columns[0].primary_key and prop.key not in keys
-        )
-        result = connection.execute(_insert_statement(mapper, generated), [values for _, values in members])
+        generated = tuple(prop.key for prop in columns if prop.columns[0].primary_key and prop.key not in keys)
+        returning = tuple(columns[key].columns[0] for key in generated)
+        result = connection.execute(_insert_statement(mapper.local_table, returning), [values for _, values in members])
         if generated:
             for (obj, _), row in zip(members, result, strict=True):
                 for key, value in zip(generated, row, strict=True):
@@ -113,11 +112,13 @@ def keep(session: Session, objects: list) -> None:
         session.add(obj)
 
 
+def insert_values(session: Session, table: Table, rows: list[dict]) -> None:
+    """INSERT plain rows into ``table`` (one statement; no objects to keep, no ids wanted)."""
+    session.connection().execute(_insert_statement(table, ()), rows)
+
+
 @functools.cache
-def _insert_statement(mapper: Mapper, generated: tuple[str, ...]) -> Insert:
-    """The INSERT of a mapper's table, returning the primary-key columns the database fills in, built once."""
-    statement = insert(mapper.local_table)
-    if generated:
-        columns = [mapper.column_attrs[key].columns[0] for key in generated]
-        statement = statement.returning(*columns, sort_by_parameter_order=True)
-    return statement
+def _insert_statement(table: Table, returning: tuple[Column, ...]) -> Insert:
+    """The INSERT of a table, returning the primary-key columns the database fills in, built once."""
+    statement = insert(table)
+    return statement.returning(*returning, sort_by_parameter_order=True) if returning else statement

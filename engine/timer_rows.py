@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from engine import row_writes
@@ -131,7 +131,7 @@ def sync(
     new = [w for key, w in waiting.items() if key not in pending]
     inserts.extend(_instance_row(instance, timer, now) for timer in new)
     if inserts:
-        session.connection().execute(insert(Timer.__table__), inserts)
+        row_writes.insert_values(session, Timer.__table__, inserts)
     if new:
         notify(session, min(timer.due_at for timer in new), now)
     return [timer.due_at for timer in new]

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from engine import row_writes
@@ -30,6 +30,24 @@ from engine.history import History
 from engine.models import Message, MessageSubscription, ProcessInstance
 
 log = logging.getLogger(__name__)
+
+# Statements of every step that waits on a message, built once (building one costs more than running it).
+_SUBSCRIPTIONS_OF = select(MessageSubscription).where(MessageSubscription.instance_id == bindparam("instance"))
+_SUBSCRIPTION_ROWS = MessageSubscription.__table__
+_DELETE_SUBSCRIPTIONS_OF = delete(_SUBSCRIPTION_ROWS).where(_SUBSCRIPTION_ROWS.c.instance_id == bindparam("instance"))
+_DELETE_SUBSCRIPTIONS = delete(_SUBSCRIPTION_ROWS).where(_SUBSCRIPTION_ROWS.c.id.in_(bindparam("ids", expanding=True)))
+_BUFFERED_FOR = (
+    select(Message)
+    .where(
+        Message.status == "pending",
+        Message.name == bindparam("name"),
+        Message.expires_at > bindparam("now"),
+        or_(Message.target_instance_id.is_(None), Message.target_instance_id == bindparam("instance")),
+    )
+    .order_by(Message.id)
+)
+# On PostgreSQL a message another instance is taking right now is skipped, not waited for.
+_BUFFERED_FOR_UPDATE = _BUFFERED_FOR.with_for_update(skip_locked=True)
 
 
 def waiting_catches(workflow) -> list[tuple[Any, str, str, Any]]:
@@ -80,17 +98,15 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
     waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
     if not waiting:  # nothing to compare: whatever is stored goes, in one statement without reading it first
         if not none_stored:
-            session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
+            session.connection().execute(_DELETE_SUBSCRIPTIONS_OF, {"instance": instance.id})
+            _forget(session, [row for row in session.identity_map.values() if _subscription_of(row, instance.id)])
         return
-    stored = (
-        []
-        if none_stored
-        else session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance.id))
-    )
+    stored = [] if none_stored else session.scalars(_SUBSCRIPTIONS_OF, {"instance": instance.id})
     rows = {(row.task_guid, row.kind, row.name): row for row in stored}
     gone = [row for key, row in rows.items() if key not in waiting]
     if gone:
-        session.execute(delete(MessageSubscription).where(MessageSubscription.id.in_([row.id for row in gone])))
+        session.connection().execute(_DELETE_SUBSCRIPTIONS, {"ids": [row.id for row in gone]})
+        _forget(session, gone)
     new = []
     for key, (task, definition) in waiting.items():
         correlation = correlation_of(task, definition)
@@ -111,6 +127,16 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
             row.correlation = correlation
             row_writes.write_changes(session, row)
     row_writes.insert_new(session, new)
+
+
+def _subscription_of(row: object, instance_id: int) -> bool:
+    return isinstance(row, MessageSubscription) and row.instance_id == instance_id
+
+
+def _forget(session: Session, deleted: list[MessageSubscription]) -> None:
+    """Take rows the DELETE above removed out of the session (the statement is Core: the ORM does not know)."""
+    for row in deleted:
+        session.expunge(row)
 
 
 def _keyed(catches: list) -> dict:
@@ -134,23 +160,15 @@ def catch(task, definition, payload: Any) -> None:
 def take_buffered(session: Session, instance: ProcessInstance, workflow, history: History, now: datetime) -> int:
     """Deliver buffered messages to the catches this instance waits on now; returns how many it took."""
     taken = 0
+    query = None
     for task, kind, name, definition in waiting_catches(workflow):
         if kind != "message":
             continue
-        query = (
-            select(Message)
-            .where(
-                Message.status == "pending",
-                Message.name == name,
-                Message.expires_at > now,
-                or_(Message.target_instance_id.is_(None), Message.target_instance_id == instance.id),
-            )
-            .order_by(Message.id)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        if query is None:
+            query = _BUFFERED_FOR_UPDATE if session.get_bind().dialect.name == "postgresql" else _BUFFERED_FOR
         correlation = correlation_of(task, definition)
-        message = next((m for m in session.scalars(query) if matches(m, correlation, instance.business_key)), None)
+        found = session.scalars(query, {"name": name, "now": now, "instance": instance.id})
+        message = next((m for m in found if matches(m, correlation, instance.business_key)), None)
         if message is None:
             continue
         catch(task, definition, message.payload)

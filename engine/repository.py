@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,11 +29,13 @@ from engine.service_specs import service_task_problems
 from process_library.registry import Registry
 
 DMN_DECISION_XPATH = "//*[local-name()='decision']/@id"
-# The newest version of one process (parameter ``key``), every start's first read: through the (key, version) index.
+# The newest version of one process (parameter ``key``), every start's first read: through the (key, version) index,
+# the columns a start decides by only (a Core row: loading the whole definition as an object cost more than the query).
+_DEFINITIONS = ProcessDefinition.__table__
 _LATEST_OF_KEY = (
-    select(ProcessDefinition)
-    .where(ProcessDefinition.key == bindparam("key"))
-    .order_by(ProcessDefinition.version.desc())
+    select(_DEFINITIONS.c.id, _DEFINITIONS.c.key, _DEFINITIONS.c.version, _DEFINITIONS.c.executable)
+    .where(_DEFINITIONS.c.key == bindparam("key"))
+    .order_by(_DEFINITIONS.c.version.desc())
     .limit(1)
 )
 
@@ -407,8 +409,9 @@ class Repository:
         with self.db.read() as session:
             return self._latest_rows(session)
 
-    def latest(self, session: Session, key: str) -> ProcessDefinition:
-        row = session.scalar(_LATEST_OF_KEY, {"key": key})
+    def latest(self, session: Session, key: str) -> Row:
+        """The newest version of process ``key``: its ``id``, ``key``, ``version`` and ``executable``."""
+        row = session.connection().execute(_LATEST_OF_KEY, {"key": key}).first()
         if row is None:
             raise NotFound(f"no process definition with key '{key}'")
         return row

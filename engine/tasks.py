@@ -25,6 +25,7 @@ from engine.visibility import TaskScope
 
 TASK_STATUSES = ("open", "completed", "cancelled")
 WORKER_ROLES = ("staff", "admin")  # who works on tasks (designers and integration accounts do not)
+_WITH_CANDIDATES = [joinedload(HumanTask.candidates)]  # built once: every task action loads a task this way
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Tasks:
     @staticmethod
     def _visible(session, task_id: int, scope: TaskScope | None) -> HumanTask:
         # the candidates (checked by the scope and the four-eyes rule) come in the same statement
-        task = session.get(HumanTask, task_id, options=[joinedload(HumanTask.candidates)])
+        task = session.get(HumanTask, task_id, options=_WITH_CANDIDATES)
         if task is None:
             raise NotFound(f"no task with id {task_id}")
         if scope is not None:

@@ -187,6 +187,19 @@ def _resolve(task, values: tuple[str | Expression, ...], candidates: bool) -> li
     return names
 
 
+# Built once: a step reads the open tasks of its instance that its session does not hold yet.
+_OPEN_TASKS_OF = (
+    select(HumanTask)
+    .where(HumanTask.instance_id == bindparam("instance"), HumanTask.status == "open")
+    .order_by(HumanTask.id)
+)
+_OPEN_TASKS_WITH_GUIDS = select(HumanTask).where(
+    HumanTask.instance_id == bindparam("instance"),
+    HumanTask.status == "open",
+    HumanTask.task_guid.in_(bindparam("guids", expanding=True)),
+)
+
+
 def _open_rows_of(session: Session, instance_id: int, guids: list[str]) -> list[HumanTask]:
     """The open rows of these tasks: those the step has in its session already (the task it completes) are
     not read again; the others in one query."""
@@ -198,13 +211,9 @@ def _open_rows_of(session: Session, instance_id: int, guids: list[str]) -> list[
     rows = list(in_session.values())
     missing = [guid for guid in guids if guid not in in_session]
     if missing:
-        query = select(HumanTask).where(
-            HumanTask.instance_id == instance_id, HumanTask.status == "open", HumanTask.task_guid.in_(missing)
-        )
-        rows.extend(session.scalars(query))
+        rows.extend(session.scalars(_OPEN_TASKS_WITH_GUIDS, {"instance": instance_id, "guids": missing}))
     return sorted((row for row in rows if row.status == "open"), key=lambda row: row.id)
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:
-    query = select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "open")
-    return list(session.scalars(query.order_by(HumanTask.id)))
+    return list(session.scalars(_OPEN_TASKS_OF, {"instance": instance_id}))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
@@ -22,6 +22,16 @@ from process_library.registry import Registry
 
 NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: jobs made due are announced here at commit
 OPERATION, EXTERNAL = "operation", "external"  # who runs a job: carecenter's worker, or an outside one
+# Built once (every step of a process with service tasks reads them): an instance's open jobs, and how many
+# jobs one of its elements had (the count of calls, for the idempotency key of the next).
+_OPEN_JOBS_OF = select(ServiceJob).where(
+    ServiceJob.instance_id == bindparam("instance"), ServiceJob.status.in_(("pending", "failed"))
+)
+_CALLS_OF_ELEMENT = (
+    select(func.count())
+    .select_from(ServiceJob)
+    .where(ServiceJob.instance_id == bindparam("instance"), ServiceJob.element_id == bindparam("element"))
+)
 
 
 def waiting_service_tasks(workflow) -> list:
@@ -43,15 +53,7 @@ def sync(
     """
     now = clock.now()
     waiting = {str(task.id): task for task in waiting_service_tasks(workflow)}
-    rows = (
-        []
-        if none_stored
-        else session.scalars(
-            select(ServiceJob).where(
-                ServiceJob.instance_id == instance.id, ServiceJob.status.in_(("pending", "failed"))
-            )
-        )
-    )
+    rows = [] if none_stored else session.scalars(_OPEN_JOBS_OF, {"instance": instance.id})
     open_rows = {row.task_guid: row for row in rows}
     for guid, row in open_rows.items():
         if guid not in waiting:  # the task went away: cancelled, or interrupted by a boundary event
@@ -59,11 +61,7 @@ def sync(
     new = [task for guid, task in waiting.items() if guid not in open_rows]
     for task in new:
         spec = task.task_spec
-        calls = session.scalar(
-            select(func.count())
-            .select_from(ServiceJob)
-            .where(ServiceJob.instance_id == instance.id, ServiceJob.element_id == spec.bpmn_id)
-        )
+        calls = session.scalar(_CALLS_OF_ELEMENT, {"instance": instance.id, "element": spec.bpmn_id})
         session.add(
             ServiceJob(
                 instance_id=instance.id,

@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -109,16 +109,7 @@ def sync(
     if stage is not None and stage != status.stage:
         # ``status`` came with the instance's lock, and may be older than the step that committed while this
         # one waited for the lock (engine.execution._lock_statement): the open stage event, read now, decides.
-        previous = (
-            None
-            if new_instance
-            else session.scalar(
-                select(CustomerStageEvent)
-                .where(CustomerStageEvent.instance_id == row.id, CustomerStageEvent.left_at.is_(None))
-                .order_by(CustomerStageEvent.id.desc())
-                .limit(1)
-            )
-        )
+        previous = None if new_instance else session.scalar(_OPEN_STAGE_EVENT, {"instance": row.id})
         if previous is None or previous.stage != stage:
             if previous is not None:
                 previous.left_at = now
@@ -144,6 +135,21 @@ def sync(
             flag_modified(status, column)
         row_writes.write_changes(session, status)
     return status
+
+
+# Built once (a step of a process with stages or deadlines runs them): the stage the instance is in, and the due
+# times of its pending timers on deadline elements.
+_OPEN_STAGE_EVENT = (
+    select(CustomerStageEvent)
+    .where(CustomerStageEvent.instance_id == bindparam("instance"), CustomerStageEvent.left_at.is_(None))
+    .order_by(CustomerStageEvent.id.desc())
+    .limit(1)
+)
+_PENDING_DEADLINES = select(Timer.due_at).where(
+    Timer.instance_id == bindparam("instance"),
+    Timer.status == "pending",
+    Timer.element_id.in_(bindparam("elements", expanding=True)),
+)
 
 
 def status_of(row, workflow, model, stage, open_tasks) -> str:
@@ -172,13 +178,7 @@ def _message(stage, workflow, definition) -> str | None:
 def _expected_by(session, row, deadline_elements, open_tasks, definition) -> datetime | None:
     if not deadline_elements:
         return None
-    times = list(
-        session.scalars(
-            select(Timer.due_at).where(
-                Timer.instance_id == row.id, Timer.status == "pending", Timer.element_id.in_(deadline_elements)
-            )
-        )
-    )
+    times = list(session.scalars(_PENDING_DEADLINES, {"instance": row.id, "elements": list(deadline_elements)}))
     times += [t.due_at for t in open_tasks if t.due_at is not None and t.element_id in deadline_elements]
     return min(times) if times else None
 

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
 from engine import row_writes
@@ -137,14 +137,18 @@ def sync(
     return [timer.due_at for timer in new]
 
 
+_PENDING_OF = (  # built once: every timer firing reads them
+    select(Timer).where(Timer.instance_id == bindparam("instance"), Timer.status == "pending").order_by(Timer.id)
+)
+
+
 def pending_rows(session: Session, instance_id: int, consume: bool = False) -> list[Timer]:
     """The pending timer rows of an instance, read once per step: firing a timer reads them before the step,
     and :func:`sync` (``consume``) takes that read instead of repeating it."""
     read: dict[int, list[Timer]] = session.info.setdefault(_PENDING_READ, {})
     rows = read.pop(instance_id, None) if consume else None
     if rows is None:
-        query = select(Timer).where(Timer.instance_id == instance_id, Timer.status == "pending").order_by(Timer.id)
-        rows = list(session.scalars(query))
+        rows = list(session.scalars(_PENDING_OF, {"instance": instance_id}))
         if not consume:
             read[instance_id] = rows
     return rows

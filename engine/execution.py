@@ -250,17 +250,25 @@ class Executor:
                 none_stored=read_models.HUMAN_TASKS in none_stored,
                 stored_guids=stored_guids,
             )
-            new_timers = timer_rows.sync(
-                session, row, workflow, self.history, self.clock, none_stored=read_models.TIMERS in none_stored
-            )
-            if new_timers and self.timer_listeners:
-                self._announce_after_commit(session, new_timers)
-            new_jobs = job_rows.sync(
-                session, row, workflow, self.clock, self.repository.operations, read_models.JOBS in none_stored
-            )
-            if new_jobs and self.job_listeners:
-                event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
-            message_rows.sync(session, row, workflow, self.clock, none_stored=read_models.SUBSCRIPTIONS in none_stored)
+            # a read model the definition cannot have and none of whose rows are stored has nothing to sync: its
+            # walk of the workflow's tasks is skipped too
+            can_have = definition.read_models | (read_models.ALL - none_stored)
+            if read_models.TIMERS in can_have:
+                new_timers = timer_rows.sync(
+                    session, row, workflow, self.history, self.clock, none_stored=read_models.TIMERS in none_stored
+                )
+                if new_timers and self.timer_listeners:
+                    self._announce_after_commit(session, new_timers)
+            if read_models.JOBS in can_have:
+                new_jobs = job_rows.sync(
+                    session, row, workflow, self.clock, self.repository.operations, read_models.JOBS in none_stored
+                )
+                if new_jobs and self.job_listeners:
+                    event.listen(session, "after_commit", lambda _: [wake() for wake in self.job_listeners], once=True)
+            if read_models.SUBSCRIPTIONS in can_have:
+                message_rows.sync(
+                    session, row, workflow, self.clock, none_stored=read_models.SUBSCRIPTIONS in none_stored
+                )
             thrown = message_rows.thrown_messages(session, row, workflow, self.message_ttl, now)
             if thrown and self.message_listeners:
                 event.listen(

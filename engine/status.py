@@ -56,12 +56,19 @@ def current_stage(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str |
 
 
 def customer_data(workflow: BpmnWorkflow, definition: LoadedDefinition) -> dict:
-    """The whitelisted variables, from the newest task's data."""
+    """The whitelisted variables, from the newest task's data (the workflow's own data where it has none)."""
+    fields = definition.customer.fields
+    if not fields:  # nothing whitelisted: no need to look for the newest task
+        return {}
     tasks = workflow.get_tasks(state=ACTIVE) or workflow.get_tasks(state=TaskState.COMPLETED)
-    data = dict(workflow.data)
-    if tasks:
-        data.update(max(tasks, key=lambda t: t.last_state_change).data)
-    return {name: data[name] for name in definition.customer.fields if name in data}
+    newest = max(tasks, key=lambda t: t.last_state_change).data if tasks else {}
+    found = {}
+    for name in fields:
+        if name in newest:
+            found[name] = newest[name]
+        elif name in workflow.data:
+            found[name] = workflow.data[name]
+    return found
 
 
 def shown_fields(workflow: BpmnWorkflow, definition: LoadedDefinition) -> dict:

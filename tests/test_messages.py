@@ -14,8 +14,9 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from engine import message_rows
 from engine.errors import Conflict, InvalidRequest, TaskNotOpen, Unprocessable
-from engine.models import HistoryEvent, Message, MessageSubscription
+from engine.models import HistoryEvent, Message, MessageSubscription, ProcessInstance
 from engine.runtime import InstanceFilter, StartRequest
 from engine.tasks import TaskFilter
 from tests.conftest import make_engine, source, upload
@@ -76,6 +77,19 @@ def test_a_receive_task_is_a_subscription_row_and_takes_its_correlated_message(s
         "note_added",
         "order_cancelled",
     ]
+
+
+def test_subscriptions_a_step_deletes_leave_its_session_too(shop):
+    """The DELETE is a Core statement: rows of it that the session holds are taken out, not written back later."""
+    instance_id = order(shop)
+    with shop.db.write() as session:
+        instance = session.get(ProcessInstance, instance_id)
+        (loaded,) = session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+        instance.status = "cancelled"  # nothing waits any more: every subscription of the instance goes
+        message_rows.sync(session, instance, None, shop.clock)
+        assert loaded not in session
+        loaded.correlation = {"order_id": "changed"}  # no longer the session's: not written anywhere
+    assert subscriptions(shop, instance_id) == []
 
 
 def test_boundary_messages_interrupt_or_not(shop):

@@ -359,14 +359,14 @@ def _digest(row: ProcessInstance, workflow: BpmnWorkflow, ready_tasks: list, pos
     )
 
 
-def _reference_taken(session: Session, reference: str) -> bool:
-    """Whether an instance has this reference (the unique column stays the backstop for concurrent starts)."""
-    return session.connection().execute(_INSTANCE_WITH_REFERENCE, {"reference": reference}).first() is not None
-
-
 _INSTANCE_WITH_REFERENCE = select(ProcessInstance.__table__.c.id).where(
     ProcessInstance.__table__.c.reference == bindparam("reference")
 )
+
+
+def _reference_taken(session: Session, reference: str) -> bool:
+    """Whether an instance has this reference (the unique column stays the backstop for concurrent starts)."""
+    return session.connection().execute(_INSTANCE_WITH_REFERENCE, {"reference": reference}).first() is not None
 
 
 def _run_engine_steps(workflow: BpmnWorkflow) -> None:

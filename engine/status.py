@@ -38,6 +38,19 @@ STATUSES = ("received", "in_progress", "waiting_for_you", "completed", "cancelle
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 MAX_FIELD_CHARS = 500  # a whitelisted text longer than this is cut on the status page
 COMPUTED_COLUMNS = ("stage", "customer_id", "title", "status", "message", "fields", "expected_by")
+# Built once (a step of a process with stages or deadlines runs them): the stage the instance is in, and the due
+# times of its pending timers on deadline elements.
+_OPEN_STAGE_EVENT = (
+    select(CustomerStageEvent)
+    .where(CustomerStageEvent.instance_id == bindparam("instance"), CustomerStageEvent.left_at.is_(None))
+    .order_by(CustomerStageEvent.id.desc())
+    .limit(1)
+)
+_PENDING_DEADLINES = select(Timer.due_at).where(
+    Timer.instance_id == bindparam("instance"),
+    Timer.status == "pending",
+    Timer.element_id.in_(bindparam("elements", expanding=True)),
+)
 
 
 def current_stage(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str | None:
@@ -142,21 +155,6 @@ def sync(
             flag_modified(status, column)
         row_writes.write_changes(session, status)
     return status
-
-
-# Built once (a step of a process with stages or deadlines runs them): the stage the instance is in, and the due
-# times of its pending timers on deadline elements.
-_OPEN_STAGE_EVENT = (
-    select(CustomerStageEvent)
-    .where(CustomerStageEvent.instance_id == bindparam("instance"), CustomerStageEvent.left_at.is_(None))
-    .order_by(CustomerStageEvent.id.desc())
-    .limit(1)
-)
-_PENDING_DEADLINES = select(Timer.due_at).where(
-    Timer.instance_id == bindparam("instance"),
-    Timer.status == "pending",
-    Timer.element_id.in_(bindparam("elements", expanding=True)),
-)
 
 
 def status_of(row, workflow, model, stage, open_tasks) -> str:

@@ -122,7 +122,6 @@ class Executor:
             business_key=business_key,
             customer_id=customer_id,
             tracking_code=secrets.token_urlsafe(24),
-            reference=case_reference.unused(lambda candidate: _reference_taken(session, candidate)),
             status="active",
             state=state.dump(workflow),
             version=1,
@@ -132,7 +131,8 @@ class Executor:
         )
         if prepare is not None:
             prepare(row)
-        row_writes.insert_new(session, [row])
+        # the INSERT is the check: it stores nothing while the reference drawn is taken, and another is drawn
+        case_reference.unused(lambda candidate: not _inserted_with_reference(session, row, candidate))
         self.history.record(session, row.id, "instance_started", principal, version=definition.version)
         with running_for(StepContext(principal, principal, row.id, row.process_key)):
             tasks = self.advance(session, row, workflow, definition, principal, new_instance=True)
@@ -359,14 +359,10 @@ def _digest(row: ProcessInstance, workflow: BpmnWorkflow, ready_tasks: list, pos
     )
 
 
-_INSTANCE_WITH_REFERENCE = select(ProcessInstance.__table__.c.id).where(
-    ProcessInstance.__table__.c.reference == bindparam("reference")
-)
-
-
-def _reference_taken(session: Session, reference: str) -> bool:
-    """Whether an instance has this reference (the unique column stays the backstop for concurrent starts)."""
-    return session.connection().execute(_INSTANCE_WITH_REFERENCE, {"reference": reference}).first() is not None
+def _inserted_with_reference(session: Session, row: ProcessInstance, reference: str) -> bool:
+    """Insert the new instance row with this case reference; False (nothing stored) if an instance has it."""
+    row.reference = reference
+    return row_writes.insert_unless_taken(session, row, "reference")
 
 
 def _run_engine_steps(workflow: BpmnWorkflow) -> None:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import functools
 
 from sqlalchemy import Column, Insert, Table, Update, bindparam, insert, inspect, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+
+# The INSERT constructs that know ON CONFLICT, by dialect (the databases carecenter runs on)
+_UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def write_changes(session: Session, obj: object, version: str | None = None) -> bool:
@@ -77,24 +81,11 @@ def insert_new(session: Session, objects: list, then_keep: bool = True) -> None:
     columns = mapper.column_attrs
     groups: dict[tuple[str, ...], list[tuple[object, dict]]] = {}
     for obj in objects:
-        state = inspect(obj)
-        if not state.transient or state.mapper is not mapper:
-            raise ValueError(f"{obj!r} is not a new {mapper.class_.__name__}")
-        values = {}
-        for prop in columns:
-            column = prop.columns[0]
-            value = state.dict.get(prop.key)
-            if value is None and prop.key not in state.dict and column.default is not None and column.default.is_scalar:
-                value = column.default.arg
-                set_committed_value(obj, prop.key, value)
-            if value is not None or (prop.key in state.dict and column.type.should_evaluate_none):
-                values[prop.key] = value
-            elif column.default is None and column.server_default is None and not column.primary_key:
-                set_committed_value(obj, prop.key, None)  # NULL, known without reading it back
+        values = _new_row_values(obj, mapper)
         groups.setdefault(tuple(values), []).append((obj, values))
     connection = session.connection()
     for keys, members in groups.items():
-        generated = tuple(prop.key for prop in columns if prop.columns[0].primary_key and prop.key not in keys)
+        generated = _generated_keys(mapper, keys)
         returning = tuple(columns[key].columns[0] for key in generated)
         result = connection.execute(_insert_statement(mapper.local_table, returning), [values for _, values in members])
         if generated:
@@ -103,6 +94,54 @@ def insert_new(session: Session, objects: list, then_keep: bool = True) -> None:
                     set_committed_value(obj, key, value)
     if then_keep:
         keep(session, objects)
+
+
+def insert_unless_taken(session: Session, obj: object, unique_key: str) -> bool:
+    """INSERT new ``obj`` and :func:`keep` it, unless a row with its value of the unique column ``unique_key``
+    exists: then nothing is stored and False comes back (``INSERT … ON CONFLICT DO NOTHING``, one statement
+    instead of a look-up and an INSERT; on PostgreSQL a concurrent insert of the same value is waited for).
+    """
+    mapper = inspect(obj).mapper
+    values = _new_row_values(obj, mapper)
+    generated = _generated_keys(mapper, tuple(values))
+    table = mapper.local_table
+    statement = _insert_unless_statement(
+        session.get_bind().dialect.name,
+        table,
+        table.c[mapper.column_attrs[unique_key].columns[0].key],
+        tuple(mapper.column_attrs[key].columns[0] for key in generated),
+    )
+    row = session.connection().execute(statement, values).first()
+    if row is None:
+        return False
+    for key, value in zip(generated, row, strict=True):
+        set_committed_value(obj, key, value)
+    keep(session, [obj])
+    return True
+
+
+def _new_row_values(obj: object, mapper: Mapper) -> dict:
+    """The column values the INSERT of new ``obj`` gives, as the unit of work would give them (see insert_new)."""
+    state = inspect(obj)
+    if not state.transient or state.mapper is not mapper:
+        raise ValueError(f"{obj!r} is not a new {mapper.class_.__name__}")
+    values = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        value = state.dict.get(prop.key)
+        if value is None and prop.key not in state.dict and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+            set_committed_value(obj, prop.key, value)
+        if value is not None or (prop.key in state.dict and column.type.should_evaluate_none):
+            values[prop.key] = value
+        elif column.default is None and column.server_default is None and not column.primary_key:
+            set_committed_value(obj, prop.key, None)  # NULL, known without reading it back
+    return values
+
+
+def _generated_keys(mapper: Mapper, given: tuple[str, ...]) -> tuple[str, ...]:
+    """The primary-key attributes an INSERT giving ``given`` leaves to the database."""
+    return tuple(prop.key for prop in mapper.column_attrs if prop.columns[0].primary_key and prop.key not in given)
 
 
 def keep(session: Session, objects: list) -> None:
@@ -115,6 +154,14 @@ def keep(session: Session, objects: list) -> None:
 def insert_values(session: Session, table: Table, rows: list[dict]) -> None:
     """INSERT plain rows into ``table`` (one statement; no objects to keep, no ids wanted)."""
     session.connection().execute(_insert_statement(table, ()), rows)
+
+
+@functools.cache
+def _insert_unless_statement(dialect: str, table: Table, unique: Column, returning: tuple[Column, ...]) -> Insert:
+    """The INSERT that stores nothing when ``unique`` is taken, returning the generated primary key, built once."""
+    if dialect not in _UPSERT_INSERTS:
+        raise NotImplementedError(f"no INSERT … ON CONFLICT for the {dialect} dialect")
+    return _UPSERT_INSERTS[dialect](table).on_conflict_do_nothing(index_elements=[unique]).returning(*returning)
 
 
 @functools.cache

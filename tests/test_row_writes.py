@@ -5,7 +5,7 @@ from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.models import CustomerStatus, ProcessInstance, Timer
-from engine.row_writes import insert_new, write_changes
+from engine.row_writes import insert_new, insert_unless_taken, write_changes
 from tests.conftest import upload
 
 
@@ -134,3 +134,21 @@ def test_an_object_already_in_the_session_is_not_inserted_again(care, instance_i
             insert_new(session, [pending])
         with pytest.raises(ValueError, match="is not a new ProcessInstance"):
             insert_new(session, [instance])
+
+
+def test_a_row_whose_unique_value_is_taken_is_not_inserted_and_nothing_changes(care, instance_id):
+    with care.db.write() as session:
+        taken = session.get(ProcessInstance, instance_id)
+        copy = {column.key: getattr(taken, column.key) for column in ProcessInstance.__table__.columns}
+        newcomer = ProcessInstance(**{**copy, "id": None, "tracking_code": "another-code"})
+        sent = statements_of(care)
+        assert not insert_unless_taken(session, newcomer, "reference")  # same reference: nothing stored
+        assert len(sent) == 1 and newcomer.id is None and newcomer not in session
+        newcomer.reference = "CC-FREE-0000"
+        assert insert_unless_taken(session, newcomer, "reference")
+        assert len(sent) == 2 and newcomer.id and newcomer in session and not session.new
+        new_id = newcomer.id
+    with care.db.read() as session:
+        assert session.get(ProcessInstance, new_id).reference == "CC-FREE-0000"
+        with_reference = select(ProcessInstance.id).where(ProcessInstance.reference == copy["reference"])
+        assert session.scalars(with_reference).all() == [instance_id]

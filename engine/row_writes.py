@@ -102,14 +102,14 @@ def insert_unless_taken(session: Session, obj: object, unique_key: str) -> bool:
     instead of a look-up and an INSERT; on PostgreSQL a concurrent insert of the same value is waited for).
     """
     mapper = inspect(obj).mapper
+    columns = mapper.column_attrs
     values = _new_row_values(obj, mapper)
     generated = _generated_keys(mapper, tuple(values))
-    table = mapper.local_table
     statement = _insert_unless_statement(
         session.get_bind().dialect.name,
-        table,
-        table.c[mapper.column_attrs[unique_key].columns[0].key],
-        tuple(mapper.column_attrs[key].columns[0] for key in generated),
+        mapper.local_table,
+        columns[unique_key].columns[0],
+        tuple(columns[key].columns[0] for key in generated),
     )
     row = session.connection().execute(statement, values).first()
     if row is None:

@@ -61,6 +61,17 @@ PATH_EVENTS = (
     "signal_received",
     *CLAIM_EVENTS,
 )
+# What a visit takes from its human task: plain rows (loading the tasks as objects, with their candidates, cost
+# as much as counting the instances)
+_TASKS_OF = select(
+    HumanTask.id,
+    HumanTask.instance_id,
+    HumanTask.task_guid,
+    HumanTask.status,
+    HumanTask.completed_at,
+    HumanTask.due_at,
+    HumanTask.lane,
+)
 
 
 def day(moment: datetime) -> str:
@@ -164,9 +175,7 @@ class AnalyticsFacts:
                     claims[task_id] = at
             else:
                 history[instance_id].append((event_type, element_id, at))
-        tasks = {
-            task.task_guid: task for task in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(ids)))
-        }
+        tasks = {task.task_guid: task for task in session.execute(_TASKS_OF.where(HumanTask.instance_id.in_(ids)))}
         teams = _teams(session, [task.id for task in tasks.values()])
         guids: dict[int, frozenset[str]] = defaultdict(frozenset)
         for task in tasks.values():
@@ -242,11 +251,11 @@ class AnalyticsFacts:
                         "taken": taken,
                     }
                 )
-        session.execute(insert(AnalyticsInstance), instances)
+        session.execute(insert(AnalyticsInstance.__table__), instances)
         if visits:
-            session.execute(insert(AnalyticsVisit), visits)
+            session.execute(insert(AnalyticsVisit.__table__), visits)
         if flows:
-            session.execute(insert(AnalyticsFlow), flows)
+            session.execute(insert(AnalyticsFlow.__table__), flows)
 
     def _path(self, row, history: list[tuple[str, str, datetime]], guids: frozenset[str]) -> Path:
         try:

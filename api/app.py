@@ -6,7 +6,7 @@ import secrets
 
 from flask import Flask
 
-from api import auth, metrics, problems, request_log, routes, security
+from api import auth, foreground, metrics, problems, request_log, routes, security
 from api.pages import (
     account,
     admin_webhooks,
@@ -47,6 +47,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     app.url_map.converters["id"] = DatabaseId  # <id:...> in routes and pages: row ids, never past the column's range
     app.extensions["carecenter"] = care
     problems.register(app)
+    foreground.configure(app, care.foreground)  # the analytics run gives way to requests in flight
     request_log.configure(app, care.settings)  # before authentication: refused requests are logged and timed too
     metrics.configure(app)
     auth.register(app)

@@ -16,6 +16,7 @@ from engine.customer_data import CustomerData
 from engine.db import Database
 from engine.execution import Executor
 from engine.external_tasks import ExternalTasks
+from engine.foreground import Foreground
 from engine.history import History
 from engine.identity import Identity
 from engine.incidents import Incidents
@@ -57,6 +58,7 @@ class CareEngine:
         self.repository = Repository(self.db, self.clock, settings.forms_dir, REGISTRY)
         self.history = History(self.db, self.clock)
         self.analytics = AnalyticsFacts(self.db, self.repository, self.clock)  # the worker's analytics run
+        self.foreground = Foreground()  # the web requests in flight, which the analytics run gives way to
         self.reports = Reports(self.db, self.analytics, self.clock)
         timer_config = timer_config or TimerConfig.from_env()
         script_engine = create_script_engine(

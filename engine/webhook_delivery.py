@@ -106,7 +106,7 @@ class Deliveries:
                 if entry_id > after and (types is None or entry_type in types)
             ]
             if rows:
-                session.execute(insert(WebhookDelivery), rows)
+                session.execute(insert(WebhookDelivery.__table__), rows)  # Core: one statement, NULLs and all
             ids = [entry[0] for entry in entries]
             session.execute(
                 update(EventRecord)

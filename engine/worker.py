@@ -39,6 +39,7 @@ What the rounds did counts for ``/metrics`` (:mod:`engine.metrics`): timers fire
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
@@ -194,8 +195,15 @@ class Worker:
         self._every(self.run_analytics, self.care.settings.analytics_seconds, "analytics", at_once=False)
 
     def run_analytics(self) -> int:
-        """Count what changed since the last run for the reports; a run in progress makes this one a no-op."""
-        return self._alone(self._analytics_lock, self.care.analytics.refresh, "analytics", "the analytics run")
+        """Count what changed since the last run for the reports; a run in progress makes this one a no-op.
+
+        Between batches the run gives way to the web requests of this process (serve's embedded worker) and
+        stops when the worker stops.
+        """
+        give_way = functools.partial(self.care.foreground.give_way, self._stop)
+        return self._alone(
+            self._analytics_lock, lambda: self.care.analytics.refresh(give_way), "analytics", "the analytics run"
+        )
 
     def run_timers(self) -> int:
         """Fire everything due, then plan the next run; a run already in progress makes this one a no-op."""

@@ -1,0 +1,53 @@
+"""The web requests this process is serving, so that background counting gives way to them.
+
+The analytics run (:mod:`engine.analytics_facts`) is Python work: in ``carecenter serve``'s embedded
+worker it shares the interpreter lock with the requests, and while it counted a backlog (after an
+import, or a worker's first run) staff and customers waited on every page. Between its batches it
+now waits here for a quiet moment: no request in flight and none ended for ``quiet_seconds``. It
+never waits longer than ``longest_wait_seconds`` per batch, so it keeps counting under a constant
+load. A process without web requests (``carecenter worker``) is always quiet. A streamed response
+(a live event stream) stops counting as in flight once its headers are out: it holds its thread
+for hours, waiting, not working.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+QUIET_SECONDS = 0.05
+LONGEST_WAIT_SECONDS = 2.0
+SHORTEST_LOOK_SECONDS = 0.005  # between two looks at the requests while waiting
+
+
+class Foreground:
+    """Counts requests in flight (:meth:`begin`, :meth:`end`); :meth:`give_way` waits for a quiet moment."""
+
+    def __init__(self, quiet_seconds: float = QUIET_SECONDS, longest_wait_seconds: float = LONGEST_WAIT_SECONDS):
+        self.quiet_seconds = quiet_seconds
+        self.longest_wait_seconds = longest_wait_seconds
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._last_end = float("-inf")
+
+    def begin(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+            self._last_end = time.monotonic()
+
+    def quiet(self) -> bool:
+        """No request in flight, and none ended within the last ``quiet_seconds``."""
+        with self._lock:
+            return self._in_flight == 0 and time.monotonic() - self._last_end >= self.quiet_seconds
+
+    def give_way(self, stop: threading.Event) -> bool:
+        """Wait until :meth:`quiet` or ``longest_wait_seconds`` have passed; False when ``stop`` was set meanwhile."""
+        deadline = time.monotonic() + self.longest_wait_seconds
+        while not self.quiet() and (left := deadline - time.monotonic()) > 0:
+            if stop.wait(min(max(self.quiet_seconds / 5, SHORTEST_LOOK_SECONDS), left)):
+                return False
+        return not stop.is_set()

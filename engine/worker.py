@@ -197,8 +197,8 @@ class Worker:
     def run_analytics(self) -> int:
         """Count what changed since the last run for the reports; a run in progress makes this one a no-op.
 
-        Between batches the run gives way to the web requests of this process (serve's embedded worker) and
-        stops when the worker stops.
+        Between batches the run gives way to the web requests (serve's embedded worker) and timer rounds of this
+        process, and stops when the worker stops.
         """
         give_way = functools.partial(self.care.foreground.give_way, self._stop)
         return self._alone(
@@ -210,7 +210,8 @@ class Worker:
         if not self._run_lock.acquire(blocking=False):
             return 0
         try:
-            fired = self.care.timers.fire_due(self.id)
+            with self.care.foreground.working():  # the analytics run waits meanwhile
+                fired = self.care.timers.fire_due(self.id)
             metrics.TIMERS_FIRED.inc(fired)
             self.fired += fired
             self._unreported += fired

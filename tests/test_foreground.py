@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, Response, stream_with_context
 from sqlalchemy import func, select
 
@@ -13,7 +15,9 @@ from engine import analytics_facts
 from engine.foreground import Foreground
 from engine.models import AnalyticsInstance
 from engine.runtime import StartRequest
+from engine.worker import Worker
 from tests.conftest import source
+from tests.test_statement_budget import deploy
 
 PATIENT = 60.0  # a wait that would not end within any test: the waits below end for another reason
 
@@ -128,3 +132,21 @@ def test_a_run_told_to_stop_between_batches_stops_there_and_the_next_run_counts_
 def counted(care) -> int:
     with care.db.read() as session:
         return session.scalar(select(func.count()).select_from(AnalyticsInstance))
+
+
+def test_a_worker_firing_timers_holds_the_counting_back(care, client, clock, monkeypatch):
+    deploy(client, "bench_timer.bpmn")
+    due = (clock.now() + timedelta(hours=1)).isoformat()
+    assert client.post("/api/process-definitions/bench_timer/instances", json={"variables": {"due": due}}).status_code
+    clock.advance(timedelta(hours=2))
+    care.foreground.quiet_seconds = 0
+    seen: list[bool] = []
+    fire_due = care.timers.fire_due
+
+    def watched(*args, **kwargs) -> int:  # the real firing, with a look at the foreground as it begins
+        seen.append(care.foreground.quiet())
+        return fire_due(*args, **kwargs)
+
+    monkeypatch.setattr(care.timers, "fire_due", watched)
+    assert Worker(care, BackgroundScheduler(timezone="UTC")).run_timers() == 1
+    assert seen == [False] and care.foreground.quiet()

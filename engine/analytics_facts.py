@@ -15,7 +15,7 @@ before the previous run began: a change committed late (a long transaction) is s
 an instance nobody touches is recounted only by the runs within that overlap, not forever.  With several workers on
 PostgreSQL, one counts at a time (an advisory lock per batch); the first run after an upgrade
 counts every instance there is, in batches.  Figures are as fresh as
-the last run; the pages say when that was.
+the last run that finished; the pages say when that was.
 """
 
 from __future__ import annotations
@@ -123,15 +123,16 @@ class AnalyticsFacts:
                 if between_batches is not None and not between_batches():
                     log.info("analytics: the run stops after %d instances; the next run goes on", written)
                     break
-            with self.db.write() as session:
-                if complete:
+            if complete:  # a run stopped half-way leaves the time the pages show at the last one that finished
+                with self.db.write() as session:
                     _set_mark(session, MARK, settled)
-                _set_mark(session, RUN, self.clock.now())
+                    _set_mark(session, RUN, self.clock.now())
             if written:
                 log.info("analytics: %d instances counted", written)
             return written
 
     def last_run(self) -> datetime | None:
+        """When the last run that counted everything changed until then finished (None: none has yet)."""
         with self.db.read() as session:
             mark = session.get(AnalyticsMark, RUN)
             return mark.at if mark is not None else None

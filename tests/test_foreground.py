@@ -125,8 +125,9 @@ def test_a_run_told_to_stop_between_batches_stops_there_and_the_next_run_counts_
 
     assert care.analytics.refresh(stop_now) == 2
     assert asked == [1] and counted(care) == 2
+    assert care.analytics.last_run() is None  # the pages do not say the figures were counted: they were not all
     assert care.analytics.refresh(lambda: True) == 5  # from the mark, with the overlap: the first two again
-    assert counted(care) == 5
+    assert counted(care) == 5 and care.analytics.last_run() == care.clock.now()
 
 
 def counted(care) -> int:

@@ -29,11 +29,16 @@ def give_way_in_thread(foreground: Foreground, stop: threading.Event) -> tuple[t
     return thread, answers
 
 
+def answered(thread: threading.Thread, answers: list[bool]) -> list[bool]:
+    """What give_way answered, once its thread has ended (within seconds: no wait in these tests is that long)."""
+    thread.join(5)
+    assert not thread.is_alive()
+    return answers
+
+
 def test_with_nothing_in_flight_the_counting_goes_on_at_once():
     foreground = Foreground(quiet_seconds=0.01, longest_wait_seconds=PATIENT)
-    thread, answers = give_way_in_thread(foreground, threading.Event())
-    thread.join(5)
-    assert not thread.is_alive() and answers == [True]
+    assert answered(*give_way_in_thread(foreground, threading.Event())) == [True]
 
 
 def test_a_request_in_flight_holds_the_counting_back_until_it_ends():
@@ -43,16 +48,13 @@ def test_a_request_in_flight_holds_the_counting_back_until_it_ends():
     time.sleep(0.3)
     assert thread.is_alive() and answers == []  # still waiting for the request
     foreground.end()
-    thread.join(5)
-    assert not thread.is_alive() and answers == [True]
+    assert answered(thread, answers) == [True]
 
 
 def test_under_a_constant_load_the_counting_waits_no_longer_than_its_bound():
     foreground = Foreground(quiet_seconds=PATIENT, longest_wait_seconds=0.2)
     foreground.begin()  # never ends
-    thread, answers = give_way_in_thread(foreground, threading.Event())
-    thread.join(5)
-    assert not thread.is_alive() and answers == [True]
+    assert answered(*give_way_in_thread(foreground, threading.Event())) == [True]
 
 
 def test_a_stopping_worker_ends_the_wait_and_the_run():
@@ -61,8 +63,7 @@ def test_a_stopping_worker_ends_the_wait_and_the_run():
     stop = threading.Event()
     thread, answers = give_way_in_thread(foreground, stop)
     stop.set()
-    thread.join(5)
-    assert not thread.is_alive() and answers == [False]
+    assert answered(thread, answers) == [False]
 
 
 def test_requests_are_in_flight_until_their_teardown_and_a_stream_only_until_its_headers():
@@ -138,7 +139,8 @@ def counted(care) -> int:
 def test_a_worker_firing_timers_holds_the_counting_back(care, client, clock, monkeypatch):
     deploy(client, "bench_timer.bpmn")
     due = (clock.now() + timedelta(hours=1)).isoformat()
-    assert client.post("/api/process-definitions/bench_timer/instances", json={"variables": {"due": due}}).status_code
+    started = client.post("/api/process-definitions/bench_timer/instances", json={"variables": {"due": due}})
+    assert started.status_code == 201, started.json
     clock.advance(timedelta(hours=2))
     care.foreground.quiet_seconds = 0
     seen: list[bool] = []

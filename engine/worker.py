@@ -178,10 +178,22 @@ class Worker:
         at_once: bool = True,
         args: list | None = None,
     ) -> None:
-        """Run ``run`` every ``seconds`` (first right away with ``at_once``); runs missed meanwhile count once."""
+        """Run ``run`` every ``seconds`` (first right away with ``at_once``); runs missed meanwhile count once.
+
+        A run is never dropped for being late (``misfire_grace_time=None``): on a busy machine the scheduler may
+        start a run seconds after its time, and APScheduler's default (drop it when over a second late) would
+        leave a ten-minute mailbox poll, or the first round after a start, undone until the next interval."""
         first = {"next_run_time": datetime.now(UTC)} if at_once else {}
         self.scheduler.add_job(
-            run, "interval", args=args, seconds=seconds, id=name, coalesce=True, max_instances=max_instances, **first
+            run,
+            "interval",
+            args=args,
+            seconds=seconds,
+            id=name,
+            coalesce=True,
+            misfire_grace_time=None,
+            max_instances=max_instances,
+            **first,
         )
 
     # -- analytics (#23): one loop of its own, apart from the executor's jobs --------------------

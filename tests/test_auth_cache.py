@@ -7,19 +7,19 @@ the other within :data:`engine.principals.CACHE_SECONDS`; through the same engin
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from api.app import create_app
 from bench.auth import legacy_authenticate
 from engine.models import ApiToken
 from engine.principals import CACHE_SECONDS, LAST_USED_GRANULARITY
 from tests.conftest import make_engine
+from tests.statements_sent import statements_sent
 
 AUTH_TABLES = re.compile(r"\b(api_tokens|users|user_groups|groups)\b")
 
@@ -32,22 +32,6 @@ class Ticker:
 
     def __call__(self) -> float:
         return self.now
-
-
-@contextlib.contextmanager
-def statements(care):
-    """Every SQL statement the engine sends inside the block (not BEGIN: the driver sends that itself on PG)."""
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            seen.append(statement)
-
-    event.listen(care.db.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(care.db.engine, "before_cursor_execute", note)
 
 
 def auth_statements(seen: list[str]) -> list[str]:
@@ -66,9 +50,9 @@ def test_a_request_checks_its_token_in_one_statement_then_in_none(care, clock, s
     care.tokens.principals.monotonic = Ticker()  # the cache's second does not pass unless the test says so
     client = create_app(care).test_client()
     headers = {"Authorization": f"Bearer {staff_token}"}
-    with statements(care) as first:
+    with statements_sent(care) as first:
         assert client.get("/api/worker/status", headers=headers).status_code == 200
-    with statements(care) as second:
+    with statements_sent(care) as second:
         assert client.get("/api/worker/status", headers=headers).status_code == 200
     first_auth = auth_statements(first)
     assert len(first_auth) == 2, first_auth  # one statement for token, user and teams; one to note the first use
@@ -77,15 +61,15 @@ def test_a_request_checks_its_token_in_one_statement_then_in_none(care, clock, s
     assert auth_statements(second) == []  # within the second: no statement at all
     assert len(second) == len(first) - 2  # the rest of the request is the same
     care.tokens.principals.invalidate()  # as after the cache's second
-    with statements(care) as later:
+    with statements_sent(care) as later:
         assert client.get("/api/worker/status", headers=headers).status_code == 200
     assert len(auth_statements(later)) == 1
 
     # The check before #21 (bench/auth.py keeps it) on the same token: its first use in a minute, then the next.
     clock.advance(LAST_USED_GRANULARITY * 2)
-    with statements(care) as legacy_first:
+    with statements_sent(care) as legacy_first:
         assert legacy_authenticate(care.db, clock, staff_token).groups == {"support", "billing"}
-    with statements(care) as legacy_next:
+    with statements_sent(care) as legacy_next:
         assert legacy_authenticate(care.db, clock, staff_token) is not None
     # the token, its user, the user's teams; the note read the row again and wrote it
     assert len(legacy_first) == 5, legacy_first
@@ -123,7 +107,7 @@ def test_a_cached_token_still_expires_on_time(care, clock):
     care.tokens.principals.monotonic = ticker
     assert care.tokens.authenticate(value) is not None
     clock.advance("PT5M")  # the cache entry is still fresh (the ticker did not move); the expiry counts anyway
-    with statements(care) as seen:
+    with statements_sent(care) as seen:
         assert care.tokens.authenticate(value) is None
     assert seen == []
 
@@ -180,7 +164,7 @@ def test_last_used_is_written_at_most_once_a_minute_per_token(care, clock):
     care.tokens.principals.monotonic = ticker
     writes = []
     for _ in range(4):  # four uses within the minute, some of them after the cache's second
-        with statements(care) as seen:
+        with statements_sent(care) as seen:
             assert care.tokens.authenticate(value) is not None
         writes += [s for s in seen if s.startswith("UPDATE api_tokens")]
         ticker.now += 2 * CACHE_SECONDS
@@ -199,7 +183,7 @@ def test_two_processes_do_not_both_note_a_token_s_use_within_the_minute(database
         here.tokens.authenticate(value)
         noted = _last_used(here, row.id)
         clock.advance("PT30S")
-        with statements(there) as seen:  # there reads the note with the token: nothing to write
+        with statements_sent(there) as seen:  # there reads the note with the token: nothing to write
             assert there.tokens.authenticate(value) is not None
         assert not [s for s in seen if s.startswith("UPDATE")]
         clock.advance("PT31S")
@@ -222,7 +206,7 @@ def test_a_page_session_s_user_is_one_statement(care):
     care.identity.add_group("support")
     sam = care.identity.add_user("sam", "staff", ["support"], password="a long enough password")
     generation = care.identity.by_name("sam").session_generation
-    with statements(care) as seen:
+    with statements_sent(care) as seen:
         user = care.tokens.principals.session_user(sam.id, generation)
     assert (user.principal.name, user.principal.groups) == ("sam", frozenset({"support"}))
     assert len(seen) == 1 and "user_groups" in seen[0]

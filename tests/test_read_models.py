@@ -2,13 +2,14 @@
 
 import io
 
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import inspect, select, update
 
 from engine import read_models
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
 from engine.models import HumanTask, MessageSubscription, ProcessDefinition, ProcessInstance
 from tests.conftest import source, upload
+from tests.statements_sent import statements_sent
 
 
 def loaded(care, key):
@@ -30,9 +31,8 @@ def test_each_care_process_names_the_read_models_its_elements_write(care):
 
 def test_a_step_of_an_automatic_process_reads_no_task_or_job_rows(care, client):
     assert client.post("/api/deployments", data=upload("script_failure_fixed.bpmn")).status_code == 201
-    statements = []
-    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    client.post("/api/process-definitions/script_failure/instances", json={"variables": {"divisor": 5}})
+    with statements_sent(care) as statements:
+        client.post("/api/process-definitions/script_failure/instances", json={"variables": {"divisor": 5}})
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert not [s for s in reads if "FROM human_tasks" in s or "FROM service_jobs" in s or "FROM timers" in s]
 
@@ -79,9 +79,8 @@ def test_completing_the_only_open_task_reads_no_task_list_and_leaves_the_new_one
     [task] = instance["tasks"]
     with care.db.read() as session:
         assert _digest(care, instance["id"])[read_models.HUMAN_TASKS] == [session.get(HumanTask, task["id"]).task_guid]
-    statements: list[str] = []
-    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"answer": "Fixed"}}).json
+    with statements_sent(care) as statements:
+        done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"answer": "Fixed"}}).json
     assert _task_list_reads(statements) == []
     with care.db.read() as session:
         open_guids = list(
@@ -103,17 +102,16 @@ def test_an_instance_without_a_digest_reads_its_rows_and_gets_one(care, client):
     with care.db.write() as session:
         forget = update(ProcessInstance).where(ProcessInstance.id == instance["id"]).values(read_model_digest=None)
         session.execute(forget)
-    statements: list[str] = []
-    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    done = client.post(f"/api/tasks/{first['id']}/complete", json={"data": {}})
+    with statements_sent(care) as statements:
+        done = client.post(f"/api/tasks/{first['id']}/complete", json={"data": {}})
     assert done.status_code == 200, done.json
     assert len(_task_list_reads(statements)) == 1  # no digest: the open rows are read
     assert [t["id"] for t in done.json["instance"]["tasks"]] == [second["id"]]  # the other task stays open
     with care.db.read() as session:
         guid = session.get(HumanTask, second["id"]).task_guid
     assert _digest(care, instance["id"])[read_models.HUMAN_TASKS] == [guid]
-    statements.clear()
-    last = client.post(f"/api/tasks/{second['id']}/complete", json={"data": {}}).json
+    with statements_sent(care) as statements:
+        last = client.post(f"/api/tasks/{second['id']}/complete", json={"data": {}}).json
     assert _task_list_reads(statements) == []  # the digest names only the task being completed
     assert last["instance"]["status"] == "completed" and last["instance"]["tasks"] == []
     assert _digest(care, instance["id"]) == read_models.digest_of([], False, False)
@@ -125,11 +123,10 @@ def test_a_step_that_ends_the_last_wait_for_a_message_removes_its_subscription_w
     assert client.post("/api/deployments", data={"files": [(io.BytesIO(lifecycle.read_bytes()), lifecycle.name)]})
     instance = client.post("/api/process-definitions/inquiry_lifecycle/instances", json={}).json
     assert _subscriptions(care, instance["id"]) == ["note_arrived"]
-    statements: list[str] = []
-    event.listen(care.db.engine, "before_cursor_execute", lambda *args: statements.append(" ".join(args[2].split())))
-    done = client.post(f"/api/tasks/{instance['tasks'][0]['id']}/complete", json={"data": {}})
+    with statements_sent(care) as statements:
+        done = client.post(f"/api/tasks/{instance['tasks'][0]['id']}/complete", json={"data": {}})
     assert done.status_code == 200, done.json
-    touching = [s.split(" WHERE")[0] for s in statements if "message_subscriptions" in s]
+    touching = [" ".join(s.split()).split(" WHERE")[0] for s in statements if "message_subscriptions" in s]
     assert touching == ["DELETE FROM message_subscriptions"]
     assert _subscriptions(care, instance["id"]) == []
     assert _digest(care, instance["id"])[read_models.SUBSCRIPTIONS] is False

@@ -1,12 +1,13 @@
 """engine.row_writes: new rows by Core INSERT, a loaded row's changes in one UPDATE checked against its version."""
 
 import pytest
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.models import CustomerStatus, ProcessInstance, Timer
 from engine.row_writes import insert_new, insert_unless_taken, write_changes
 from tests.conftest import upload
+from tests.statements_sent import statements_sent
 
 
 @pytest.fixture
@@ -17,26 +18,20 @@ def instance_id(care, client) -> int:
     return started.json["id"]
 
 
-def statements_of(care) -> list[str]:
-    sent: list[str] = []
-    event.listen(care.db.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: sent.append(statement))
-    return sent
-
-
 def test_only_the_changed_columns_are_written_and_the_object_is_clean_afterwards(care, instance_id):
     with care.db.write() as session:
         row = session.get(ProcessInstance, instance_id)
         version = row.version
         row.business_key = "B-17"
         row.status = row.status  # set, but to the value it had: not written
-        sent = statements_of(care)
-        assert write_changes(session, row, version="version")
-        [statement] = sent
-        assert "business_key" in statement and " status=" not in statement and "WHERE" in statement
-        assert row.version == version + 1 and not session.dirty
-        assert not inspect(row).modified  # the closing flush need not even look at it
-        session.flush()
-        assert len(sent) == 1  # nothing left for the unit of work
+        with statements_sent(care) as sent:
+            assert write_changes(session, row, version="version")
+            [statement] = sent
+            assert "business_key" in statement and " status=" not in statement and "WHERE" in statement
+            assert row.version == version + 1 and not session.dirty
+            assert not inspect(row).modified  # the closing flush need not even look at it
+            session.flush()
+            assert len(sent) == 1  # nothing left for the unit of work
     with care.db.read() as session:
         stored = session.get(ProcessInstance, instance_id)
         assert (stored.business_key, stored.version) == ("B-17", version + 1)
@@ -46,9 +41,9 @@ def test_a_row_without_changes_sends_nothing(care, instance_id):
     with care.db.write() as session:
         status = session.get(CustomerStatus, instance_id)
         status.title = status.title
-        sent = statements_of(care)
-        assert not write_changes(session, status)
-        assert sent == []
+        with statements_sent(care) as sent:
+            assert not write_changes(session, status)
+            assert sent == []
 
 
 def test_a_row_changed_since_it_was_read_is_not_overwritten(care, instance_id):
@@ -103,20 +98,20 @@ def test_new_rows_are_inserted_in_one_statement_and_stay_in_the_session_as_loade
     with care.db.write() as session:
         instance = session.get(ProcessInstance, instance_id)
         timers = [new_timer(instance, "first"), new_timer(instance, "second")]
-        sent = statements_of(care)
-        insert_new(session, timers)
-        assert sent and all(statement.lstrip().startswith("INSERT INTO timers") for statement in sent)
-        if not care.db.is_sqlite:  # SQLite's driver is given one row at a time when ids come back in order
-            assert len(sent) == 1
-        inserts = len(sent)
-        first, second = timers
-        assert first.id and second.id == first.id + 1  # given back by the database, in order
-        assert (first.occurrence, first.attempts) == (1, 0)  # the columns' defaults, known without reading back
-        assert (first.claimed_by, first.fired_at, first.last_error) == (None, None, None)
-        assert session.get(Timer, first.id) is first and first in session and not session.new
-        session.flush()
-        assert len(sent) == inserts  # nothing read back, nothing left to insert
-        ids = [timer.id for timer in timers]
+        with statements_sent(care) as sent:
+            insert_new(session, timers)
+            assert sent and all(statement.lstrip().startswith("INSERT INTO timers") for statement in sent)
+            if not care.db.is_sqlite:  # SQLite's driver is given one row at a time when ids come back in order
+                assert len(sent) == 1
+            inserts = len(sent)
+            first, second = timers
+            assert first.id and second.id == first.id + 1  # given back by the database, in order
+            assert (first.occurrence, first.attempts) == (1, 0)  # the columns' defaults, known without reading back
+            assert (first.claimed_by, first.fired_at, first.last_error) == (None, None, None)
+            assert session.get(Timer, first.id) is first and first in session and not session.new
+            session.flush()
+            assert len(sent) == inserts  # nothing read back, nothing left to insert
+            ids = [timer.id for timer in timers]
     with care.db.read() as session:
         stored = session.scalars(select(Timer).where(Timer.id.in_(ids)).order_by(Timer.id)).all()
         assert [(t.element_id, t.occurrence, t.attempts, t.schedule) for t in stored] == [
@@ -141,13 +136,13 @@ def test_a_row_whose_unique_value_is_taken_is_not_inserted_and_nothing_changes(c
         taken = session.get(ProcessInstance, instance_id)
         copy = {column.key: getattr(taken, column.key) for column in ProcessInstance.__table__.columns}
         newcomer = ProcessInstance(**{**copy, "id": None, "tracking_code": "another-code"})
-        sent = statements_of(care)
-        assert not insert_unless_taken(session, newcomer, "reference")  # same reference: nothing stored
-        assert len(sent) == 1 and newcomer.id is None and newcomer not in session
-        newcomer.reference = "CC-FREE-0000"
-        assert insert_unless_taken(session, newcomer, "reference")
-        assert len(sent) == 2 and newcomer.id and newcomer in session and not session.new
-        new_id = newcomer.id
+        with statements_sent(care) as sent:
+            assert not insert_unless_taken(session, newcomer, "reference")  # same reference: nothing stored
+            assert len(sent) == 1 and newcomer.id is None and newcomer not in session
+            newcomer.reference = "CC-FREE-0000"
+            assert insert_unless_taken(session, newcomer, "reference")
+            assert len(sent) == 2 and newcomer.id and newcomer in session and not session.new
+            new_id = newcomer.id
     with care.db.read() as session:
         assert session.get(ProcessInstance, new_id).reference == "CC-FREE-0000"
         with_reference = select(ProcessInstance.id).where(ProcessInstance.reference == copy["reference"])

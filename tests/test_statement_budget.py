@@ -10,9 +10,8 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from sqlalchemy import event
-
 from engine.config import PROJECT_ROOT
+from tests.statements_sent import statements_sent
 
 PROCESSES = PROJECT_ROOT / "bench" / "processes"
 LIFECYCLE_BUDGET = [11, 10, 7]  # start, staff task, confirmation (BENCHMARKS.md, section 1)
@@ -24,21 +23,8 @@ def deploy(client, name: str) -> None:
     assert client.post("/api/deployments", data=files).status_code == 201
 
 
-def watch(care) -> list[str]:
-    """The statements the engine sends from now on, but BEGIN."""
-    sent: list[str] = []
-
-    def note(_connection, _cursor, statement, *_rest) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            sent.append(statement)
-
-    event.listen(care.db.engine, "before_cursor_execute", note)
-    return sent
-
-
 def test_each_step_of_the_lifecycle_stays_within_its_statement_budget(care, client):
     deploy(client, "inquiry_lifecycle.bpmn")
-    sent = watch(care)
 
     def post(path: str, body: dict) -> dict:
         sent.clear()
@@ -54,8 +40,9 @@ def test_each_step_of_the_lifecycle_stays_within_its_statement_budget(care, clie
         post(f"/api/tasks/{done['instance']['tasks'][0]['id']}/complete", {"data": {"confirmed": True}})
         return [*counts, len(sent)]
 
-    lifecycle()  # the first fills the caches (the parsed definition, the token); the second is counted
-    steps = list(zip(("start", "task", "confirmation"), lifecycle(), LIFECYCLE_BUDGET, strict=True))
+    with statements_sent(care) as sent:
+        lifecycle()  # the first fills the caches (the parsed definition, the token); the second is counted
+        steps = list(zip(("start", "task", "confirmation"), lifecycle(), LIFECYCLE_BUDGET, strict=True))
     last_step = "\n".join(sent)
     assert all(count <= budget for _, count, budget in steps), f"(step, sent, budget): {steps}; the last:\n{last_step}"
 
@@ -66,8 +53,8 @@ def test_a_timer_firing_stays_within_its_statement_budget(care, client, clock):
     started = client.post("/api/process-definitions/bench_timer/instances", json={"variables": {"due": due}})
     assert started.status_code == 201, started.json
     clock.advance(timedelta(hours=2))
-    sent = watch(care)
-    assert care.timers.fire_due() == 1
+    with statements_sent(care) as sent:
+        assert care.timers.fire_due() == 1
     claims = [s for s in sent if s.lstrip().startswith("SELECT timers.id, timers.instance_id, timers.due_at")]
     assert len(claims) == 2  # the one that found the timer, and the one that found nothing more
     assert len(sent) - 1 <= FIRING_BUDGET, "\n".join(sent)

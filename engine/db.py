@@ -36,19 +36,25 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(carecenter_read=True), expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(carecenter_write=True), expire_on_commit=False
         )
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; closed (its transaction rolled back) at the end, never holds a write lock.
+        """A session for queries, ended at the end of the block; it never holds a write lock.
 
-        Objects read stay usable after the block, detached, with the values they had.
+        Objects read stay usable after the block, detached, with the values they had. The transaction ends
+        with COMMIT, which for a read is the same as a rollback but for one thing: psycopg forgets the
+        statements it prepared on a connection at every ROLLBACK, so reads ending that way had PostgreSQL
+        plan each of their statements again (a quarter of its CPU per staff read, bench/NOTES.md). A block
+        that changed objects anyway, or failed, is rolled back: a read never writes.
         """
         with self._read_sessions() as session:
             yield session
+            if not (session.new or session.dirty or session.deleted):
+                session.commit()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -59,7 +65,7 @@ class Database:
     def ping(self) -> bool:
         """True when the database answers a trivial query."""
         try:
-            with self.engine.connect() as connection:
+            with self.engine.begin() as connection:  # COMMIT, not ROLLBACK: see read()
                 connection.execute(text("SELECT 1"))
             return True
         except Exception:

@@ -133,7 +133,7 @@ class Principals:
             .outerjoin(Group, Group.id == UserGroup.group_id)
             .where(User.id == user_id)
         )
-        with self.db.engine.connect() as connection:
+        with self.db.engine.begin() as connection:  # a read ending in COMMIT (Database.read says why)
             rows = connection.execute(query).all()
         if not rows:
             return None
@@ -166,7 +166,7 @@ class Principals:
             .outerjoin(Group, Group.id == UserGroup.group_id)
             .where(ApiToken.token_hash == token_hash)
         )
-        with self.db.engine.connect() as connection:
+        with self.db.engine.begin() as connection:  # a read ending in COMMIT (Database.read says why)
             rows = connection.execute(query).all()
         if not rows:
             return None

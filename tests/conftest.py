@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from engine.bpmn import SourceFile
 from engine.clock import VirtualClock
@@ -181,11 +181,30 @@ def clock() -> VirtualClock:
     return VirtualClock()
 
 
+def writes_in_reads(care: CareEngine) -> list[str]:
+    """From now on, every INSERT, UPDATE or DELETE a read session (``Database.read``) of ``care`` sends.
+
+    A read ends with COMMIT (engine/db.py says why): a write slipped into one would be stored, not dropped.
+    """
+    seen: list[str] = []
+
+    def note(connection, _cursor, statement: str, *_rest) -> None:
+        words = statement.split(None, 1)
+        writes = bool(words) and words[0].upper() in ("INSERT", "UPDATE", "DELETE")
+        if writes and connection.get_execution_options().get("carecenter_read"):
+            seen.append(statement)
+
+    event.listen(care.db.engine, "before_cursor_execute", note)
+    return seen
+
+
 @pytest.fixture
 def care(database_url, clock):
     engine = make_engine(database_url, clock)
+    writes = writes_in_reads(engine)
     yield engine
     engine.close()
+    assert writes == [], f"a read session wrote: {writes}"
 
 
 @pytest.fixture

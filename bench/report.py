@@ -131,8 +131,11 @@ def scale_section(data: dict, folder: Path) -> str:
     goals = data["goals"]
     lines = [
         f"{data['completed_instances']:,} completed and {data['open_instances']:,} open instances bulk-loaded "
-        f"in {data['load_seconds']:.0f} s (copies of real instances), {data['backend']}, {data['transport']}; "
-        f"{data['samples_per_operation']} requests per operation, sequential, one keep-alive client. "
+        f"in {data['load_seconds']:.0f} s (copies of real instances), vacuumed and counted for the reports "
+        f"({data['count_seconds']:.0f} s), {data['backend']}, {data['transport']}: one server on that database and "
+        f"one on a nearly empty one, {data['samples_per_operation']} requests per operation to each, sequential, "
+        f"one keep-alive client per server, the two taking turns in {data['rounds']} rounds per operation so "
+        "that both figures come from the same minutes. "
         f"Goals: reads p95 ≤ {goals['read_p95_ms']} ms; loaded ≤ {goals['loaded_to_empty']} × empty. "
         "Lookups by tracking code are padded to a fixed floor on purpose, so that timing does not tell which "
         "codes exist; for those the read goal applies to the time above the floor.",
@@ -173,8 +176,9 @@ def memory_section(data: dict) -> str:
     memory = data["memory"]
     rows = [("carecenter serve", "serve"), ("carecenter worker", "worker")]
     lines = [
-        "Resident memory (VmRSS from /proc) on the nearly empty database and after the scale load; the serve "
-        "figure is the same process before and after the load. Goal: no growth with stored instances.",
+        "Resident memory (VmRSS from /proc) on the nearly empty database and on the loaded one (section 2): "
+        "serve's figures are the two servers' after the same requests, the worker's one idle worker's on each "
+        "database. Goal: no growth with stored instances.",
         "",
         "| process | empty MiB | loaded MiB | loaded/empty |",
         "|---|---|---|---|",

@@ -54,7 +54,9 @@ def test_report_shows_goals_and_padded_lookups_and_draws_plots(tmp_path):
             "completed_instances": 10,
             "open_instances": 1,
             "load_seconds": 1.0,
+            "count_seconds": 2.0,
             "samples_per_operation": 5,
+            "rounds": 2,
             "goals": {"read_p95_ms": 20, "loaded_to_empty": 1.2},
             "operations": [
                 {"operation": "one_task", "kind": "read", "empty": PERCENTILES, "loaded": PERCENTILES, "p95_ratio": 1},

@@ -49,7 +49,9 @@ class Database:
         with COMMIT, which for a read is the same as a rollback but for one thing: psycopg forgets the
         statements it prepared on a connection at every ROLLBACK, so reads ending that way had PostgreSQL
         plan each of their statements again (a quarter of its CPU per staff read, bench/NOTES.md). A block
-        that changed objects anyway, or failed, is rolled back: a read never writes.
+        that changed objects anyway, or failed, is rolled back, so nothing it changed is stored. The sessions
+        carry the execution option ``carecenter_read``, by which the test suite fails any test whose read
+        session sends a write (tests/conftest.py).
         """
         with self._read_sessions() as session:
             yield session

@@ -51,7 +51,7 @@ def analyses(care) -> int:
 
 def test_a_long_run_has_the_facts_tables_analysed(care, monkeypatch):
     monkeypatch.setattr(analytics_facts, "BATCH", 2)
-    monkeypatch.setattr(analytics_facts, "ANALYZE_AFTER", 3)  # after the second batch; next after 30
+    monkeypatch.setattr(analytics_facts, "ANALYZE_AFTER", 3)  # after the second batch
     start_at_one_moment(care)
     before = None if care.db.is_sqlite else analyses(care)
     assert care.analytics.refresh() == STARTED
@@ -62,4 +62,4 @@ def test_a_long_run_has_the_facts_tables_analysed(care, monkeypatch):
     deadline = time.monotonic() + 10
     while analyses(care) == before and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert analyses(care) == before + 1  # once: the next is due after ten times as many
+    assert analyses(care) > before  # (autovacuum may have analysed the table too meanwhile: not "== before + 1")

@@ -129,7 +129,8 @@ def run(smoke: bool) -> dict:
     samples, rounds = (20, 2) if smoke else (300, ROUNDS)
     settle = 2.0 if smoke else 6.0
     with database("postgresql") as empty_url, database("postgresql") as loaded_url:
-        cares = {"empty": engine_for(empty_url), "loaded": engine_for(loaded_url)}
+        urls = {"empty": empty_url, "loaded": loaded_url}
+        cares = {state: engine_for(url) for state, url in urls.items()}
         for care in cares.values():
             deploy(care, f"{PROCESS}.bpmn")
             # a handful of rows, but enough open tasks that the team list returns a full first page in both states
@@ -143,7 +144,6 @@ def run(smoke: bool) -> dict:
         for care in cares.values():
             care.analytics.refresh()
         count_seconds = time.perf_counter() - began
-        urls = {"empty": empty_url, "loaded": loaded_url}
         memory = {f"worker_{state}_kib": worker_rss(url, settle) for state, url in urls.items()}
         with serve(empty_url, "scale-empty") as empty_server, serve(loaded_url, "scale-loaded") as loaded_server:
             servers = {"empty": empty_server, "loaded": loaded_server}

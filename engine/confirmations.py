@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import contacts
@@ -84,6 +85,37 @@ class Inquirer:
     references: tuple[str, ...] = ()  # the References of the customer's mail
 
 
+@dataclass(frozen=True)
+class ConfirmedContact:
+    """Where a case's confirmation went: the address, the name it greeted and the language it was written in."""
+
+    address: str
+    name: str
+    language: str
+
+
+def outbox_key(instance_id: int) -> str:
+    """The idempotency key of a case's confirmation in the outbox: one per case."""
+    return f"{PURPOSE}:{instance_id}"
+
+
+def confirmed_contact(session: Session, instance_id: int, customer_id: str) -> ConfirmedContact | None:
+    """The address the case's confirmation went to, while the case is still filed under ``customer_id``.
+
+    An unverified contact (``web:<e-mail>``, ``email:<address>``) has no record in the store; the process's
+    mails to it go where its confirmation went. There is none when the channel sent no confirmation (the
+    address is a customer's, the sender failed DMARC, the mail was bulk or a loop) or when the contact's
+    data was erased: then the contact is not mailed at all.
+    """
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key == outbox_key(instance_id)))
+    if row is None:
+        return None
+    payload = row.payload or {}
+    if payload.get("customer_id") != customer_id:
+        return None
+    return ConfirmedContact(row.recipient, payload.get("name") or row.recipient, payload.get("language") or "en")
+
+
 def language_tag(value: str | None) -> str | None:
     """One of :data:`LANGUAGES` from a language header or setting (``de-AT, en`` -> ``de``); None otherwise."""
     for part in (value or "").replace(";", ",").split(","):
@@ -112,7 +144,7 @@ def confirm(
     """
     if case.id is None:
         session.flush()
-    key = f"{PURPOSE}:{case.id}"
+    key = outbox_key(case.id)
     language = language_of(session, case.customer_id, inquirer.language_hint)
     quoted = " ".join(inquirer.subject.split())[:MAX_QUOTED_SUBJECT]
     values = {
@@ -137,6 +169,7 @@ def confirm(
             "purpose": PURPOSE,
             "instance_id": case.id,
             "customer_id": case.customer_id,
+            "name": values["name"],
             "language": language,
             "message_id": own_id or plain_message_id(key, settings.mail_from),
             "headers": headers,

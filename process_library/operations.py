@@ -24,14 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import process_library.self_service_operations  # noqa: F401  (registers the account-change and order operations)
-from engine import contacts
+from engine import confirmations, contacts
 from engine.clock import Clock
 from engine.db import Database
 from engine.mail_threading import answer_headers, signed_message_id, with_reference
 from engine.models import ProcessInstance
 from engine.templating import TemplateError, render_text
 from engine.timer_specs import parse_datetime
-from process_library.customers import EMAIL
+from process_library.customers import EMAIL, storable_id
 from process_library.mail import AUTOMATIC_HEADERS, Mail, MailRefused, deliver, message_id, outbox_headers
 from process_library.registry import BpmnError, OperationContext, TransientError, operation
 from process_library.store import (
@@ -85,7 +85,9 @@ def _system(session: Session, system_id: str) -> System:
 
 
 @operation(
-    customer_id="The customer to write to (their email address and language come from the customer store).",
+    customer_id="The customer to write to (their email address and language come from the customer store); an "
+    "unverified contact (web:<e-mail>, email:<address>) is written to where its case's confirmation went, "
+    "and is unknown when none went.",
     subject="Jinja2 template of the subject; sees the variables, `customer` (name, email, language), "
     "`reference` (the case reference, CC-XXXX-XXXX, for the customer to quote), `tracking_url` (the link to "
     "the status page, on the configured public URL) and `tracking_code` (the secret in that link).",
@@ -120,7 +122,7 @@ def notify_customer(
     key = context.idempotency_key
     with context.db.read() as session:
         message = by_idempotency_key(session, OutboxMessage, key)
-        customer = None if message else session.get(Customer, customer_id)
+        customer = None if message else _addressee(session, customer_id, context.instance_id)
         headers = {} if message else answer_headers(session, context.instance_id)
     if message is None:
         if customer is None:
@@ -146,7 +148,7 @@ def notify_customer(
             subject=rendered_subject,
             body=_render("body", body, values),
             payload={
-                "customer_id": customer.id,
+                "customer_id": customer_id,
                 "message_id": own_id or message_id(key, mail_from),
                 "headers": headers,
                 **({"fixed_recipient": True} if recipient else {}),
@@ -163,6 +165,27 @@ def notify_customer(
     if message.status == "held" and context.settings.smtp_host:
         message = _deliver(context, message)
     return {"outbox_id": message.id, "status": message.status}
+
+
+@dataclass(frozen=True)
+class _Addressee:
+    name: str
+    email: str
+    language: str | None
+
+
+def _addressee(session: Session, customer_id: str, instance_id: int | None) -> _Addressee | None:
+    """Who a mail to ``customer_id`` goes to: the customer in the store, or an unverified contact (``web:<e-mail>``,
+    ``email:<address>``) where its case's confirmation went; None when neither is known."""
+    if not isinstance(customer_id, str) or not customer_id:
+        return None
+    customer = session.get(Customer, customer_id)
+    if customer is not None:
+        return _Addressee(customer.name, customer.email, customer.language)
+    if instance_id is None or storable_id(customer_id):
+        return None
+    contact = confirmations.confirmed_contact(session, instance_id, customer_id)
+    return _Addressee(contact.name, contact.address, contact.language) if contact is not None else None
 
 
 def _with_contact(session: Session, context: OperationContext, mail: OutboxMessage) -> OutboxMessage:

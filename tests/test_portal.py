@@ -259,3 +259,38 @@ def test_an_inquiry_typed_with_a_customers_address_sends_no_confirmation_to_it(c
     _send_inquiry(anonymous, "alice@example.com")
     purposes = [m.payload.get("purpose") for m in _outbox(care) if m.recipient == "alice@example.com"]
     assert purposes == ["portal_confirm"]  # the request to claim it, not a confirmation of someone else's words
+
+
+def _answer_the_inquiry(care, client, answer: str) -> dict:
+    """Staff answer the one web inquiry (the worker runs its service tasks before and after); returns the case."""
+    care.jobs.run_due("test")
+    [started] = care.runtime.list(InstanceFilter(process_key="inquiry_intake"), 10, None).items
+    [task] = care.tasks.list(TaskFilter(instance_id=started["id"]), 10, None).items
+    assert task["element_id"] == "answer"
+    done = client.post(f"/api/tasks/{task['id']}/complete", json={"data": {"answer": answer}})
+    assert done.status_code == 200, done.text
+    care.jobs.run_due("test")
+    return started
+
+
+def test_a_web_contact_gets_the_staff_answer_at_the_address_its_case_was_confirmed_to(care, client, anonymous):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "Nora@Example.org", subject="WLAN down")
+    started = _answer_the_inquiry(care, client, "Restart the router, please.")
+    [answer] = [m for m in _outbox(care) if m.subject.startswith("Re: WLAN down")]
+    assert answer.recipient == "nora@example.org" and "Restart the router, please." in answer.body
+    assert f"/track/{started['tracking_code']}" in answer.body
+    history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
+    assert "bpmn_error_thrown" not in [event["event_type"] for event in history]
+
+
+def test_a_web_inquiry_typed_with_a_customers_address_is_not_answered_to_that_customer(
+    care, client, anonymous, customers
+):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "alice@example.com", subject="WLAN down")
+    started = _answer_the_inquiry(care, client, "Restart the router, please.")
+    assert not [m for m in _outbox(care) if m.subject.startswith("Re: WLAN down")]
+    history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
+    [error] = [event for event in history if event["event_type"] == "bpmn_error_thrown"]
+    assert error["details"]["code"] == "unknown_customer"  # the model's "Customer not reachable by mail"

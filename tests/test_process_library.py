@@ -221,6 +221,54 @@ def test_unknown_customer_is_a_bpmn_error_and_writes_nothing(store):
     assert outbox_rows(store) == []
 
 
+def _confirmed(care, customer_id: str, address: str, language: str = "de") -> None:
+    """The channel's confirmation of case 1 (the context's), as engine/confirmations.py writes it."""
+    with care.db.write() as session:
+        session.add(
+            OutboxMessage(
+                idempotency_key="confirmation:1",
+                kind="mail",
+                recipient=address,
+                subject="We have received your request",
+                body="B",
+                payload={"purpose": "confirmation", "customer_id": customer_id, "name": "Nora", "language": language},
+                status="sent",
+                attempts=1,
+                created_at=care.clock.now(),
+            )
+        )
+
+
+def test_an_unverified_contact_is_written_to_where_its_case_was_confirmed(store):
+    _confirmed(store, "web:nora@example.org", "nora@example.org")
+    translations = {"de": {"subject": "Antwort", "body": "Hallo {{ customer.name }}"}}
+    result = operations.notify_customer(
+        context_for(store), customer_id="web:nora@example.org", subject="Answer", body="Hi", translations=translations
+    )
+    answer = [row for row in outbox_rows(store) if row.id == result["outbox_id"]][0]
+    assert (answer.recipient, answer.body, answer.payload["customer_id"]) == (
+        "nora@example.org",
+        "Hallo Nora",
+        "web:nora@example.org",
+    )
+    assert answer.subject.startswith("Antwort")
+
+
+@pytest.mark.parametrize(
+    "customer_id",
+    [
+        "web:other@example.org",  # the case was filed under another contact since (staff linked it elsewhere)
+        "C-404",  # an id of the store whose customer is gone (erased): never mailed at an old address
+    ],
+)
+def test_a_contact_its_case_was_not_confirmed_to_is_unknown(store, customer_id):
+    _confirmed(store, "web:nora@example.org" if customer_id.startswith("web:") else customer_id, "nora@example.org")
+    with pytest.raises(BpmnError) as raised:
+        operations.notify_customer(context_for(store), customer_id=customer_id, subject="S", body="B")
+    assert raised.value.code == "unknown_customer"
+    assert len(outbox_rows(store)) == 1  # the confirmation alone
+
+
 def test_a_template_that_does_not_render_is_a_permanent_failure(store):
     with pytest.raises(ValueError, match="body template"):
         operations.notify_customer(context_for(store), customer_id="C-1", subject="S", body="{% if %}")

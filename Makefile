@@ -36,7 +36,8 @@ var/demo-password: | $(STAMP)
 run: $(STAMP) var/admin-token var/demo-password var/secret-key
 	$(BIN)/carecenter db upgrade
 	$(BIN)/carecenter deploy processes
-	$(BIN)/carecenter demo --password-file var/demo-password
+	CARECENTER_PUBLIC_URL="$${CARECENTER_PUBLIC_URL:-http://$(HOST):$(PORT)}" \
+	  $(BIN)/carecenter demo --password-file var/demo-password
 	@echo ""
 	@echo "Admin API token (also in var/admin-token): $$(cat var/admin-token)"
 	@echo "Sign in at http://$(HOST):$(PORT)/login as demo-staff (every team), demo-designer or demo-admin,"

@@ -188,6 +188,7 @@ class ParsedFiles:
             found = _reference_problems(source.filename, self.trees[source.filename])
             found += _syntax_problems(source.filename, self.trees[source.filename])
             found += _data_store_problems(source.filename, self.trees[source.filename])
+            found += _gateway_problems(source.filename, self.trees[source.filename])
             found += event_specs.problems(source.filename, self.trees[source.filename])
             if found:  # reported with the problems SpiffWorkflow finds in the other files
                 problems.extend(found)
@@ -526,6 +527,33 @@ def _reference_problems(filename: str, tree: etree._ElementTree) -> list[Deploym
                         f"sequence flow {end} '{ref or ''}' is not an element of this file",
                     )
                 )
+    return problems
+
+
+# Gateways that choose among their outgoing flows: without one, every token that arrives fails there
+CHOOSING_GATEWAYS = {
+    "exclusiveGateway": "exclusive gateway",
+    "inclusiveGateway": "inclusive gateway",
+    "eventBasedGateway": "event-based gateway",
+}
+
+
+def _gateway_problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]:
+    """Exclusive, inclusive and event-based gateways without an outgoing sequence flow.
+
+    SpiffWorkflow parses them and fails each instance that reaches one ("At least one output
+    required", naming no element); BPMN wants such a gateway to choose among flows it has.
+    """
+    sources = set(tree.getroot().xpath("//bpmn:sequenceFlow/@sourceRef", namespaces=NS))
+    problems = []
+    for kind, name in CHOOSING_GATEWAYS.items():
+        for gateway in tree.getroot().iterfind(f".//{{{BPMN_NS}}}{kind}"):
+            if gateway.get("id") not in sources:
+                message = (
+                    f"this {name} has no outgoing sequence flow: every token that arrives here would fail; "
+                    "add the flows it chooses among, or end the path with an end event"
+                )
+                problems.append(DeploymentProblem(filename, gateway.sourceline, gateway.get("id"), message))
     return problems
 
 

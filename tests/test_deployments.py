@@ -74,6 +74,31 @@ def test_invalid_deployment_is_rejected_whole_with_file_line_and_element(client)
     assert client.get("/api/deployments").json["items"] == []
 
 
+GATEWAY_WITHOUT_WAY_OUT = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://x">
+  <bpmn:process id="gateway_probe" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="fork"><bpmn:incoming>f1</bpmn:incoming></bpmn:parallelGateway>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork" />
+    <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="choose" />
+    <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="either" />
+    <bpmn:exclusiveGateway id="choose"><bpmn:incoming>f2</bpmn:incoming></bpmn:exclusiveGateway>
+    <bpmn:inclusiveGateway id="either"><bpmn:incoming>f3</bpmn:incoming></bpmn:inclusiveGateway>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_choosing_gateway_without_an_outgoing_flow_is_refused_naming_it(client):
+    files = {"files": [(io.BytesIO(GATEWAY_WITHOUT_WAY_OUT), "gateways.bpmn")]}
+    response = client.post("/api/deployments", data=files)
+    assert response.status_code == 422
+    found = [(e["file"], e["line"], e["element_id"]) for e in response.json["errors"]]
+    assert found == [("gateways.bpmn", 9, "choose"), ("gateways.bpmn", 10, "either")]  # a parallel one may end
+    assert "exclusive gateway has no outgoing sequence flow" in response.json["errors"][0]["message"]
+    assert client.get("/api/process-definitions").json["items"] == []
+
+
 def test_malformed_xml_and_entities_are_refused(client):
     broken = client.post("/api/deployments", data={"files": [(io.BytesIO(b"<bpmn:definitions"), "broken.bpmn")]})
     assert broken.status_code == 422

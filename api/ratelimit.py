@@ -1,4 +1,4 @@
-"""A per-client-address rate limit for public endpoints (login, and later the customer status pages).
+"""A per-client-address rate limit for public endpoints (login, the customer status pages and portal).
 
 A sliding one-minute window per address and endpoint, kept in this process's memory: enough to
 stop enumeration from one address; several web processes each keep their own window.
@@ -10,8 +10,9 @@ import threading
 import time
 from collections import defaultdict, deque
 
-from flask import Flask, Response, request
+from flask import Flask, Response, make_response, request
 
+from api.pages import errors as error_pages
 from api.problems import problem
 
 WINDOW_SECONDS = 60.0
@@ -38,12 +39,17 @@ class SlidingWindow:
 
 
 def check(app: Flask, endpoint: str) -> Response | None:
+    """None while the address may go on; else 429, a page in its audience's layout and language where a person
+    reads it (the customer's tracking pages, the login), problem+json under ``/api``."""
     window: SlidingWindow = app.extensions.setdefault(
         "carecenter.ratelimit", SlidingWindow(app.config.get("PUBLIC_RATE_LIMIT_PER_MINUTE", DEFAULT_PER_MINUTE))
     )
     wait = window.hit((request.remote_addr or "unknown", endpoint), time.monotonic())
     if wait is None:
         return None
-    response = problem(429, "/problems/rate-limited", "Too many requests", "too many requests from your address")
+    if error_pages.wants_page():
+        response = make_response(error_pages.page(429))
+    else:
+        response = problem(429, "/problems/rate-limited", "Too many requests", "too many requests from your address")
     response.headers["Retry-After"] = str(max(1, int(wait + 0.999)))
     return response

@@ -115,3 +115,17 @@ def test_lookups_are_rate_limited_for_every_method(app, anonymous, case):
     assert [anonymous.head(page).status_code for _ in range(4)] == [200, 200, 200, 429]
     status = f"/api/status/{case['tracking_code']}"
     assert [anonymous.head(status).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_customer_sent_too_fast_gets_a_page_in_their_language_and_the_api_problem_json(app, anonymous, case):
+    app.config["PUBLIC_RATE_LIMIT_PER_MINUTE"] = 1
+    page = f"/track/{case['tracking_code']}?lang=de"
+    assert anonymous.get(page).status_code == 200
+    limited = anonymous.get(page)
+    assert (limited.status_code, limited.mimetype) == (429, "text/html")
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert "Bitte warten Sie eine Minute" in limited.text and "problems/rate-limited" not in limited.text
+    status = f"/api/status/{case['tracking_code']}"
+    assert anonymous.get(status).status_code == 200
+    machine = anonymous.get(status)
+    assert (machine.status_code, machine.mimetype) == (429, "application/problem+json")

@@ -102,7 +102,8 @@ class _Texts:
 def texts_of(
     filename: str, process: etree._Element, elements: Mapping[tuple[str, str], ElementInfo], documents: Mapping
 ) -> list[ModelText]:
-    """The translatable texts of one process: its name, task names, stage labels and its forms' texts.
+    """The translatable texts of one process: its name, task names, stage labels, the labels of the fields its
+    customers see, and its forms' texts.
 
     ``elements`` are the parsed elements of its file (:attr:`ParsedFiles.elements`), ``documents``
     the form documents by file name; a form that is not among them contributes nothing.
@@ -118,9 +119,12 @@ def texts_of(
             containers.add(node.get("id"))
         if is_flow_node(node) and not local.endswith(("Event", "Gateway")):
             found.add(node.get("name"), f"task {node.get('id')}", f"{filename}:{node.sourceline}")
-    for stage in stages.read_model(process).stages:
+    model = stages.read_model(process)
+    for stage in model.stages:
         labels = {language: label for language, label in stage.labels.items() if language != "en"}
         found.add(stage.key, "customer stage", None, labels)
+    for name in model.fields:  # labelled on the customer's status page (engine/status.py)
+        found.add(forms.field_label(name, {}), f"customer field {name}")
     for (container, _), info in elements.items():
         if container in containers and info.form_key in documents:
             ui = documents.get(info.form_ui_key or forms.ui_name_for(info.form_key)) or {}

@@ -329,6 +329,7 @@ def test_the_shipped_processes_deploy_with_their_catalogs_without_warnings(site)
     status = app.test_client().get(f"/api/status/{code}?lang=cs").json
     assert status["title"] == "Dotaz"
     assert [s["label"] for s in status["stages"]] == ["Přijato", "Posuzuje se", "Zodpovězeno", "Uzavřeno"]
+    assert [f["label"] for f in status["fields"]] == ["Předmět", "Kanál", "Jméno"]  # the fields the customer sees
 
 
 def test_extract_writes_a_template_and_a_catalog_keeping_translations(tmp_path, monkeypatch):

@@ -46,6 +46,7 @@ def requests_of(
             "instance_id": instance.id,
             "reference": instance.reference,
             "process_key": instance.process_key,
+            "definition_id": instance.definition_id,
             "title": title or definition_name or instance.process_key,
             "stage": stage,
             "status": instance.status,

@@ -25,6 +25,7 @@ from engine.runtime import StartRequest
 from engine.tasks import TaskFilter
 from process_library.store import Customer
 from tests.conftest import make_engine
+from tests.test_pages import sign_in
 from tests.test_portal_session import sign_in_to_portal
 
 PROCESSES = PROJECT_ROOT / "processes"
@@ -438,3 +439,21 @@ def test_deploy_warnings_and_the_template_count_the_same_texts_also_of_camunda_f
     assert any(text.places[0].startswith("form camunda-form.") for text in texts)
     [warning] = [w for w in care.repository.check([SourceFile(path.name, path.read_bytes())]).warnings]
     assert f"no translations: {len(texts)} texts show in English" in warning.message
+
+
+def test_staff_read_the_catalogs_stage_labels_in_their_language(site):
+    care, client, app = site
+    deploy(client, files(repair_de_po=po(GERMAN), repair_cs_po=po(CZECH, "cs")))
+    with care.db.write() as session:
+        session.add(Customer(id="C-7", name="Rita Repair", email="rita@example.com", tier="standard", language="de"))
+    care.runtime.start(StartRequest("repair", {}, customer_id="C-7"), "portal")
+    care.identity.add_group("support")
+    sam = care.identity.add_user("sam", "staff", ["support"], password="correct horse battery")
+    care.identity.set_preferences(sam.id, language="de", time_zone=None)
+    staff = app.test_client()
+    sign_in(staff, "sam")
+    listed = staff.get("/instances").text
+    assert ">In Reparatur<" in listed and ">Repairing<" not in listed  # the list's column
+    assert '<option value="Repairing">In Reparatur</option>' in listed  # the stage filter: key sent, label shown
+    customer_page = staff.get("/customers/C-7").text
+    assert "In Reparatur" in customer_page and ">Repairing<" not in customer_page

@@ -29,6 +29,7 @@ from engine.errors import CareError
 from engine.instance_list import InstanceListFilter
 from engine.models import MAX_ID
 from engine.runtime import STATUSES
+from engine.status import stage_label
 
 blueprint = Blueprint("staff_instances", __name__)
 blueprint.before_request(check_csrf)
@@ -99,16 +100,14 @@ def _start_of(day: date) -> datetime:
 
 
 class StageLabels:
-    """Stage keys to labels in the viewer's language, from each definition's stage model (parsed once, cached)."""
+    """Stage keys to labels in the viewer's language, as customers read them: the process's catalogs, else the
+    model's ``customer_stage_<language>``, else the key (:func:`engine.status.stage_label`)."""
 
     def __init__(self) -> None:
         self.language = page_language()
 
     def label(self, definition_id: int, key: str | None) -> str | None:
-        if key is None:
-            return None
-        stage = care().repository.load(definition_id).customer.stage(key)
-        return stage.label(self.language) if stage else key
+        return stage_label(care().repository, definition_id, key, self.language)
 
 
 @blueprint.get("/instances")
@@ -196,7 +195,7 @@ def _stages(process_key: str | None, definitions) -> list[tuple[str, str]]:
     for definition in definitions:
         if process_key is None or definition.key == process_key:
             for stage in care().repository.load(definition.id).customer.stages:
-                found.setdefault(stage.key, stage.label(language))
+                found.setdefault(stage.key, stage_label(care().repository, definition.id, stage.key, language))
     return list(found.items())
 
 

@@ -135,10 +135,10 @@ def test_the_worker_relay_sends_the_held_link_once_over_smtp(care, anonymous, cu
 INTAKE_FILES = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn")
 
 
-def _send_inquiry(anonymous, email: str, subject: str = "My router is broken") -> str:
-    token = _csrf(anonymous.get("/portal/inquiry").text)
+def _send_inquiry(anonymous, email: str, subject: str = "My router is broken", language: str = "en") -> str:
+    token = _csrf(anonymous.get(f"/portal/inquiry?lang={language}").text)
     data = {"name": "Mallory", "email": email, "product": "Router", "subject": subject, "description": "Help"}
-    response = anonymous.post("/portal/inquiry", data={**data, "csrf_token": token})
+    response = anonymous.post(f"/portal/inquiry?lang={language}", data={**data, "csrf_token": token})
     assert response.status_code == 302
     return response.headers["Location"]
 
@@ -282,6 +282,14 @@ def test_a_web_contact_gets_the_staff_answer_at_the_address_its_case_was_confirm
     assert f"/track/{started['tracking_code']}" in answer.body
     history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
     assert "bpmn_error_thrown" not in [event["event_type"] for event in history]
+
+
+def test_the_answer_to_a_web_contact_is_in_the_language_of_their_form(care, client, anonymous):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "nora@example.org", subject="WLAN weg", language="de")
+    _answer_the_inquiry(care, client, "Bitte starten Sie den Router neu.")
+    [answer] = [m for m in _outbox(care) if m.subject.startswith("Re: WLAN weg")]
+    assert "Bitte starten Sie den Router neu." in answer.body and "Hat das Ihr Problem gelöst?" in answer.body
 
 
 def test_a_web_inquiry_typed_with_a_customers_address_is_not_answered_to_that_customer(

@@ -31,7 +31,9 @@ def test_a_decision_table_cell_edited_and_deployed(server, browser_page):
     page = browser_page
     sign_in(page, base, "dana")
     page.goto(f"{base}/processes")
+    check_page(page, "designer-processes")  # the lists stack their rows on a phone: nothing wider than 390 px
     page.get_by_role("link", name="Decisions").click()
+    check_page(page, "designer-decisions")
     page.get_by_role("link", name="Edit classify_inquiry.dmn").click()
     page.wait_for_selector("body[data-modeler-ready=yes]")
     page.wait_for_selector('#modeler-check-result[data-checked=yes][data-problems="0"]')

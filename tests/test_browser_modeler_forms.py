@@ -35,6 +35,7 @@ def test_edit_a_form_with_a_live_preview_and_deploy_it(server, browser_page):
     sign_in(page, base, "dana")
     page.goto(f"{base}/processes")
     page.get_by_role("link", name="Forms").click()
+    check_page(page, "designer-forms")
     page.get_by_role("link", name="Edit answer_inquiry.json").click()
     page.wait_for_selector("body[data-form-ready=yes]")
     preview = page.locator(".form-preview")

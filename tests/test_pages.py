@@ -176,3 +176,11 @@ def test_a_camunda_generated_form_is_a_page_form_with_labels_and_read_only_value
     )
     assert answer.status_code == 302
     assert care.runtime.get(instance["id"])["data"]["customer_name"] == "Ada Lovelace"
+
+
+def test_staff_and_customer_pages_name_their_icon_and_it_is_served(anonymous):
+    for page in ("/login", "/track"):
+        found = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', anonymous.get(page).text)
+        assert found, page
+        icon = anonymous.get(found[1])
+        assert (icon.status_code, icon.mimetype) == (200, "image/svg+xml") and b"<svg" in icon.data

@@ -172,7 +172,15 @@ def test_every_table_exports_as_csv(http, c_approved):  # http: the groups and t
     assert elements.status_code == 200 and "Review the request,5,4," in elements.get_data(as_text=True)
     chart = pages.get(f"/analytics/charts/backlog.svg?{window}")
     assert chart.mimetype == "image/svg+xml" and "<script" not in chart.get_data(as_text=True)
-    assert pages.get("/analytics?from=2030-03-05&to=2030-03-04").status_code == 400
+    # days that cannot be used: the page stays, with the days as typed and the problem beside the form
+    reversed_days = pages.get("/analytics?from=2030-03-05&to=2030-03-04")
+    assert reversed_days.status_code == 400
+    page = reversed_days.get_data(as_text=True)
+    assert 'value="2030-03-05"' in page and 'value="2030-03-04"' in page and 'aria-invalid="true"' in page
+    assert "The first day must not be after the last day." in page and "Tasks by team" in page
+    too_long = pages.get(f"/analytics/processes/{KEY}?from=2020-01-01&to=2030-03-04").get_data(as_text=True)
+    assert "A report covers at most 731 days." in too_long and "Time spent per element" in too_long
+    assert pages.get("/analytics/backlog.csv?from=2030-03-05&to=2030-03-04").status_code == 400  # no CSV of it
 
 
 def test_a_worker_told_analytics_seconds_0_leaves_the_counting_to_another(database_url, monkeypatch):

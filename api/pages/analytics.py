@@ -18,7 +18,7 @@ from api import analytics_charts as charts
 from api.auth import current_principal
 from api.pages.locale import gettext
 from api.routes.common import care
-from engine.analytics_reports import Window
+from engine.analytics_reports import MAX_DAYS, Window
 from engine.diagram import Heat, render_svg
 from engine.errors import InvalidRequest
 
@@ -47,6 +47,12 @@ def _window() -> tuple[Window, str, str]:
         raise InvalidRequest(gettext("Give the days as YYYY-MM-DD.")) from None
     if first > last:
         raise InvalidRequest(gettext("The first day must not be after the last day."))
+    if (last - first).days + 1 > MAX_DAYS:
+        raise InvalidRequest(gettext("A report covers at most %(days)s days.", days=MAX_DAYS))
+    return _days(first, last)
+
+
+def _days(first: date, last: date) -> tuple[Window, str, str]:
     start = datetime.combine(first, time(), UTC)
     end = datetime.combine(last + timedelta(days=1), time(), UTC)
     return care().reports.window(start, end), first.isoformat(), last.isoformat()
@@ -197,15 +203,27 @@ def _common() -> dict:
     }
 
 
+def _page_window() -> tuple[Window, str, str, dict]:
+    """The window of a page: the form's, or when the form's days cannot be used, the last 30 days with the
+    problem said beside the form, which keeps the days as typed (a report page never gives way to an error page)."""
+    try:
+        return *_window(), {}
+    except InvalidRequest as refused:
+        last = care().clock.now().date()
+        window, first, last = _days(last - timedelta(days=29), last)
+        typed = {"from": request.args.get("from", ""), "to": request.args.get("to", "")}
+        return window, first, last, {"problem": refused.detail, "typed": typed}
+
+
 @blueprint.get("/analytics")
 def dashboard():
-    window, first, last = _window()
+    window, first, last, refused = _page_window()
     bucket = _bucket()
     tables = dashboard_tables(window, bucket)
     first_contact = care().reports.first_contact(window)
     sla = care().reports.sla(window)
     processes = [row.key for row in care().repository.latest_definitions()]
-    return render_template(
+    page = render_template(
         "analytics/dashboard.html",
         tables=tables,
         first=first,
@@ -214,8 +232,10 @@ def dashboard():
         first_contact=first_contact,
         sla=sla,
         processes=processes,
+        refused=refused,
         **_common(),
     )
+    return page, 400 if refused else 200
 
 
 @blueprint.get("/analytics/<any(channels, processes, teams, sla, backlog, first_contact):name>.csv")
@@ -242,21 +262,21 @@ def chart(name: str):
     return response
 
 
-def _report(key: str) -> tuple[dict, Window, str, str]:
-    window, first, last = _window()
+def _report(key: str, window: Window) -> dict:
     version = request.args.get("version", "")
     if version and not version.isdigit():
         abort(400)
-    return care().reports.process(key, window, int(version) if version else None), window, first, last
+    return care().reports.process(key, window, int(version) if version else None)
 
 
 @blueprint.get("/analytics/processes/<key>")
 def process(key: str):
-    report, _window_, first, last = _report(key)
+    window, first, last, refused = _page_window()
+    report = _report(key, window)
     shown = "count" if request.args.get("heat") == "count" else "time"
     _, xml = care().repository.xml(key, report["version"])
     diagram = render_svg(xml, process_id=key, heat=heat_map(report, shown))
-    return render_template(
+    page = render_template(
         "analytics/process.html",
         report=report,
         tables=process_tables(report),
@@ -265,13 +285,15 @@ def process(key: str):
         first=first,
         last=last,
         key=key,
+        refused=refused,
         **_common(),
     )
+    return page, 400 if refused else 200
 
 
 @blueprint.get("/analytics/processes/<key>/<any(elements, flows):name>.csv")
 def process_export(key: str, name: str):
-    report, _, _, _ = _report(key)
+    report = _report(key, _window()[0])
     return _csv(process_tables(report)[name])
 
 

@@ -51,7 +51,7 @@ def test_the_editor_shows_schema_layout_and_the_preview(site):
     sign_in(site, "dana")
     html = site.get("/forms/answer_inquiry.json/edit").get_data(as_text=True)
     assert "&#34;Answer to the customer&#34;" in html or "&quot;Answer to the customer&quot;" in html
-    assert 'data-fields="5"' in html
+    assert 'data-fields="4"' in html
     assert '<label for="field-answer">Answer to the customer' in html
     assert "Deploy deploys these processes again with the form:" in html
 

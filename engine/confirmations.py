@@ -46,7 +46,7 @@ SUBJECTS = {
 BODIES = {
     "en": (
         "Hello {name},\n\n"
-        "thank you for writing to us. We have received your request “{subject}” and will answer it as soon as we "
+        "thank you for contacting us. We have received your request “{subject}” and will answer it as soon as we "
         "can.\n\n"
         "Your case reference is {reference}. Please quote it when you contact us; to add something, simply reply "
         "to this mail.\n\n"
@@ -55,8 +55,8 @@ BODIES = {
     ),
     "de": (
         "Guten Tag {name},\n\n"
-        "vielen Dank für Ihre Nachricht. Wir haben Ihre Anfrage „{subject}“ erhalten und beantworten sie so bald "
-        "wie möglich.\n\n"
+        "vielen Dank, dass Sie sich an uns gewandt haben. Wir haben Ihre Anfrage „{subject}“ erhalten und "
+        "beantworten sie so bald wie möglich.\n\n"
         "Ihre Fallnummer ist {reference}. Bitte geben Sie sie an, wenn Sie uns kontaktieren; um etwas zu ergänzen, "
         "antworten Sie einfach auf diese E-Mail.\n\n"
         "Hier sehen Sie, wie weit Ihre Anfrage ist:\n{link}\n\n"
@@ -64,7 +64,8 @@ BODIES = {
     ),
     "cs": (
         "Dobrý den, {name},\n\n"
-        "děkujeme za Vaši zprávu. Váš požadavek „{subject}“ jsme přijali a odpovíme na něj co nejdříve.\n\n"
+        "děkujeme, že jste se na nás obrátili. Váš požadavek „{subject}“ jsme přijali a odpovíme na něj "
+        "co nejdříve.\n\n"
         "Číslo Vašeho případu je {reference}. Uveďte ho prosím, když nás kontaktujete; chcete-li něco doplnit, "
         "stačí odpovědět na tento e-mail.\n\n"
         "Stav svého požadavku uvidíte zde:\n{link}\n\n"

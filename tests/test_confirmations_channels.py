@@ -98,5 +98,6 @@ def test_a_phone_call_logged_by_staff_is_read_out_and_confirmed_by_mail(care):
     reference = re.search(r'id="logged-reference">([^<]+)<', shown)[1]
     [mail] = confirmations(care)
     assert mail.recipient == "jana@example.cz" and f"[{reference}]" in mail.subject
+    assert "obrátili" in mail.body and "zprávu" not in mail.body  # she called: thanked for contacting, not writing
     assert sam.post("/customers/C-1/contacts", data=form).status_code == 302  # sent twice: logged and confirmed once
     assert len(confirmations(care)) == 1

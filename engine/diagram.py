@@ -16,7 +16,8 @@ inlined into a page (or served as ``image/svg+xml``):
   ``active``, ``failed``) and as ``data-state``.  Flow names, state markers and count badges
   are drawn above all shapes, in ``<g class="bpmn-edge-label" data-for="id">``,
   ``<g class="bpmn-state-marker …" data-for="id">`` and ``<g class="bpmn-count" data-for="id">``;
-- the ``<svg>`` has ``width="100%"`` and a ``viewBox`` enclosing everything drawn, plus
+- the ``<svg>`` has its natural width (``width``, one user unit a pixel: pages shrink it to their
+  column with ``max-width: 100%``) and a ``viewBox`` enclosing everything drawn, plus
   ``data-width``/``data-height`` with its natural size (for a page that wants to cap the scale);
 - states are shown by colour *and* by a text marker (✓, ●, !), and every shape and edge has a
   ``<title>`` with its type, name and state, so the page does not rely on colour alone;
@@ -526,6 +527,7 @@ class _Renderer:
         width, height = self.box[2] - self.box[0] + 2 * MARGIN, self.box[3] - self.box[1] + 2 * MARGIN
         self.svg.set("aria-label", _clean(self._aria_label(name)))
         self.svg.set("viewBox", f"{_num(min_x)} {_num(min_y)} {_num(width)} {_num(height)}")
+        self.svg.set("width", _num(width))  # its natural size: pages shrink it to fit, a phone may scroll it
         self.svg.set("preserveAspectRatio", "xMidYMid meet")
         self.svg.set("font-family", FONTS)
         self.svg.set("data-width", _num(width))  # natural size, for pages that want to cap the scale

@@ -142,7 +142,7 @@ def test_svg_root_is_accessible_and_scales() -> None:
     root = _parse(render_svg(HELLO_CARE.read_bytes()))
     assert root.get("role") == "img"
     assert "Hello care" in root.get("aria-label")
-    assert root.get("width") == "100%"
+    assert root.get("width") == root.get("viewBox").split()[2] == root.get("data-width")  # natural: pages shrink it
     assert root.get("viewBox")
     assert root.find(f"{SVG}style") is None  # no CSS leaking into the page the SVG is inlined in
 

@@ -446,7 +446,7 @@ def test_staff_read_the_catalogs_stage_labels_in_their_language(site):
     deploy(client, files(repair_de_po=po(GERMAN), repair_cs_po=po(CZECH, "cs")))
     with care.db.write() as session:
         session.add(Customer(id="C-7", name="Rita Repair", email="rita@example.com", tier="standard", language="de"))
-    care.runtime.start(StartRequest("repair", {}, customer_id="C-7"), "portal")
+    started, _ = care.runtime.start(StartRequest("repair", {}, customer_id="C-7"), "portal")
     care.identity.add_group("support")
     sam = care.identity.add_user("sam", "staff", ["support"], password="correct horse battery")
     care.identity.set_preferences(sam.id, language="de", time_zone=None)
@@ -457,3 +457,11 @@ def test_staff_read_the_catalogs_stage_labels_in_their_language(site):
     assert '<option value="Repairing">In Reparatur</option>' in listed  # the stage filter: key sent, label shown
     customer_page = staff.get("/customers/C-7").text
     assert "In Reparatur" in customer_page and ">Repairing<" not in customer_page
+    case_page = staff.get(f"/instances/{started['id']}").text  # its history's steps: the task's German name
+    assert '<td data-label="Schritt">Gerät prüfen</td>' in case_page and ">Check the device<" not in case_page
+    care.identity.add_user("lea", "admin", password="correct horse battery")
+    care.identity.set_preferences(care.identity.by_name("lea").id, language="de", time_zone=None)
+    lead = app.test_client()
+    sign_in(lead, "lea")
+    assert "Bericht: Reparaturauftrag" in lead.get("/analytics/processes/repair").text
+    assert ">Reparaturauftrag</a>" in lead.get("/analytics").text

@@ -222,7 +222,7 @@ def dashboard():
     tables = dashboard_tables(window, bucket)
     first_contact = care().reports.first_contact(window)
     sla = care().reports.sla(window)
-    processes = [row.key for row in care().repository.latest_definitions()]
+    processes = [(row.key, row.name or row.key) for row in care().repository.latest_definitions()]
     page = render_template(
         "analytics/dashboard.html",
         tables=tables,
@@ -273,6 +273,7 @@ def _report(key: str, window: Window) -> dict:
 def process(key: str):
     window, first, last, refused = _page_window()
     report = _report(key, window)
+    names = {row.key: row.name for row in care().repository.latest_definitions()}
     shown = "count" if request.args.get("heat") == "count" else "time"
     _, xml = care().repository.xml(key, report["version"])
     diagram = render_svg(xml, process_id=key, heat=heat_map(report, shown))
@@ -285,6 +286,7 @@ def process(key: str):
         first=first,
         last=last,
         key=key,
+        process_name=names.get(key) or key,
         refused=refused,
         **_common(),
     )

@@ -19,6 +19,7 @@ from api import policy
 from api.auth import current_principal, current_scope
 from api.pages.feedback import act
 from api.pages.locale import gettext, page_language, page_zone
+from api.pages.model_words import model_text
 from api.pages.signin import check_csrf
 from api.pages.staff import case_words
 from api.requests import numbers_up_to
@@ -217,7 +218,9 @@ def instance(instance_id: int):
     incidents = [
         {
             **incident,
-            "step": case_history.step_name(definition, incident["element_id"]),
+            "step": model_text(
+                view["process_key"], view["version"], case_history.step_name(definition, incident["element_id"])
+            ),
             "status_label": case_words.incident_status_label(incident["status"]),
         }
         for incident in care().incidents.list(None, instance_id, 50, None).items
@@ -227,7 +230,7 @@ def instance(instance_id: int):
             "at": entry["at"],
             "who": case_words.actor_label(entry["actor"]),
             "what": case_words.event_label(entry),
-            "step": entry["step"],
+            "step": model_text(view["process_key"], view["version"], entry["step"]),  # the model's name, translated
         }
         for entry in reversed(story)
     ]

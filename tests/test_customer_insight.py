@@ -219,6 +219,7 @@ def test_accepting_the_suggestion_starts_its_process_for_the_customer(story):
     staff = _signed_in(care, "sam")
     page = staff.get("/customers/C-4").get_data(as_text=True)  # Dora: premium, no contact in 220 days
     assert "Suggested next: Call to check in" in page and "Why: A premium customer without any contact" in page
+    assert "Accept: start Hello care" in page  # the process by its name, not its key
     assert "Suggested next" not in staff.get("/customers/C-3").get_data(as_text=True)  # Cara: no rule fits
     form = {
         "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),

@@ -311,6 +311,7 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         systems=systems,
         insight=insight,
         suggestion=suggestion,
+        process_names={d.key: d.name or d.key for d in care().repository.latest_definitions()},
         suggestion_refused=form_state.get("suggestion_refused"),
         duration=duration,
         licenses=[(lic, lic.valid_until < now) for lic in licenses],

@@ -110,6 +110,14 @@ def test_the_screen_pop_form_answers_with_the_pop_itself(office):
     assert "Saved. The call is logged with it when it ends." in fragment and "<html" not in fragment
 
 
+def test_the_caller_log_says_why_a_call_was_missed_in_words(office):
+    care, base, token, _ = office
+    for event in call_events("0301234567", answered_by=None, cause="cancel"):
+        post(f"{base}/api/cti/{token}", event, "json")
+    page = signed_in(base, "sam").get(f"{base}/calls")
+    assert "(the caller hung up)" in page and ">cancel<" not in page
+
+
 def test_the_softphone_url_opens_the_caller_or_the_new_caller_form(office):
     care, base, _, _ = office
     site = signed_in(base, "sam")

@@ -193,6 +193,10 @@ def test_open_tasks_say_whom_they_wait_for(site, care):
     text = visible(get(site, f"/instances/{billing['id']}"))
     assert "Check the invoice — waiting for Team billing, Team team_lead, alice" in text
     assert "C-404" in text  # a customer the store does not know is shown as given
+    mailed = start(care, "camunda_billing", customer="email:jane@example.org")  # a sender nobody vouched for
+    listed = visible(get(site, "/instances"))
+    assert "jane@example.org (unverified contact)" in listed and "email:jane" not in listed
+    assert "jane@example.org (unverified contact)" in visible(get(site, f"/instances/{mailed['id']}"))
     care.tasks.claim(billing["tasks"][0]["id"], "bea")
     assert "Check the invoice — waiting for Bea Berg" in visible(get(site, f"/instances/{billing['id']}"))
 

@@ -19,6 +19,21 @@ def status_label(status: str) -> str:
     return labels.get(status, status)
 
 
+UNVERIFIED_PREFIXES = ("web:", "email:")  # the portal's and the mail channel's contacts nobody vouched for
+
+
+def customer_label(customer_id: str | None, customer_name: str | None) -> str:
+    """The customer as staff read it: the store's name; an unverified contact as its address, said to be one."""
+    if customer_name:
+        return customer_name
+    if not customer_id:
+        return "—"
+    for prefix in UNVERIFIED_PREFIXES:
+        if customer_id.startswith(prefix):
+            return gettext("%(address)s (unverified contact)", address=customer_id[len(prefix) :])
+    return customer_id
+
+
 def incident_status_label(status: str) -> str:
     return {"open": gettext("Open"), "resolved": gettext("Resolved")}.get(status, status)
 

@@ -157,6 +157,7 @@ def _row(item: dict, labels: StageLabels, people: dict[str, str]) -> dict:
         **item,
         "stage_label": labels.label(item["definition_id"], item["stage"]),
         "status_label": case_words.status_label(item["status"]),
+        "customer_label": case_words.customer_label(item["customer_id"], item["customer_name"]),
         "waiting": [{**task, "who": case_words.waiting_label(task, people)} for task in item["waiting"]],
     }
 
@@ -243,6 +244,7 @@ def instance(instance_id: int):
         # the customer page (staff_customers) lives in its own blueprint; its address is fixed by the issue
         customer_href=f"/customers/{quote(summary['customer_id'], safe='')}" if summary["customer_name"] else None,
         stage_label=StageLabels().label(summary["definition_id"], summary["stage"]),
+        customer_label=case_words.customer_label(summary["customer_id"], summary["customer_name"]),
         status_label=case_words.status_label(summary["status"]),
         tracking_code=secret if policy.may_read_tracking_codes(principal) else None,
         tasks=[{**task, "who": case_words.waiting_label(task, people)} for task in summary["waiting"]],

@@ -354,7 +354,7 @@ def test_a_large_order_waits_for_sales_and_is_confirmed_after_approval(app, care
     answer = order(client, "U-CS-ENTERPRISE")
     care.jobs.run_due("test")
     page = client.get(answer.headers["Location"]).text
-    assert "Your order waits for approval by our sales team." in page and "2400.00 EUR" in page
+    assert "Your order waits for approval by our sales team." in page and "2,400.00 EUR" in page  # grouped as English writes it
     assert "Waiting for approval" in section(client.get("/portal/account?lang=en").text, "orders-title")
     approve(care, instance_of(care, REFERENCE.search(answer.headers["Location"])[0]), "sam")
     page = client.get(answer.headers["Location"]).text
@@ -372,6 +372,7 @@ def test_a_declined_order_says_why(app, care, people):
     care.jobs.run_due("test")
     page = client.get(answer.headers["Location"]).text
     assert "Ihre Bestellung wurde abgelehnt." in page and "Grund: Five years is too long." in page
+    assert "7.450,00 EUR" in page  # the amount as German writes it
 
 
 @pytest.mark.parametrize(

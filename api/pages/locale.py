@@ -9,10 +9,12 @@ so a time read out on the phone is never ambiguous.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from flask import Flask, current_app, g, request
 from tzlocal import get_localzone_name
 
@@ -85,8 +87,14 @@ def local_time(value: datetime | str | None, style: str = "medium") -> str:
     return f"{shown} {format_datetime(moment, 'zzz', tzinfo=zone, locale=language)}"
 
 
+def amount(value: object, language: str | None = None) -> str:
+    """A price or amount as the reader's language writes it, two decimals: ``1,890.00`` / ``1.890,00``."""
+    return format_decimal(Decimal(str(value)), format="#,##0.00", locale=language or page_language())
+
+
 def configure(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["amount"] = amount
 
     @app.context_processor
     def _page_helpers() -> dict:

@@ -72,6 +72,9 @@ def test_task_form_errors_keep_values_then_completion_moves_on(site, care):
     )
     assert bad2.status_code == 422 and "Must be at most 480." in bad2.get_data(as_text=True)
     assert "Restart it" in bad2.get_data(as_text=True)
+    follow_up = {"csrf_token": token, "action": "complete", "answer": "Restart it", "resolution": "needs_follow_up"}
+    bad3 = site.post(f"/tasks/{task_id}", data=follow_up)  # a follow-up needs its day
+    assert bad3.status_code == 422 and 'data-field="follow_up_on"' in bad3.get_data(as_text=True)
     done = site.post(
         f"/tasks/{task_id}",
         data={

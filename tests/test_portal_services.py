@@ -354,7 +354,7 @@ def test_a_large_order_waits_for_sales_and_is_confirmed_after_approval(app, care
     answer = order(client, "U-CS-ENTERPRISE")
     care.jobs.run_due("test")
     page = client.get(answer.headers["Location"]).text
-    assert "Your order waits for approval by our sales team." in page and "2,400.00 EUR" in page  # grouped as English writes it
+    assert "Your order waits for approval by our sales team." in page and "2,400.00 EUR" in page  # English grouping
     assert "Waiting for approval" in section(client.get("/portal/account?lang=en").text, "orders-title")
     approve(care, instance_of(care, REFERENCE.search(answer.headers["Location"])[0]), "sam")
     page = client.get(answer.headers["Location"]).text

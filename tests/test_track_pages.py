@@ -48,7 +48,7 @@ def test_languages_from_the_query_or_accept_language(client, anonymous, deployed
 def test_an_unknown_code_is_a_404_page(anonymous, deployed):
     response = anonymous.get("/track/not-a-code?lang=de")
     assert response.status_code == 404
-    assert "Keine Anfrage mit dieser Vorgangsnummer." in response.text
+    assert "Zu diesem Link gibt es keine Anfrage." in response.text
 
 
 def test_the_page_shows_nothing_internal(client, anonymous, deployed):

@@ -74,7 +74,7 @@ INSTANCES = (
         "escalation",
         {"customer_id": "C-1001", "priority": "high", "subject": "Warehouse scanner down"},
         "demo-4",
-        None,
+        "C-1001",
         (),
     ),
 )

@@ -123,6 +123,7 @@ def texts_of(
     for stage in model.stages:
         labels = {language: label for language, label in stage.labels.items() if language != "en"}
         found.add(stage.key, "customer stage", None, labels)
+        found.add(stage.message, f"customer message of stage {stage.key}")  # a template: translated whole
     for name in model.fields:  # labelled on the customer's status page (engine/status.py)
         found.add(forms.field_label(name, {}), f"customer field {name}")
     for (container, _), info in elements.items():

@@ -180,6 +180,19 @@ def _message(stage, workflow, definition) -> str | None:
         return None  # a template that fails at run time shows no message rather than an error
 
 
+def _message_in(model, texts, status: CustomerStatus, language: str) -> str | None:
+    """The current stage's message in ``language``: the catalogs' translation of its template, rendered with the
+    fields the row keeps; else the message as rendered at the instance's last change (the model's text)."""
+    stage = model.stage(status.stage) if status.stage else None
+    translated = texts.get(language, stage.message) if stage is not None and stage.message else None
+    if not translated or status.message is None:
+        return status.message
+    try:
+        return templating.render_text(translated, status.fields or {})
+    except templating.TemplateError:
+        return status.message  # a translation that does not render: the model's own text rather than nothing
+
+
 def _expected_by(session, row, deadline_elements, open_tasks, definition) -> datetime | None:
     if not deadline_elements:
         return None
@@ -245,7 +258,7 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
         "status": status.status,
         "stage": status.stage,
         "stages": stages,
-        "message": status.message,
+        "message": _message_in(model, texts, status, language),
         "fields": _fields(model, texts, status.fields or {}, language),
         "expected_by": _iso(status.expected_by),
         "started_at": _iso(status.started_at),

@@ -465,3 +465,15 @@ def test_staff_read_the_catalogs_stage_labels_in_their_language(site):
     sign_in(lead, "lea")
     assert "Bericht: Reparaturauftrag" in lead.get("/analytics/processes/repair").text
     assert ">Reparaturauftrag</a>" in lead.get("/analytics").text
+
+
+def test_the_customer_message_is_shown_in_the_customers_language(site):
+    care, client, app = site
+    names = ("hello_care.bpmn", "hello_care.de.po", "hello_care.cs.po")
+    data = {"files": [(io.BytesIO((PROCESSES / n).read_bytes()), n) for n in names]}
+    assert deploy(client, data)["warnings"] == []  # the message's template is a text of the catalogs
+    view, _ = care.runtime.start(StartRequest("hello_care", {"subject": "Drucker"}), "portal")
+    code, anonymous = view["tracking_code"], app.test_client()
+    assert anonymous.get(f"/api/status/{code}?lang=de").json["message"] == "Wir beantworten Ihre Anfrage „Drucker“."
+    assert anonymous.get(f"/api/status/{code}?lang=en").json["message"] == "We are answering your inquiry “Drucker”."
+    assert "Odpovídáme na Váš dotaz „Drucker“." in anonymous.get(f"/track/{code}?lang=cs").text

@@ -230,7 +230,9 @@ def test_admins_create_cti_urls_on_the_public_url_only_once_and_revoke_them(offi
     )
     url = re.search(r'id="new-cti-url"[^>]*>([^<]+)</textarea>', answer)[1]
     assert status == 200 and url.startswith(f"{PUBLIC}/api/cti/")
-    assert url not in site.get(f"{base}/admin/telephony")
+    listed = site.get(f"{base}/admin/telephony")
+    assert url not in listed
+    assert '<summary aria-label="Revoke Sipgate…">Revoke…</summary>' in listed  # two clicks: it cannot be undone
 
 
 def test_admins_block_numbers_in_any_notation_once(office):

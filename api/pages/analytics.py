@@ -18,7 +18,7 @@ from api import analytics_charts as charts
 from api.auth import current_principal
 from api.pages.locale import gettext
 from api.routes.common import care
-from engine.analytics_reports import MAX_DAYS, Window
+from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, Window
 from engine.diagram import Heat, render_svg
 from engine.errors import InvalidRequest
 
@@ -42,7 +42,7 @@ def _window() -> tuple[Window, str, str]:
     given_from, given_to = request.args.get("from", ""), request.args.get("to", "")
     try:
         last = date.fromisoformat(given_to) if given_to else care().clock.now().date()
-        first = date.fromisoformat(given_from) if given_from else last - timedelta(days=29)
+        first = date.fromisoformat(given_from) if given_from else last - timedelta(days=DEFAULT_DAYS - 1)
     except ValueError:
         raise InvalidRequest(gettext("Give the days as YYYY-MM-DD.")) from None
     if first > last:
@@ -210,7 +210,7 @@ def _page_window() -> tuple[Window, str, str, dict]:
         return *_window(), {}
     except InvalidRequest as refused:
         last = care().clock.now().date()
-        window, first, last = _days(last - timedelta(days=29), last)
+        window, first, last = _days(last - timedelta(days=DEFAULT_DAYS - 1), last)
         typed = {"from": request.args.get("from", ""), "to": request.args.get("to", "")}
         return window, first, last, {"problem": refused.detail, "typed": typed}
 
@@ -222,7 +222,7 @@ def dashboard():
     tables = dashboard_tables(window, bucket)
     first_contact = care().reports.first_contact(window)
     sla = care().reports.sla(window)
-    processes = [(row.key, row.name or row.key) for row in care().repository.latest_definitions()]
+    processes = list(care().cases.process_titles().items())
     page = render_template(
         "analytics/dashboard.html",
         tables=tables,
@@ -273,7 +273,6 @@ def _report(key: str, window: Window) -> dict:
 def process(key: str):
     window, first, last, refused = _page_window()
     report = _report(key, window)
-    names = {row.key: row.name for row in care().repository.latest_definitions()}
     shown = "count" if request.args.get("heat") == "count" else "time"
     _, xml = care().repository.xml(key, report["version"])
     diagram = render_svg(xml, process_id=key, heat=heat_map(report, shown))
@@ -286,7 +285,7 @@ def process(key: str):
         first=first,
         last=last,
         key=key,
-        process_name=names.get(key) or key,
+        process_name=care().cases.process_titles().get(key, key),
         refused=refused,
         **_common(),
     )

@@ -35,8 +35,9 @@ from flask import (
 from api import policy
 from api.auth import current_principal, current_scope
 from api.pages import event_stream
-from api.pages.locale import gettext, page_language
+from api.pages.locale import gettext
 from api.pages.signin import check_csrf, safe_next
+from api.pages.staff.instances import StageLabels
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import calls as call_log
@@ -45,7 +46,6 @@ from engine.customer_requests import requests_of
 from engine.errors import CareError
 from engine.models import MAX_ID
 from engine.pagination import clamp_limit
-from engine.status import stage_label
 from engine.tokens import Principal
 from process_library.store import Customer
 
@@ -161,7 +161,7 @@ def _pops(call_ids: list[int], **state: object) -> list[dict]:
 
     Calls the viewer has no part in are left out: blocked calls, and calls out made by someone else.
     """
-    principal, scope, language = current_principal(), current_scope(), page_language()
+    principal, scope, stages = current_principal(), current_scope(), StageLabels()
     found = []
     with care().db.read() as session:
         for view in care().calls.get_many(session, call_ids):
@@ -174,8 +174,8 @@ def _pops(call_ids: list[int], **state: object) -> list[dict]:
             if customer is not None:
                 cases, _, _ = requests_of(session, customer.id, scope, 25, None)
                 requests = [case for case in cases if case["open"]][:OPEN_REQUESTS_SHOWN]
-                for case in requests:  # the stage as the customer reads it, in the viewer's language
-                    case["stage"] = stage_label(care().repository, case["definition_id"], case["stage"], language)
+                for case in requests:
+                    case["stage"] = stages.label(case["definition_id"], case["stage"])
             state_name = "ended" if view["ended_at"] else view["status"]
             open_url = None
             if customer is not None and state_name == "answered" and view["agent"] == principal.name:

@@ -7,6 +7,7 @@ error", "API token" and "Assigned the task to Sam Miller", in their own language
 from __future__ import annotations
 
 from api.pages.locale import gettext
+from engine import chat, mail_threading
 
 
 def status_label(status: str) -> str:
@@ -19,7 +20,8 @@ def status_label(status: str) -> str:
     return labels.get(status, status)
 
 
-UNVERIFIED_PREFIXES = ("web:", "email:")  # the portal's and the mail channel's contacts nobody vouched for
+# the portal's (and the chat's) and the mail channel's contacts nobody vouched for
+UNVERIFIED_PREFIXES = (chat.CONTACT_PREFIX, mail_threading.UNVERIFIED_PREFIX)
 
 
 def customer_label(customer_id: str | None, customer_name: str | None) -> str:

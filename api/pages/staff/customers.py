@@ -20,8 +20,9 @@ from sqlalchemy import select
 from api.auth import current_principal, current_scope
 from api.pages.analytics import duration
 from api.pages.feedback import answer_refusal
-from api.pages.locale import gettext, page_language
+from api.pages.locale import gettext
 from api.pages.signin import check_csrf
+from api.pages.staff.instances import StageLabels
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import confirmations, contacts, customer_insight, next_best_action
@@ -30,7 +31,6 @@ from engine.customer_requests import open_request, requests_of
 from engine.errors import CareError, Conflict
 from engine.models import MAX_ID, ProcessInstance
 from engine.runtime import StartRequest
-from engine.status import stage_label
 from process_library import account_changes, customers
 from process_library.store import Customer, License, System
 
@@ -301,9 +301,9 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         logged = _logged(session, customer_id, _row_id(request.args.get("logged")))
         insight = customer_insight.of_customer(session, customer_id, now)
         suggestion = _suggestion(session, customer_id, now)
-    language = page_language()
-    for case in cases:  # the stage as the customer reads it, in the viewer's language
-        case["stage"] = stage_label(care().repository, case["definition_id"], case["stage"], language)
+    stages = StageLabels()
+    for case in cases:
+        case["stage"] = stages.label(case["definition_id"], case["stage"])
     open_requests = [case for case in cases if case["open"]]
     page = render_template(
         "staff/customer.html",
@@ -311,7 +311,7 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         systems=systems,
         insight=insight,
         suggestion=suggestion,
-        process_names={d.key: d.name or d.key for d in care().repository.latest_definitions()},
+        suggested_process=care().cases.process_titles().get(suggestion.process_key) if suggestion else None,
         suggestion_refused=form_state.get("suggestion_refused"),
         duration=duration,
         licenses=[(lic, lic.valid_until < now) for lic in licenses],

@@ -192,12 +192,12 @@ def _versions(process_key: str | None, definitions) -> list[int]:
 
 def _stages(process_key: str | None, definitions) -> list[tuple[str, str]]:
     """(key, label) of the stages the chosen process (else every process) names, each key once."""
-    language = page_language()
+    labels = StageLabels()
     found: dict[str, str] = {}
     for definition in definitions:
         if process_key is None or definition.key == process_key:
             for stage in care().repository.load(definition.id).customer.stages:
-                found.setdefault(stage.key, stage_label(care().repository, definition.id, stage.key, language))
+                found.setdefault(stage.key, labels.label(definition.id, stage.key))
     return list(found.items())
 
 

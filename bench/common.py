@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 
+from engine import write_batch
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT, Settings
 from engine.core import CareEngine
@@ -65,18 +66,40 @@ def database(backend: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def count_statements(db: Database) -> Iterator[list[int]]:
-    """Counts the SQL statements sent while the block runs (BEGIN not counted: psycopg sends it on its own)."""
-    counter = [0]
+    """Counts ``[SQL statements, round trips]`` while the block runs (BEGIN not counted: psycopg sends it on its own).
 
-    def note(_conn, _cursor, statement, *_args) -> None:
-        if not statement.lstrip().upper().startswith("BEGIN"):
-            counter[0] += 1
+    A statement :mod:`engine.write_batch` keeps goes with the connection's next statement, or just before its
+    COMMIT: the round trips are the statements sent on their own, plus one per commit that sent kept ones.
+    """
+    counter = [0, 0]
+    holding: set[int] = set()  # connections that keep statements not sent yet
 
-    event.listen(db.engine, "before_cursor_execute", note)
+    def note(connection, _cursor, statement, _parameters, context, _many) -> None:
+        if statement.lstrip().upper().startswith("BEGIN"):
+            return
+        counter[0] += 1
+        if write_batch.kept(context):
+            holding.add(id(connection.connection.dbapi_connection))
+            return
+        holding.discard(id(connection.connection.dbapi_connection))
+        counter[1] += 1
+
+    def commit(connection) -> None:
+        if id(connection.connection.dbapi_connection) in holding:
+            holding.discard(id(connection.connection.dbapi_connection))
+            counter[1] += 1
+
+    def rollback(connection) -> None:
+        holding.discard(id(connection.connection.dbapi_connection))
+
+    listeners = (("before_cursor_execute", note), ("commit", commit), ("rollback", rollback))
+    for name, listener in listeners:
+        event.listen(db.engine, name, listener)
     try:
         yield counter
     finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+        for name, listener in listeners:
+            event.remove(db.engine, name, listener)
 
 
 def _migrate(url: str) -> None:

@@ -10,6 +10,7 @@ apart moved with it.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -127,8 +128,9 @@ def clients_round(server: Server, clients: int, per_client: int, reconnect: bool
     return elapsed
 
 
-def statements_per_step(backend: str) -> list[int]:
-    """SQL statements each step of one lifecycle sends (in process through the Flask app; BEGIN not counted)."""
+def statements_per_step(backend: str) -> tuple[list[int], list[int]]:
+    """SQL statements and round trips of each step of one lifecycle (in process through the Flask app; BEGIN not
+    counted; COMMIT counted only where it carries statements :mod:`engine.write_batch` kept)."""
     from api.app import create_app
 
     with database(backend) as url:
@@ -143,18 +145,19 @@ def statements_per_step(backend: str) -> list[int]:
                 raise RuntimeError(f"{path}: {answer.status_code} {answer.get_data(as_text=True)[:200]}")
             return answer.json
 
-        counts = []
+        marks: list[tuple[int, int]] = []
         for _ in range(2):  # the second lifecycle is counted: the first fills caches (spec, token)
-            counts = []
             with count_statements(care.db) as counter:
+                marks = [(0, 0)]
                 instance = post(f"/api/process-definitions/{PROCESS}/instances", {"variables": {"topic": "bench"}})
-                counts.append(counter[0])
+                marks.append(tuple(counter))
                 done = post(f"/api/tasks/{instance['tasks'][0]['id']}/complete", {"data": {"answer": "ok"}})
-                counts.append(counter[0] - sum(counts))
+                marks.append(tuple(counter))
                 post(f"/api/tasks/{done['instance']['tasks'][0]['id']}/complete", {"data": {"confirmed": True}})
-                counts.append(counter[0] - sum(counts))
+                marks.append(tuple(counter))
         care.close()
-    return counts
+    steps = list(itertools.pairwise(marks))
+    return [after[0] - before[0] for before, after in steps], [after[1] - before[1] for before, after in steps]
 
 
 def run(smoke: bool) -> dict:
@@ -167,10 +170,10 @@ def run(smoke: bool) -> dict:
         for backend in ("sqlite", "postgresql")
         for clients in (1, 8)
     ]
-    statements = {
-        backend: {"before": STATEMENTS_BEFORE[backend], "now": statements_per_step(backend)}
-        for backend in ("sqlite", "postgresql")
-    }
+    statements = {}
+    for backend in ("sqlite", "postgresql"):
+        now, round_trips = statements_per_step(backend)
+        statements[backend] = {"before": STATEMENTS_BEFORE[backend], "now": now, "round_trips": round_trips}
     return {
         "bare_instances_per_s": alone,
         "full_stack": rows,

@@ -14,6 +14,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import write_batch
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL: a server that does not answer at all (a host gone, a dropped route) fails a connection attempt
 # after this many seconds instead of the operating system's minutes; ``?connect_timeout=`` in the URL wins.
@@ -36,6 +38,8 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        else:
+            write_batch.install(self.engine)
         self._read_sessions = sessionmaker(self.engine.execution_options(carecenter_read=True), expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(carecenter_write=True), expire_on_commit=False

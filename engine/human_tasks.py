@@ -20,7 +20,7 @@ from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import row_writes, timer_rows
+from engine import row_writes, timer_rows, write_batch
 from engine.clock import Clock
 from engine.expressions import Expression
 from engine.history import History
@@ -91,9 +91,10 @@ def close(session: Session, rows: list[HumanTask], status: str, at, by: str | No
         values["draft"] = None
     ids = [row.id for row in rows]
     connection = session.connection()
-    connection.execute(_close_statement(tuple(values)), {"ids": ids, **{f"new_{k}": v for k, v in values.items()}})
+    parameters = {"ids": ids, **{f"new_{k}": v for k, v in values.items()}}
+    write_batch.execute(connection, _close_statement(tuple(values)), parameters)
     if any("candidates" not in row.__dict__ or row.candidates for row in rows):  # loaded and empty: nothing to close
-        connection.execute(_close_candidates_statement(), {"ids": ids})
+        write_batch.execute(connection, _close_candidates_statement(), {"ids": ids})
     for row in rows:  # the objects say what the rows say now, without an UPDATE of their own at the next flush
         for name, value in values.items():
             set_committed_value(row, name, value)

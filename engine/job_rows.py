@@ -15,12 +15,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from engine import write_batch
 from engine.clock import Clock
 from engine.models import ProcessInstance, ServiceJob
 from engine.service_specs import CALL_KEY, CareServiceTask, runs_outside
 from process_library.registry import Registry
 
 NOTIFY_CHANNEL = "carecenter_jobs"  # PostgreSQL: jobs made due are announced here at commit
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
 OPERATION, EXTERNAL = "operation", "external"  # who runs a job: carecenter's worker, or an outside one
 # Built once (every step of a process with service tasks reads them): an instance's open jobs, and how many
 # jobs one of its elements had (the count of calls, for the idempotency key of the next).
@@ -93,7 +95,7 @@ def sync(
 def notify(session: Session) -> None:
     """On PostgreSQL, wake listening workers of every process (at commit) for a job due now."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        write_batch.execute(session.connection(), _NOTIFY, {"channel": NOTIFY_CHANNEL})
 
 
 def json_safe(value: dict) -> dict:

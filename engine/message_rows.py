@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
-from engine import row_writes
+from engine import row_writes, write_batch
 from engine.clock import Clock
 from engine.history import History
 from engine.models import Message, MessageSubscription, ProcessInstance
@@ -98,14 +98,14 @@ def sync(session: Session, instance: ProcessInstance, workflow, clock: Clock, no
     waiting = {} if instance.status == "cancelled" or workflow.is_completed() else _keyed(waiting_catches(workflow))
     if not waiting:  # nothing to compare: whatever is stored goes, in one statement without reading it first
         if not none_stored:
-            session.connection().execute(_DELETE_SUBSCRIPTIONS_OF, {"instance": instance.id})
+            write_batch.execute(session.connection(), _DELETE_SUBSCRIPTIONS_OF, {"instance": instance.id})
             _forget(session, [row for row in session.identity_map.values() if _subscription_of(row, instance.id)])
         return
     stored = [] if none_stored else session.scalars(_SUBSCRIPTIONS_OF, {"instance": instance.id})
     rows = {(row.task_guid, row.kind, row.name): row for row in stored}
     gone = [row for key, row in rows.items() if key not in waiting]
     if gone:
-        session.connection().execute(_DELETE_SUBSCRIPTIONS, {"ids": [row.id for row in gone]})
+        write_batch.execute(session.connection(), _DELETE_SUBSCRIPTIONS, {"ids": [row.id for row in gone]})
         _forget(session, gone)
     new = []
     for key, (task, definition) in waiting.items():

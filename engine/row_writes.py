@@ -16,7 +16,8 @@ from sqlalchemy import Column, Insert, Table, Update, bindparam, insert, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
+
+from engine import write_batch
 
 # The INSERT constructs that know ON CONFLICT, by dialect (the databases carecenter runs on)
 _UPSERT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -27,7 +28,8 @@ def write_changes(session: Session, obj: object, version: str | None = None) -> 
 
     With ``version`` (the name of a version-counter column), the row is written only if it still has
     the version the object was loaded with, the counter goes up by one, and a row changed meanwhile
-    raises :class:`StaleDataError`, as the unit of work would.
+    raises :class:`StaleDataError`, as the unit of work would (on PostgreSQL the UPDATE may go with the
+    transaction's next round trip, and the error with it: :mod:`engine.write_batch`).
     """
     state = inspect(obj)
     if not state.persistent:
@@ -45,8 +47,8 @@ def write_changes(session: Session, obj: object, version: str | None = None) -> 
         parameters["loaded_version"] = loaded_version
     parameters.update({f"new_{key}": value for key, value in changed.items()})
     statement = _update_statement(state.mapper, tuple(changed), version)
-    if session.connection().execute(statement, parameters).rowcount != 1:
-        raise StaleDataError(f"{state.mapper.local_table.name} row {state.identity} changed or went since it was read")
+    stale = f"{state.mapper.local_table.name} row {state.identity} changed or went since it was read"
+    write_batch.execute(session.connection(), statement, parameters, expect_rows=1, stale=stale)
     for key, value in changed.items():
         set_committed_value(obj, key, value)
     if all(key in columns for key in state.committed_state):  # what is left was set to the value it had
@@ -87,8 +89,12 @@ def insert_new(session: Session, objects: list, then_keep: bool = True) -> None:
     for keys, members in groups.items():
         generated = _generated_keys(mapper, keys)
         returning = tuple(columns[key].columns[0] for key in generated)
-        result = connection.execute(_insert_statement(mapper.local_table, returning), [values for _, values in members])
-        if generated:
+        statement = _insert_statement(mapper.local_table, returning)
+        rows = [values for _, values in members]
+        if not generated:  # nothing to read back: it may go with the next round trip
+            write_batch.execute(connection, statement, rows)
+        else:
+            result = connection.execute(statement, rows)
             for (obj, _), row in zip(members, result, strict=True):
                 for key, value in zip(generated, row, strict=True):
                     set_committed_value(obj, key, value)
@@ -153,7 +159,7 @@ def keep(session: Session, objects: list) -> None:
 
 def insert_values(session: Session, table: Table, rows: list[dict]) -> None:
     """INSERT plain rows into ``table`` (one statement; no objects to keep, no ids wanted)."""
-    session.connection().execute(_insert_statement(table, ()), rows)
+    write_batch.execute(session.connection(), _insert_statement(table, ()), rows)
 
 
 @functools.cache
@@ -166,6 +172,10 @@ def _insert_unless_statement(dialect: str, table: Table, unique: Column, returni
 
 @functools.cache
 def _insert_statement(table: Table, returning: tuple[Column, ...]) -> Insert:
-    """The INSERT of a table, returning the primary-key columns the database fills in, built once."""
+    """The INSERT of a table, returning the primary-key columns the database fills in, built once.
+
+    Without such columns it is ``inline()``: SQLAlchemy would otherwise fetch a generated key of a single row
+    (its "implicit returning"), and nobody reads it.
+    """
     statement = insert(table)
-    return statement.returning(*returning, sort_by_parameter_order=True) if returning else statement
+    return statement.returning(*returning, sort_by_parameter_order=True) if returning else statement.inline()

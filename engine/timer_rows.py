@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from engine import row_writes
+from engine import row_writes, write_batch
 from engine.clock import Clock
 from engine.expressions import Expression
 from engine.history import History
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 TIMER_PRINCIPAL = "timer"
 NOTIFY_CHANNEL = "carecenter_timers"  # PostgreSQL: new timer rows are announced here at commit
+_NOTIFY = text("SELECT pg_notify(:channel, :due)")
 NOTIFY_WINDOW = timedelta(minutes=5)  # ... when due sooner than this (longer than any sensible poll)
 _PENDING_READ = "carecenter_pending_timers"  # session.info: pending rows read for an instance in this transaction
 
@@ -160,7 +161,7 @@ def notify(session: Session, due: datetime, now: datetime) -> None:
     Later timers need no notice: every worker looks again at least once per poll interval.
     """
     if due - now <= NOTIFY_WINDOW and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :due)"), {"channel": NOTIFY_CHANNEL, "due": due.isoformat()})
+        write_batch.execute(session.connection(), _NOTIFY, {"channel": NOTIFY_CHANNEL, "due": due.isoformat()})
 
 
 def human_task_due_at(task, info, now: datetime) -> datetime | None:

@@ -1,0 +1,124 @@
+"""Statements kept for the next round trip (engine/write_batch.py): sent in order, in their transaction,
+failing as they would have failed at once; on SQLite and in autocommit run at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from bench.common import count_statements
+from engine import write_batch
+from engine.db import Database
+
+INSERT = text("INSERT INTO write_batch_probe (id, v) VALUES (:id, :v)")
+UPDATE = text("UPDATE write_batch_probe SET v = :v WHERE id = :id")
+
+
+@pytest.fixture
+def db(any_database_url) -> Iterator[Database]:
+    yield from _probe_database(any_database_url)
+
+
+@pytest.fixture
+def postgresql_db(postgres_schema) -> Iterator[Database]:
+    postgres_schema.empty()
+    yield from _probe_database(postgres_schema.url)
+
+
+def _probe_database(url: str) -> Iterator[Database]:
+    database = Database(url)
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS write_batch_probe"))
+        connection.execute(text("CREATE TABLE write_batch_probe (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)"))
+    yield database
+    with database.engine.begin() as connection:
+        connection.execute(text("DROP TABLE write_batch_probe"))
+    database.dispose()
+
+
+def _stored(db: Database) -> list[tuple[int, int]]:
+    with db.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text("SELECT id, v FROM write_batch_probe ORDER BY id"))]
+
+
+def test_kept_statements_go_with_the_commit_on_postgresql_at_once_on_sqlite(db):
+    with count_statements(db) as counter, db.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+        write_batch.execute(session.connection(), UPDATE, {"id": 1, "v": 2}, expect_rows=1)
+        assert write_batch.pending(session.connection()) == (0 if db.is_sqlite else 2)
+    assert _stored(db) == [(1, 2)]
+    assert counter == ([2, 2] if db.is_sqlite else [2, 1])  # on PostgreSQL: one round trip, with the COMMIT
+
+
+def test_a_later_statement_sees_what_was_kept_before_it(db):
+    with db.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+        write_batch.execute(session.connection(), UPDATE, {"id": 1, "v": 7})
+        seen = session.execute(text("SELECT v FROM write_batch_probe WHERE id = 1")).scalar_one()
+        assert write_batch.pending(session.connection()) == 0
+    assert seen == 7
+
+
+def test_a_version_check_that_finds_no_row_fails_the_transaction_and_stores_nothing(db):
+    with pytest.raises(StaleDataError, match="probe 9 went"):
+        with db.write() as session:
+            write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+            write_batch.execute(session.connection(), UPDATE, {"id": 9, "v": 2}, expect_rows=1, stale="probe 9 went")
+    assert _stored(db) == []
+
+
+def test_a_broken_constraint_raises_sqlalchemys_integrity_error_at_commit_and_stores_nothing(db):
+    with db.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+    with pytest.raises(IntegrityError) as raised:
+        with db.write() as session:
+            write_batch.execute(session.connection(), INSERT, {"id": 2, "v": 2})
+            write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 3})
+    assert "write_batch_probe" in str(raised.value)
+    assert _stored(db) == [(1, 1)]
+    with db.write() as session:  # the pool's connection is usable again
+        write_batch.execute(session.connection(), INSERT, {"id": 3, "v": 3})
+    assert _stored(db) == [(1, 1), (3, 3)]
+
+
+def test_a_broken_constraint_raises_at_the_next_statement_that_needs_an_answer(db):
+    with db.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+    with db.write() as session:
+        with pytest.raises(IntegrityError):  # on SQLite at the INSERT itself
+            write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 2})
+            session.execute(text("SELECT count(*) FROM write_batch_probe")).scalar_one()
+        session.rollback()
+    assert _stored(db) == [(1, 1)]
+
+
+def test_a_rollback_forgets_what_was_kept(db):
+    single = Database(db.url)
+    single.engine.pool.dispose()
+    with single.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+        session.rollback()
+    with single.write() as session:  # the same pooled connection: nothing of the rolled-back block goes with it
+        write_batch.execute(session.connection(), INSERT, {"id": 2, "v": 2})
+    single.dispose()
+    assert _stored(db) == [(2, 2)]
+
+
+def test_a_postgresql_connection_in_autocommit_runs_each_statement_at_once(postgresql_db):
+    db = postgresql_db
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        write_batch.execute(connection, INSERT, {"id": 1, "v": 1})
+        assert write_batch.pending(connection) == 0
+        with pytest.raises(StaleDataError):
+            write_batch.execute(connection, UPDATE, {"id": 5, "v": 1}, expect_rows=1)
+    assert _stored(db) == [(1, 1)]
+
+
+def test_many_rows_in_one_kept_statement(db):
+    with db.write() as session:
+        write_batch.execute(session.connection(), INSERT, [{"id": n, "v": n} for n in range(1, 4)])
+    assert _stored(db) == [(1, 1), (2, 2), (3, 3)]

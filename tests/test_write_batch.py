@@ -64,20 +64,18 @@ def test_a_later_statement_sees_what_was_kept_before_it(db):
 
 
 def test_a_version_check_that_finds_no_row_fails_the_transaction_and_stores_nothing(db):
-    with pytest.raises(StaleDataError, match="probe 9 went"):
-        with db.write() as session:
-            write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
-            write_batch.execute(session.connection(), UPDATE, {"id": 9, "v": 2}, expect_rows=1, stale="probe 9 went")
+    with pytest.raises(StaleDataError, match="probe 9 went"), db.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
+        write_batch.execute(session.connection(), UPDATE, {"id": 9, "v": 2}, expect_rows=1, stale="probe 9 went")
     assert _stored(db) == []
 
 
 def test_a_broken_constraint_raises_sqlalchemys_integrity_error_at_commit_and_stores_nothing(db):
     with db.write() as session:
         write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})
-    with pytest.raises(IntegrityError) as raised:
-        with db.write() as session:
-            write_batch.execute(session.connection(), INSERT, {"id": 2, "v": 2})
-            write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 3})
+    with pytest.raises(IntegrityError) as raised, db.write() as session:
+        write_batch.execute(session.connection(), INSERT, {"id": 2, "v": 2})
+        write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 3})
     assert "write_batch_probe" in str(raised.value)
     assert _stored(db) == [(1, 1)]
     with db.write() as session:  # the pool's connection is usable again

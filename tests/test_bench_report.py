@@ -190,3 +190,19 @@ def test_overhead_rows_measured_in_turns_with_the_bare_library_show_that_figure(
     assert "| backend | clients | instances/s | bare, same minutes | rounds | ratio to bare | goal |" in text
     assert "| postgresql | 8 | 90.0 | 300 | 6 | 0.300 | **missed** |" in text
     assert "measured in turns with it" in text
+
+
+def test_the_statement_counts_show_the_round_trips_beside_them(tmp_path):
+    row = {"backend": "postgresql", "clients": 1, "instances_per_s": 40.0, "ratio_to_bare": 0.12}
+    counts = {"before": [14, 18, 13], "now": [11, 10, 7], "round_trips": [6, 3, 2]}
+    older = {"before": [14, 18, 15], "now": [11, 10, 7]}  # a result written before round trips were counted
+    data = {
+        "bare_instances_per_s": 330.0,
+        "goal_ratio": 0.5,
+        "full_stack": [row],
+        "statements": {"postgresql": counts, "sqlite": older},
+        "goal_statements": 12,
+    }
+    text = report.overhead_section(data, tmp_path)
+    assert "| postgresql | 14 / 18 / 13 = 45 | 11 / 10 / 7 = 28 | **missed** | 6 / 3 / 2 = 11 |" in text
+    assert "| sqlite | 14 / 18 / 15 = 47 | 11 / 10 / 7 = 28 | **missed** | not counted |" in text

@@ -331,6 +331,15 @@ def test_the_shipped_processes_deploy_with_their_catalogs_without_warnings(site)
     assert status["title"] == "Dotaz"
     assert [s["label"] for s in status["stages"]] == ["Přijato", "Posuzuje se", "Zodpovězeno", "Uzavřeno"]
     assert [f["label"] for f in status["fields"]] == ["Předmět", "Kanál", "Jméno"]  # the fields the customer sees
+    # what happens next, at each stage, in the customer's language
+    assert status["message"] == "Váš dotaz „Help“ jsme přijali a předáváme ho týmu, který na něj odpoví."
+    care.jobs.run_due("test")  # the customer is looked up: the care team has the inquiry
+    status = app.test_client().get(f"/api/status/{code}?lang=de").json
+    assert status["message"].startswith("Unser Kundenservice bearbeitet Ihre Anfrage „Help“.")
+    english = app.test_client().get(f"/api/status/{code}?lang=en").json
+    assert english["message"] == (
+        "Our care team is working on your inquiry “Help”. We will send you the answer as soon as it is ready."
+    )
 
 
 def test_extract_writes_a_template_and_a_catalog_keeping_translations(tmp_path, monkeypatch):
@@ -342,7 +351,7 @@ def test_extract_writes_a_template_and_a_catalog_keeping_translations(tmp_path, 
     assert parsed.messages == {}  # a template translates nothing
     assert {"Inquiry", "Answer the inquiry", "In review", "Minutes spent", "needs follow up"} <= set(parsed.entries)
     assert {"Did our answer solve your problem?", "Yes, my problem is solved"} <= set(parsed.entries)
-    assert "#. task answer\n#. form answer_inquiry.json\n#: inquiry_intake.bpmn:108 answer_inquiry.json" in (
+    assert "#. task answer\n#. form answer_inquiry.json\n#: inquiry_intake.bpmn:109 answer_inquiry.json" in (
         template.output
     )
 

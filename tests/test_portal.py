@@ -280,6 +280,8 @@ def test_a_web_contact_gets_the_staff_answer_at_the_address_its_case_was_confirm
     [answer] = [m for m in _outbox(care) if m.subject.startswith("Re: WLAN down")]
     assert answer.recipient == "nora@example.org" and "Restart the router, please." in answer.body
     assert f"/track/{started['tracking_code']}" in answer.body
+    status_page = anonymous.get(f"/track/{started['tracking_code']}").text
+    assert "We have sent you our answer by e-mail. Did it solve your problem? Tell us on this page" in status_page
     history = client.get(f"/api/instances/{started['id']}/history").get_json()["items"]
     assert "bpmn_error_thrown" not in [event["event_type"] for event in history]
 

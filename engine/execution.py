@@ -228,6 +228,8 @@ class Executor:
             self.history.record(session, row.id, "instance_completed", principal)
         elif row.status == "failed" and not self._has_open_incident(session, row.id):
             row.status = "active"
+        if stored and row.customer_id is None and definition.customer.customer_variable:
+            self._file_under_named_customer(session, row, workflow, definition, principal)
         # before the read models' statements: any ORM query among them would first flush the row the slow way
         row_writes.write_changes(session, row, version="version")
         if stored:
@@ -294,6 +296,16 @@ class Executor:
 
             event.listen(session, "after_commit", announce, once=True)
         pending.extend(due_times)
+
+    def _file_under_named_customer(
+        self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow, definition: LoadedDefinition, principal
+    ) -> None:
+        """File an instance that has no customer under the one its ``customer_variable`` names (once it does)."""
+        customer_id = status.named_customer(workflow, definition)
+        if customer_id is not None:
+            row.customer_id = customer_id
+            details = {"customer_id": customer_id, "variable": definition.customer.customer_variable}
+            self.history.record(session, row.id, "customer_linked", principal, **details)
 
     def _open_incident(
         self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow, error: Exception, principal: str

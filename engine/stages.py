@@ -3,7 +3,10 @@
 On the process (``spiffworkflow:properties`` or ``camunda:properties``):
 
 - ``customer_stages``: the stages in order, comma-separated (``received, review, done``);
-- ``customer_fields``: the variables a customer may see, comma-separated; messages use only these.
+- ``customer_fields``: the variables a customer may see, comma-separated; messages use only these;
+- ``customer_variable``: the variable that names the instance's customer (an id of the customer store,
+  or an unverified contact such as ``web:<e-mail>``): an instance started without a customer (by a
+  message, a signal, a timer) is filed under it once a step has set it, as staff would link it.
 
 On a flow node:
 
@@ -47,6 +50,7 @@ class StageModel:
     fields: tuple[str, ...] = ()
     element_stages: dict[str, str] = field(default_factory=dict)  # element id -> stage key
     deadline_elements: frozenset[str] = frozenset()
+    customer_variable: str | None = None
 
     def index(self, key: str | None) -> int:
         keys = [s.key for s in self.stages]
@@ -79,6 +83,10 @@ def stage_problems(filename: str, process: etree._Element) -> list[DeploymentPro
     problems: list[DeploymentProblem] = []
     if len(set(stages)) != len(stages):
         problems.append(DeploymentProblem(filename, process.sourceline, pid, "customer_stages names a stage twice"))
+    variable = own.get("customer_variable")
+    if variable is not None and not variable.strip().isidentifier():
+        text = f"customer_variable '{variable}' is not the name of one variable (such as customer_id)"
+        problems.append(DeploymentProblem(filename, process.sourceline, pid, text))
     for node in _flow_nodes(process):
         props = properties(node)
         stage = props.get("customer_stage")
@@ -130,4 +138,6 @@ def read_model(process: etree._Element) -> StageModel:
         if props.get("customer_message") and stage not in messages:
             messages[stage] = props["customer_message"]
     stages = tuple(Stage(key, labels[key], messages.get(key)) for key in keys)
-    return StageModel(stages, tuple(_split(own.get("customer_fields"))), element_stages, frozenset(deadlines))
+    fields = tuple(_split(own.get("customer_fields")))
+    variable = (own.get("customer_variable") or "").strip() or None
+    return StageModel(stages, fields, element_stages, frozenset(deadlines), variable)

@@ -37,6 +37,7 @@ CUSTOMER_LANE = "customer"
 STATUSES = ("received", "in_progress", "waiting_for_you", "completed", "cancelled")
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 MAX_FIELD_CHARS = 500  # a whitelisted text longer than this is cut on the status page
+CUSTOMER_ID_LENGTH = ProcessInstance.__table__.c.customer_id.type.length
 COMPUTED_COLUMNS = ("stage", "customer_id", "title", "status", "message", "fields", "expected_by")
 # Built once (a step of a process with stages or deadlines runs them): the stage the instance is in, and the due
 # times of its pending timers on deadline elements.
@@ -70,13 +71,25 @@ def current_stage(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str |
 
 def customer_data(workflow: BpmnWorkflow, definition: LoadedDefinition) -> dict:
     """The whitelisted variables, from the newest task's data (the workflow's own data where it has none)."""
-    fields = definition.customer.fields
-    if not fields:  # nothing whitelisted: no need to look for the newest task
+    return _newest_values(workflow, definition.customer.fields)
+
+
+def named_customer(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str | None:
+    """The customer the process's ``customer_variable`` names now, if it names one (a non-empty text that fits)."""
+    name = definition.customer.customer_variable
+    value = _newest_values(workflow, (name,)).get(name) if name else None
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > CUSTOMER_ID_LENGTH:
+        return None
+    return value.strip()
+
+
+def _newest_values(workflow: BpmnWorkflow, names: tuple[str, ...]) -> dict:
+    if not names:  # nothing asked: no need to look for the newest task
         return {}
     tasks = workflow.get_tasks(state=ACTIVE) or workflow.get_tasks(state=TaskState.COMPLETED)
     newest = max(tasks, key=lambda t: t.last_state_change).data if tasks else {}
     found = {}
-    for name in fields:
+    for name in names:
         if name in newest:
             found[name] = newest[name]
         elif name in workflow.data:

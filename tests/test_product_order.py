@@ -18,7 +18,7 @@ from engine.clock import VirtualClock
 from engine.config import PROJECT_ROOT, Settings
 from engine.core import CareEngine
 from engine.errors import Unprocessable
-from engine.models import Contact, ProcessInstance
+from engine.models import Contact, CustomerStatus, ProcessInstance
 from engine.runtime import StartRequest
 from engine.tasks import TaskFilter
 from process_library import orders
@@ -241,12 +241,20 @@ def test_license_renewal_takes_over_the_license_an_order_created(care, smtp_serv
     run(care)
     with care.db.read() as session:
         query = select(ProcessInstance.id).where(ProcessInstance.process_key == "license_renewal")
-        renewals = [care.runtime.get(instance_id)["data"] for instance_id in session.scalars(query)]
+        renewal_ids = list(session.scalars(query))
+    renewals = [care.runtime.get(instance_id)["data"] for instance_id in renewal_ids]
     assert [(r["license_id"], r["customer_id"], r["product"]) for r in renewals] == [
         ("L-1", "C-1", "carestation"),
         (new_license, "C-2", "till"),
     ]
     assert [lic.status for lic in licenses(care, "C-2")] == ["renewing"]
+    # started by the sweep's message, each renewal is filed under the customer its customer_variable names
+    assert [care.runtime.get(instance_id)["customer_id"] for instance_id in renewal_ids] == ["C-1", "C-2"]
+    with care.db.read() as session:
+        statuses = session.scalars(select(CustomerStatus).where(CustomerStatus.instance_id.in_(renewal_ids)))
+        assert sorted(status.customer_id for status in statuses) == ["C-1", "C-2"]
+    linked = [e.details for e in care.history.of_instance(renewal_ids[1], None) if e.event_type == "customer_linked"]
+    assert linked == [{"customer_id": "C-2", "variable": "customer_id"}]
 
 
 def test_the_operations_change_the_store_once_when_called_again(care):

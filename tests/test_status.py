@@ -305,3 +305,19 @@ def test_a_step_that_waited_for_the_instance_lock_records_a_stage_only_once(post
         assert stages == ["review", "your_input"]
     finally:
         care.close()
+
+
+def test_deploy_refuses_a_customer_variable_that_is_not_one_variable_name(care):
+    original = (DATA / "customer_tracking.bpmn").read_text()
+    fields = '<spiffworkflow:property name="customer_fields" value="customer_name, product" />'
+    broken = original.replace(
+        fields, fields + '<spiffworkflow:property name="customer_variable" value="customer id" />', 1
+    )
+    with pytest.raises(DeploymentInvalid) as raised:
+        care.repository.deploy(
+            [SourceFile("customer_tracking.bpmn", broken.encode()), source("confirm_address.json")], "broken", "test"
+        )
+    [problem] = raised.value.problems
+    assert problem.message == "customer_variable 'customer id' is not the name of one variable (such as customer_id)"
+    assert (problem.file, problem.element_id) == ("customer_tracking.bpmn", "customer_tracking")
+    assert care.repository.latest_definitions() == []

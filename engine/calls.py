@@ -44,6 +44,7 @@ STALE_AFTER = timedelta(hours=2)  # a call without hangup this old is no longer 
 MAX_CANDIDATES = 5  # customers offered when several have the calling number
 MAX_SUBJECT = 300
 MAX_NOTE = 20_000
+PHONE_SYSTEM_PREFIX = "cti:"  # who logged a call that no agent took or filed: the phone system, by its name
 REJECT = {"action": "reject", "reason": "busy"}
 STAFF_ROLES = ("staff", "admin")
 
@@ -92,6 +93,15 @@ def call_view(call: Call, customer_name: str | None = None, reference: str | Non
         "chosen_by": call.chosen_by,
         "contact_id": call.contact_id,
     }
+
+
+def logged_as(session: Session, contact_ids: list[int]) -> dict[int, dict]:
+    """The calls logged as these contacts, by contact id: pages describe a call in the reader's language from
+    its row (the contact's own text is the English one the log keeps)."""
+    if not contact_ids:
+        return {}
+    found = session.scalars(select(Call).where(Call.contact_id.in_(contact_ids)))
+    return {call.contact_id: call_view(call) for call in found}
 
 
 def customers_with_number(session: Session, number: str | None, limit: int = MAX_CANDIDATES) -> list[Customer]:
@@ -228,7 +238,7 @@ class Calls:
             direction=call.direction,
             subject=call.subject or ("Phone call" if call.status == "answered" else "Missed call"),
             text=contact_text(call),
-            recorded_by=call.agent or call.chosen_by or f"cti:{system}"[:200],
+            recorded_by=call.agent or call.chosen_by or f"{PHONE_SYSTEM_PREFIX}{system}"[:200],
             at=now,
         )
         call.contact_id = contact.id

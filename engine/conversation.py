@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import forms
+from engine.calls import call_view
 from engine.contacts import PROCESS_PREFIX
 from engine.intake import REPLY
 from engine.mail_inbox import PRINCIPAL as MAIL_CHANNEL
-from engine.models import Contact, HumanTask, Message, ProcessInstance
+from engine.models import Call, Contact, HumanTask, Message, ProcessInstance
 from engine.repository import LoadedDefinition
 from engine.status import CUSTOMER_LANE
 
@@ -42,8 +43,10 @@ def entry(
     text: str | None = None,
     title: str | None = None,
     answers: list[dict] | None = None,
+    call: dict | None = None,
 ) -> dict:
-    """One turn: ``side`` is the customer or the care center; ``answers`` are a form's ``label``/``value`` pairs."""
+    """One turn: ``side`` is the customer or the care center; ``answers`` are a form's ``label``/``value`` pairs;
+    ``call`` the phone call the turn logs (:func:`engine.calls.call_view`), for a page to describe in its language."""
     return {
         "at": at,
         "side": side,
@@ -53,6 +56,7 @@ def entry(
         "text": text,
         "title": title,
         "answers": answers or [],
+        "call": call,
     }
 
 
@@ -60,7 +64,12 @@ AUTOMATIC_SENDERS = frozenset({MAIL_CHANNEL})  # what the mail channel sends on 
 
 
 def contacts(session: Session, instance_id: int, customer_name: str | None, names: dict[str, str]) -> list[dict]:
-    query = select(Contact).where(Contact.instance_id == instance_id).order_by(Contact.id)
+    query = (
+        select(Contact, Call)
+        .outerjoin(Call, Call.contact_id == Contact.id)
+        .where(Contact.instance_id == instance_id)
+        .order_by(Contact.id)
+    )
     return [
         entry(
             contact.created_at,
@@ -69,8 +78,9 @@ def contacts(session: Session, instance_id: int, customer_name: str | None, name
             author=_contact_author(contact, customer_name, names),
             subject=contact.subject,
             text=contact.text,
+            call=call_view(call) if call is not None else None,
         )
-        for contact in session.scalars(query)
+        for contact, call in session.execute(query)
     ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from api.pages.staff import calls as call_pages
 from engine.models import Call, Contact
 from engine.runtime import StartRequest
+from engine.tasks import TaskFilter
 from process_library.csv_import import import_csv
 from tests.conftest import make_engine, source
 from tests.live_server import live_server
@@ -73,6 +74,14 @@ def test_the_agent_chooses_the_case_during_the_call_and_the_hangup_logs_it_there
         contact = session.get(Contact, call.contact_id)
     assert (contact.instance_id, contact.subject, contact.customer_id) == (case["id"], "Printer again", "C-1")
     assert contact.text.endswith("Paper jam.")
+    # the case's conversation on its task page describes the call in the reader's language
+    [task] = care.tasks.list(TaskFilter(instance_id=case["id"]), 10, None).items
+    site.opener.addheaders = [("Accept-Language", "de")]
+    task_page = site.get(f"{base}/tasks/{task['id']}")
+    site.opener.addheaders = []
+    for shown in ("Printer again", "Anruf von +49 30 1234567.", "Angenommen von sam", "Paper jam."):
+        assert shown in task_page, shown
+    assert "Call from" not in task_page
     # logged: the form is gone, and choosing again is refused without changing anything
     status, _ = site.post(f"{base}/calls/{call_id}/choice", {**fields, "subject": "Other"})
     with care.db.read() as session:

@@ -124,7 +124,11 @@ def test_an_answered_call_is_logged_on_the_customer_whose_number_it_is(phone, en
     # the staff see it on the customer's page and in the caller log, without anyone typing it
     site = signed_in(base, "sam")
     page = site.get(f"{base}/customers/C-1")
-    assert "Phone call" in page and "Answered by sam, 3:12 min" in page
+    assert "Phone call" in page and "Call from +49 30 1234567." in page and "Answered by sam, 3:12 min" in page
+    site.opener.addheaders = [("Accept-Language", "cs")]
+    page = site.get(f"{base}/customers/C-1")
+    assert "Telefonát" in page and "Hovor z čísla +49 30 1234567." in page and "Přijal(a) sam, 3:12 min." in page
+    site.opener.addheaders = []
     log = site.get(f"{base}/calls")
     row = re.search(r'<tr data-call="\d+">(.*?)</tr>', log, re.S)[1]
     for shown in ("+49 30 1234567", "Ada Lovelace", "Incoming", "Answered", "3:12", "sam"):
@@ -151,8 +155,14 @@ def test_a_missed_call_is_logged_as_missed(phone, encoding):
     )
     assert (contact.customer_id, contact.subject, contact.recorded_by) == ("C-2", "Missed call", "cti:office PBX")
     assert "Not answered (cancel)." in contact.text
-    page = signed_in(base, "sam").get(f"{base}/customers/C-2")
-    assert "Missed call" in page and "Not answered (cancel)." in page
+    site = signed_in(base, "sam")
+    page = site.get(f"{base}/customers/C-2")
+    assert "Missed call" in page and "Not answered (the caller hung up)." in page
+    site.opener.addheaders = [("Accept-Language", "de")]  # the page describes the call in the reader's language
+    page = site.get(f"{base}/customers/C-2")
+    assert "Verpasster Anruf" in page and "Nicht angenommen (der Anrufer hat aufgelegt)." in page
+    assert "erfasst von der Telefonanlage office PBX" in page
+    assert "Not answered" not in page and "Missed call" not in page
 
 
 def test_a_call_out_is_logged_as_going_to_the_customer(phone):

@@ -25,7 +25,7 @@ from api.pages.signin import check_csrf
 from api.pages.staff.instances import StageLabels
 from api.requests import numbers_up_to
 from api.routes.common import care
-from engine import confirmations, contacts, customer_insight, next_best_action
+from engine import calls, confirmations, contacts, customer_insight, next_best_action
 from engine import customer_notes as notes
 from engine.customer_requests import open_request, requests_of
 from engine.errors import CareError, Conflict
@@ -292,6 +292,7 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         contact_list, older_contacts = contacts.of_customer(
             session, customer_id, SHOWN, _row_id(request.args.get("contacts_before"))
         )
+        logged_calls = calls.logged_as(session, [contact["id"] for contact in contact_list])
         note_list, older_notes = notes.of_customer(
             session, customer_id, SHOWN, _row_id(request.args.get("notes_before"))
         )
@@ -319,6 +320,7 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         hidden_requests=hidden,
         open_requests=open_requests,
         contacts=contact_list,
+        logged_calls=logged_calls,
         notes=note_list,
         older={
             "requests": _older("requests_before", older_cases, customer_id),
@@ -338,6 +340,7 @@ def _customer_page(customer_id: str, status: int = 200, **form_state: object):
         reply_errors=form_state.get("reply_errors") or {},
         reply_refused=form_state.get("reply_refused"),
         process_prefix=contacts.PROCESS_PREFIX,
+        phone_system_prefix=calls.PHONE_SYSTEM_PREFIX,
         languages=LANGUAGES,
         principal=current_principal(),
     )

@@ -106,6 +106,28 @@ def test_a_missed_call_from_an_unknown_number_offers_to_file_the_caller(server, 
     expect(row).to_contain_text("Missed")
 
 
+def test_the_caller_log_follows_the_calls_without_a_reload(server, browser_page):
+    base, care, token, _ = server
+    page = browser_page
+    sign_in(page, base, "sam")
+    page.goto(f"{base}/calls")
+    expect(page.get_by_text("No calls yet.")).to_be_visible()
+    page.wait_for_timeout(300)  # the page's stream is open
+    # answered by a colleague: sam's page stays (the agent who answers is taken to the customer's page)
+    new_call, answer, hangup = call_events("030/1234567", answered_by="bella", cause="normalClearing")
+    answer["user"] = "Bella Agent"  # no user of carecenter
+    post(f"{base}/api/cti/{token}", new_call, "json")
+    row = page.locator("#call-log tbody tr").first
+    expect(row).to_contain_text("Ringing", timeout=5000)
+    expect(row).to_contain_text("Ada Lovelace")
+    post(f"{base}/api/cti/{token}", answer, "json")
+    post(f"{base}/api/cti/{token}", hangup, "json")
+    expect(row).to_contain_text("Answered", timeout=5000)
+    expect(row.locator("td").nth(5)).not_to_have_text("—", timeout=5000)  # ended: its duration
+    expect(page.locator("#call-log tbody tr")).to_have_count(1)
+    check_page(page, "calls-log-live")
+
+
 def test_admins_give_a_phone_system_its_address_and_block_a_number(server, browser_page):
     base, care, _, _ = server
     page = browser_page

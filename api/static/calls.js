@@ -4,7 +4,8 @@
 // only places it, keeps one per call, and posts its "log this call" form in place. When the stream
 // ends (its lifetime, a restart, the server's limit of streams) the browser reconnects by itself
 // after the delay the server names: with too many streams open that is polling. Without this
-// script, /calls lists the calls going on with the same forms.
+// script, /calls lists the calls going on with the same forms. On the first page of /calls the
+// caller log follows the stream too: a call that rings, is answered or ends reloads the log's section.
 (function () {
   "use strict";
 
@@ -15,6 +16,32 @@
   var streamUrl = host.getAttribute("data-stream");
   var retryAfterFailure = 5000;
   var source = null;
+  var liveLog = document.querySelector("section[data-live-log]");
+  var logRefresh = null;
+
+  // The log as the server renders it now (in the viewer's language), fetched once the events settle.
+  function refreshLog() {
+    if (!liveLog || logRefresh) {
+      return;
+    }
+    logRefresh = window.setTimeout(function () {
+      fetch(location.href, { credentials: "same-origin" })
+        .then(function (response) {
+          return response.ok ? response.text() : null;
+        })
+        .then(function (html) {
+          logRefresh = null;
+          var fresh = html && new DOMParser().parseFromString(html, "text/html").querySelector("section[data-live-log]");
+          if (fresh && fresh.innerHTML !== liveLog.innerHTML) {
+            liveLog.replaceWith(fresh);
+            liveLog = fresh;
+          }
+        })
+        .catch(function () {
+          logRefresh = null;
+        });
+    }, 400);
+  }
 
   function pops() {
     return Array.prototype.slice.call(host.querySelectorAll(".call-pop"));
@@ -93,6 +120,7 @@
     });
     source.addEventListener("call", function (event) {
       show(JSON.parse(event.data));
+      refreshLog();
     });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {

@@ -17,6 +17,7 @@ connection in autocommit mode, the statement runs at once.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 LATER = "carecenter_later"  # the execution option that marks a statement as one to keep
 _KEPT = "carecenter_kept"  # where a connection keeps its statements (its pool record's ``info``)
+_KEEPING: weakref.WeakSet = weakref.WeakSet()  # the dialects of the engines install() was called for
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,9 @@ class _Kept:
 
 def install(engine: Engine) -> None:
     """Keep statements executed through :func:`execute` on ``engine``'s connections (PostgreSQL with psycopg)."""
-    if not _can_keep(engine.dialect):
+    if not _can_keep(engine.dialect) or engine.dialect in _KEEPING:
         return
+    _KEEPING.add(engine.dialect)
     event.listen(engine, "do_execute", _on_execute, retval=True)
     event.listen(engine, "do_executemany", _on_executemany, retval=True)
     event.listen(engine, "do_execute_no_params", _on_execute_no_params, retval=True)
@@ -82,7 +85,7 @@ def kept(context) -> bool:
     """
     return (
         LATER in context.execution_options
-        and _can_keep(context.dialect)
+        and context.dialect in _KEEPING
         and not (context.compiled is not None and context.compiled.effective_returning)
         and not context.root_connection.connection.dbapi_connection.autocommit
     )

@@ -10,12 +10,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from bench.common import count_statements
+from api.app import create_app
+from bench.common import PROCESSES, count_statements
 from engine import write_batch
+from engine.bpmn import SourceFile
 from engine.db import Database
+from tests.conftest import make_engine
 
 INSERT = text("INSERT INTO write_batch_probe (id, v) VALUES (:id, :v)")
 UPDATE = text("UPDATE write_batch_probe SET v = :v WHERE id = :id")
+LIFECYCLE = PROCESSES / "inquiry_lifecycle.bpmn"
 
 
 @pytest.fixture
@@ -120,3 +124,29 @@ def test_many_rows_in_one_kept_statement(db):
     with db.write() as session:
         write_batch.execute(session.connection(), INSERT, [{"id": n, "v": n} for n in range(1, 4)])
     assert _stored(db) == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_a_lifecycle_goes_in_at_most_twelve_round_trips_on_postgresql(any_database_url):
+    """#21's count: start, staff task, confirmation of the bench's lifecycle through the Flask app."""
+    care = make_engine(any_database_url)
+    care.repository.deploy([SourceFile(LIFECYCLE.name, LIFECYCLE.read_bytes())], "test", "test")
+    client = create_app(care).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {care.tokens.create('test')[1]}"
+
+    def lifecycle() -> None:
+        started = client.post("/api/process-definitions/inquiry_lifecycle/instances", json={"variables": {}}).json
+        done = client.post(f"/api/tasks/{started['tasks'][0]['id']}/complete", json={"data": {"answer": "ok"}}).json
+        last = client.post(
+            f"/api/tasks/{done['instance']['tasks'][0]['id']}/complete", json={"data": {"confirmed": True}}
+        )
+        assert last.json["instance"]["status"] == "completed"
+
+    lifecycle()  # the first fills the caches (the definition, the token)
+    with count_statements(care.db) as counter:
+        lifecycle()
+    care.close()
+    statements, round_trips = counter
+    if care.db.is_sqlite:
+        assert round_trips == statements
+    else:
+        assert round_trips <= 12 < statements

@@ -109,11 +109,7 @@ def _on_executemany(cursor, statement: str, parameters, context) -> bool:
 
 
 def _on_execute_no_params(cursor, statement: str, context) -> bool:
-    queue = _queue(context.root_connection)
-    if not queue:
-        return False
-    _send(context.root_connection, queue, lambda: cursor.execute(statement))
-    return True
+    return _run(cursor, statement, None, context, many=False)  # psycopg takes no parameters as None
 
 
 def _run(cursor, statement: str, parameters, context, many: bool) -> bool:

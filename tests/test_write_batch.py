@@ -74,6 +74,20 @@ def test_a_version_check_that_finds_no_row_fails_the_transaction_and_stores_noth
     assert _stored(db) == []
 
 
+def test_a_statement_sent_without_parameters_is_kept_and_checked_too(db):
+    with pytest.raises(StaleDataError, match="probe 9 went"), db.write() as session:
+        bare = session.connection().execution_options(no_parameters=True)  # the driver gets no parameters at all
+        write_batch.execute(bare, text("INSERT INTO write_batch_probe (id, v) VALUES (1, 1)"))
+        gone = text("UPDATE write_batch_probe SET v = 2 WHERE id = 9")
+        write_batch.execute(bare, gone, expect_rows=1, stale="probe 9 went")
+    assert _stored(db) == []
+    with db.write() as session:
+        bare = session.connection().execution_options(no_parameters=True)
+        write_batch.execute(bare, text("INSERT INTO write_batch_probe (id, v) VALUES (1, 1)"))
+        assert write_batch.pending(bare) == (0 if db.is_sqlite else 1)
+    assert _stored(db) == [(1, 1)]
+
+
 def test_a_broken_constraint_raises_sqlalchemys_integrity_error_at_commit_and_stores_nothing(db):
     with db.write() as session:
         write_batch.execute(session.connection(), INSERT, {"id": 1, "v": 1})

@@ -74,23 +74,26 @@ def count_statements(db: Database) -> Iterator[list[int]]:
     counter = [0, 0]
     holding: set[int] = set()  # connections that keep statements not sent yet
 
+    def key(connection) -> int:
+        return id(connection.connection.dbapi_connection)
+
     def note(connection, _cursor, statement, _parameters, context, _many) -> None:
         if statement.lstrip().upper().startswith("BEGIN"):
             return
         counter[0] += 1
         if write_batch.kept(context):
-            holding.add(id(connection.connection.dbapi_connection))
+            holding.add(key(connection))
             return
-        holding.discard(id(connection.connection.dbapi_connection))
+        holding.discard(key(connection))
         counter[1] += 1
 
     def commit(connection) -> None:
-        if id(connection.connection.dbapi_connection) in holding:
-            holding.discard(id(connection.connection.dbapi_connection))
+        if key(connection) in holding:
+            holding.discard(key(connection))
             counter[1] += 1
 
     def rollback(connection) -> None:
-        holding.discard(id(connection.connection.dbapi_connection))
+        holding.discard(key(connection))
 
     listeners = (("before_cursor_execute", note), ("commit", commit), ("rollback", rollback))
     for name, listener in listeners:

@@ -78,9 +78,8 @@ def named_customer(workflow: BpmnWorkflow, definition: LoadedDefinition) -> str 
     """The customer the process's ``customer_variable`` names now, if it names one (a non-empty text that fits)."""
     name = definition.customer.customer_variable
     value = _newest_values(workflow, (name,)).get(name) if name else None
-    if not isinstance(value, str) or not value.strip() or len(value.strip()) > CUSTOMER_ID_LENGTH:
-        return None
-    return value.strip()
+    customer_id = value.strip() if isinstance(value, str) else ""
+    return customer_id if 0 < len(customer_id) <= CUSTOMER_ID_LENGTH else None
 
 
 def _newest_values(workflow: BpmnWorkflow, names: tuple[str, ...]) -> dict:

@@ -54,6 +54,9 @@ from collections.abc import Sequence
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client when it is imported
 GRACEFUL_SECONDS = 30  # requests in flight get this long to finish on SIGTERM
+# Request threads per web process: well above the live streams a process allows (calls, chats), which hold a
+# thread each and notice a closed tab only at their next heartbeat, so that pages never wait behind them.
+REQUEST_THREADS = 16
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _PR_SET_PDEATHSIG = 1
 

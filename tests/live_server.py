@@ -1,6 +1,8 @@
 """A real carecenter on 127.0.0.1 for the tests where HTTP is the point, served as ``carecenter serve`` serves it.
 
-Waitress with the same options (:func:`api.security.server_options`), on a free port, in a thread.
+Waitress with the same options (:func:`api.security.server_options`) and as many request threads, on a free
+port, in a thread. (With as few threads as a process allows live streams, each page a browser left kept a
+thread until its stream's next heartbeat, and the next page waited for it: seconds per click.)
 
 At the end of the block the server stops serving at once: its loop stops and every connection and
 the listening socket are closed. Its wake-up pipe (waitress's trigger) is closed only once the last
@@ -25,6 +27,7 @@ from waitress.server import BaseWSGIServer, create_server
 
 from api.app import create_app
 from api.security import server_options
+from api.server import REQUEST_THREADS
 from engine.core import CareEngine
 
 # Seconds the request threads get to end once their connections are closed: a stream notices at its next heartbeat
@@ -34,7 +37,7 @@ THREADS_END = 30.0
 
 
 @contextmanager
-def live_server(care: CareEngine, threads: int = 4) -> Iterator[str]:
+def live_server(care: CareEngine, threads: int = REQUEST_THREADS) -> Iterator[str]:
     """Serve ``care`` until the block ends; yields the base URL (``http://127.0.0.1:<port>``)."""
     wsgi = create_server(create_app(care), host="127.0.0.1", port=0, threads=threads, **server_options(care.settings))
     assert isinstance(wsgi, BaseWSGIServer)  # one address: one listening socket

@@ -23,6 +23,7 @@ from api.commands.mail import mail
 from api.commands.scenario import scenario_test
 from api.commands.translations import translations
 from api.logs import configure as configure_logging
+from api.server import REQUEST_THREADS
 from engine import secret_key
 from engine.bpmn import DEPLOYABLE_SUFFIXES, SourceFile
 from engine.config import LOG_FORMATS, Settings
@@ -126,7 +127,7 @@ def main(context: click.Context, verbose: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option(
     "--threads",
-    default=16,
+    default=REQUEST_THREADS,
     show_default=True,
     type=int,
     help="Request threads per server process (live streams of calls and chats hold one each).",

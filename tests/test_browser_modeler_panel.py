@@ -125,6 +125,7 @@ def test_the_panel_edits_operations_checked_values_and_customer_texts(server, br
     )
     panel.get_by_label("Customer stages").fill("received, reviewing")
     panel.get_by_label("Fields the customer sees").fill("subject")
+    panel.get_by_label("Variable naming the customer").fill(" customer_id ")
     page.wait_for_timeout(600)
     select(page, "review")
     panel.get_by_label("Due").fill("P1Q")
@@ -148,6 +149,13 @@ def test_the_panel_edits_operations_checked_values_and_customer_texts(server, br
         "customer_stage": "reviewing",
         "customer_stage_de": "In Prüfung",
         "customer_message": "We review “{{ subject }}”.",
+    }
+    process = etree.fromstring(xml.encode()).xpath("//bpmn:process", namespaces=NS)[0]
+    process_properties = process.xpath("./bpmn:extensionElements//spiffworkflow:property", namespaces=NS)
+    assert {p.get("name"): p.get("value") for p in process_properties} == {
+        "customer_stages": "received, reviewing",
+        "customer_fields": "subject",
+        "customer_variable": "customer_id",
     }
     assert node(xml, "compute").xpath("string(./bpmn:script)", namespaces=NS) == "total = 2 * 21"
     assert node(xml, "to_tell").xpath("string(./bpmn:conditionExpression)", namespaces=NS) == "${total > 40}"

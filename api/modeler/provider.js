@@ -4,11 +4,12 @@
  * instead of typed as XML properties. Reads and writes go through extensions.js.
  *
  * Beside pickers for the candidate group, form and customer stage: the lane's team, the due date,
- * the stages' German and Czech labels and customer message, the process's whitelisted fields, the
- * service operation (from the registry, with a field for each of its parameters and the result
- * variable), sequence-flow conditions, script text and message correlation keys. Timers, due dates,
- * conditions, scripts and messages are checked by the server as they are typed (checks.js); timer
- * values and message names are edited in bpmn-js's own Timer and Message groups.
+ * the stages' German and Czech labels and customer message, the process's whitelisted fields and
+ * the variable naming its customer, the service operation (from the registry, with a field for each
+ * of its parameters and the result variable), sequence-flow conditions, script text and message
+ * correlation keys. Timers, due dates, conditions, scripts and messages are checked by the server as
+ * they are typed (checks.js); timer values and message names are edited in bpmn-js's own Timer and
+ * Message groups.
  *
  * The page passes the choices and the panel's texts (translated on the server) as the Modeler's
  * `carecenter` option: { groups, forms, operations, texts: { key: text }, urls: { check_value }, csrf }.
@@ -303,6 +304,14 @@ export default class CarecenterPropertiesProvider {
         name: 'customer_fields',
         label: 'customer_fields',
         help: 'customer_fields_help',
+        ...text,
+      });
+      entries.push({
+        id: 'cc-customer-variable',
+        component: PropertyField,
+        name: 'customer_variable',
+        label: 'customer_variable',
+        help: 'customer_variable_help',
         ...text,
       });
     }

@@ -214,6 +214,11 @@ def _script_texts() -> dict[str, str]:
         "customer_fields_help": gettext(
             "Variables shown on the customer's status page and usable in messages, separated by commas."
         ),
+        "customer_variable": gettext("Variable naming the customer"),
+        "customer_variable_help": gettext(
+            "For a process started by a message, signal or timer: once a step sets this variable to a"
+            " customer's id, the case is filed under that customer."
+        ),
         "lane_group": gettext("Team of the lane"),
         "lane_group_help": gettext("The lane's name is the candidate group of the tasks in it."),
         "due": gettext("Due"),

@@ -331,6 +331,11 @@ def test_the_shipped_processes_deploy_with_their_catalogs_without_warnings(site)
     assert status["title"] == "Dotaz"
     assert [s["label"] for s in status["stages"]] == ["Přijato", "Posuzuje se", "Zodpovězeno", "Uzavřeno"]
     assert [f["label"] for f in status["fields"]] == ["Předmět", "Kanál", "Jméno"]  # the fields the customer sees
+    # on the tracking page, the channel by its name in the reader's language (the API keeps the value)
+    assert [f["value"] for f in status["fields"]] == ["Help", "web", "Ada"]
+    page = app.test_client().get(f"/track/{code}?lang=cs").text
+    assert "<dt>Kanál</dt><dd>Webový formulář</dd>" in page
+    assert "<dd>Web form</dd>" in app.test_client().get(f"/track/{code}?lang=en").text
     # what happens next, at each stage, in the customer's language
     assert status["message"] == "Váš dotaz „Help“ jsme přijali a předáváme ho týmu, který na něj odpoví."
     care.jobs.run_due("test")  # the customer is looked up: the care team has the inquiry

@@ -14,6 +14,7 @@ from engine.public_url import DEFAULT_PUBLIC_URL, PublicUrl
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOG_FORMATS = ("text", "json")
 FALSE_WORDS = ("0", "false", "no", "off")
+PASSWORD_HASHING = ("low-memory", "high-memory", "cheapest-for-tests")  # argon2's profiles, engine/identity.py
 
 
 def _env(name: str, default: str) -> str:
@@ -117,6 +118,9 @@ class Settings:
     # e.g. P2Y) after they ended; empty keeps them for ever. With an archive folder, each is written there first.
     retention: str = field(default_factory=lambda: _env("RETENTION", ""))
     archive_dir: str = field(default_factory=lambda: _env("ARCHIVE_DIR", ""))
+    # argon2's parameters for staff passwords (engine/identity.py): RFC 9106's low-memory
+    # profile, or its high-memory one; "cheapest-for-tests" only where no real password is kept (the test suite).
+    password_hashing: str = field(default_factory=lambda: _env("PASSWORD_HASHING", "low-memory").strip().lower())
 
     def __post_init__(self) -> None:
         if self.public_url:
@@ -152,6 +156,8 @@ class Settings:
                 parse_period(self.retention)
             except ValueError as error:
                 raise ValueError(f"CARECENTER_RETENTION: {error}") from None
+        if self.password_hashing not in PASSWORD_HASHING:
+            raise ValueError(f"CARECENTER_PASSWORD_HASHING must be one of {', '.join(PASSWORD_HASHING)}")
         if self.imap_url and urlsplit(self.imap_url).scheme not in ("imap", "imaps"):
             raise ValueError("CARECENTER_IMAP_URL must look like imaps://user:password@host/INBOX")
 
@@ -200,5 +206,6 @@ VARIABLES = {
     "worker_db_timeout_seconds": "WORKER_DB_TIMEOUT",
     "retention": "RETENTION",
     "archive_dir": "ARCHIVE_DIR",
+    "password_hashing": "PASSWORD_HASHING",
     "analytics_seconds": "ANALYTICS_SECONDS",
 }

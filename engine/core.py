@@ -73,7 +73,7 @@ class CareEngine:
         self.notes = Notes(self.db, self.history, self.clock)
         self.incidents = Incidents(self.db, self.repository, self.executor, self.history, self.clock)
         self.tokens = Tokens(self.db, self.clock)
-        self.identity = Identity(self.db, self.clock)
+        self.identity = Identity(self.db, self.clock, settings.password_hashing)
         self.timers = Timers(self.db, self.repository, self.executor, self.history, self.clock, timer_config)
         self.repository.deploy_listeners.append(self.timers.schedule_deployed)
         self.messages = Messages(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,17 +28,28 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,99}$")
-_hasher = PasswordHasher()
+# Settings.password_hashing -> argon2-cffi's parameter profile. A hash names its own parameters, so passwords
+# hashed under one profile still verify under another (and are hashed anew at their next change).
+PROFILES = {
+    "low-memory": profiles.RFC_9106_LOW_MEMORY,  # argon2-cffi's default: 64 MiB, 3 passes
+    "high-memory": profiles.RFC_9106_HIGH_MEMORY,  # 2 GiB, 1 pass
+    "cheapest-for-tests": profiles.CHEAPEST,  # the test suite's many users; never where real passwords are kept
+}
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def _hasher(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(PROFILES[profile])
+
+
+@functools.cache
+def _dummy_hash(profile: str) -> str:
     """A hash to check wrong user names against, so they take as long as wrong passwords.
 
     Made at the first such login rather than at import: hashing takes 0.1 s of CPU, and every
     process (``carecenter serve`` starting after a crash, too) would pay it before answering.
     """
-    return _hasher.hash("carecenter-timing-equalizer")
+    return _hasher(profile).hash("carecenter-timing-equalizer")
 
 
 class LoginFailed(CareError):
@@ -109,9 +120,11 @@ def check_password(password: str) -> None:
 
 
 class Identity:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, password_hashing: str = "low-memory") -> None:
         self.db = db
         self.clock = clock
+        self.password_hashing = password_hashing
+        self._hasher = _hasher(password_hashing)
 
     # -- groups ------------------------------------------------------------------------------
 
@@ -163,7 +176,7 @@ class Identity:
                 username=username,
                 display_name=(display_name or username).strip()[:200],
                 role=role,
-                password_hash=_hasher.hash(password) if password else None,
+                password_hash=self._hasher.hash(password) if password else None,
                 disabled=False,
                 failed_logins=0,
                 session_generation=0,
@@ -207,7 +220,7 @@ class Identity:
                 user.display_name = display_name.strip()[:200] or user.username
             if password is not None:
                 check_password(password)
-                user.password_hash = _hasher.hash(password)
+                user.password_hash = self._hasher.hash(password)
                 user.failed_logins, user.locked_until = 0, None
                 user.session_generation += 1
             return _view(user)
@@ -277,11 +290,11 @@ class Identity:
         with self.db.write() as session:  # the failure count must be stored, so no exception inside
             user = session.scalar(select(User).where(User.username == (username or "").strip().lower()))
             if user is None or user.password_hash is None:
-                _verify(_dummy_hash(), password)  # spend the same time as a real check
+                self._verify(_dummy_hash(self.password_hashing), password)  # spend the same time as a real check
                 accepted = None
             elif user.locked_until is not None and user.locked_until > now:
                 accepted = None
-            elif user.disabled or not _verify(user.password_hash, password):
+            elif user.disabled or not self._verify(user.password_hash, password):
                 user.failed_logins += 1
                 if user.failed_logins >= MAX_FAILED_LOGINS:
                     user.locked_until, user.failed_logins = now + LOCKOUT, 0
@@ -293,9 +306,8 @@ class Identity:
             raise failure
         return accepted
 
-
-def _verify(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password or "")
-    except (VerificationError, InvalidHashError):
-        return False
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password or "")
+        except (VerificationError, InvalidHashError):
+            return False

@@ -28,6 +28,9 @@ DATA = Path(__file__).parent / "data"
 PG_DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEST_DATABASE_URL = os.environ.get("CARECENTER_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The suite makes and signs in hundreds of users: argon2's cheapest parameters (0.1 s of CPU a hash otherwise).
+# Servers the tests start as processes inherit it; a test that sets its own value keeps it.
+os.environ.setdefault("CARECENTER_PASSWORD_HASHING", "cheapest-for-tests")
 # Browser tests whose pages reach the database only through code the API and page tests cover on both
 # databases; the staff search's are not among them (its text indexes are PostgreSQL's own).
 DATABASE_SPECIFIC_BROWSER_TESTS = ("test_browser_search.py",)

@@ -4,8 +4,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from engine import identity
+from engine.config import Settings
+from engine.core import CareEngine
+from engine.models import User
 
 
 @pytest.fixture
@@ -104,3 +108,29 @@ def test_login_is_rate_limited_per_address(app, anonymous, staff):
     assert statuses[3] == 429
     limited = sign_in(anonymous, token=token)
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+
+
+def test_passwords_are_hashed_with_rfc_9106_by_default_and_verify_across_settings(database_url, monkeypatch):
+    """Production's default is argon2id with RFC 9106's low-memory profile (the suite runs cheaper, conftest.py);
+    a hash names its parameters, so a password set under one setting signs in under another."""
+    monkeypatch.delenv("CARECENTER_PASSWORD_HASHING")
+    production = CareEngine(Settings.from_env(database_url=database_url))
+    assert production.settings.password_hashing == "low-memory"
+    production.identity.add_user("ada", "staff", password="correct horse battery")
+    cheap = CareEngine(Settings.from_env(database_url=database_url, password_hashing="cheapest-for-tests"))
+    cheap.identity.add_user("bob", "staff", password="correct horse battery")
+    with production.db.read() as session:
+        hashes = dict(session.execute(select(User.username, User.password_hash)).all())
+    assert hashes["ada"].startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert hashes["bob"].startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    for care in (production, cheap):
+        for name in ("ada", "bob"):
+            assert care.identity.login(name, "correct horse battery").username == name
+    production.close()
+    cheap.close()
+
+
+def test_an_unknown_password_hashing_setting_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("CARECENTER_PASSWORD_HASHING", "md5")
+    with pytest.raises(ValueError, match="CARECENTER_PASSWORD_HASHING must be one of low-memory, high-memory"):
+        Settings.from_env()

@@ -106,25 +106,49 @@ def test_a_missed_call_from_an_unknown_number_offers_to_file_the_caller(server, 
     expect(row).to_contain_text("Missed")
 
 
-def test_the_caller_log_follows_the_calls_without_a_reload(server, browser_page):
+def test_the_calls_page_follows_the_calls_without_a_reload(server, browser_page):
     base, care, token, _ = server
     page = browser_page
     sign_in(page, base, "sam")
     page.goto(f"{base}/calls")
     expect(page.get_by_text("No calls yet.")).to_be_visible()
+    going_on = page.locator("section[data-live-going-on]")
+    expect(going_on).to_contain_text("No call is ringing or going on.")
     page.wait_for_timeout(300)  # the page's stream is open
     # answered by a colleague: sam's page stays (the agent who answers is taken to the customer's page)
     new_call, answer, hangup = call_events("030/1234567", answered_by="bella", cause="normalClearing")
     answer["user"] = "Bella Agent"  # no user of carecenter
     post(f"{base}/api/cti/{token}", new_call, "json")
-    row = page.locator("#call-log tbody tr").first
+    row = page.locator("#call-log tbody tr", has_text="Ada Lovelace")
     expect(row).to_contain_text("Ringing", timeout=5000)
-    expect(row).to_contain_text("Ada Lovelace")
+    # the call going on is listed in its section, with its form, and pops up nowhere else on this page
+    ringing = going_on.locator(".call-pop")
+    expect(ringing).to_have_count(1)
+    expect(ringing).to_contain_text("Ada Lovelace")
+    expect(page.locator("#call-pops .call-pop")).to_have_count(0)
+    expect(ringing.get_by_role("button", name="Hide")).to_be_hidden()  # a pop's own button, not the page's
+    check_page(page, "calls-going-on-live")
+
+    # a second call rings while sam types a note on the first: what sam typed stays, the list follows after
+    second_call, second_hangup = call_events("+49 40 98765432", answered_by=None, cause="cancel")
+    ringing.get_by_label("Note").fill("Asked for a callback")
+    post(f"{base}/api/cti/{token}", second_call, "json")
+    expect(page.locator("#call-log tbody tr")).to_have_count(2, timeout=5000)
+    page.wait_for_timeout(600)
+    expect(going_on.locator(".call-pop")).to_have_count(1)
+    expect(going_on.get_by_label("Note")).to_have_value("Asked for a callback")
+    page.locator("h1").click()  # done typing, not sent yet
+    expect(going_on.locator(".call-pop")).to_have_count(2, timeout=5000)
+    first = going_on.locator('.call-pop:has-text("Ada Lovelace")')
+    expect(first.get_by_label("Note")).to_have_value("Asked for a callback")  # kept through the refresh
+
+    post(f"{base}/api/cti/{token}", second_hangup, "json")
     post(f"{base}/api/cti/{token}", answer, "json")
     post(f"{base}/api/cti/{token}", hangup, "json")
     expect(row).to_contain_text("Answered", timeout=5000)
     expect(row.locator("td").nth(5)).not_to_have_text("—", timeout=5000)  # ended: its duration
-    expect(page.locator("#call-log tbody tr")).to_have_count(1)
+    expect(page.locator("#call-log tbody tr")).to_have_count(2)
+    expect(going_on).to_contain_text("No call is ringing or going on.", timeout=5000)
     check_page(page, "calls-log-live")
 
 

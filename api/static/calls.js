@@ -4,8 +4,9 @@
 // only places it, keeps one per call, and posts its "log this call" form in place. When the stream
 // ends (its lifetime, a restart, the server's limit of streams) the browser reconnects by itself
 // after the delay the server names: with too many streams open that is polling. Without this
-// script, /calls lists the calls going on with the same forms. On the first page of /calls the
-// caller log follows the stream too: a call that rings, is answered or ends reloads the log's section.
+// script, /calls lists the calls going on with the same forms. On the first page of /calls both of its
+// sections follow the stream instead of pops: a call that rings, is answered or ends reloads the calls
+// going on and the caller log (the first not while the agent is typing in it: it waits until they are done).
 (function () {
   "use strict";
 
@@ -17,30 +18,79 @@
   var retryAfterFailure = 5000;
   var source = null;
   var liveLog = document.querySelector("section[data-live-log]");
-  var logRefresh = null;
+  var liveGoingOn = document.querySelector("section[data-live-going-on]");
+  var refresh = null;
 
-  // The log as the server renders it now (in the viewer's language), fetched once the events settle.
-  function refreshLog() {
-    if (!liveLog || logRefresh) {
+  // What the agent changed in a section's forms and has not sent: the same fields of the fresh section get it.
+  function changedFields(section) {
+    return Array.prototype.filter.call(section.querySelectorAll("input[id], textarea[id], select[id]"), function (field) {
+      if (field.type === "hidden") {
+        return false;
+      }
+      if (field.tagName === "SELECT") {
+        return Array.prototype.some.call(field.options, function (option) {
+          return option.selected !== option.defaultSelected;
+        });
+      }
+      if (field.type === "checkbox" || field.type === "radio") {
+        return field.checked !== field.defaultChecked;
+      }
+      return field.value !== field.defaultValue;
+    });
+  }
+
+  // A section of the page as the server renders it now (in the viewer's language), keeping what the agent
+  // typed in it; false (nothing replaced) while the agent is typing in it.
+  function replaced(section, fresh) {
+    if (!section || !fresh || fresh.innerHTML === section.innerHTML) {
+      return section;
+    }
+    if (section.contains(document.activeElement) && typing()) {
+      return false;
+    }
+    var changed = changedFields(section);
+    section.replaceWith(fresh);
+    changed.forEach(function (field) {
+      var twin = document.getElementById(field.id);
+      if (twin && twin !== field && fresh.contains(twin)) {
+        if (field.type === "checkbox" || field.type === "radio") {
+          twin.checked = field.checked;
+        } else {
+          twin.value = field.value;
+        }
+      }
+    });
+    return fresh;
+  }
+
+  // The page's live sections, fetched once the events settle.
+  function refreshSections(delay) {
+    if (!liveLog || refresh) {
       return;
     }
-    logRefresh = window.setTimeout(function () {
+    refresh = window.setTimeout(function () {
       fetch(location.href, { credentials: "same-origin" })
         .then(function (response) {
           return response.ok ? response.text() : null;
         })
         .then(function (html) {
-          logRefresh = null;
-          var fresh = html && new DOMParser().parseFromString(html, "text/html").querySelector("section[data-live-log]");
-          if (fresh && fresh.innerHTML !== liveLog.innerHTML) {
-            liveLog.replaceWith(fresh);
-            liveLog = fresh;
+          refresh = null;
+          if (!html) {
+            return;
+          }
+          var page = new DOMParser().parseFromString(html, "text/html");
+          liveLog = replaced(liveLog, page.querySelector("section[data-live-log]")) || liveLog;
+          var goingOn = replaced(liveGoingOn, page.querySelector("section[data-live-going-on]"));
+          if (goingOn === false) {
+            refreshSections(2000); // the agent is typing in a call's form: look again later
+          } else {
+            liveGoingOn = goingOn;
           }
         })
         .catch(function () {
-          logRefresh = null;
+          refresh = null;
         });
-    }, 400);
+    }, delay);
   }
 
   function pops() {
@@ -68,6 +118,10 @@
       return;
     }
     if (inPage) {
+      return;
+    }
+    if (liveGoingOn) {
+      openCustomer(data); // this page lists the calls going on itself (refreshSections)
       return;
     }
     if (existing && existing.contains(document.activeElement)) {
@@ -120,7 +174,7 @@
     });
     source.addEventListener("call", function (event) {
       show(JSON.parse(event.data));
-      refreshLog();
+      refreshSections(400);
     });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {

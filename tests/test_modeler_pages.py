@@ -151,6 +151,20 @@ def test_deploy_makes_a_new_version_with_the_catalogs_and_clears_the_draft(site,
     assert running["version"] == 1 and [t["name"] for t in running["tasks"]] == ["Answer the inquiry"]
 
 
+def test_a_deploys_warnings_are_counted_for_the_editors_check_to_list(site, care):
+    token = sign_in(site, "dana")
+    orphaned = HELLO.replace("</bpmn:process>", '<bpmn:task id="orphan" name="Never runs" /></bpmn:process>', 1)
+    checked = site.post("/processes/hello_care/edit/check", data=diagram(orphaned, token, base_version="1"))
+    listed = re.findall(r'<li class="modeler-warning" data-element-id="([^"]*)">', checked.get_data(as_text=True))
+    assert "orphan" in listed  # with its element, which the page's script marks on the diagram
+    response = site.post("/processes/hello_care/edit/deploy", data=diagram(orphaned, token, base_version="1"))
+    assert response.status_code == 302 and care.repository.versions("hello_care")[0].version == 2
+    html = site.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Deployed hello_care version 2." in html
+    assert f"{len(listed)} warning(s): see Check below the diagram." in html  # the same the check lists
+    assert "Warning: " not in html  # no flash of each, without its element
+
+
 def test_a_refused_deploy_keeps_the_diagram_and_lists_its_problems(site, care):
     token = sign_in(site, "dana")
     broken = renamed(HELLO, "answer_inquiry.json", "no_such_form.json")

@@ -319,8 +319,8 @@ def deploy(key: str | None):
         flash(gettext("Deployed %(key)s version %(version)s.", key=shown.key, version=shown.version), "info")
     else:
         flash(gettext("Nothing changed: the diagram equals version %(version)s.", version=shown.version), "info")
-    for warning in result.warnings:
-        flash(gettext("Warning: %(warning)s", warning=warning.message), "warning")
+    if result.warnings:  # the editor's check lists them under the diagram, each with its element, marked on it
+        flash(gettext("%(count)s warning(s): see Check below the diagram.", count=len(result.warnings)), "warning")
     return redirect(url_for("modeler.edit", key=shown.key))
 
 

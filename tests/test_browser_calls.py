@@ -55,6 +55,13 @@ def test_an_incoming_call_pops_up_is_answered_and_logged_on_the_chosen_case(serv
     # sam answers: the customer's page opens by itself, with the pop and its form
     post(f"{base}/api/cti/{token}", answer, "json")
     page.wait_for_url(f"{base}/customers/C-1", timeout=5000)
+    # once: a tab sam opens during the call shows the call and stays on its own page
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{base}/chats")
+    expect(other_tab.locator("#call-pops .call-pop h2")).to_have_text("Call in progress", timeout=5000)
+    other_tab.wait_for_timeout(500)
+    assert other_tab.url == f"{base}/chats"
+    other_tab.close()
     pop = page.locator("#call-pops .call-pop")
     expect(pop.locator("h2")).to_have_text("Call in progress", timeout=5000)
     expect(pop).to_contain_text("Answered by sam")

@@ -16,6 +16,8 @@
   }
   var streamUrl = host.getAttribute("data-stream");
   var retryAfterFailure = 5000;
+  var OPENED_KEY = "carecenter-calls-opened"; // the calls whose customer page was opened, newest last
+  var OPENED_KEPT = 50;
   var source = null;
   var liveLog = document.querySelector("section[data-live-log]");
   var liveGoingOn = document.querySelector("section[data-live-going-on]");
@@ -146,12 +148,14 @@
     if (!data.open || location.pathname === data.open || typing()) {
       return;
     }
-    var key = "carecenter-call-opened-" + data.id;
+    // once per call in this browser, whichever tab heard it first: a tab opened later stays where it is
     try {
-      if (sessionStorage.getItem(key)) {
+      var opened = JSON.parse(localStorage.getItem(OPENED_KEY) || "[]");
+      if (!Array.isArray(opened) || opened.indexOf(data.id) >= 0) {
         return;
       }
-      sessionStorage.setItem(key, "1");
+      opened.push(data.id);
+      localStorage.setItem(OPENED_KEY, JSON.stringify(opened.slice(-OPENED_KEPT)));
     } catch (e) {
       return;
     }

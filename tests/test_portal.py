@@ -286,6 +286,32 @@ def test_a_web_contact_gets_the_staff_answer_at_the_address_its_case_was_confirm
     assert "bpmn_error_thrown" not in [event["event_type"] for event in history]
 
 
+def test_the_customer_says_whether_the_answer_solved_it_by_choosing_and_is_thanked(care, client, anonymous):
+    care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
+    _send_inquiry(anonymous, "nora@example.org", subject="WLAN down")
+    started = _answer_the_inquiry(care, client, "Restart the router, please.")
+    code = started["tracking_code"]
+    page = anonymous.get(f"/track/{code}").text
+    assert 'type="checkbox"' not in page  # an unticked box said "not solved" without the customer saying so
+    assert re.search(r'type="radio" name="solved" value="True"\s+required> Yes, my problem is solved', page)
+    assert re.search(r'type="radio" name="solved" value="False"\s+required> No, I still need help', page)
+    [task] = care.tasks.list(TaskFilter(instance_id=started["id"]), 10, None).items
+    action = f"/track/{code}/tasks/{task['id']}"
+    sent = anonymous.post(action, data={"csrf_token": _csrf(page), "comment": ""})
+    assert sent.status_code == 422 and "Thank you" not in sent.text  # nothing chosen: nothing happens
+    assert "Please check the marked fields; nothing was sent yet." in sent.text
+    assert 'id="field-solved-error"' in sent.text
+    german = anonymous.post(f"{action}?lang=de", data={"csrf_token": _csrf(page)})
+    assert german.status_code == 422 and "Dieses Feld ist ein Pflichtfeld." in german.text  # the reader's language
+    assert care.tasks.list(TaskFilter(instance_id=started["id"]), 10, None).items == [task]
+    sent = anonymous.post(action, data={"csrf_token": _csrf(page), "solved": "False", "comment": "Still down."})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("sent=1")
+    shown = anonymous.get(sent.headers["Location"]).text
+    assert "Thank you: we have your answer. This page shows what happens next." in shown
+    assert 'aria-current="step">In review' in shown  # back with the care team
+    assert "Thank you: we have your answer" not in anonymous.get(f"/track/{code}").text  # once, after sending
+
+
 def test_the_answer_to_a_web_contact_is_in_the_language_of_their_form(care, client, anonymous):
     care.repository.deploy([source(name) for name in INTAKE_FILES], "test", "test")
     _send_inquiry(anonymous, "nora@example.org", subject="WLAN weg", language="de")

@@ -20,7 +20,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from api import i18n
 from api.pages import model_words
-from api.pages.form_fields import fields_for, read_form
+from api.pages.form_fields import fields_for, read_form, translated, validation_messages
 from api.pages.signin import check_csrf
 from api.routes.common import care
 from api.uniform_time import uniform_duration
@@ -93,7 +93,9 @@ def show(code: str, task_id: int | None = None, values: dict | None = None, erro
         task["fields"] = model_words.translate_fields(fields, key, version, language)
         task["errors"] = errors if mine else None
     received = request.args.get("received") == "1" and view["status"] != "completed"
-    return render_template("track/status.html", view=view, code=code, received=received, **_context(language)), code_
+    sent = request.args.get("sent") == "1"  # a task of theirs was just sent
+    context = _context(language)
+    return render_template("track/status.html", view=view, code=code, received=received, sent=sent, **context), code_
 
 
 def _form_of(code: str, task_id: int) -> tuple[dict | None, dict, tuple[str, int]]:
@@ -126,19 +128,21 @@ def submit(code: str, task_id: int):
     """Complete a customer task: the tracking code is the credential; validated like staff forms."""
     schema, _, _ = _form_of(code, task_id)
     data, problems = read_form(schema, request.form)
+    language = _language()
+    problems = {name: translated(message, language) for name, message in problems.items()}
     if schema:
         try:
             forms.validate(schema, data)
         except FormDataInvalid as invalid:
-            problems = {e["field"]: e["message"] for e in invalid.errors} | problems
+            problems = validation_messages(invalid, language) | problems
     if not problems:
         try:
             care().tasks.complete(task_id, data, CUSTOMER_PRINCIPAL)
         except FormDataInvalid as invalid:
-            problems = {e["field"]: e["message"] for e in invalid.errors}
+            problems = validation_messages(invalid, language)
         except CareError:
             abort(409)
     if problems:
         typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
         return show(code, task_id, {**data, **typed_in}, problems, 422)
-    return redirect(url_for("track.show", code=code, lang=_language()))
+    return redirect(url_for("track.show", code=code, lang=_language(), sent=1))

@@ -11,7 +11,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from api import i18n
 from engine import forms
+from engine.forms import FormDataInvalid
 
 
 @dataclass
@@ -108,7 +110,7 @@ def read_form(schema: dict | None, form: MultiDict, prefix: str = "") -> tuple[d
             if nested:
                 data[name] = nested
             continue
-        if kind == "boolean":
+        if kind == "boolean" and "enum" not in spec:  # a checkbox; yes and no as a choice are read as one
             data[name] = form.get(path) == "on"
             continue
         raw = form.get(path, "")
@@ -141,3 +143,15 @@ def _convert(spec: dict, raw: str):
     if spec.get("format") == "date-time" and len(raw) == 16:
         return raw + ":00+00:00"  # datetime-local has no seconds and no offset: the pages work in UTC
     return raw
+
+
+def validation_messages(invalid: FormDataInvalid, language: str) -> dict[str, str]:
+    """The engine's validation messages by field, in ``language`` (the staff member's, or the customer's)."""
+    pairs = zip(invalid.errors, invalid.texts, strict=True)
+    return {error["field"]: translated(text, language, **values) for error, (text, values) in pairs}
+
+
+def translated(text: str, language: str, **values: object) -> str:
+    """A message of these pages in ``language``."""
+    text = i18n.translations(language).gettext(text)
+    return text % values if values else text

@@ -19,7 +19,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from api import policy
 from api.auth import current_principal, current_scope
 from api.pages.feedback import act, answer_refusal
-from api.pages.form_fields import fields_for, read_form
+from api.pages.form_fields import fields_for, read_form, validation_messages
 from api.pages.locale import gettext, local_time, page_language
 from api.pages.model_words import task_name, translate_fields
 from api.pages.signin import check_csrf, safe_next
@@ -183,7 +183,7 @@ def task_submit(task_id: int):
         try:
             forms.validate(form["schema"], data)
         except FormDataInvalid as invalid:
-            problems = _messages(invalid) | problems
+            problems = validation_messages(invalid, page_language()) | problems
     if problems:
         typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
         return _task_page(task_id, values={**data, **typed_in}, errors=problems, status=422)
@@ -191,7 +191,7 @@ def task_submit(task_id: int):
     try:
         result = care().tasks.complete(task_id, data, principal.name, current_scope())
     except FormDataInvalid as invalid:
-        return _task_page(task_id, values=data, errors=_messages(invalid), status=422)
+        return _task_page(task_id, values=data, errors=validation_messages(invalid, page_language()), status=422)
     except TaskNotOpen:
         flash(gettext(NOT_OPEN), "error")
         return redirect(url_for("staff_tasks.task", task_id=task_id))
@@ -211,12 +211,6 @@ def task_submit(task_id: int):
     message = gettext("Task “%(name)s” completed. Next: “%(next)s”.", name=task_name(done), next=task_name(following))
     flash(message, "info")
     return redirect(url_for("staff_tasks.task", task_id=following["id"]))
-
-
-def _messages(invalid: FormDataInvalid) -> dict[str, str]:
-    """The engine's validation messages in the viewer's language."""
-    pairs = zip(invalid.errors, invalid.texts, strict=True)
-    return {error["field"]: gettext(text, **values) for error, (text, values) in pairs}
 
 
 def _load_form(task_id: int) -> dict:

@@ -155,6 +155,8 @@ def test_stage_labels_and_texts_come_in_the_customers_language(app, care, two_cu
     requests = section(page, "requests-title")
     assert "<h1>Mein Konto</h1>" in page and ": In Prüfung</span>" in requests  # the model's German label
     assert "In Bearbeitung" in requests and 'lang="de">Deutsch</dd>' in page
+    # days and times as German readers write them, not ISO: "Gültig bis: 6. Januar 2027"
+    assert re.search(r'Gültig bis: <time datetime="[^"]+">\d{1,2}\. [A-ZÄÖÜ][a-zä]+ \d{4}</time>', page)
     czech = app.test_client()
     sign_in_to_portal(czech, care, "alice@example.com")
     assert "Posuzování" in czech.get("/portal/account?lang=cs").text

@@ -1,9 +1,14 @@
 """The customer's tracking pages: public, server-rendered, en/de/cs, and nothing internal on them."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
+from api.app import create_app
+from engine.clock import VirtualClock
+from engine.runtime import StartRequest
+from tests.conftest import make_engine, source
 from tests.test_status import SENSITIVE, complete, start
 
 
@@ -113,3 +118,17 @@ def test_every_text_of_the_customer_pages_is_translated():
             with path.open("rb") as po:
                 known |= {m.id: m.string for m in read_po(po, locale=language) if m.id}
         assert [text for text in sorted(texts) if not known.get(text)] == []
+
+
+def test_times_are_written_in_the_readers_language_and_the_sites_time_zone(database_url, monkeypatch):
+    monkeypatch.setenv("CARECENTER_TIME_ZONE", "Europe/Berlin")
+    care = make_engine(database_url, VirtualClock(datetime(2026, 12, 7, 7, 20, tzinfo=UTC)))
+    care.repository.deploy([source("customer_tracking.bpmn"), source("confirm_address.json")], "test", "test")
+    code = care.runtime.start(StartRequest("customer_tracking", dict(SENSITIVE, divisor=4)), "test")[0]["tracking_code"]
+    customer = create_app(care).test_client()
+    german = customer.get(f"/track/{code}?lang=de").text
+    assert 'datetime="2026-12-07T07:20:00+00:00">7. Dezember 2026, 08:20 MEZ</time>' in german
+    english = customer.get(f"/track/{code}?lang=en").text
+    assert ">December 7, 2026, 8:20\u202fAM +0100</time>" in english
+    assert " UTC</time>" not in german + english  # ISO dates in UTC, whatever the reader's zone and language
+    care.close()

@@ -8,12 +8,13 @@ so a time read out on the phone is never ambiguous.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from babel.dates import format_datetime
+from babel import Locale
+from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 from flask import Flask, current_app, g, request
 from tzlocal import get_localzone_name
@@ -74,17 +75,31 @@ def gettext(text: str, **values: object) -> str:
     return translated % values if values else translated
 
 
-def local_time(value: datetime | str | None, style: str = "medium") -> str:
-    """``value`` in the viewer's zone and language, with the zone's name: ``4 Dec 2026, 14:05 CET``."""
+def local_time(value: datetime | str | None, style: str = "medium", language: str | None = None) -> str:
+    """``value`` in the viewer's zone and language (``language`` if given), with the zone's name.
+
+    ``short`` and ``medium`` are the staff pages' (``4 Dec 2026, 14:05 CET``); ``long`` spells the month for
+    customers (``7. Dezember 2026, 08:20 MEZ``), ``time`` is the time alone (``08:20 MEZ``), ``date`` the day.
+    """
     if value in (None, ""):
         return ""
+    if style == "date" and isinstance(value, str) and len(value) == 10:  # a day (valid until): in no zone
+        return format_date(date.fromisoformat(value), "long", locale=language or page_language())
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    zone = page_zone()
-    language = page_language()
+    zone, language = page_zone(), language or page_language()
+    if style == "date":
+        return format_date(moment.astimezone(zone), "long", locale=language)
+    zone_name = format_datetime(moment, "zzz", tzinfo=zone, locale=language)
+    if style in ("long", "time"):
+        time = format_time(moment, "short", tzinfo=zone, locale=language)
+        if style == "time":
+            return f"{time} {zone_name}"
+        day = format_date(moment.astimezone(zone), "long", locale=language)
+        return f"{str(Locale.parse(language).datetime_formats['medium']).format(time, day)} {zone_name}"
     shown = format_datetime(moment, "short" if style == "short" else "medium", tzinfo=zone, locale=language)
-    return f"{shown} {format_datetime(moment, 'zzz', tzinfo=zone, locale=language)}"
+    return f"{shown} {zone_name}"
 
 
 def amount(value: object, language: str | None = None) -> str:

@@ -164,6 +164,11 @@ def test_every_table_exports_as_csv(http, c_approved):  # http: the groups and t
     for name in ("channels", "processes", "teams", "sla", "backlog", "first_contact"):
         answer = pages.get(f"/analytics/{name}.csv?{window}")
         assert answer.status_code == 200 and answer.mimetype == "text/csv", name
+    # series by the names people know: channels and processes by their names, no team as such
+    header = lambda name: next(csv.reader(io.StringIO(pages.get(f"/analytics/{name}.csv?{window}").text)))  # noqa: E731
+    channels, processes = header("channels"), header("processes")
+    assert channels == ["Day", "No channel (started by the system)", "E-mail", "Phone"]
+    assert processes == ["Day", "Review a request"]  # not analytics_review
     backlog = list(csv.reader(io.StringIO(pages.get(f"/analytics/backlog.csv?{window}").get_data(as_text=True))))
     assert backlog == [["Day", "Started", "Ended", "Open"], ["2030-03-04", "4", "4", "0"]]
     flows = pages.get(f"/analytics/processes/{KEY}/flows.csv?{window}").get_data(as_text=True)

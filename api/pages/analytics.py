@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, render_template, request
 from api import analytics_charts as charts
 from api.auth import current_principal
 from api.pages.locale import gettext
+from api.pages.model_words import model_text
 from api.routes.common import care
-from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, Window
+from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, NONE, Window
 from engine.diagram import Heat, render_svg
 from engine.errors import InvalidRequest
 
@@ -62,8 +63,35 @@ def _bucket() -> str:
     return "week" if request.args.get("bucket") == "week" else "day"
 
 
-def _series_table(name: str, title: str, first_header: str, volumes: dict) -> Table:
-    headers = [first_header, *[s["name"] for s in volumes["series"]]]
+# The channels by their names in the pages (the staff pages' words for them)
+CHANNEL_NAMES = {
+    "email": "E-mail",
+    "phone": "Phone",
+    "web": "Web form",
+    "chat": "Chat",
+    "visit": "Visit",
+    "letter": "Letter",
+}
+
+
+def _channel_name(channel: str) -> str:
+    if channel == NONE:
+        return gettext("No channel (started by the system)")
+    return gettext(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel
+
+
+def _team_name(team: str) -> str:
+    return gettext("No team") if team == NONE else team
+
+
+def _process_namer():
+    """Process key -> the name of its latest version in the reader's language."""
+    titles = care().cases.process_titles()
+    return lambda key: model_text(key, None, titles[key]) if key in titles else key
+
+
+def _series_table(name: str, title: str, first_header: str, volumes: dict, label=str) -> Table:
+    headers = [first_header, *[label(s["name"]) for s in volumes["series"]]]
     rows = [[bucket, *[s["counts"][i] for s in volumes["series"]]] for i, bucket in enumerate(volumes["buckets"])]
     return Table(name, title, headers, ["text", *["count"] * len(volumes["series"])], rows)
 
@@ -76,19 +104,32 @@ def dashboard_tables(window: Window, bucket: str) -> dict[str, Table]:
     first = reports.first_contact(window)
     return {
         "channels": _series_table(
-            "channels", gettext("Requests by channel"), period, reports.volumes(window, "channel", bucket)
+            "channels",
+            gettext("Requests by channel"),
+            period,
+            reports.volumes(window, "channel", bucket),
+            _channel_name,
         ),
         "processes": _series_table(
-            "processes", gettext("Requests by process"), period, reports.volumes(window, "process", bucket)
+            "processes",
+            gettext("Requests by process"),
+            period,
+            reports.volumes(window, "process", bucket),
+            _process_namer(),
         ),
-        "teams": _series_table("teams", gettext("Tasks by team"), period, reports.volumes(window, "team", bucket)),
+        "teams": _series_table(
+            "teams", gettext("Tasks by team"), period, reports.volumes(window, "team", bucket), _team_name
+        ),
         "sla": Table(
             "sla",
             gettext("Tasks completed by their due time, per team"),
             [gettext("Team"), gettext("Completed with a due time"), gettext("By the due time"), gettext("Share")]
             + [gettext("Overdue now")],
             ["text", "count", "count", "share", "count"],
-            [[t["team"], t["with_due"], t["on_time"], t["share_on_time"], t["overdue_now"]] for t in sla["teams"]],
+            [
+                [_team_name(t["team"]), t["with_due"], t["on_time"], t["share_on_time"], t["overdue_now"]]
+                for t in sla["teams"]
+            ],
         ),
         "backlog": Table(
             "backlog",
@@ -104,7 +145,14 @@ def dashboard_tables(window: Window, bucket: str) -> dict[str, Table]:
             + [gettext("Answered"), gettext("Median time to the first answer")],
             ["text", "count", "count", "share", "count", "seconds"],
             [
-                [c["channel"], c["closed"], c["first_contact"], c["share"], c["answered"], c["median_first_answer"]]
+                [
+                    _channel_name(c["channel"]),
+                    c["closed"],
+                    c["first_contact"],
+                    c["share"],
+                    c["answered"],
+                    c["median_first_answer"],
+                ]
                 for c in first["channels"]
             ],
         ),

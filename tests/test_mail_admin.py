@@ -83,6 +83,7 @@ def test_admins_see_failed_mail_first_with_its_error_and_the_case_a_mail_became(
     assert 'aria-current="page"' in page and 'href="/admin/mail"' in page  # the header's "Mail" entry
     german = client.get("/admin/mail", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Fehlgeschlagen" in german and "Fehler oder Hinweis" in german
+    assert "<h1>Incoming mail</h1>" in page and "<h1>Eingehende E-Mail</h1>" in german  # what it lists, not all mail
 
 
 def test_retry_processes_a_failed_mail_again_and_needs_the_form_token(care, client):

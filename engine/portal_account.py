@@ -30,6 +30,8 @@ MAX_REQUESTS = 200  # the newest this many requests are listed
 MAX_CONTACTS = 20  # the newest this many contacts are listed
 MAX_CHANGES = 50  # the newest this many account changes are listed
 MAX_ORDERS = 50  # the newest this many orders are listed
+ABOUT_FIELDS = ("subject", "product")  # the whitelisted fields that say what a request is about, first found
+ABOUT_LENGTH = 80
 ACCOUNT_CHANGE, PRODUCT_ORDER = "account_change", "product_order"  # the processes of the portal's forms
 CLOSED = ("completed", "cancelled")
 
@@ -84,6 +86,7 @@ def _requests(session: Session, repository, customer_id: str, language: str) -> 
         found.append(
             {
                 "title": texts.text(language, row.title),
+                "about": _about(row.fields or {}),
                 "reference": row.reference,
                 "status": row.status,
                 "stage": status.stage_label(repository, definition_id, row.stage, language),
@@ -93,6 +96,15 @@ def _requests(session: Session, repository, customer_id: str, language: str) -> 
             }
         )
     return found
+
+
+def _about(fields: dict) -> str | None:
+    """What a request is about, to tell the customer's requests apart: the subject, else the product, of the fields
+    the process shows them (``customer_fields``); None if it shows neither."""
+    for name in ABOUT_FIELDS:
+        if isinstance(fields.get(name), str) and fields[name].strip():
+            return fields[name].strip()[:ABOUT_LENGTH]
+    return None
 
 
 def _case(row: CustomerStatus | None) -> dict | None:

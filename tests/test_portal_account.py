@@ -141,6 +141,7 @@ def test_the_account_shows_details_requests_by_state_stages_systems_and_licenses
     open_part, closed_part = requests.split("<h3>Closed</h3>")
     assert open_request["reference"] in open_part and closed_request["reference"] in closed_part
     assert "Stage: review" in open_part and "In progress" in open_part
+    assert "Repair request: Alice&#39;s box</a>" in open_part  # what it is about: the product the process shows
     assert "Cancelled" in closed_part
     assert "RouterOS</strong> 7.2" in section(page, "systems-title")
     licenses = section(page, "licenses-title")

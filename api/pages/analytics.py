@@ -76,7 +76,7 @@ CHANNEL_NAMES = {
 
 def _channel_name(channel: str) -> str:
     if channel == NONE:
-        return gettext("No channel (started by the system)")
+        return gettext("No channel")  # started by the system: a timer, a message
     return gettext(CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel
 
 

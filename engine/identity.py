@@ -38,7 +38,7 @@ PROFILES = {
 
 
 @functools.cache
-def _hasher(profile: str) -> PasswordHasher:
+def _hasher_for(profile: str) -> PasswordHasher:
     return PasswordHasher.from_parameters(PROFILES[profile])
 
 
@@ -49,7 +49,7 @@ def _dummy_hash(profile: str) -> str:
     Made at the first such login rather than at import: hashing takes 0.1 s of CPU, and every
     process (``carecenter serve`` starting after a crash, too) would pay it before answering.
     """
-    return _hasher(profile).hash("carecenter-timing-equalizer")
+    return _hasher_for(profile).hash("carecenter-timing-equalizer")
 
 
 class LoginFailed(CareError):
@@ -124,7 +124,7 @@ class Identity:
         self.db = db
         self.clock = clock
         self.password_hashing = password_hashing
-        self._hasher = _hasher(password_hashing)
+        self._hasher = _hasher_for(password_hashing)
 
     # -- groups ------------------------------------------------------------------------------
 

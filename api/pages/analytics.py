@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -84,13 +85,13 @@ def _team_name(team: str) -> str:
     return gettext("No team") if team == NONE else team
 
 
-def _process_namer():
+def _process_namer() -> Callable[[str], str]:
     """Process key -> the name of its latest version in the reader's language."""
     titles = care().cases.process_titles()
     return lambda key: model_text(key, None, titles[key]) if key in titles else key
 
 
-def _series_table(name: str, title: str, first_header: str, volumes: dict, label=str) -> Table:
+def _series_table(name: str, title: str, first_header: str, volumes: dict, label: Callable[[str], str] = str) -> Table:
     headers = [first_header, *[label(s["name"]) for s in volumes["series"]]]
     rows = [[bucket, *[s["counts"][i] for s in volumes["series"]]] for i, bucket in enumerate(volumes["buckets"])]
     return Table(name, title, headers, ["text", *["count"] * len(volumes["series"])], rows)

@@ -145,4 +145,4 @@ def submit(code: str, task_id: int):
     if problems:
         typed_in = {name: request.form.get(name) for name in problems if "." not in name and request.form.get(name)}
         return show(code, task_id, {**data, **typed_in}, problems, 422)
-    return redirect(url_for("track.show", code=code, lang=_language(), sent=1))
+    return redirect(url_for("track.show", code=code, lang=language, sent=1))

@@ -169,6 +169,12 @@ def test_every_table_exports_as_csv(http, c_approved):  # http: the groups and t
     channels, processes = header("channels"), header("processes")
     assert channels == ["Day", "No channel", "E-mail", "Phone"]
     assert processes == ["Day", "Review a request"]  # not analytics_review
+    # the page lists a series' days from the newest (the day with the figures first), the CSV from the oldest
+    page = pages.get("/analytics?from=2030-03-01&to=2030-03-04").text
+    days = re.findall(r'<th scope="row">(2030-03-0\d)</th>', page.split('id="table-channels"')[1].split("</table>")[0])
+    assert days == ["2030-03-04", "2030-03-03", "2030-03-02", "2030-03-01"]
+    oldest_first = pages.get("/analytics/channels.csv?from=2030-03-01&to=2030-03-04").text.splitlines()[1:]
+    assert [line.split(",")[0] for line in oldest_first] == list(reversed(days))
     backlog = list(csv.reader(io.StringIO(pages.get(f"/analytics/backlog.csv?{window}").get_data(as_text=True))))
     assert backlog == [["Day", "Started", "Ended", "Open"], ["2030-03-04", "4", "4", "0"]]
     flows = pages.get(f"/analytics/processes/{KEY}/flows.csv?{window}").get_data(as_text=True)

@@ -43,7 +43,15 @@ from sqlalchemy.orm import Session
 from engine import case_reference
 from engine.db import Database
 from engine.models import CaseSearch, CustomerSearch, CustomerStatus, HumanTask, ProcessInstance
-from engine.search import MAX_TOKEN, MIN_PHONE_DIGITS, PHONE_MARK, phone_token, query_phone_digits, tokens
+from engine.search import (
+    MAX_TOKEN,
+    MIN_PHONE_DIGITS,
+    PHONE_MARK,
+    phone_digits,
+    phone_token,
+    query_phone_digits,
+    tokens,
+)
 from engine.visibility import TaskScope
 from process_library.store import Customer
 
@@ -88,7 +96,9 @@ class Terms:
     text: str  # as typed: whitespace collapsed, control characters removed, at most MAX_QUERY characters
     phrases: tuple[tuple[str, ...], ...]  # tokens as the index has them, by the parts that were typed
     reference: str | None  # a case reference in its canonical form
-    phone: str | None  # the digits of a phone number, when the text is one
+    # the digits a phone number is looked up by, when the text is one: its E.164 form where it reads as a whole
+    # number, and the digits as typed (a number's last digits, "234567", may read as a whole short number too)
+    phones: tuple[str, ...]
 
     @classmethod
     def parse(cls, typed: str | None) -> Terms:
@@ -97,9 +107,9 @@ class Terms:
         if text:
             with suppress(case_reference.InvalidReference):
                 reference = case_reference.parse(text)
-        digits = query_phone_digits(text) if _PHONE_LIKE.fullmatch(text) else ""
-        phone = digits[:MAX_PHONE_DIGITS] if len(digits) >= MIN_PHONE_DIGITS else None
-        return cls(text, phrases(text), reference, phone)
+        looked_up = (query_phone_digits(text), phone_digits(text)) if _PHONE_LIKE.fullmatch(text) else ()
+        phones = tuple(dict.fromkeys(d[:MAX_PHONE_DIGITS] for d in looked_up if len(d) >= MIN_PHONE_DIGITS))
+        return cls(text, phrases(text), reference, phones)
 
     @property
     def usable(self) -> bool:
@@ -111,11 +121,12 @@ class Terms:
 
     def phone_numbers(self) -> Query:
         """Numbers that end with the typed one, or with which the typed one ends (+49 30 1234567 and 030 1234567)."""
-        if self.phone is None:
-            return []
-        typed = phone_token(self.phone)
-        shorter = [typed[: len(PHONE_MARK) + n] for n in range(MIN_PHONE_DIGITS, len(self.phone))]
-        return [[((typed,), True)]] + [[((token,), False)] for token in shorter]
+        query: Query = []
+        for phone in self.phones:
+            typed = phone_token(phone)
+            shorter = [typed[: len(PHONE_MARK) + n] for n in range(MIN_PHONE_DIGITS, len(phone))]
+            query += [[((typed,), True)]] + [[((token,), False)] for token in shorter]
+        return query
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.app import create_app
+from engine import contacts
 from engine.models import Contact, Note, ProcessInstance
 from process_library.store import Customer, License, System
 from tests.conftest import make_engine, source
@@ -308,3 +309,22 @@ def test_the_pages_speak_the_viewers_language(care, site):
     assert "Zaznamenat kontakt" in html
     html = site.get("/customers", headers={"Accept-Language": "de"}).get_data(as_text=True)
     assert "Kontakt für einen neuen Anrufer erfassen" in html
+
+
+def test_a_mailed_link_whose_code_the_log_hides_reads_in_the_staff_members_language(care, site, clock):
+    with care.db.write() as session:
+        contacts.record(
+            session,
+            customer_id="C-1",
+            instance_id=None,
+            channel="email",
+            direction="out",
+            subject="Your request",
+            text=f"See where it stands: http://127.0.0.1:8000/track/{contacts.HIDDEN_SECRET}",
+            recorded_by="mailer",
+            at=clock.now(),
+        )
+    sign_in(site, "sam")
+    german = site.get("/customers/C-1", headers={"Accept-Language": "de"}).get_data(as_text=True)
+    assert "/track/[Tracking-Code]" in german and "[tracking code]" not in german
+    assert "/track/[tracking code]" in page(site, "/customers/C-1")  # the record itself stays as written

@@ -20,6 +20,7 @@ from flask import Flask, current_app, g, request
 from tzlocal import get_localzone_name
 
 from api import i18n
+from engine import contacts
 
 
 @cache
@@ -107,9 +108,16 @@ def amount(value: object, language: str | None = None) -> str:
     return format_decimal(Decimal(str(value)), format="#,##0.00", locale=language or page_language())
 
 
+def contact_text(text: str | None) -> str:
+    """A logged contact's text as staff read it: where a mail carried the case's secret link, the placeholder the
+    log keeps instead of the tracking code (English in the record) in the reader's language."""
+    return (text or "").replace(contacts.HIDDEN_SECRET, gettext("[tracking code]"))
+
+
 def configure(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["amount"] = amount
+    app.jinja_env.filters["contact_text"] = contact_text
 
     @app.context_processor
     def _page_helpers() -> dict:

@@ -369,3 +369,16 @@ def test_a_file_without_a_diagram_says_so(server, browser_page):
     assert page.get_attribute("body", "data-modeler-ready") == "failed"
     assert page.locator("#modeler-status .error").inner_text().startswith("The diagram cannot be shown: ")
     assert page.get_by_role("button", name="Deploy").is_disabled()
+
+
+def test_a_wide_diagram_opens_whole_and_beside_the_palette(server, browser_page):
+    base, _ = server
+    page = browser_page
+    sign_in(page, base, "dana")
+    open_file(page, base, PROJECT / "processes" / "inquiry_intake.bpmn")
+    page.wait_for_selector("body[data-modeler-ready=yes]")
+    palette, canvas = page.locator(".djs-palette").bounding_box(), page.locator("#modeler-canvas").bounding_box()
+    pool = page.locator('g.djs-element[data-element-id="inquiry_intake_participant"]').bounding_box()
+    assert palette["x"] + palette["width"] < pool["x"]  # none of it under the palette over the canvas's left edge
+    assert pool["x"] + pool["width"] <= canvas["x"] + canvas["width"]
+    check_page(page, "modeler-wide")

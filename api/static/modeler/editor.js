@@ -283,6 +283,29 @@
     });
   }
 
+  // The whole diagram in view, right of the palette that floats over the canvas's left edge.
+  function fitBesidePalette() {
+    var canvas = modeler.get('canvas');
+    canvas.zoom('fit-viewport', 'auto');
+    var palette = document.querySelector('#modeler-canvas .djs-palette');
+    var area = document.getElementById('modeler-canvas').getBoundingClientRect();
+    var box = canvas.viewbox();
+    var inner = box.inner;
+    if (!palette || !box.scale || !inner.width || !inner.height) return;
+    var covered = palette.getBoundingClientRect().right - area.left + 16; // px of the canvas the palette takes
+    var margin = 24;
+    var scale = Math.min(box.scale, (area.width - covered - margin) / inner.width, (area.height - 2 * margin) / inner.height);
+    if (scale <= 0) return;
+    var width = area.width / scale;
+    var height = area.height / scale;
+    canvas.viewbox({
+      x: inner.x - covered / scale,
+      y: inner.y + inner.height / 2 - height / 2,
+      width: width,
+      height: height,
+    });
+  }
+
   modeler.importXML(data.xml).then(function (result) {
     describeCanvas();
     if (result.lost.length) {
@@ -291,7 +314,7 @@
     } else {
       Object.keys(buttons).forEach(function (name) { buttons[name].disabled = false; });
     }
-    modeler.get('canvas').zoom('fit-viewport', 'auto');
+    fitBesidePalette();
     modeler.on('commandStack.changed', function () {
       if (readOnly) return;
       dirty = true;

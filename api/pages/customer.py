@@ -20,7 +20,8 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from api import i18n
 from api.pages import model_words
-from api.pages.form_fields import fields_for, read_form, translated, validation_messages
+from api.pages.form_fields import fields_for, read_form, validation_messages
+from api.pages.locale import translated
 from api.pages.signin import check_csrf
 from api.routes.common import care
 from api.uniform_time import uniform_duration

@@ -11,7 +11,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from api import i18n
+from api.pages.locale import translated
 from engine import forms
 from engine.forms import FormDataInvalid
 
@@ -149,9 +149,3 @@ def validation_messages(invalid: FormDataInvalid, language: str) -> dict[str, st
     """The engine's validation messages by field, in ``language`` (the staff member's, or the customer's)."""
     pairs = zip(invalid.errors, invalid.texts, strict=True)
     return {error["field"]: translated(text, language, **values) for error, (text, values) in pairs}
-
-
-def translated(text: str, language: str, **values: object) -> str:
-    """A message of these pages in ``language``."""
-    text = i18n.translations(language).gettext(text)
-    return text % values if values else text

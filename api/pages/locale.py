@@ -17,6 +17,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 from flask import Flask, current_app, g, request
+from jinja2 import pass_context
 from tzlocal import get_localzone_name
 
 from api import i18n
@@ -72,8 +73,13 @@ def page_zone() -> ZoneInfo:
 
 
 def gettext(text: str, **values: object) -> str:
-    translated = i18n.translations(page_language()).gettext(text)
-    return translated % values if values else translated
+    return translated(text, page_language(), **values)
+
+
+def translated(text: str, language: str, **values: object) -> str:
+    """A text of the pages in ``language`` (a customer's page names its own), with ``values`` filled in."""
+    text = i18n.translations(language).gettext(text)
+    return text % values if values else text
 
 
 def local_time(value: datetime | str | None, style: str = "medium", language: str | None = None) -> str:
@@ -108,6 +114,23 @@ def amount(value: object, language: str | None = None) -> str:
     return format_decimal(Decimal(str(value)), format="#,##0.00", locale=language or page_language())
 
 
+# The channels (engine.contacts.CHANNELS) by the names every page gives them, staff's and customers'
+CHANNEL_NAMES = {
+    "email": "E-mail",
+    "phone": "Phone",
+    "web": "Web form",
+    "chat": "Chat",
+    "visit": "Visit",
+    "letter": "Letter",
+}
+
+
+@pass_context
+def channel_name(context, channel: str | None) -> str:
+    """A channel by its name in the page's language: the template's own ``_`` (staff's or the customer's)."""
+    return context["_"](CHANNEL_NAMES[channel]) if channel in CHANNEL_NAMES else channel or ""
+
+
 def contact_text(text: str | None) -> str:
     """A logged contact's text as staff read it: where a mail carried the case's secret link, the placeholder the
     log keeps instead of the tracking code (English in the record) in the reader's language."""
@@ -118,6 +141,7 @@ def configure(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["amount"] = amount
     app.jinja_env.filters["contact_text"] = contact_text
+    app.jinja_env.globals["channel_name"] = channel_name
 
     @app.context_processor
     def _page_helpers() -> dict:

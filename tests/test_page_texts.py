@@ -9,7 +9,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from api import i18n
-from api.pages import errors, navigation, signin
+from api.pages import errors, locale, navigation, signin
 from engine.identity import ROLES
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
@@ -31,6 +31,7 @@ def code_texts() -> set[str]:
         | {item.label for item in navigation.ITEMS}
         | {signin.LOGIN_FAILED, signin.FORM_EXPIRED, signin.FORM_HAS_NUL}
         | set(ROLES)
+        | set(locale.CHANNEL_NAMES.values())
     )
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from api import analytics_charts as charts
 from api.auth import current_principal
-from api.pages.locale import gettext
+from api.pages.locale import CHANNEL_NAMES, gettext
 from api.pages.model_words import model_text
 from api.routes.common import care
 from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, NONE, Window
@@ -62,17 +62,6 @@ def _days(first: date, last: date) -> tuple[Window, str, str]:
 
 def _bucket() -> str:
     return "week" if request.args.get("bucket") == "week" else "day"
-
-
-# The channels by their names in the pages (the staff pages' words for them)
-CHANNEL_NAMES = {
-    "email": "E-mail",
-    "phone": "Phone",
-    "web": "Web form",
-    "chat": "Chat",
-    "visit": "Visit",
-    "letter": "Letter",
-}
 
 
 def _channel_name(channel: str) -> str:

@@ -76,8 +76,9 @@ def gettext(text: str, **values: object) -> str:
     return translated(text, page_language(), **values)
 
 
-def translated(text: str, language: str, **values: object) -> str:
-    """A text of the pages in ``language`` (a customer's page names its own), with ``values`` filled in."""
+def translated(text: str, language: str, /, **values: object) -> str:
+    """A text of the pages in ``language`` (a customer's page names its own), with ``values`` filled in (one may be
+    called ``language`` too: the first two are positional)."""
     text = i18n.translations(language).gettext(text)
     return text % values if values else text
 

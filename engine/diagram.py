@@ -28,6 +28,11 @@ inlined into a page (or served as ``image/svg+xml``):
 - a heat map (``heat``: element or flow id -> :class:`Heat`) fills shapes from pale to dark by their
   level and draws flows thicker the more they were taken, each with its figure as text beside it
   (``<g class="bpmn-heat-note" data-for="id">``) and in its ``<title>``, so it does not rely on colour;
+- the labels (names of tasks, events, gateways, flows, pools, lanes, the process in the
+  ``aria-label``) go through ``translate`` when the caller gives one: the page passes the model's
+  catalogs in the reader's language, so German readers see the German task names the model ships.
+  It is a plain function so that this module needs no Flask and knows nothing of catalogs;
+  wrapping and fitting work on the translated text, since that is what is drawn;
 - the uploaded file is untrusted: it is parsed without DTDs, entities or network access, and the
   SVG is built as an lxml tree, so every name is escaped as text or attribute value.
 """
@@ -37,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -137,6 +142,7 @@ def render_svg(
     counts: Mapping[str, int] | None = None,
     process_id: str | None = None,
     heat: Mapping[str, Heat] | None = None,
+    translate: Callable[[str], str] | None = None,
 ) -> str:
     """Return an ``<svg>`` document (a string, no XML declaration) drawing the file's BPMN diagram.
 
@@ -144,7 +150,8 @@ def render_svg(
     ignored); ``counts`` maps element ids to a number of waiting instances, shown as a badge (zero
     is not shown).  ``process_id`` chooses the diagram plane: the one drawing that process (or
     embedded subprocess), or the collaboration containing it; without it the first plane is drawn.
-    ``heat`` draws a heat map (see the module's notes).
+    ``heat`` draws a heat map (see the module's notes).  ``translate`` turns a model text (a name)
+    into the text shown; without it names are shown as the file has them.
     Never raises for a bad or diagram-less file: a small SVG with a message is returned instead.
     """
     if isinstance(bpmn_xml, str):  # lenient with callers that already decoded the file
@@ -160,8 +167,9 @@ def render_svg(
     if plane is None:
         return _message_svg(NO_PROCESS_DIAGRAM)
     digest = hashlib.sha256(bpmn_xml + b"\0" + (process_id or "").encode("utf-8", "replace")).hexdigest()
-    renderer = _Renderer(elements, states or {}, counts or {}, f"bpmn-{digest[:12]}", heat or {})
-    svg = renderer.render(plane, _diagram_name(plane, elements, process_id))
+    words = translate or _as_written
+    renderer = _Renderer(elements, states or {}, counts or {}, f"bpmn-{digest[:12]}", heat or {}, words)
+    svg = renderer.render(plane, _diagram_name(plane, elements, process_id, words))
     if svg is None:
         return _message_svg(NO_DIAGRAM)
     return etree.tostring(svg, encoding="unicode")
@@ -238,26 +246,42 @@ def _choose_plane(
     return None
 
 
-def _element_name(node: etree._Element | None, elements: Mapping[str, etree._Element]) -> str:
+def _as_written(text: str) -> str:
+    return text
+
+
+def _element_name(
+    node: etree._Element | None, elements: Mapping[str, etree._Element], translate: Callable[[str], str] = _as_written
+) -> str:
+    """The name drawn for an element: its text as the model has it (a catalog's msgid), translated, then trimmed."""
     if node is None:
         return ""
     kind = _local(node)
     if kind == "textAnnotation":
         texts = ["".join(child.itertext()) for child in node if _local(child) == "text"]
-        return texts[0].strip() if texts else ""
-    if kind == "group":
+        text = texts[0] if texts else ""
+    elif kind == "group":
         category = _lookup(elements, node.get("categoryValueRef"))
-        return (category.get("value") or "").strip() if category is not None else ""
-    name = (node.get("name") or "").strip()
-    if not name and kind == "participant":
-        process = _lookup(elements, node.get("processRef"))
-        name = (process.get("name") or "").strip() if process is not None else ""
-    return name
+        text = (category.get("value") or "") if category is not None else ""
+    else:
+        text = node.get("name") or ""
+        if not text.strip() and kind == "participant":
+            process = _lookup(elements, node.get("processRef"))
+            text = (process.get("name") or "") if process is not None else ""
+    return translate(text).strip() if text.strip() else ""
 
 
-def _diagram_name(plane: etree._Element, elements: Mapping[str, etree._Element], process_id: str | None) -> str:
+def _diagram_name(
+    plane: etree._Element,
+    elements: Mapping[str, etree._Element],
+    process_id: str | None,
+    translate: Callable[[str], str],
+) -> str:
+    def named(node: etree._Element | None) -> str:
+        return _element_name(node, elements, translate)
+
     if process_id:
-        return _element_name(elements.get(process_id), elements) or process_id
+        return named(elements.get(process_id)) or process_id
     target = _lookup(elements, plane.get("bpmnElement"))
     if target is None:
         return plane.get("bpmnElement") or "process"
@@ -265,13 +289,13 @@ def _diagram_name(plane: etree._Element, elements: Mapping[str, etree._Element],
         processes, pools = [], []
         for node in target:
             if _local(node) == "participant":
-                pools.append(_element_name(node, elements))
+                pools.append(named(node))
                 process = _lookup(elements, node.get("processRef"))
                 if process is not None:
-                    processes.append((process.get("name") or "").strip() or process.get("id") or "")
+                    processes.append(named(process) or process.get("id") or "")
         names = [name for name in processes or pools if name]
-        return ", ".join(dict.fromkeys(names)) or target.get("name") or target.get("id") or "collaboration"
-    return _element_name(target, elements) or target.get("id") or "process"
+        return ", ".join(dict.fromkeys(names)) or named(target) or target.get("id") or "collaboration"
+    return named(target) or target.get("id") or "process"
 
 
 def _floats(node: etree._Element, *names: str) -> tuple[float, ...] | None:
@@ -443,8 +467,10 @@ class _Renderer:
         counts: Mapping[str, int],
         prefix: str,
         heat: Mapping[str, Heat],
+        translate: Callable[[str], str],
     ) -> None:
         self.elements = elements
+        self.translate = translate
         self.heat = heat
         self.states = states
         self.counts = counts
@@ -578,7 +604,7 @@ class _Renderer:
     def _begin(self, shape: _Shape, layer: str, detail: str = "") -> tuple[etree._Element, _Look, str]:
         """Open the shape's group (title, classes), note its extent and draw its overlays."""
         state, count = self._state(shape.ref), self._count(shape.ref)
-        name = _element_name(shape.element, self.elements)
+        name = _element_name(shape.element, self.elements, self.translate)
         title = self._title(shape.kind, name, shape.ref, state, count, detail)
         heat = self.heat.get(shape.ref) if shape.ref else None
         look = _LOOKS[state]
@@ -1062,7 +1088,7 @@ class _Renderer:
         kind = _local(element) if element is not None else "unknown"
         state = self._state(ref)
         look = _LOOKS[state]
-        name = _element_name(element, self.elements)
+        name = _element_name(element, self.elements, self.translate)
         title = self._title(kind, name, ref, state, 0)
         heat = self.heat.get(ref) if ref and state is None else None
         if heat is not None:

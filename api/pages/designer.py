@@ -7,6 +7,7 @@ from markupsafe import Markup
 
 from api.auth import current_principal
 from api.pages.locale import gettext
+from api.pages.model_words import translator
 from api.pages.signin import check_csrf
 from api.routes.common import care
 from api.routes.deployments import uploaded_sources
@@ -52,11 +53,9 @@ def _processes_page(problems: list | None = None, status: int = 200):
         key = selected or definitions[0].key
         versions = care().repository.versions(key)
         _, xml = care().repository.xml(key)
-        detail = {
-            "key": key,
-            "versions": versions,
-            "diagram": Markup(render_svg(xml, counts=care().runtime.waiting_counts(key), process_id=key)),
-        }
+        words = translator(key, None)  # the latest version's, as the latest is drawn
+        diagram = render_svg(xml, counts=care().runtime.waiting_counts(key), process_id=key, translate=words)
+        detail = {"key": key, "versions": versions, "diagram": Markup(diagram)}
     page = render_template(
         "designer/processes.html",
         definitions=definitions,

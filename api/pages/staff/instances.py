@@ -19,7 +19,7 @@ from api import policy
 from api.auth import current_principal, current_scope
 from api.pages.feedback import act
 from api.pages.locale import gettext, page_language, page_zone
-from api.pages.model_words import model_text
+from api.pages.model_words import model_text, translator
 from api.pages.signin import check_csrf
 from api.pages.staff import case_words
 from api.requests import numbers_up_to
@@ -236,7 +236,10 @@ def instance(instance_id: int):
         for entry in reversed(story)
     ]
     _, xml = care().repository.xml(view["process_key"], view["version"])
-    diagram = Markup(render_svg(xml, care().runtime.states(instance_id, scope), process_id=view["process_key"]))
+    words = translator(view["process_key"], view["version"])
+    diagram = Markup(
+        render_svg(xml, care().runtime.states(instance_id, scope), process_id=view["process_key"], translate=words)
+    )
     secret = summary["tracking_code"]
     return render_template(
         "staff/instance.html",

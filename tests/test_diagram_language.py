@@ -1,0 +1,145 @@
+"""The server-drawn diagrams speak the reader's language: element names through the model's catalogs.
+
+The renderer (:func:`engine.diagram.render_svg`) takes a translating function; the pages that draw a
+diagram (a case's, the analytics heat map, the designer's process page) pass the catalogs of the
+definition version they draw, in the page's language.  Checked with the shipped processes and their
+``.de.po``/``.cs.po`` catalogs.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from lxml import etree
+
+from engine.bpmn import SourceFile
+from engine.config import PROJECT_ROOT
+from engine.diagram import FONT_SIZE, render_svg
+from engine.model_translations import parse_catalog
+from engine.runtime import StartRequest
+from tests.test_pages import sign_in
+
+PROCESSES = PROJECT_ROOT / "processes"
+SVG = {"svg": "http://www.w3.org/2000/svg"}
+PASSWORD = "correct horse battery"
+
+
+def catalog(stem: str, language: str) -> dict[str, str]:
+    path = PROCESSES / f"{stem}.{language}.po"
+    return parse_catalog(path.name, path.read_bytes()).messages
+
+
+def shipped(*names: str) -> list[SourceFile]:
+    return [SourceFile(name, (PROCESSES / name).read_bytes()) for name in names]
+
+
+def diagram_of(page: str) -> etree._Element:
+    [svg] = re.findall(r"<svg\b.*?</svg>", page, flags=re.S)
+    return etree.fromstring(svg.encode("utf-8"))
+
+
+def label(svg: etree._Element, element_id: str) -> str:
+    """The name drawn in an element's shape, its lines joined."""
+    lines = svg.xpath("//svg:g[@data-element-id=$id]/svg:text/svg:tspan/text()", namespaces=SVG, id=element_id)
+    return " ".join(lines)
+
+
+# -- the renderer ------------------------------------------------------------------------------
+
+
+def test_the_renderer_draws_names_through_the_translation_it_is_given() -> None:
+    german = catalog("hello_care", "de")
+    data = (PROCESSES / "hello_care.bpmn").read_bytes()
+    svg = etree.fromstring(render_svg(data, process_id="hello_care", translate=lambda text: german.get(text, text)))
+    assert label(svg, "answer_inquiry") == "Anfrage beantworten"
+    [title] = svg.xpath("//svg:g[@data-element-id='answer_inquiry']/svg:title/text()", namespaces=SVG)
+    assert title == "User task: Anfrage beantworten"
+    assert svg.get("aria-label") == "BPMN diagram of Hallo Kundendienst"
+    original = etree.fromstring(render_svg(data, process_id="hello_care"))
+    assert label(original, "answer_inquiry") == "Answer the inquiry"
+    assert original.get("aria-label") == "BPMN diagram of Hello care"
+
+
+def test_a_translation_is_looked_up_by_the_models_text_and_wraps_in_the_box() -> None:
+    data = (PROCESSES / "hello_care.bpmn").read_bytes()
+    asked: list[str] = []
+
+    def long_german(text: str) -> str:
+        asked.append(text)
+        return "Die Anfrage des Kunden lesen und beantworten" if text == "Answer the inquiry" else text
+
+    svg = etree.fromstring(render_svg(data, process_id="hello_care", translate=long_german))
+    assert "Answer the inquiry" in asked and "" not in asked  # unnamed elements are not looked up
+    [text] = svg.xpath("//svg:g[@data-element-id='answer_inquiry']/svg:text", namespaces=SVG)
+    lines = [span.text for span in text]
+    assert len(lines) > 1 and " ".join(lines) == "Die Anfrage des Kunden lesen und beantworten"
+    [rect] = svg.xpath("//svg:g[@data-element-id='answer_inquiry']/svg:rect", namespaces=SVG)
+    top, bottom = float(rect.get("y")), float(rect.get("y")) + float(rect.get("height"))
+    for span in text:  # every line's baseline inside the box, below its top by a line
+        assert top + FONT_SIZE <= float(span.get("y")) <= bottom
+
+
+# -- the pages ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def site(care, anonymous):
+    for group in ("support", "team_lead"):
+        care.identity.add_group(group)
+    care.identity.add_user("sam", "staff", ["support", "team_lead"], password=PASSWORD)
+    care.identity.add_user("dana", "designer", password=PASSWORD)
+    care.repository.deploy(shipped("hello_care.bpmn", "hello_care.de.po", "hello_care.cs.po"), "catalogs", "t")
+    return anonymous
+
+
+def speaking(care, client, username: str, language: str | None):
+    care.identity.set_preferences(care.identity.by_name(username).id, language=language, time_zone=None)
+    sign_in(client, username)
+    return client
+
+
+@pytest.mark.parametrize(
+    ("language", "shown", "not_shown"),
+    [("de", "Anfrage beantworten", "Answer the inquiry"), ("cs", "Zodpovědět dotaz", "Answer the inquiry"),
+     ("en", "Answer the inquiry", "Anfrage beantworten")],
+)  # fmt: skip
+def test_the_case_page_draws_the_task_names_in_the_readers_language(site, care, language, shown, not_shown):
+    case, _ = care.runtime.start(StartRequest("hello_care", {}), "test")
+    page = speaking(care, site, "sam", language).get(f"/instances/{case['id']}").text
+    svg = diagram_of(page)
+    assert label(svg, "answer_inquiry") == shown
+    assert not_shown not in etree.tostring(svg, encoding="unicode")
+
+
+def test_the_heat_map_and_the_designers_diagram_are_drawn_in_the_readers_language(site, care):
+    care.runtime.start(StartRequest("hello_care", {}), "test")
+    lead = speaking(care, site, "sam", "de")
+    assert label(diagram_of(lead.get("/analytics/processes/hello_care").text), "answer_inquiry") == (
+        "Anfrage beantworten"
+    )
+    designer = speaking(care, site, "dana", "de")
+    assert label(diagram_of(designer.get("/processes?key=hello_care").text), "answer_inquiry") == (
+        "Anfrage beantworten"
+    )
+
+
+def test_a_case_is_drawn_with_the_catalogs_of_its_own_version(site, care):
+    older, _ = care.runtime.start(StartRequest("hello_care", {}), "test")
+    renamed = (
+        (PROCESSES / "hello_care.de.po")
+        .read_text()
+        .replace('msgstr "Anfrage beantworten"', 'msgstr "Kundenanfrage beantworten"')
+    )
+    care.repository.deploy(
+        [*shipped("hello_care.bpmn"), SourceFile("hello_care.de.po", renamed.encode())], "renamed", "t"
+    )
+    newer, _ = care.runtime.start(StartRequest("hello_care", {}), "test")
+    assert (older["version"], newer["version"]) == (1, 2)
+    staff = speaking(care, site, "sam", "de")
+    assert label(diagram_of(staff.get(f"/instances/{older['id']}").text), "answer_inquiry") == "Anfrage beantworten"
+    assert label(diagram_of(staff.get(f"/instances/{newer['id']}").text), "answer_inquiry") == (
+        "Kundenanfrage beantworten"
+    )
+    report = staff.get("/analytics/processes/hello_care?version=1").text
+    assert label(diagram_of(report), "answer_inquiry") == "Anfrage beantworten"

@@ -25,6 +25,7 @@ from api.pages import (
     portal_services,
     portal_session,
     signin,
+    team_names,
 )
 from api.pages import admin as admin_pages
 from api.pages.staff import attachments, calls, chats, customers, instances, search, tasks
@@ -55,6 +56,7 @@ def create_app(care: CareEngine | None = None, settings: Settings | None = None)
     signin.configure(app)
     locale.configure(app)
     model_words.configure(app)
+    team_names.configure(app)
     navigation.configure(app)
     portal_session.configure(app)
     for pages in (account, tasks, instances, customers, search, designer, modeler, customer, portal, portal_services):

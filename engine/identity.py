@@ -28,6 +28,8 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,99}$")
+MAX_GROUP_DISPLAY_NAME = 100
+MAX_GROUP_DESCRIPTION = 300
 # Settings.password_hashing -> argon2-cffi's parameter profile. A hash names its own parameters, so passwords
 # hashed under one profile still verify under another (and are hashed anew at their next change).
 PROFILES = {
@@ -103,6 +105,18 @@ def _view(user: User) -> UserView:
     )
 
 
+def _group_view(group: Group) -> dict:
+    return {"id": group.id, "name": group.name, "display_name": group.display_name, "description": group.description}
+
+
+def _team_display_name(display_name: str | None, name: str) -> str:
+    """The display name to store: the given one, trimmed; the team's name when none is given."""
+    display_name = (display_name or "").strip()
+    if len(display_name) > MAX_GROUP_DISPLAY_NAME:
+        raise InvalidRequest(f"a group's display name has at most {MAX_GROUP_DISPLAY_NAME} characters")
+    return display_name or name
+
+
 def _signs_in_as_admin(user: User) -> bool:
     return user.role == "admin" and not user.disabled and user.password_hash is not None
 
@@ -128,20 +142,43 @@ class Identity:
 
     # -- groups ------------------------------------------------------------------------------
 
-    def add_group(self, name: str, description: str = "") -> dict:
+    def add_group(self, name: str, description: str = "", display_name: str | None = None) -> dict:
+        """A new team; ``display_name`` is what staff read for it (the name, if none is given)."""
         name = check_name("group", name)
         with self.db.write() as session:
             if session.scalar(select(Group.id).where(Group.name == name)) is not None:
                 raise Conflict(f"group '{name}' exists already")
-            group = Group(name=name, description=description.strip()[:300], created_at=self.clock.now())
+            group = Group(
+                name=name,
+                display_name=_team_display_name(display_name, name),
+                description=description.strip()[:MAX_GROUP_DESCRIPTION],
+                created_at=self.clock.now(),
+            )
             session.add(group)
             session.flush()
-            return {"id": group.id, "name": group.name, "description": group.description}
+            return _group_view(group)
+
+    def update_group(self, name: str, *, display_name: str | None = None, description: str | None = None) -> dict:
+        """Rename a team for the people who read it, or describe it anew; its name (the models' key) stays.
+        An empty display name gives the team its name back."""
+        with self.db.write() as session:
+            group = session.scalar(select(Group).where(Group.name == name.strip().lower()))
+            if group is None:
+                raise NotFound(f"no group named '{name}'")
+            if display_name is not None:
+                group.display_name = _team_display_name(display_name, group.name)
+            if description is not None:
+                group.description = description.strip()[:MAX_GROUP_DESCRIPTION]
+            return _group_view(group)
 
     def groups(self) -> list[dict]:
         with self.db.read() as session:
-            rows = session.scalars(select(Group).order_by(Group.name))
-            return [{"id": g.id, "name": g.name, "description": g.description} for g in rows]
+            return [_group_view(g) for g in session.scalars(select(Group).order_by(Group.name))]
+
+    def team_names(self) -> dict[str, str]:
+        """Each team's display name by its name, for pages that show teams (one short query)."""
+        with self.db.read() as session:
+            return {name: display_name for name, display_name in session.execute(select(Group.name, Group.display_name))}
 
     @staticmethod
     def _groups_named(session: Session, names: list[str]) -> list[Group]:

@@ -360,6 +360,8 @@ class Group(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # What staff read for the team (its name, unless an admin named it otherwise); models and scopes use ``name``.
+    display_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     description: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime]
 

@@ -235,9 +235,12 @@ def test_groups_are_listed_with_members_and_created(care, site):
     assert re.search(r'<tr data-group="support">.*First line.*sam.*</tr>', page, re.S)
     created = site.post("/admin/groups", data={"csrf_token": token, "name": "Technical", "description": "Second line"})
     assert created.status_code == 302
-    assert {"id": care.identity.groups()[2]["id"], "name": "technical", "description": "Second line"} in (
-        care.identity.groups()
-    )
+    assert {
+        "id": care.identity.groups()[2]["id"],
+        "name": "technical",
+        "display_name": "technical",  # none given: the name
+        "description": "Second line",
+    } in care.identity.groups()
     again = site.post("/admin/groups", data={"csrf_token": token, "name": "technical"})
     assert again.status_code == 422 and field_error(text(again), "name") == "A group with this name exists already."
     empty = site.post("/admin/groups", data={"csrf_token": token, "name": ""})

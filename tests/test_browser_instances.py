@@ -14,8 +14,8 @@ from tests.live_server import live_server
 @pytest.fixture
 def server(database_url):
     care = make_engine(database_url)
-    for group in ("support", "billing"):
-        care.identity.add_group(group)
+    care.identity.add_group("support", display_name="First-line support")
+    care.identity.add_group("billing")
     care.identity.add_user("sam", "staff", ["support"], password=PASSWORD, display_name="Sam Miller")
     care.identity.add_user("ada", "admin", password=PASSWORD, display_name="Ada Admin")
     with care.db.write() as session:
@@ -59,7 +59,7 @@ def test_staff_filter_the_list_and_open_a_case(server, browser_page):
     row = table.locator("tbody tr")
     sync_api.expect(row).to_have_count(1)
     sync_api.expect(row).to_contain_text("Alice Example")
-    sync_api.expect(row).to_contain_text("Answer the inquiry: Team support")
+    sync_api.expect(row).to_contain_text("Answer the inquiry: First-line support")
 
     row.get_by_role("link", name=router["reference"]).click()
     sync_api.expect(page.locator("#reference")).to_have_text(router["reference"])
@@ -71,7 +71,7 @@ def test_staff_filter_the_list_and_open_a_case(server, browser_page):
     care.identity.set_preferences(care.identity.by_name("sam").id, language="de", time_zone="Europe/Prague")
     page.goto(f"{base}/instances?customer=alice")
     sync_api.expect(page.get_by_role("button", name="Filtern")).to_be_visible()
-    sync_api.expect(table).to_contain_text("Answer the inquiry: Team support")
+    sync_api.expect(table).to_contain_text("Answer the inquiry: First-line support")
     sync_api.expect(table).to_contain_text("MEZ")  # the viewer's zone, named in German
     check_page(page, "instances-staff-de")
 

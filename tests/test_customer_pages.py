@@ -145,7 +145,7 @@ def test_the_customer_page_shows_profile_systems_licenses_requests_and_contacts(
     requests = html.split('id="requests-title"')[1].split("</section>")[0]
     assert mine.reference in requests and theirs.reference not in requests  # contacts name it: not a secret
     assert f'href="/instances/{mine.instance_id}"' in html and "Answer the inquiry" in html and "In review" in html
-    assert "team support" in html and 'id="hidden-requests"' in html and "not shown here: 1." in html
+    assert "waiting for Team support" in html and 'id="hidden-requests"' in html and "not shown here: 1." in html
     contacts = re.findall(r'<li class="contact (in|out)">(.*?)</li>', html, re.S)
     assert [c[0] for c in contacts] == ["in", "in"]
     assert "Invoice wrong" in contacts[0][1] and "Printer jams" in contacts[1][1]  # newest first

@@ -26,8 +26,8 @@ def visible(page: str) -> str:
 
 @pytest.fixture
 def site(care, anonymous):
-    for group in ("support", "billing"):
-        care.identity.add_group(group)
+    care.identity.add_group("support", display_name="First-line support")
+    care.identity.add_group("billing")
     care.identity.add_user("sam", "staff", ["support"], password=PASSWORD, display_name="Sam Miller")
     care.identity.add_user("bea", "staff", ["billing"], password=PASSWORD, display_name="Bea Berg")
     care.identity.add_user("ada", "admin", password=PASSWORD, display_name="Ada Admin")
@@ -60,7 +60,7 @@ def test_the_list_shows_names_and_only_the_teams_cases(site, care):
     page = get(site, "/instances")
     assert rows(page) == [hello["reference"]]
     text = visible(page)
-    for shown in ("Hello care", "Alice Example", "answering", "Active", "Answer the inquiry: Team support"):
+    for shown in ("Hello care", "Alice Example", "answering", "Active", "Answer the inquiry: First-line support"):
         assert shown in text, shown
     assert "hello_care" not in text and billing["reference"] not in page
     assert f'href="/instances/{hello["id"]}"' in page
@@ -254,9 +254,10 @@ def test_principals_become_words(app, principal, shown):
         assert actor_label(actor(principal, {"sam": "Sam Miller"})) == shown
 
 
-def test_whom_a_task_waits_for_in_words(app):
+def test_whom_a_task_waits_for_in_words(app, care):
     from api.pages.staff.case_words import waiting_label
 
+    care.identity.add_group("billing", display_name="Účtárna")  # named: by its name alone; support: not created
     task = {"lane": None, "assignee": None, "groups": [], "users": []}
     people = {"sam": "Sam Miller"}
     with app.test_request_context("/", headers={"Accept-Language": "cs"}):
@@ -264,6 +265,7 @@ def test_whom_a_task_waits_for_in_words(app):
         assert waiting_label({**task, "groups": ["support"], "users": ["sam", "kim"]}, people) == (
             "Tým support, Sam Miller, kim"
         )
+        assert waiting_label({**task, "groups": ["billing", "support"]}, people) == "Účtárna, Tým support"
         assert waiting_label({**task, "assignee": "sam", "groups": ["support"]}, people) == "Sam Miller"
         assert waiting_label(task, people) == "Zatím nikdo neurčen"
 

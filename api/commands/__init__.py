@@ -441,25 +441,41 @@ def group() -> None:
 
 @group.command("add")
 @click.argument("name")
+@click.option("--display-name", default="", help="What staff read for the team (default: its name).")
 @click.option("--description", default="")
 @click.option("--if-missing", is_flag=True, help="Do nothing if the group exists already.")
-def group_add(name: str, description: str, if_missing: bool) -> None:
+def group_add(name: str, display_name: str, description: str, if_missing: bool) -> None:
     """Add a group."""
     care = _engine()
     try:
         if if_missing and any(g["name"] == name.lower() for g in care.identity.groups()):
             return
-        created = care.identity.add_group(name, description)
+        created = care.identity.add_group(name, description, display_name)
     except CareError as error:
         raise click.ClickException(error.detail) from None
     click.echo(f"group {created['name']} added")
+
+
+@group.command("change")
+@click.argument("name")
+@click.option("--display-name", default=None, help="What staff read for the team; empty: its name.")
+@click.option("--description", default=None)
+def group_change(name: str, display_name: str | None, description: str | None) -> None:
+    """Change what staff read for a group, or its description (its name stays)."""
+    if display_name is None and description is None:
+        raise click.UsageError("say what to change: --display-name and/or --description")
+    try:
+        changed = _engine().identity.update_group(name, display_name=display_name, description=description)
+    except CareError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"group {changed['name']} is shown as {changed['display_name']}")
 
 
 @group.command("list")
 def group_list() -> None:
     """List groups."""
     for item in _engine().identity.groups():
-        click.echo(f"{item['id']}\t{item['name']}\t{item['description']}")
+        click.echo(f"{item['id']}\t{item['name']}\t{item['display_name']}\t{item['description']}")
 
 
 @main.group()

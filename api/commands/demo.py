@@ -27,13 +27,14 @@ from process_library.store import Customer
 
 SAMPLE = Path(process_library.__file__).resolve().parent / "sample"
 
+# name (what the models' lanes say) -> (what staff read, description)
 TEAMS = {
-    "support": "First-line support: answers inquiries",
-    "technical": "Technicians: installations, outages, updates",
-    "billing": "Invoices, payments, refunds",
-    "sales": "Licenses and renewals",
-    "team_lead": "Team leads: escalated inquiries",
-    "care_manager": "Care managers: second-level escalations",
+    "support": ("First-line support", "Answers inquiries on every channel"),
+    "technical": ("Technicians", "Installations, outages, updates"),
+    "billing": ("Billing", "Invoices, payments, refunds"),
+    "sales": ("Sales", "Licenses and renewals"),
+    "team_lead": ("Team leads", "Escalated inquiries"),
+    "care_manager": ("Care managers", "Second-level escalations"),
 }
 
 
@@ -124,9 +125,9 @@ def fill(care: CareEngine, password: str | None = None) -> list[tuple[DemoUser, 
 
 def _teams(care: CareEngine) -> None:
     existing = {group["name"] for group in care.identity.groups()}
-    for name, description in TEAMS.items():
+    for name, (display_name, description) in TEAMS.items():
         if name not in existing:
-            care.identity.add_group(name, description)
+            care.identity.add_group(name, description, display_name)
 
 
 def _users(care: CareEngine, shared_password: str | None) -> list[tuple[DemoUser, str]]:

@@ -254,12 +254,50 @@ def create_group():
     if checked.errors:
         return _groups_page(checked, 422)
     try:
-        created = care().identity.add_group(checked.values["name"], checked.values["description"])
+        created = care().identity.add_group(
+            checked.values["name"], checked.values["description"], checked.values["display_name"]
+        )
     except Conflict:
         checked.errors["name"] = gettext("A group with this name exists already.")
         return _groups_page(checked, 422)
-    flash(gettext("Group %(name)s created.", name=created["name"]), "info")
+    flash(gettext("Group %(name)s created.", name=created["display_name"]), "info")
     return redirect(url_for("admin_pages.groups"))
+
+
+@blueprint.get("/admin/groups/<name>")
+def group(name: str):
+    found = _group_or_404(name)
+    return _group_page(found, admin_forms.Checked(values=found))
+
+
+@blueprint.post("/admin/groups/<name>")
+def update_group(name: str):
+    found = _group_or_404(name)
+    checked = admin_forms.edited_group(request.form)
+    if checked.errors:
+        return _group_page(found, checked, 422)
+    changed = care().identity.update_group(found["name"], **checked.values)
+    flash(gettext("Group %(name)s saved.", name=changed["display_name"]), "info")
+    return redirect(url_for("admin_pages.groups"))
+
+
+def _group_or_404(name: str) -> dict:
+    for found in care().identity.groups():
+        if found["name"] == name:
+            return found
+    abort(404)
+
+
+def _group_page(found: dict, checked: admin_forms.Checked, status: int = 200):
+    page = render_template(
+        "admin/group.html",
+        group=found,
+        members=[person for person in care().identity.users() if found["name"] in person.groups],
+        values=checked.values,
+        errors=checked.errors,
+        principal=current_principal(),
+    )
+    return page, status
 
 
 def _groups_page(checked: admin_forms.Checked, status: int = 200):

@@ -18,7 +18,6 @@ from engine import identity
 from engine.tokens import MAX_NAME as MAX_TOKEN_NAME
 
 MAX_DISPLAY_NAME = 200  # the users.display_name column
-MAX_DESCRIPTION = 300  # the groups.description column
 MAX_TOKEN_DAYS = 3650
 ADMIN_TOKEN = ""  # the token form's owner value for an admin token that belongs to nobody
 
@@ -89,14 +88,24 @@ def edited_user(form: MultiDict, known_groups: list[str]) -> Checked:
 
 
 def new_group(form: MultiDict, taken_names: set[str]) -> Checked:
+    checked = edited_group(form)
     name = form.get("name", "").strip().lower()
-    description = form.get("description", "").strip()
-    checked = Checked(values={"name": name, "description": description})
+    checked.values["name"] = name
     if problem := _name_problem(name):
         checked.errors["name"] = problem
     elif name in taken_names:
         checked.errors["name"] = gettext("A group with this name exists already.")
-    if problem := _too_long(description, MAX_DESCRIPTION):
+    return checked
+
+
+def edited_group(form: MultiDict) -> Checked:
+    """The fields of a group people read: its display name and description (its name never changes)."""
+    display_name = form.get("display_name", "").strip()
+    description = form.get("description", "").strip()
+    checked = Checked(values={"display_name": display_name, "description": description})
+    if problem := _too_long(display_name, identity.MAX_GROUP_DISPLAY_NAME):
+        checked.errors["display_name"] = problem
+    if problem := _too_long(description, identity.MAX_GROUP_DESCRIPTION):
         checked.errors["description"] = problem
     return checked
 

@@ -19,6 +19,7 @@ from api import analytics_charts as charts
 from api.auth import current_principal
 from api.pages.locale import CHANNEL_NAMES, gettext
 from api.pages.model_words import model_text, translator
+from api.pages.team_names import team_name
 from api.routes.common import care
 from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, NONE, Window
 from engine.diagram import Heat, render_svg
@@ -71,7 +72,7 @@ def _channel_name(channel: str) -> str:
 
 
 def _team_name(team: str) -> str:
-    return gettext("No team") if team == NONE else team
+    return gettext("No team") if team == NONE else team_name(team)
 
 
 def _process_namer() -> Callable[[str], str]:

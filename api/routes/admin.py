@@ -72,8 +72,17 @@ def list_groups():
 @blueprint.post("/api/groups")
 def create_group():
     body = json_body()
-    group = care().identity.add_group(body["name"], body.get("description", ""))
+    group = care().identity.add_group(body["name"], body.get("description", ""), body.get("display_name"))
     return group, 201
+
+
+@blueprint.patch("/api/groups/<name>")
+def update_group(name: str):
+    """Rename a team for the people who read it, or describe it anew; its name, which models use, stays."""
+    body = json_body()
+    return care().identity.update_group(
+        name, display_name=body.get("display_name"), description=body.get("description")
+    )
 
 
 @blueprint.get("/api/tokens")

@@ -7,6 +7,7 @@ error", "API token" and "Assigned the task to Sam Miller", in their own language
 from __future__ import annotations
 
 from api.pages.locale import gettext
+from api.pages.team_names import team_labels
 from engine import chat, mail_threading
 
 
@@ -60,7 +61,7 @@ def waiting_label(task: dict, people: dict[str, str]) -> str:
         return gettext("The customer")
     if task["assignee"]:
         return people.get(task["assignee"], task["assignee"])
-    named = [gettext("Team %(name)s", name=group) for group in task["groups"]]
+    named = team_labels(task["groups"])
     named += [people.get(user, user) for user in task["users"]]
     return ", ".join(named) if named else gettext("Nobody named yet")
 

@@ -146,7 +146,7 @@ def index():
         versions=_versions(form.filters.process_key, definitions),
         statuses=[(s, case_words.status_label(s)) for s in STATUSES],
         stages=_stages(form.filters.process_key, definitions),
-        groups=[g["name"] for g in care().identity.groups()],
+        groups=[g["name"] for g in sorted(care().identity.groups(), key=lambda g: g["display_name"].casefold())],
         staff=[(u.username, people[u.username]) for u in users if u.role in ("staff", "admin")],
         principal=principal,
     ), (422 if form.errors else 200)

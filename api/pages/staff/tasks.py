@@ -23,6 +23,7 @@ from api.pages.form_fields import fields_for, read_form, validation_messages
 from api.pages.locale import gettext, local_time, page_language
 from api.pages.model_words import task_name, translate_fields
 from api.pages.signin import check_csrf, safe_next
+from api.pages.team_names import team_name
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import forms
@@ -68,7 +69,8 @@ def task_list():
     names = care().cases.customer_names([c for c in customers.values() if c])
     titles = care().cases.process_titles()
     people = care().cases.people_names([t["assignee"] for t in page.items])
-    teams = sorted(principal.groups) if not principal.is_admin else [g["name"] for g in care().identity.groups()]
+    teams = principal.groups if not principal.is_admin else [g["name"] for g in care().identity.groups()]
+    teams = sorted(teams, key=lambda name: team_name(name).casefold())  # as the viewer reads them
     next_url = None
     if page.next_after is not None:
         next_url = url_for("staff_tasks.task_list", **{**request.args.to_dict(), "after": page.next_after})

@@ -169,6 +169,11 @@ def test_every_table_exports_as_csv(http, c_approved):  # http: the groups and t
     channels, processes = header("channels"), header("processes")
     assert channels == ["Day", "No channel", "E-mail", "Phone"]
     assert processes == ["Day", "Review a request"]  # not analytics_review
+    care.identity.update_group("support", display_name="First-line support")  # billing: no group, so its name
+    try:
+        assert sorted(header("teams")[1:]) == ["First-line support", "billing"]
+    finally:
+        care.identity.update_group("support", display_name="")
     # the page lists a series' days from the newest (the day with the figures first), the CSV from the oldest
     page = pages.get("/analytics?from=2030-03-01&to=2030-03-04").text
     days = re.findall(r'<th scope="row">(2030-03-0\d)</th>', page.split('id="table-channels"')[1].split("</table>")[0])

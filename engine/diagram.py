@@ -60,6 +60,7 @@ STATES = ("completed", "active", "failed")
 MARGIN = 20.0
 FONT_SIZE = 12.0
 LABEL_FONT_SIZE = 11.0
+FIT_SIZES = (FONT_SIZE, 11.0, 10.0)  # a task's name is set smaller, down to 10 px, before it is cut
 LINE_HEIGHT = 1.2
 CHAR_WIDTH = 0.55  # rough average glyph width of a sans-serif font, in em (no font metrics here)
 
@@ -416,6 +417,28 @@ def _wrap(text: str, max_width: float, font_size: float, max_lines: int) -> list
         lines = lines[:max_lines]
         lines[-1] = lines[-1][: max(0, max_chars - 1)].rstrip() + "\u2026"
     return lines
+
+
+def _fit(text: str, max_width: float, max_height: float) -> tuple[list[str], float]:
+    """``text`` wrapped in a box: at the largest of :data:`FIT_SIZES` where it fits whole in the lines a
+    12 px name has room for, else in the more lines a smaller size has room for, else cut at the smallest.
+
+    A task's box is drawn for its name in the model's language; a translation is often longer
+    (German by a third), and a name cut after three lines no longer says what the task is.  Fewer
+    lines come first: they keep the name clear of the boundary events on the box's lower edge.
+    """
+
+    def room(size: float) -> int:
+        return max(1, int(max_height // (size * LINE_HEIGHT)))
+
+    usual = room(FONT_SIZE)
+    tries = [(size, usual) for size in FIT_SIZES] + [(size, room(size)) for size in FIT_SIZES[1:]]
+    for size, most in tries:
+        lines = _wrap(text, max_width, size, most + 1)  # a line more than the room: cut only if too long
+        if len(lines) <= most:
+            return lines, size
+    smallest = FIT_SIZES[-1]
+    return _wrap(text, max_width, smallest, room(smallest)), smallest
 
 
 def _new_svg(**attrs: object) -> etree._Element:
@@ -818,9 +841,9 @@ class _Renderer:
             return
         top = y + (20 if has_icon and h >= 60 else 4)
         bottom = y + h - (18 if markers else 4)
-        lines = _wrap(name, w - 12, FONT_SIZE, max(1, int((bottom - top) // step)))
+        lines, size = _fit(name, w - 12, bottom - top)
         middle = (top + bottom) / 2 if markers else y + h / 2
-        self._text(group, x + w / 2, max(middle, top + len(lines) * step / 2), lines)
+        self._text(group, x + w / 2, max(middle, top + len(lines) * size * LINE_HEIGHT / 2), lines, size=size)
 
     def _task_icon(self, group: etree._Element, kind: str, ox: float, oy: float, colour: str) -> bool:
         icon = {"cls": "bpmn-icon", "fill": "none", "stroke": colour, "stroke_width": 1.3}

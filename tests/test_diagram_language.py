@@ -15,7 +15,7 @@ from lxml import etree
 
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
-from engine.diagram import FONT_SIZE, render_svg
+from engine.diagram import CHAR_WIDTH, FONT_SIZE, render_svg
 from engine.model_translations import parse_catalog
 from engine.runtime import StartRequest
 from tests.test_pages import sign_in
@@ -28,6 +28,11 @@ PASSWORD = "correct horse battery"
 def catalog(stem: str, language: str) -> dict[str, str]:
     path = PROCESSES / f"{stem}.{language}.po"
     return parse_catalog(path.name, path.read_bytes()).messages
+
+
+def through(texts: dict[str, str]):
+    """A translating function for the renderer: the catalog's text, else the model's."""
+    return lambda text: texts.get(text, text)
 
 
 def shipped(*names: str) -> list[SourceFile]:
@@ -51,7 +56,7 @@ def label(svg: etree._Element, element_id: str) -> str:
 def test_the_renderer_draws_names_through_the_translation_it_is_given() -> None:
     german = catalog("hello_care", "de")
     data = (PROCESSES / "hello_care.bpmn").read_bytes()
-    svg = etree.fromstring(render_svg(data, process_id="hello_care", translate=lambda text: german.get(text, text)))
+    svg = etree.fromstring(render_svg(data, process_id="hello_care", translate=through(german)))
     assert label(svg, "answer_inquiry") == "Anfrage beantworten"
     [title] = svg.xpath("//svg:g[@data-element-id='answer_inquiry']/svg:title/text()", namespaces=SVG)
     assert title == "User task: Anfrage beantworten"
@@ -78,6 +83,26 @@ def test_a_translation_is_looked_up_by_the_models_text_and_wraps_in_the_box() ->
     top, bottom = float(rect.get("y")), float(rect.get("y")) + float(rect.get("height"))
     for span in text:  # every line's baseline inside the box, below its top by a line
         assert top + FONT_SIZE <= float(span.get("y")) <= bottom
+
+
+@pytest.mark.parametrize("language", ["en", "de", "cs"])
+def test_every_shipped_task_name_is_drawn_whole_in_its_box_in_every_language(language: str) -> None:
+    """Translations run longer than the names the boxes were drawn for: a name is set smaller rather than cut."""
+    for path in sorted(PROCESSES.glob("*.bpmn")):
+        texts = catalog(path.stem, language) if language != "en" else {}
+        svg = etree.fromstring(render_svg(path.read_bytes(), process_id=path.stem, translate=through(texts)))
+        for group in svg.xpath("//svg:g[contains(@class, 'bpmn-shape')]", namespaces=SVG):
+            if not group.get("data-element-type").endswith("Task"):
+                continue
+            [rect] = group.xpath("svg:rect[@class='bpmn-body']", namespaces=SVG)
+            [text] = group.xpath("svg:text", namespaces=SVG)
+            lines, size = [span.text for span in text], float(text.get("font-size"))
+            name = group.xpath("string(svg:title)", namespaces=SVG).split(": ", 1)[1]  # "User task: <name>"
+            assert not lines[-1].endswith("\u2026"), (path.name, language, lines)
+            assert size >= 10 and all(len(line) * size * CHAR_WIDTH <= float(rect.get("width")) for line in lines)
+            top, bottom = float(rect.get("y")), float(rect.get("y")) + float(rect.get("height"))
+            assert all(top + size <= float(span.get("y")) <= bottom for span in text), (path.name, lines)
+            assert " ".join(lines) == name, (path.name, language, lines)
 
 
 # -- the pages ---------------------------------------------------------------------------------

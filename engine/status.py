@@ -286,24 +286,22 @@ def view(session: Session, repository, tracking_code: str, language: str = "en")
 
 
 def _fields(model, texts, values: dict, language: str) -> list[dict]:
-    """The whitelisted fields that have a value, in the model's order, each with its label in ``language``.
+    """The whitelisted fields that have a value, in the model's order, each with its label in ``language``."""
+    return [
+        {"name": name, "label": field_label(texts, name, language), "value": values[name]}
+        for name in model.fields
+        if name in values
+    ]
+
+
+def field_label(texts, name: str, language: str) -> str:
+    """The label of customer field ``name`` in ``language``, as the customer's status page shows it.
 
     The label is the field's name made readable (``customer_name``: "Customer name"), translated by
     the process's catalogs when they have that text (else the name itself, if they translate it).
     """
-    shown = []
-    for name in model.fields:
-        if name not in values:
-            continue
-        label = forms.field_label(name, {})
-        shown.append(
-            {
-                "name": name,
-                "label": texts.get(language, label) or texts.get(language, name) or label,
-                "value": values[name],
-            }
-        )
-    return shown
+    label = forms.field_label(name, {})
+    return texts.get(language, label) or texts.get(language, name) or label
 
 
 def stage_label(repository, definition_id: int, key: str | None, language: str) -> str | None:

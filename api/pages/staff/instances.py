@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from api import policy
 from api.auth import current_principal, current_scope
+from api.pages.case_data import case_data
 from api.pages.feedback import act
 from api.pages.locale import gettext, page_language, page_zone
 from api.pages.model_words import model_text, translator
@@ -253,26 +254,13 @@ def instance(instance_id: int):
         tasks=[{**task, "who": case_words.waiting_label(task, people)} for task in summary["waiting"]],
         timeline=timeline,
         incidents=incidents,
-        data=_readable(view.get("data") or {}, None if policy.may_read_tracking_codes(principal) else secret),
+        data=case_data(
+            view.get("data") or {}, definition, None if policy.may_read_tracking_codes(principal) else secret
+        ),
         diagram=diagram,
         can_retry=principal.is_admin,
         principal=principal,
     )
-
-
-def _readable(value, secret: str | None):
-    """Case data as text, ``{"pairs"}`` and ``{"items"}`` for the template (never a repr or JSON), the
-    tracking code hidden from those who may not read it."""
-    if isinstance(value, dict):
-        return {"pairs": [(str(key), _readable(item, secret)) for key, item in value.items()]}
-    if isinstance(value, list | tuple):
-        return {"items": [_readable(item, secret) for item in value]}
-    if isinstance(value, bool):
-        return gettext("Yes") if value else gettext("No")
-    if value is None:
-        return "—"
-    text = str(value)
-    return text.replace(secret, "•••") if secret else text
 
 
 @blueprint.post("/instances/<id:instance_id>/incidents/<id:incident_id>/retry")

@@ -92,3 +92,24 @@ def test_a_token_is_shown_once(server, browser_page):
     revoke.click()
     assert browser_page.get_by_role("status").inner_text().startswith("Token Mail gateway in production revoked")
     assert care.tokens.authenticate(value) is None
+
+
+def test_a_team_is_named_for_the_people_who_read_it(server, browser_page):
+    base, care = server
+    sign_in(browser_page, base, "ada")
+    browser_page.goto(f"{base}/admin/groups")
+    browser_page.locator("#groups").get_by_role("link", name="support", exact=True).click()
+    sync_api.expect(browser_page.locator("#members")).to_have_text("Sam Support")
+    browser_page.get_by_label("Display name").fill("x" * 101)  # the field allows 100: typed past it is cut
+    assert browser_page.get_by_label("Display name").input_value() == "x" * 100
+    browser_page.get_by_label("Display name").fill("First-line support")
+    browser_page.get_by_role("button", name="Save changes").click()
+    assert browser_page.get_by_role("status").inner_text() == "Group First-line support saved."
+    row = browser_page.locator('#groups tr[data-group="support"]')
+    sync_api.expect(row).to_contain_text("First-line support support")
+    check_page(browser_page, "admin-groups-named")
+    assert care.identity.team_names()["support"] == "First-line support"
+    care.identity.set_preferences(care.identity.by_name("ada").id, language="de", time_zone=None)
+    browser_page.goto(f"{base}/admin/groups/support")
+    sync_api.expect(browser_page.get_by_role("button", name="Änderungen speichern")).to_be_visible()
+    check_page(browser_page, "admin-group-de")

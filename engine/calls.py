@@ -47,6 +47,10 @@ MAX_NOTE = 20_000
 PHONE_SYSTEM_PREFIX = "cti:"  # who logged a call that no agent took or filed: the phone system, by its name
 REJECT = {"action": "reject", "reason": "busy"}
 STAFF_ROLES = ("staff", "admin")
+# What a call is logged as when nobody gave it a subject. Stored in English, as keys: every page shows them in
+# its reader's language (api.pages.locale.contact_subject), so a customer never reads the agent's language.
+CALL_IN, CALL_OUT, MISSED_CALL = "Phone call", "Call to the customer", "Missed call"
+DEFAULT_SUBJECTS = frozenset({CALL_IN, CALL_OUT, MISSED_CALL})
 
 
 @dataclass(frozen=True)
@@ -236,7 +240,7 @@ class Calls:
             instance_id=call.instance_id,
             channel="phone",
             direction=call.direction,
-            subject=call.subject or ("Phone call" if call.status == "answered" else "Missed call"),
+            subject=call.subject or default_subject(call),
             text=contact_text(call),
             recorded_by=call.agent or call.chosen_by or f"{PHONE_SYSTEM_PREFIX}{system}"[:200],
             at=now,
@@ -381,3 +385,10 @@ def contact_text(call: Call) -> str:
     if call.note:
         lines += ["", call.note]
     return "\n".join(lines)
+
+
+def default_subject(call: Call) -> str:
+    """The subject a call is logged with when nobody gave it one: one of :data:`DEFAULT_SUBJECTS`."""
+    if call.status != "answered":
+        return MISSED_CALL
+    return CALL_IN if call.direction == "in" else CALL_OUT

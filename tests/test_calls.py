@@ -9,6 +9,7 @@ create CTI URLs from the public URL only, and block numbers; staff read ``GET /a
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import socket
@@ -317,3 +318,41 @@ def test_a_stream_of_a_closed_tab_frees_its_thread(office, monkeypatch):
         deadline.wait(0.1)
     else:
         pytest.fail("the closed stream kept its slot")
+
+
+def test_a_call_nobody_gave_a_subject_reads_in_each_readers_language(office):
+    """The pop leaves the subject empty (its placeholder shows the default); the call is logged under the default's
+    English key, which the customer's portal and the staff's pages show in their own language."""
+    from api.app import create_app
+    from tests.test_portal_session import portal_mails
+
+    care, base, token, case = office
+    new_call, answer, hangup = call_events("+49 30 1234567", answered_by="sam", cause="normalClearing")
+    url = f"{base}/api/cti/{token}"
+    post(url, new_call, "json")
+    post(url, answer, "json")
+    site = signed_in(base, "sam")
+    site.opener.addheaders = [("Accept-Language", "de")]  # a German-speaking agent
+    page = site.get(f"{base}/calls")
+    subject_input = re.search(r'<input type="text" id="[\w-]+-subject" name="subject"[^>]*>', page)[0]
+    assert 'value=""' in subject_input and 'placeholder="Telefonat"' in subject_input
+    call_id = re.search(r'action="/calls/(\d+)/choice"', page)[1]
+    fields = {"csrf_token": site.csrf(page), "request": str(case["id"]), "subject": "", "note": "Paper jam."}
+    site.post(f"{base}/calls/{call_id}/choice", fields)
+    post(url, hangup, "json")
+    with care.db.read() as session:
+        assert session.get(Contact, session.get(Call, int(call_id)).contact_id).subject == "Phone call"
+    assert "Telefonat" in site.get(f"{base}/customers/C-1")
+    site.opener.addheaders = []
+    staff_page = site.get(f"{base}/customers/C-1")
+    assert '<p class="contact-subject">Phone call</p>' in staff_page
+    portal = create_app(care).test_client()
+    on_site = functools.partial(portal.open, base_url=PUBLIC)  # the customer is on the public site
+    token = re.search(r'name="csrf_token" value="([^"]+)"', on_site("/portal?lang=cs").text)[1]
+    on_site("/portal/link?lang=cs", method="POST", data={"email": "ada@example.com", "csrf_token": token})
+    mailed = portal_mails(care, "ada@example.com")[-1].body
+    link = on_site(re.search(rf"{re.escape(PUBLIC)}(/portal/signin\?token=[^\s&]+&lang=\w+)", mailed)[1]).text
+    fields = {name: re.search(rf'name="{name}" value="([^"]+)"', link)[1] for name in ("token", "csrf_token")}
+    assert on_site("/portal/signin", method="POST", data=fields).status_code == 303
+    account = on_site("/portal/account?lang=cs").text
+    assert "Telefonát" in account and "Phone call" not in account and "Telefonat" not in account

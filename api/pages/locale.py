@@ -21,7 +21,7 @@ from jinja2 import pass_context
 from tzlocal import get_localzone_name
 
 from api import i18n
-from engine import contacts
+from engine import calls, contacts
 
 
 @cache
@@ -138,10 +138,20 @@ def contact_text(text: str | None) -> str:
     return (text or "").replace(contacts.HIDDEN_SECRET, gettext("[tracking code]"))
 
 
+@pass_context
+def contact_subject(context, subject: str | None) -> str:
+    """A logged contact's subject as its reader reads it: a call's default subject (stored in English) in the page's
+    language, with the template's own ``_`` (staff's or the customer's); a subject someone wrote, as written."""
+    if subject in calls.DEFAULT_SUBJECTS:
+        return context["_"](subject)
+    return subject or ""
+
+
 def configure(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["amount"] = amount
     app.jinja_env.filters["contact_text"] = contact_text
+    app.jinja_env.filters["contact_subject"] = contact_subject
     app.jinja_env.globals["channel_name"] = channel_name
 
     @app.context_processor

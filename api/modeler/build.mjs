@@ -5,6 +5,10 @@
  *
  * Run it through `make modeler-bundle` (npm ci first, so the lockfile decides every version).
  * The same lockfile and esbuild version give the same bytes.
+ *
+ * One change is made to a package on the way (withoutInlineStyles below): carecenter's pages allow no
+ * inline styles (style-src 'self'), and bpmn-js-properties-panel builds its two containers from HTML
+ * with style attributes, which the browser refused with a console error on every modeler page.
  */
 
 import { createHash } from 'node:crypto';
@@ -23,6 +27,37 @@ for (const name of BUILT) {
 }
 mkdirSync(out, { recursive: true });
 
+/**
+ * The style attributes of bpmn-js-properties-panel's containers, taken out (their rules are in
+ * styles.css). The build fails when the package no longer has them, so that a new version is looked
+ * at again rather than the refusals coming back unnoticed.
+ */
+const INLINE_STYLES = [
+  ['<div style="height: 100%" tabindex="-1" class="bio-properties-panel-container">', '<div tabindex="-1" class="bio-properties-panel-container">'],
+  [
+    '<div style="flex: none; height: auto" class="bio-properties-panel bio-theme-parent bio-properties-panel-header-container">',
+    '<div class="bio-properties-panel bio-theme-parent bio-properties-panel-header-container">',
+  ],
+];
+const PANEL = /[\\/]node_modules[\\/]bpmn-js-properties-panel[\\/]dist[\\/]index\.esm\.js$/;
+let panelLoaded = false;
+const withoutInlineStyles = {
+  name: 'without-inline-styles',
+  setup(build) {
+    build.onLoad({ filter: PANEL }, (args) => {
+      let source = readFileSync(args.path, 'utf8');
+      for (const [styled, plain] of INLINE_STYLES) {
+        if (!source.includes(styled)) {
+          throw new Error(`${args.path} no longer builds ${styled}: see INLINE_STYLES in build.mjs`);
+        }
+        source = source.replaceAll(styled, plain);
+      }
+      panelLoaded = true;
+      return { contents: source, loader: 'js' };
+    });
+  },
+};
+
 const result = await build({
   absWorkingDir: here,
   entryPoints: { modeler: 'entry.js', 'modeler-styles': 'styles.css', dmn: 'dmn-entry.js', 'dmn-styles': 'dmn-styles.css' },
@@ -37,7 +72,11 @@ const result = await build({
   loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file', '.eot': 'file', '.svg': 'file' },
   metafile: true,
   logLevel: 'warning',
+  plugins: [withoutInlineStyles],
 });
+if (!panelLoaded) {
+  throw new Error('bpmn-js-properties-panel was bundled from another file than dist/index.esm.js: see INLINE_STYLES');
+}
 
 // One stylesheet named like each script.
 for (const name of ['modeler', 'dmn']) {

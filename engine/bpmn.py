@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 
 from lxml import etree
@@ -24,7 +25,8 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import camunda_forms, event_specs, forms
+from engine import camunda_forms, dmn_entries, event_specs, forms
+from engine.dmn_entries import DMN_NAMESPACE_PREFIX
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.expression_specs import expression_problems, sandbox_problems, with_expressions
 from engine.expressions import CONDITION, TEXT, Expression, expression, language, split_list
@@ -34,7 +36,7 @@ from engine.message_specs import with_variable_messages
 from engine.service_specs import with_worker_service_tasks
 from engine.timer_specs import with_clock_timers
 
-DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
+MISSING_DECISION = re.compile(r'No DMN Diagram available with id "([^"]+)"')  # SpiffWorkflow's words
 DEPLOYABLE_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn", ".json", ".po")  # .po: translations of a model's texts
 
 
@@ -164,6 +166,8 @@ class ParsedFiles:
         self.trees: dict[str, etree._ElementTree] = {}
         # Processes of files left out for their problems: calls to them are not reported again as missing.
         self.broken_process_ids: set[str] = set()
+        # Decisions of DMN files left out for their problems, and their files: a call names the refused file.
+        self.refused_decisions: dict[str, str] = {}
         problems: list[DeploymentProblem] = []
         seen: set[str] = set()
         # Checked before SpiffWorkflow sees the files: its messages for these are hard to act on.
@@ -190,10 +194,13 @@ class ParsedFiles:
             found += _data_store_problems(source.filename, self.trees[source.filename])
             found += _gateway_problems(source.filename, self.trees[source.filename])
             found += event_specs.problems(source.filename, self.trees[source.filename])
+            found += dmn_entries.problems(source.filename, self.trees[source.filename])
             if found:  # reported with the problems SpiffWorkflow finds in the other files
                 problems.extend(found)
                 broken = self.trees.pop(source.filename)
                 self.broken_process_ids.update(broken.getroot().xpath("//bpmn:process/@id", namespaces=NS))
+                for decision_id in broken.getroot().xpath("//*[local-name()='decision']/@id"):
+                    self.refused_decisions[str(decision_id)] = source.filename
 
         # One parser per dialect: Camunda Modeler files and Spiff (or plain) files may be deployed together.
         dialects = {name: _dialect(tree) for name, tree in self.trees.items() if not _is_dmn(name, tree)}
@@ -279,6 +286,7 @@ class ParsedFiles:
                     f"a DMN file may hold one decision; this one holds {len(decisions)} ({ids}): one file each",
                     file_name=source.filename,
                 )
+            dmn_entries.translate(root)  # FEEL's lists, ranges and not(...) as the Python they mean
             parser.add_dmn_xml(root, filename=source.filename)
         elif namespace != BPMN_NS or etree.QName(root).localname != "definitions":
             raise ValidationException(
@@ -346,7 +354,7 @@ class ParsedFiles:
                 _attach_correlation_keys(built, self.trees.get(getattr(built, "file", None) or filename))
                 event_specs.attach(built, self.trees.get(getattr(built, "file", None) or filename))
         except ValidationException as error:
-            raise DeploymentInvalid([self._problem(error, filename)]) from None
+            raise DeploymentInvalid([self._missing_decision(self._problem(error, filename))]) from None
         except DeploymentInvalid:
             raise
         except Exception as error:  # see __init__: report, never crash
@@ -354,6 +362,23 @@ class ParsedFiles:
         finally:
             process_parser.process_executable = executable
         return spec, subprocess_specs, missing
+
+    def _missing_decision(self, problem: DeploymentProblem) -> DeploymentProblem:
+        """SpiffWorkflow's "No DMN Diagram available" said as what to do about it; other problems as they are."""
+        found = MISSING_DECISION.match(problem.message)
+        if found is None:
+            return problem
+        decision_id = found.group(1)
+        if decision_id in self.refused_decisions:
+            message = (
+                f"calls decision '{decision_id}' of {self.refused_decisions[decision_id]}, "
+                "which is refused for its own problems (listed with that file)"
+            )
+        else:
+            message = (
+                f"calls decision '{decision_id}', which is neither in these files nor deployed: deploy its .dmn file"
+            )
+        return replace(problem, message=message)
 
     def _parsers_for(self, root_process: str, name: str) -> list:
         owner = self._owners.get(name) or self._owners[root_process]

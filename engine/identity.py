@@ -178,7 +178,9 @@ class Identity:
     def team_names(self) -> dict[str, str]:
         """Each team's display name by its name, for pages that show teams (one short query)."""
         with self.db.read() as session:
-            return {name: display_name for name, display_name in session.execute(select(Group.name, Group.display_name))}
+            return {
+                name: display_name for name, display_name in session.execute(select(Group.name, Group.display_name))
+            }
 
     @staticmethod
     def _groups_named(session: Session, names: list[str]) -> list[Group]:

@@ -121,7 +121,9 @@ EXPECTED_REJECTIONS = {
     "bpmn/data/call_activity_nested/call_activity_level_2.bpmn": (
         "recursive call: Level2 -> Level3 -> Level3; a process may not call itself"
     ),
-    "bpmn/data/call_activity_nested/call_activity_nested.bpmn": 'No DMN Diagram available with id "Level2c"',
+    "bpmn/data/call_activity_nested/call_activity_nested.bpmn": (
+        "calls decision 'Level2c', which is neither in these files nor deployed: deploy its .dmn file"
+    ),
     # Signavio exports: a condition in neither Python, JUEL (${...}) nor FEEL (=...) (priority = 'Emergency'),
     # flows without conditions, a bare call activity.  (No corpus file writes JUEL or FEEL: none was refused
     # for that before carecenter translated them, and none is now.)
@@ -145,18 +147,15 @@ INVALID_MESSAGES = {
     "bpmn/data/parallel_multiinstance_invalid.bpmn": "exactly one of cardinality or loop input",
     "bpmn/data/standard_loop_invalid.bpmn": "A loopMaximum or loopCondition must be specified",
     "bpmn/data/data_object_invalid.bpmn": "is not a valid value of the atomic type 'xs:ID'",
-}
-
-# Invalid files the engine accepts today (reported; strict, so a fix shows up as XPASS).
-RULE_ENTRY_NOT_CHECKED = (
-    "decisions are parsed at deploy time, but a rule entry is an expression checked only when evaluated"
-)
-ACCEPTED_INVALID = {
-    "camunda/data/dmn/invalid_decision.dmn": f"{RULE_ENTRY_NOT_CHECKED}: its entry '= 1' fails only then",
+    # '= 1' is neither a value nor a comparison: refused at deploy (engine/dmn_entries.py)
+    "camunda/data/dmn/invalid_decision.dmn": "input entry '= 1' of rule 1: it is neither a value nor a test",
     "camunda/data/invalid/InvalidDecision.bpmn": (
-        f"{RULE_ENTRY_NOT_CHECKED}: its decision (invalid_decision.dmn) has an entry '= 1' that fails only then"
+        "calls decision 'InvalidDecisionId' of invalid_decision.dmn, which is refused for its own problems"
     ),
 }
+
+# Invalid files the engine accepts today (reported; strict, so a fix shows up as XPASS): none at the moment.
+ACCEPTED_INVALID: dict[str, str] = {}
 
 # Invalid on purpose, but accepted by design: the project's requirement "Non-executable processes are
 # stored but cannot be started (409)" overrides the rule that invalid corpus files are refused.  The

@@ -25,7 +25,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import camunda_forms, dmn_entries, event_specs, forms
+from engine import camunda_forms, camunda_refusals, dmn_entries, event_specs, forms
 from engine.dmn_entries import DMN_NAMESPACE_PREFIX
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.expression_specs import expression_problems, sandbox_problems, with_expressions
@@ -195,6 +195,7 @@ class ParsedFiles:
             found += _gateway_problems(source.filename, self.trees[source.filename])
             found += event_specs.problems(source.filename, self.trees[source.filename])
             found += dmn_entries.problems(source.filename, self.trees[source.filename])
+            found += camunda_refusals.problems(source.filename, self.trees[source.filename])
             if found:  # reported with the problems SpiffWorkflow finds in the other files
                 problems.extend(found)
                 broken = self.trees.pop(source.filename)

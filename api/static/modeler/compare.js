@@ -48,7 +48,7 @@
         svg.setAttribute('role', 'img');
         svg.setAttribute('aria-label', texts.diagram.replace('{version}', data.versions[which]));
       }
-      viewer.get('canvas').zoom('fit-viewport', 'auto');
+      window.carecenterKeepFitted(viewer, function () { viewer.get('canvas').zoom('fit-viewport', 'auto'); });
       Object.keys(marks).forEach(function (kind) { mark(viewer, marks[kind], kind); });
     }).catch(function (error) {
       var message = document.createElement('p');
@@ -71,19 +71,6 @@
   document.addEventListener('click', function (event) {
     var target = event.target.closest('[data-select]');
     if (target) select(target.getAttribute('data-select'));
-  });
-
-  // the diagrams fit their boxes again when the window changes size (a phone turned, a window resized)
-  var fitting = null;
-  window.addEventListener('resize', function () {
-    cancelAnimationFrame(fitting);
-    fitting = requestAnimationFrame(function () {
-      Object.keys(viewers).forEach(function (which) {
-        var canvas = viewers[which].get('canvas');
-        canvas.resized();
-        canvas.zoom('fit-viewport', 'auto');
-      });
-    });
   });
 
   Promise.all([

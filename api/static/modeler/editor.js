@@ -314,7 +314,7 @@
     } else {
       Object.keys(buttons).forEach(function (name) { buttons[name].disabled = false; });
     }
-    fitBesidePalette();
+    window.carecenterKeepFitted(modeler, fitBesidePalette); // again on resize, until the person moves the view
     modeler.on('commandStack.changed', function () {
       if (readOnly) return;
       dirty = true;

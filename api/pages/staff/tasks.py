@@ -18,6 +18,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from api import policy
 from api.auth import current_principal, current_scope
+from api.pages.case_data import case_data
 from api.pages.feedback import act, answer_refusal
 from api.pages.form_fields import fields_for, read_form, validation_messages
 from api.pages.locale import gettext, local_time, page_language
@@ -26,7 +27,7 @@ from api.pages.signin import check_csrf, safe_next
 from api.pages.team_names import team_name
 from api.requests import numbers_up_to
 from api.routes.common import care
-from engine import forms
+from engine import forms, instance_list
 from engine.errors import CareError, TaskNotOpen
 from engine.forms import FormDataInvalid
 from engine.models import MAX_ID
@@ -258,7 +259,7 @@ def _task_page(
             {**turn, "answers": [{**a, "value": _readable(a["value"])} for a in turn["answers"]]}
             for turn in case["conversation"]
         ],
-        details=[{"label": _label(d["name"]), "value": _readable(d["value"])} for d in case["details"]],
+        details=_case_data(case, principal),
         notes=care().notes.of_instance(form["task"]["instance_id"], scope),
         incidents=care().incidents.list("open", form["task"]["instance_id"], 10, None).items,
         answer=care().answers.draft(form["task"]["instance_id"], scope),
@@ -274,6 +275,16 @@ def _task_page(
         principal=principal,
     )
     return page, status
+
+
+def _case_data(case: dict, principal) -> dict:
+    """The case's data under the labels its process gives them, as the case page shows it (api.pages.case_data)."""
+    instance_id = case["instance"]["id"]
+    with care().db.read() as session:
+        listed = instance_list.summary(session, instance_id)
+    definition = care().repository.load(listed["definition_id"])
+    secret = None if policy.may_read_tracking_codes(principal) else listed["tracking_code"]
+    return case_data({detail["name"]: detail["value"] for detail in case["details"]}, definition, secret)
 
 
 def _label(name: str) -> str:

@@ -3,9 +3,9 @@
 A set of files is always parsed together (one deployment), so call activities and business
 rule tasks can reach processes and decisions in sibling files.  XML is read with entity
 expansion, DTD loading and network access off.  Files made with Camunda Modeler are parsed
-with SpiffWorkflow's Camunda dialect, all others with the Spiff dialect; carecenter reads the
-extension attributes it needs itself (:class:`ElementInfo`), so both dialects look alike to
-the rest of the engine.
+with SpiffWorkflow's Camunda dialect (Camunda 8's ``zeebe:`` elements are read by :mod:`engine.zeebe`),
+all others with the Spiff dialect; carecenter reads the extension attributes it needs itself
+(:class:`ElementInfo`), so both dialects look alike to the rest of the engine.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import camunda_forms, camunda_refusals, dmn_entries, event_specs, forms
+from engine import camunda_forms, camunda_refusals, dmn_entries, event_specs, forms, zeebe
 from engine.dmn_entries import DMN_NAMESPACE_PREFIX
 from engine.errors import DeploymentInvalid, DeploymentProblem
 from engine.expression_specs import expression_problems, sandbox_problems, with_expressions
 from engine.expressions import CONDITION, TEXT, Expression, expression, language, split_list
-from engine.extensions import BPMN_NS, CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS, is_flow_node
+from engine.extensions import BPMN_NS, CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS, ZEEBE_NS, is_flow_node
 from engine.extensions import properties as extension_properties
 from engine.message_specs import with_variable_messages
 from engine.service_specs import with_worker_service_tasks
@@ -131,15 +131,27 @@ def _names(value: str | None) -> tuple[str | Expression, ...]:
 def _element_info(node: etree._Element) -> ElementInfo:
     properties = extension_properties(node)
     camunda = lambda name: node.get(f"{{{CAMUNDA_NS}}}{name}")  # noqa: E731
+    assigned = lambda name: zeebe.setting(node, "assignmentDefinition", name)  # noqa: E731
     return ElementInfo(
         element_id=node.get("id"),
         name=node.get("name") or node.get("id"),
-        candidate_groups=_names(camunda("candidateGroups") or properties.get("candidate_groups")),
-        candidate_users=_names(camunda("candidateUsers") or properties.get("candidate_users")),
+        candidate_groups=_names(
+            camunda("candidateGroups") or assigned("candidateGroups") or properties.get("candidate_groups")
+        ),
+        candidate_users=_names(
+            camunda("candidateUsers") or assigned("candidateUsers") or properties.get("candidate_users")
+        ),
         excluded_users=_names(properties.get("excluded_users")),
-        assignee=expression((camunda("assignee") or properties.get("assignee") or "").strip() or None, TEXT),
-        due=expression((properties.get("due") or "").strip() or None, TEXT),
-        form_key=camunda("formKey") or properties.get("formJsonSchemaFilename") or None,
+        assignee=expression(
+            (camunda("assignee") or assigned("assignee") or properties.get("assignee") or "").strip() or None, TEXT
+        ),
+        due=expression(
+            (zeebe.setting(node, "taskSchedule", "dueDate") or properties.get("due") or "").strip() or None, TEXT
+        ),
+        form_key=camunda("formKey")
+        or zeebe.setting(node, "formDefinition", "formKey")
+        or properties.get("formJsonSchemaFilename")
+        or None,
         form_ui_key=properties.get("formUiSchemaFilename") or None,
         properties=properties,
         line=node.sourceline,
@@ -189,6 +201,7 @@ class ParsedFiles:
                 problems.extend(invalid.problems)
                 continue
             _name_unnamed_flows(self.trees[source.filename])
+            zeebe.name_called_processes(self.trees[source.filename])
             found = _reference_problems(source.filename, self.trees[source.filename])
             found += _syntax_problems(source.filename, self.trees[source.filename])
             found += _data_store_problems(source.filename, self.trees[source.filename])
@@ -196,6 +209,7 @@ class ParsedFiles:
             found += event_specs.problems(source.filename, self.trees[source.filename])
             found += dmn_entries.problems(source.filename, self.trees[source.filename])
             found += camunda_refusals.problems(source.filename, self.trees[source.filename])
+            found += zeebe.problems(source.filename, self.trees[source.filename])
             if found:  # reported with the problems SpiffWorkflow finds in the other files
                 problems.extend(found)
                 broken = self.trees.pop(source.filename)
@@ -450,9 +464,9 @@ def _is_dmn(filename: str, tree: etree._ElementTree) -> bool:
 
 
 def _dialect(tree: etree._ElementTree) -> str:
-    """'camunda' for Camunda Modeler files, 'spiff' for Spiff-extended and plain BPMN."""
+    """'camunda' for Camunda Modeler files (Camunda 7 or 8), 'spiff' for Spiff-extended and plain BPMN."""
     namespaces = set(tree.getroot().nsmap.values())
-    return "camunda" if CAMUNDA_NS in namespaces and SPIFF_NS not in namespaces else "spiff"
+    return "camunda" if namespaces & {CAMUNDA_NS, ZEEBE_NS} and SPIFF_NS not in namespaces else "spiff"
 
 
 class CareSpiffParser(SpiffBpmnParser):
@@ -480,19 +494,22 @@ class CareCamundaParser(CamundaParser):
 
 
 def _attach_correlation_keys(spec, tree) -> None:
-    """Give catching specs the ``correlation_key`` property of their element, in either dialect.
+    """Give catching specs the ``correlation_key`` property of their element, in either dialect, or the
+    variable their message's ``zeebe:subscription`` correlates on (Camunda 8).
 
     SpiffWorkflow keeps extension properties for some task types only; message correlation
     (engine/messages.py) reads ``task_spec.extensions["correlation_key"]`` for all of them.
     """
     if tree is None:
         return
+    keys = zeebe.correlation_keys(tree)  # a catch with a correlation_key property too is refused at deploy
     for node in tree.getroot().xpath("//*[bpmn:extensionElements]", namespaces=NS):
         value = extension_properties(node).get("correlation_key", "").strip()
-        task_spec = spec.task_specs.get(node.get("id") or "")
-        if task_spec is None:
-            continue
         if value:
+            keys[node.get("id") or ""] = value
+    for element_id, value in keys.items():
+        task_spec = spec.task_specs.get(element_id)
+        if task_spec is not None:
             task_spec.extensions = {**(getattr(task_spec, "extensions", None) or {}), "correlation_key": value}
 
 

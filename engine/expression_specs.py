@@ -36,7 +36,7 @@ from engine.expressions import (
     translate,
     variable_name,
 )
-from engine.extensions import CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS
+from engine.extensions import CAMUNDA_NS, CONTAINERS, NS, SPIFF_NS, ZEEBE_NS
 from engine.sandbox import restriction_problems
 
 
@@ -121,17 +121,23 @@ def sandbox_problems(
 
 
 def _properties(*names: str) -> str:
-    """XPath to the values of the named extension properties, in either dialect."""
+    """XPath to the values of the named extension properties, in either dialect (and Camunda 8's)."""
     return " | ".join(
         f"//bpmn:extensionElements/{prefix}:properties/{prefix}:property[@name='{name}']/@value"
-        for prefix in ("camunda", "spiffworkflow")
+        for prefix in ("camunda", "spiffworkflow", "zeebe")
         for name in names
     )
 
 
+def _feel(element: str, attribute: str) -> str:
+    """XPath to a Camunda 8 setting written as FEEL (``=...``): plain text there is not an expression."""
+    return f"//zeebe:{element}/@{attribute}[starts-with(normalize-space(), '=')]"
+
+
 # Where a BPMN file may hold JUEL or FEEL, and what the expression must give there: every place the
 # engine reads expressions (the parser classes here, engine.timer_specs, engine.service_specs and
-# engine.bpmn.ElementInfo), so everything refused later is refused here first.
+# engine.bpmn.ElementInfo), so everything refused later is refused here first.  Camunda 8's settings
+# hold FEEL or plain text, never JUEL (engine.zeebe refuses ${...} in their plain text).
 EXPRESSION_SITES = (
     ("//bpmn:conditionExpression", CONDITION),
     ("//bpmn:conditionalEventDefinition/bpmn:condition", EVENT_CONDITION),
@@ -146,6 +152,11 @@ EXPRESSION_SITES = (
     ("//@camunda:candidateGroups | //@camunda:candidateUsers", "names"),
     (_properties("assignee", "due"), TEXT),
     (_properties("candidate_groups", "candidate_users", "excluded_users"), "names"),
+    (_feel("assignmentDefinition", "assignee") + " | " + _feel("taskSchedule", "dueDate"), TEXT),
+    (
+        _feel("assignmentDefinition", "candidateGroups") + " | " + _feel("assignmentDefinition", "candidateUsers"),
+        "names",
+    ),
 )
 
 
@@ -181,6 +192,8 @@ def _site_name(found, node: etree._Element) -> str:
     attribute = etree.QName(found.attrname)
     if attribute.localname == "value":  # a property's or parameter's value: name it by its owner
         return f"{etree.QName(node).localname} {node.get('name') or node.get('id')}"
+    if etree.QName(node).namespace == ZEEBE_NS:  # a Camunda 8 setting: its element and attribute
+        return f"zeebe:{etree.QName(node).localname} {attribute.localname}"
     prefix = {CAMUNDA_NS: "camunda:", SPIFF_NS: "spiffworkflow:"}.get(attribute.namespace, "")
     return f"{prefix}{attribute.localname}"
 

@@ -1,8 +1,9 @@
 """BPMN namespaces and the extension properties both dialects write, read the same way everywhere.
 
-Spiff files carry ``spiffworkflow:properties``, Camunda Modeler files ``camunda:properties``;
-deploy checks (:mod:`engine.bpmn`) and task-spec parsers (:mod:`engine.service_specs`) both
-read them, so the reading lives here once.
+Spiff files carry ``spiffworkflow:properties``, Camunda Modeler files ``camunda:properties``
+(Camunda 7) or ``zeebe:properties`` (Camunda 8, :mod:`engine.zeebe`); deploy checks
+(:mod:`engine.bpmn`) and task-spec parsers (:mod:`engine.service_specs`) both read them, so the
+reading lives here once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from lxml import etree
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS, "zeebe": ZEEBE_NS}
 CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}  # elements that hold flow elements
 ACTIVITIES = {"subProcess", "transaction", "adHocSubProcess", "callActivity"}  # flow nodes not named *Task
 
@@ -24,11 +26,12 @@ def is_flow_node(node: etree._Element) -> bool:
 
 
 def properties(node: etree._Element) -> dict[str, str]:
-    """The ``name -> value`` extension properties of a flow node, in either dialect."""
+    """The ``name -> value`` extension properties of a flow node, in either dialect (and Camunda 8's)."""
     found: dict[str, str] = {}
     for prop in node.xpath(
         "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property"
-        " | ./bpmn:extensionElements/camunda:properties/camunda:property",
+        " | ./bpmn:extensionElements/camunda:properties/camunda:property"
+        " | ./bpmn:extensionElements/zeebe:properties/zeebe:property",
         namespaces=NS,
     ):
         if prop.get("name") is not None:

@@ -75,18 +75,20 @@ def current_form(db: Database, forms_dir: Path | None, name: str) -> bytes | Non
 
 
 def names_form(content: bytes, filename: str, name: str) -> bool:
-    """Whether a BPMN file's user tasks name form ``name`` (``formJsonSchemaFilename`` or ``camunda:formKey``)."""
+    """Whether a BPMN file's user tasks name form ``name`` (``formJsonSchemaFilename``, ``camunda:formKey`` or
+    Camunda 8's ``zeebe:formDefinition formKey``)."""
     try:
         root = read_xml(SourceFile(filename, content)).getroot()
     except DeploymentInvalid:
         return False
-    spiff = root.xpath(
+    in_extensions = root.xpath(
         "//bpmn:userTask//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
-        " | //bpmn:userTask//camunda:property[@name='formJsonSchemaFilename']/@value",
+        " | //bpmn:userTask//camunda:property[@name='formJsonSchemaFilename']/@value"
+        " | //bpmn:userTask/bpmn:extensionElements/zeebe:formDefinition/@formKey",
         namespaces=NS,
     )
     camunda = [n.get(f"{{{CAMUNDA_NS}}}formKey") for n in root.iter(f"{{{NS['bpmn']}}}userTask")]
-    return name in spiff or name in camunda
+    return name in in_extensions or name in camunda
 
 
 def latest_process_files(db: Database) -> list[ProcessFile]:

@@ -63,6 +63,7 @@ def sync(
     new = [task for guid, task in waiting.items() if guid not in open_rows]
     for task in new:
         spec = task.task_spec
+        outside = runs_outside(spec, operations)
         calls = session.scalar(_CALLS_OF_ELEMENT, {"instance": instance.id, "element": spec.bpmn_id})
         session.add(
             ServiceJob(
@@ -76,8 +77,10 @@ def sync(
                 result_variable=spec.result_variable,
                 # stable for every try of this call; the n-th call of the element (a loop, a multi-instance) differs
                 idempotency_key=f"cc-{instance.id}-{spec.bpmn_id}-{calls + 1}",
-                kind=EXTERNAL if runs_outside(spec, operations) else OPERATION,
+                kind=EXTERNAL if outside else OPERATION,
                 priority=spec.priority,
+                # what an outside worker is told at the first fetch: a Camunda 8 job's retries, Camunda 7's none
+                retries=spec.initial_retries if outside else None,
                 status="pending",
                 attempts=0,
                 max_attempts=spec.max_attempts,

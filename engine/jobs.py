@@ -268,7 +268,10 @@ class Jobs:
 
     def _complete(self, session, row, job, task, result) -> None:
         now = self.clock.now()
-        task.data[job.result_variable] = result
+        if task.task_spec.merges_result:  # a Camunda 8 job: what the worker completes with becomes variables
+            task.data.update(result or {})
+        else:
+            task.data[job.result_variable] = result
         task.complete()
         job.status, job.finished_at, job.claimed_until, job.last_error = "completed", now, None, None
         self.history.record(

@@ -25,6 +25,12 @@ A Camunda external task whose topic names no registered operation is left to out
 (:func:`runs_outside`): Camunda 7 external-task clients fetch and lock it over ``/engine-rest``
 (:mod:`engine.external_tasks`); its input parameters are variables the worker receives, and
 ``camunda:taskPriority`` orders fetches that ask for priority.
+
+A Camunda 8 service task (``zeebe:taskDefinition type="..."``, :mod:`engine.zeebe`) is the same
+external task: its type is the topic, its retries how many times the job is tried, its task
+headers the properties its workers are told, ``zeebe:jobPriorityDefinition`` its priority.  As
+Camunda 8 merges what a job worker completes with into the instance, the result of an operation
+called this way is merged into the task's data rather than kept under a result variable.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
+from engine import zeebe
 from engine.errors import DeploymentProblem
 from engine.expressions import TEXT, VALUE, ExpressionError, translate
 from engine.extensions import CAMUNDA_NS, NS
@@ -55,7 +62,9 @@ class CareServiceTask(SpiffServiceTask):
 
     ``external_topic`` marks Camunda external tasks (``camunda:type="external"``), whose topic may
     name an operation or be left to outside workers; ``priority`` and ``properties`` (the element's
-    extension properties) are what such workers are told.
+    extension properties) are what such workers are told.  Camunda 8 jobs also tell outside workers
+    their ``initial_retries`` at the first fetch, and ``merges_result``: the operation's result
+    becomes variables of the instance.
     """
 
     def __init__(
@@ -68,6 +77,8 @@ class CareServiceTask(SpiffServiceTask):
         external_topic: bool = False,
         priority: int = 0,
         properties: dict[str, str] | None = None,
+        initial_retries: int | None = None,
+        merges_result: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(wf_spec, name, **kwargs)
@@ -76,6 +87,8 @@ class CareServiceTask(SpiffServiceTask):
         self.external_topic = external_topic
         self.priority = priority
         self.properties = properties or {}
+        self.initial_retries = initial_retries
+        self.merges_result = merges_result
 
     def _execute(self, task) -> None:
         task.internal_data[CALL_KEY] = {
@@ -154,12 +167,22 @@ def _camunda_parameter(param, task, filename: str) -> str:
 
 class CareCamundaServiceTaskParser(TaskParser):
     def create_task(self) -> CareServiceTask:
+        try:
+            job = zeebe.job_definition(self.node)
+        except zeebe.Unreadable as error:  # refused at deploy (zeebe.problems) already
+            raise ValidationException(str(error), node=self.node, file_name=self.filename) from None
+        if job is not None:
+            return self._job_task(job)
         kind = self.node.get(f"{{{CAMUNDA_NS}}}type")
         topic = (self.node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
         if kind != "external" or not topic:
+            wanted = (
+                'needs a job type: zeebe:taskDefinition type="<type>"'
+                if zeebe.declares_zeebe(self.node)
+                else 'must be an external task: camunda:type="external" and camunda:topic="<topic>"'
+            )
             raise ValidationException(
-                'a service task must be an external task: camunda:type="external" and camunda:topic="<topic>" '
-                "(an operation of the process library, or a topic for outside workers)",
+                f"a service task {wanted} (an operation of the process library, or a topic for outside workers)",
                 node=self.node,
                 file_name=self.filename,
             )
@@ -190,6 +213,25 @@ class CareCamundaServiceTaskParser(TaskParser):
             external_topic=True,
             priority=int(priority_text),
             properties=extension_properties(self.node),
+            **self.bpmn_attributes,
+        )
+
+    def _job_task(self, job: zeebe.JobDefinition) -> CareServiceTask:
+        """A Camunda 8 service task: the job's type as topic, tried as often as its retries say."""
+        attempts, backoff = _retry_settings(self.node, job.retries - 1, None)
+        return CareServiceTask(
+            self.spec,
+            self.bpmn_id,
+            operation_name=job.topic,
+            operation_params={},
+            result_variable=None,
+            max_attempts=attempts,
+            backoff_seconds=backoff,
+            external_topic=True,
+            priority=job.priority,
+            properties=job.headers,
+            initial_retries=attempts,
+            merges_result=True,
             **self.bpmn_attributes,
         )
 

@@ -107,6 +107,7 @@ def test_a_team_is_named_for_the_people_who_read_it(server, browser_page):
     assert browser_page.get_by_role("status").inner_text() == "Group First-line support saved."
     row = browser_page.locator('#groups tr[data-group="support"]')
     sync_api.expect(row).to_contain_text("First-line support support")
+    sync_api.expect(row).to_contain_text("Sam Support")  # members by the names people know them by
     check_page(browser_page, "admin-groups-named")
     assert care.identity.team_names()["support"] == "First-line support"
     care.identity.set_preferences(care.identity.by_name("ada").id, language="de", time_zone=None)

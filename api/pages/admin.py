@@ -304,7 +304,7 @@ def _groups_page(checked: admin_forms.Checked, status: int = 200):
     members: dict[str, list[str]] = {}
     for person in care().identity.users():
         for name in person.groups:
-            members.setdefault(name, []).append(person.username)
+            members.setdefault(name, []).append(person.display_name)
     page = render_template(
         "admin/groups.html",
         groups=care().identity.groups(),

@@ -1,13 +1,16 @@
 """The words of the models in German and Czech: catalogs the designer ships beside the BPMN file.
 
-A process shows people the texts its designer wrote: the process name, task names, customer stage
-labels and the titles, labels, choices and help of its forms.  Their translations come with the
-process, as gettext catalogs named ``<bpmn stem>.<language>.po`` (``inquiry_intake.de.po`` beside
-``inquiry_intake.bpmn``) whose msgids are the model's own texts.  They are deployed and stored with
-the BPMN file, so every definition version keeps the translations it was deployed with.
+A process shows people the texts its designer wrote: the process name, the names its diagram draws
+(tasks, events, gateways, flows, pools, lanes, annotations), customer stage labels and the titles,
+labels, choices and help of its forms.  Their translations come with the process, as gettext
+catalogs named ``<bpmn stem>.<language>.po`` (``inquiry_intake.de.po`` beside ``inquiry_intake.bpmn``)
+whose msgids are the model's own texts.  They are deployed and stored with the BPMN file, so every
+definition version keeps the translations it was deployed with.
 
 - :func:`texts_of` lists the translatable texts of one process: the deploy check uses it to warn
-  about missing translations, and ``carecenter translations extract`` to write a template.
+  about missing translations, and ``carecenter translations extract`` to write a template.  A lane's
+  name is listed but not missed: lanes name the teams (candidate groups) of their tasks, and the
+  pages show a team by the display name an admin gave it unless a catalog translates the lane.
 - :func:`parse_catalog` reads a catalog strictly: a malformed one is refused naming file and line.
 - :func:`catalog_problems` and :func:`translation_warnings` are the deploy checks: broken catalogs
   refuse the deployment, missing translations only warn.
@@ -40,6 +43,14 @@ TRANSLATED = ("de", "cs")  # the languages a process should ship catalogs for (E
 LANGUAGE_NAMES = {"en": "English", "de": "German", "cs": "Czech"}
 BPMN_SUFFIXES = (".bpmn20.xml", ".bpmn")
 SHOWN = 3  # texts named in a warning before "and N more"
+# elements besides flow nodes, lanes, annotations and groups whose name a diagram draws, by what a catalog calls them
+DRAWN_NAMES = {
+    "sequenceFlow": "flow",
+    "messageFlow": "message flow",
+    "participant": "pool",
+    "dataObjectReference": "data object",
+    "dataStoreReference": "data store",
+}
 
 
 def model_stem(filename: str) -> str:
@@ -73,6 +84,7 @@ class ModelText:
     places: list[str] = field(default_factory=list)  # "task answer", "form answer_inquiry.json: resolution"
     references: list[str] = field(default_factory=list)  # "inquiry_intake.bpmn:108"
     in_model: dict[str, str] = field(default_factory=dict)  # language -> label (customer_stage_de, ...)
+    team: bool = False  # a lane's name and nothing else: a team's, shown by its display name when not translated
 
 
 class _Texts:
@@ -81,10 +93,19 @@ class _Texts:
     def __init__(self) -> None:
         self.found: dict[str, ModelText] = {}
 
-    def add(self, text: object, place: str, reference: str | None = None, in_model: dict | None = None) -> None:
+    def add(
+        self,
+        text: object,
+        place: str,
+        reference: str | None = None,
+        in_model: dict | None = None,
+        *,
+        team: bool = False,
+    ) -> None:
         if not isinstance(text, str) or not text.strip():
             return
-        entry = self.found.setdefault(text, ModelText(text))
+        entry = self.found.setdefault(text, ModelText(text, team=team))
+        entry.team = entry.team and team
         if place not in entry.places:
             entry.places.append(place)
         if reference and reference not in entry.references:
@@ -94,7 +115,7 @@ class _Texts:
 
     def merge(self, other: ModelText) -> None:
         for place in other.places:
-            self.add(other.text, place, None, other.in_model)
+            self.add(other.text, place, None, other.in_model, team=other.team)
         references = self.found[other.text].references
         references.extend(r for r in other.references if r not in references)
 
@@ -102,7 +123,8 @@ class _Texts:
 def texts_of(
     filename: str, process: etree._Element, elements: Mapping[tuple[str, str], ElementInfo], documents: Mapping
 ) -> list[ModelText]:
-    """The translatable texts of one process: its name, task names, stage labels, the labels of the fields its
+    """The translatable texts of one process: its name, every name its diagram draws (also those of the
+    collaboration it takes part in: pools, message flows), stage labels, the labels of the fields its
     customers see, and its forms' texts.
 
     ``elements`` are the parsed elements of its file (:attr:`ParsedFiles.elements`), ``documents``
@@ -111,14 +133,16 @@ def texts_of(
     found = _Texts()
     found.add(process.get("name"), "process", f"{filename}:{process.sourceline}")
     containers = {process.get("id")}
+    root = process.getroottree().getroot()
     for node in process.iter():
-        if not isinstance(node.tag, str) or not node.get("id"):
-            continue
-        local = etree.QName(node).localname
-        if local in CONTAINERS:
-            containers.add(node.get("id"))
-        if is_flow_node(node) and not local.endswith(("Event", "Gateway")):
-            found.add(node.get("name"), f"task {node.get('id')}", f"{filename}:{node.sourceline}")
+        if isinstance(node.tag, str) and node.get("id"):
+            if etree.QName(node).localname in CONTAINERS:
+                containers.add(node.get("id"))
+            _drawn_name(found, filename, root, node)
+    for collaboration in _collaborations(root, process.get("id")):
+        for node in collaboration.iter():
+            if isinstance(node.tag, str) and node.get("id"):
+                _drawn_name(found, filename, root, node)
     model = stages.read_model(process)
     for stage in model.stages:
         labels = {language: label for language, label in stage.labels.items() if language != "en"}
@@ -131,6 +155,43 @@ def texts_of(
             ui = documents.get(info.form_ui_key or forms.ui_name_for(info.form_key)) or {}
             _form_texts(found, info.form_key, documents[info.form_key], ui)
     return list(found.found.values())
+
+
+def _unprefixed(reference: str | None) -> str:
+    """``Task_1`` of ``tns:Task_1``: references may be written as QNames."""
+    return (reference or "").rsplit(":", 1)[-1]
+
+
+def _collaborations(root: etree._Element, process_id: str | None) -> list[etree._Element]:
+    """The collaborations with a pool of the process: a diagram of the process draws them whole."""
+    return [
+        collaboration
+        for collaboration in root.iter(f"{{{BPMN_NS}}}collaboration")
+        if any(
+            _unprefixed(pool.get("processRef")) == process_id
+            for pool in collaboration.iter(f"{{{BPMN_NS}}}participant")
+        )
+    ]
+
+
+def _drawn_name(found: _Texts, filename: str, root: etree._Element, node: etree._Element) -> None:
+    """The name a diagram draws for ``node`` (engine/diagram.py), if it draws one."""
+    local, ident, reference = etree.QName(node).localname, node.get("id"), f"{filename}:{node.sourceline}"
+    if is_flow_node(node):
+        kind = "event" if local.endswith("Event") else "gateway" if local.endswith("Gateway") else "task"
+        found.add(node.get("name"), f"{kind} {ident}", reference)
+    elif local == "lane":
+        place = f"lane {ident}: a team of this name is shown by its display name unless translated here"
+        found.add(node.get("name"), place, reference, team=True)
+    elif local in DRAWN_NAMES:
+        found.add(node.get("name"), f"{DRAWN_NAMES[local]} {ident}", reference)
+    elif local == "textAnnotation":
+        found.add(node.findtext(f"{{{BPMN_NS}}}text"), f"annotation {ident}", reference)
+    elif local == "group":
+        value = _unprefixed(node.get("categoryValueRef"))
+        for category in root.iter(f"{{{BPMN_NS}}}categoryValue") if value else ():
+            if category.get("id") == value:
+                found.add(category.get("value"), f"group {ident}", f"{filename}:{category.sourceline}")
 
 
 def _form_texts(found: _Texts, name: str, schema: dict, ui: dict, path: str = "") -> None:
@@ -380,8 +441,9 @@ def translation_warnings(
     by_language = {catalog.language: catalog for catalog in catalogs}
     stem = model_stem(filename)
     warnings = []
-    for process, texts in processes:
+    for process, all_texts in processes:
         pid, line = process.get("id"), process.sourceline
+        texts = [text for text in all_texts if not text.team]  # a lane left untranslated shows a team's name
         untranslated = [t for t in texts if any(language not in t.in_model for language in TRANSLATED)]
         if not untranslated:
             continue

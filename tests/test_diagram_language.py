@@ -45,8 +45,12 @@ def diagram_of(page: str) -> etree._Element:
 
 
 def label(svg: etree._Element, element_id: str) -> str:
-    """The name drawn in an element's shape, its lines joined."""
-    lines = svg.xpath("//svg:g[@data-element-id=$id]/svg:text/svg:tspan/text()", namespaces=SVG, id=element_id)
+    """The name drawn in an element's shape (or beside a flow), its lines joined."""
+    lines = svg.xpath(
+        "//svg:g[@data-element-id=$id or (@class='bpmn-edge-label' and @data-for=$id)]/svg:text/svg:tspan/text()",
+        namespaces=SVG,
+        id=element_id,
+    )
     return " ".join(lines)
 
 
@@ -83,6 +87,20 @@ def test_a_translation_is_looked_up_by_the_models_text_and_wraps_in_the_box() ->
     top, bottom = float(rect.get("y")), float(rect.get("y")) + float(rect.get("height"))
     for span in text:  # every line's baseline inside the box, below its top by a line
         assert top + FONT_SIZE <= float(span.get("y")) <= bottom
+
+
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [("de", ["Anfrage eingegangen", "Gelöst?", "Ja", "Nein", "Kundenservice", "Kunde", "Antwortfrist verstrichen"]),
+     ("cs", ["Dotaz přijat", "Vyřešeno?", "Ano", "Ne", "Zákaznický tým", "Zákazník", "Lhůta pro odpověď uplynula"]),
+     ("en", ["Inquiry received", "Solved?", "yes", "no", "care team", "customer", "Answer time passed"])],
+)  # fmt: skip
+def test_events_gateways_flows_and_lanes_are_drawn_in_the_shipped_catalogs_language(language, names):
+    texts = catalog("inquiry_intake", language) if language != "en" else {}
+    data = (PROCESSES / "inquiry_intake.bpmn").read_bytes()
+    svg = etree.fromstring(render_svg(data, process_id="inquiry_intake", translate=through(texts)))
+    ids = ["received", "solved", "f_yes", "f_no", "lane_care_team", "lane_customer", "sla_missed"]
+    assert [label(svg, element_id) for element_id in ids] == names
 
 
 @pytest.mark.parametrize("language", ["en", "de", "cs"])

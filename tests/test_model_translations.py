@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from api.app import create_app
 from api.commands import main
 from engine import model_translations
-from engine.bpmn import SourceFile
+from engine.bpmn import ParsedFiles, SourceFile
 from engine.config import PROJECT_ROOT
 from engine.models import DeploymentResource
 from engine.runtime import StartRequest
@@ -81,8 +81,10 @@ FORM_UI = b"""{"delivery": {"ui:widget": "radio", "ui:enumNames": ["Pick it up",
   "note": {"ui:help": "Optional."}}"""
 GERMAN = {
     "Repair request": "Reparaturauftrag",
+    "Request received": "Auftrag eingegangen",
     "Check the device": "Gerät prüfen",
     "Choose the delivery": "Rückgabe wählen",
+    "Repaired": "Repariert",
     "Received": "Eingegangen",
     "Repairing": "In Reparatur",
     "Done": "Abgeschlossen",
@@ -95,8 +97,10 @@ GERMAN = {
 }
 CZECH = {
     "Repair request": "Požadavek na opravu",
+    "Request received": "Požadavek přijat",
     "Check the device": "Zkontrolovat zařízení",
     "Choose the delivery": "Zvolte vrácení",
+    "Repaired": "Opraveno",
     "Received": "Přijato",
     "Repairing": "V opravě",
     "Done": "Dokončeno",
@@ -191,14 +195,14 @@ def test_a_missing_translation_warns_in_few_lines_and_shows_the_models_text(site
             "file": "repair.de.po",
             "line": None,
             "element_id": "repair",
-            "message": "4 of 12 texts have no German translation and show in English:"
+            "message": "4 of 14 texts have no German translation and show in English:"
             " “Repairing”, “Delivery”, “Pick it up” and 1 more",
         },
         {
             "file": "repair.bpmn",
             "line": 5,
             "element_id": "repair",
-            "message": "no Czech catalog repair.cs.po: its 12 texts show in English",
+            "message": "no Czech catalog repair.cs.po: its 14 texts show in English",
         },
     ]
     code = at_customer_task(care)
@@ -212,7 +216,7 @@ def test_a_process_without_catalogs_gets_one_warning_line(site):
     _, client, _ = site
     [warning] = deploy(client, files())["warnings"]
     assert (warning["file"], warning["element_id"]) == ("repair.bpmn", "repair")
-    assert warning["message"].startswith("no translations: 12 texts show in English to German and Czech readers")
+    assert warning["message"].startswith("no translations: 14 texts show in English to German and Czech readers")
     assert "repair.de.po and repair.cs.po" in warning["message"]
     assert "carecenter translations extract repair.bpmn" in warning["message"]
 
@@ -224,7 +228,7 @@ def test_unused_entries_are_named_once(site):
     assert warnings == [
         {
             "file": "repair.de.po",
-            "line": 42,
+            "line": 48,
             "element_id": None,
             "message": "2 entries translate texts the model does not have: “Check the old device”, “Gone”",
         }
@@ -369,10 +373,11 @@ def test_extract_writes_a_template_and_a_catalog_keeping_translations(tmp_path, 
         main, ["translations", "extract", str(tmp_path / "repair.bpmn"), "--language", "de", "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "12 texts, 1 translated already" in result.output
+    assert "16 texts, 1 translated already" in result.output
     written = model_translations.parse_catalog("repair.de.po", out.read_bytes())
     assert written.messages == {"Repair request": "Reparaturauftrag"}  # kept; what the model lost is left out
-    assert list(written.entries) == list(GERMAN)  # every text of the model, in the model's order
+    # every text of the model, in the model's order; the lanes too, which name teams and need no translation
+    assert list(written.entries) == ["Repair request", "support", "customer", *list(GERMAN)[1:]]
 
     (tmp_path / "repair.de.po").write_bytes(b'msgid "Done"\nmsgstr "x\n')
     broken = runner.invoke(main, ["translations", "extract", str(tmp_path / "repair.bpmn"), "--language", "de"])
@@ -389,7 +394,7 @@ def test_deploy_and_check_from_the_command_line_take_catalogs_from_the_folder(tm
     runner = CliRunner()
     checked = runner.invoke(main, ["check", str(tmp_path)])
     assert checked.exit_code == 0
-    assert "warning: repair.cs.po: repair: 1 of 12 texts have no Czech translation" in checked.output
+    assert "warning: repair.cs.po: repair: 1 of 14 texts have no Czech translation" in checked.output
     deployed = runner.invoke(main, ["deploy", str(tmp_path)])
     assert deployed.exit_code == 0 and "repair v1: created" in deployed.output
     care = make_engine(any_database_url)
@@ -401,6 +406,76 @@ def test_deploy_and_check_from_the_command_line_take_catalogs_from_the_folder(tm
     (tmp_path / "repair.cs.po").write_bytes(b'msgid "Done"\nmsgstr "Hotovo"\nmsgstr "Znovu"\n')
     refused = runner.invoke(main, ["deploy", str(tmp_path)])
     assert refused.exit_code == 1 and "repair.cs.po:3: a second msgstr for the same msgid" in refused.output
+
+
+DRAWN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:tns="t" id="defs" targetNamespace="t">
+  <bpmn:collaboration id="collaboration">
+    <bpmn:participant id="shop" name="Repair shop" processRef="tns:fix" />
+    <bpmn:participant id="courier" name="Courier" />
+    <bpmn:messageFlow id="booked" name="Pickup booked" sourceRef="book" targetRef="courier" />
+    <bpmn:textAnnotation id="hint"><bpmn:text>The courier calls first</bpmn:text></bpmn:textAnnotation>
+  </bpmn:collaboration>
+  <bpmn:category id="areas"><bpmn:categoryValue id="area_workshop" value="Workshop" /></bpmn:category>
+  <bpmn:process id="fix" name="Fix a device" isExecutable="true">
+    <bpmn:laneSet id="lanes"><bpmn:lane id="lane_support" name="support" /></bpmn:laneSet>
+    <bpmn:startEvent id="start" name="Device arrived" />
+    <bpmn:exclusiveGateway id="broken" name="Broken?" />
+    <bpmn:sequenceFlow id="f_start" sourceRef="start" targetRef="broken" />
+    <bpmn:sequenceFlow id="f_yes" name="yes" sourceRef="broken" targetRef="book" />
+    <bpmn:sequenceFlow id="f_no" name="no" sourceRef="broken" targetRef="end" />
+    <bpmn:subProcess id="book" name="Book the pickup">
+      <bpmn:intermediateThrowEvent id="told" name="Customer told" />
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end" name="Sent back" />
+    <bpmn:dataStoreReference id="register" name="Device register" />
+    <bpmn:dataObject id="serial_data" name="not drawn: its reference is" />
+    <bpmn:dataObjectReference id="serial" name="Serial number" dataObjectRef="serial_data" />
+    <bpmn:textAnnotation id="note"><bpmn:text>Check the warranty first</bpmn:text></bpmn:textAnnotation>
+    <bpmn:group id="workshop" categoryValueRef="area_workshop" />
+  </bpmn:process>
+  <bpmn:process id="courier_process" name="Not ours" isExecutable="false">
+    <bpmn:startEvent id="other_start" name="Not drawn with fix" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_every_name_a_diagram_draws_is_a_text_of_the_model():
+    """Events, gateways, flows, lanes, the pools and message flows of its collaboration, annotations, groups and
+    data: what a diagram of the process draws is translated through the same catalogs as its tasks."""
+    parsed = ParsedFiles([SourceFile("fix.bpmn", DRAWN.encode())], keep_going=True)
+    texts = model_translations.texts_of("fix.bpmn", parsed.process_node("fix"), parsed.elements, {})
+    places = {text.text: text.places for text in texts}
+    assert places == {
+        "Fix a device": ["process"],
+        "support": ["lane lane_support: a team of this name is shown by its display name unless translated here"],
+        "Device arrived": ["event start"],
+        "Broken?": ["gateway broken"],
+        "yes": ["flow f_yes"],
+        "no": ["flow f_no"],
+        "Book the pickup": ["task book"],
+        "Customer told": ["event told"],
+        "Sent back": ["event end"],
+        "Device register": ["data store register"],
+        "Serial number": ["data object serial"],
+        "Check the warranty first": ["annotation note"],
+        "Workshop": ["group workshop"],
+        "Repair shop": ["pool shop"],
+        "Courier": ["pool courier"],
+        "Pickup booked": ["message flow booked"],
+        "The courier calls first": ["annotation hint"],
+    }
+    assert [text.text for text in texts if text.team] == ["support"]
+
+
+def test_a_lane_needs_no_translation_and_may_have_one(site):
+    """Lanes name the teams of their tasks: left untranslated, pages show the team's display name, so no warning;
+    a catalog that translates one is not told the model lacks the text either."""
+    _, client, _ = site
+    assert deploy(client, files(repair_de_po=po(GERMAN), repair_cs_po=po(CZECH, "cs")))["warnings"] == []
+    translated = files(repair_de_po=po(GERMAN | {"support": "Kundendienst"}), repair_cs_po=po(CZECH, "cs"))
+    assert deploy(client, translated)["warnings"] == []
 
 
 def test_catalog_texts_survive_writing_and_reading():

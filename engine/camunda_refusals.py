@@ -1,8 +1,9 @@
 """Camunda extension elements carecenter does not run, refused at deploy so that no model is misread in silence.
 
 A Camunda Modeler file may carry behaviour in ``camunda:`` extension elements: listeners that run
-code when an element starts or ends, input and output mappings that create and copy variables, and
-the variables a call activity passes to the process it calls and takes back. carecenter runs
+code when an element starts or ends, input and output mappings that create and copy variables, the
+variables a call activity passes to the process it calls and takes back, and the form a start event
+asks its starter to fill in. carecenter runs
 external service tasks with their input parameters, and call activities that pass every variable
 both ways (what ``camunda:in variables="all"`` and ``camunda:out variables="all"`` say); an element
 asking for more would run without it, and the instance would go on with other data than its author
@@ -19,7 +20,7 @@ from __future__ import annotations
 from lxml import etree
 
 from engine.errors import DeploymentProblem
-from engine.extensions import NS, is_flow_node
+from engine.extensions import CAMUNDA_NS, NS, is_flow_node
 
 LISTENER = "{kind} listeners are not run by carecenter: model their work as a script task or a service task in the flow"
 OUTPUT_MAPPING = (
@@ -28,6 +29,10 @@ OUTPUT_MAPPING = (
 )
 INPUT_MAPPING = (
     "input mappings are applied on external service tasks only: set the variable in a script task before the element"
+)
+START_FORM = (
+    "start forms are not shown by carecenter: pass the data when the process is started (API, channel, portal), "
+    "or ask for it in a user task after the start event"
 )
 CALL_MAPPING = (
     "variable mappings of call activities are not applied by carecenter: the called process gets every variable "
@@ -55,6 +60,12 @@ def problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]
     for mapping in root.xpath("//camunda:inputParameter", namespaces=NS):
         if _has_value(mapping) and not _on_service_task(mapping):
             refuse(mapping, f"camunda:inputParameter {mapping.get('name')!r}", INPUT_MAPPING)
+    for start in root.xpath(
+        "//bpmn:startEvent[@camunda:formKey or @camunda:formRef or bpmn:extensionElements/camunda:formData]",
+        namespaces=NS,
+    ):
+        form = start.get(f"{{{CAMUNDA_NS}}}formKey") or start.get(f"{{{CAMUNDA_NS}}}formRef") or "camunda:formData"
+        found.append(DeploymentProblem(filename, start.sourceline, start.get("id"), f"start form {form}: {START_FORM}"))
     for mapping in root.xpath("//bpmn:callActivity//camunda:in | //bpmn:callActivity//camunda:out", namespaces=NS):
         if _passes_named_variables(mapping):
             described = " ".join(f'{name}="{mapping.get(name)}"' for name in sorted(mapping.keys()))

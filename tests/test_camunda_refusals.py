@@ -110,3 +110,27 @@ def test_what_means_the_same_here_deploys_and_runs(care, element):
     care.repository.deploy([model(element)], "t", "test")
     view, _ = care.runtime.start(StartRequest("parent", {}), "test")
     assert view["status"] == "completed", view
+
+
+@pytest.mark.parametrize(
+    ("start", "named"),
+    [
+        (
+            '<bpmn:startEvent id="start" camunda:formKey="embedded:app:forms/start.html">',
+            "embedded:app:forms/start.html",
+        ),
+        (
+            '<bpmn:startEvent id="start"><bpmn:extensionElements><camunda:formData>'
+            '<camunda:formField id="amount" type="long" /></camunda:formData></bpmn:extensionElements>',
+            "camunda:formData",
+        ),
+    ],
+)
+def test_a_start_form_is_refused_rather_than_never_shown(care, start, named):
+    element = SCRIPT.format(extension="")
+    source = (HEAD + element + TAIL).replace('<bpmn:startEvent id="start">', start, 1)
+    with pytest.raises(DeploymentInvalid) as refused:
+        care.repository.deploy([SourceFile("camunda_io.bpmn", source.encode())], "t", "test")
+    [problem] = refused.value.problems
+    assert problem.element_id == "start" and problem.line == 11
+    assert problem.message.startswith(f"start form {named}: start forms are not shown by carecenter")

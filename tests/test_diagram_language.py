@@ -155,6 +155,40 @@ def test_the_case_page_draws_the_task_names_in_the_readers_language(site, care, 
     assert not_shown not in etree.tostring(svg, encoding="unicode")
 
 
+@pytest.mark.parametrize(
+    ("language", "names"),
+    [("de", ["Anfrage eingegangen", "Anfrage beantwortet", "Kundendienst", "First-line support"]),
+     ("cs", ["Dotaz přijat", "Dotaz zodpovězen", "Zákaznické centrum", "First-line support"]),
+     ("en", ["Inquiry received", "Inquiry answered", "Care center", "First-line support"])],
+)  # fmt: skip
+def test_the_case_page_draws_events_pools_and_a_teams_lane_in_the_readers_words(site, care, language, names):
+    """Events and pools through the catalogs; the lane names team ``support``, drawn by the name its admin gave it."""
+    care.identity.update_group("support", display_name="First-line support")
+    case, _ = care.runtime.start(StartRequest("hello_care", {}), "test")
+    svg = diagram_of(speaking(care, site, "sam", language).get(f"/instances/{case['id']}").text)
+    assert [label(svg, element_id) for element_id in ("start", "end", "hello_care_participant", "lane_support")] == (
+        names
+    )
+    [title] = svg.xpath("//svg:g[@data-element-id='lane_support']/svg:title/text()", namespaces=SVG)
+    assert title.endswith(": First-line support")
+
+
+def test_a_catalog_that_translates_a_lane_wins_over_the_teams_display_name(site, care):
+    care.identity.update_group("support", display_name="First-line support")
+    catalog = (PROCESSES / "hello_care.de.po").read_text()
+    german = catalog.replace('msgid "support"\nmsgstr ""', 'msgid "support"\nmsgstr "Kundendienst-Team"')
+    sources = [*shipped("hello_care.bpmn", "hello_care.cs.po"), SourceFile("hello_care.de.po", german.encode())]
+    care.repository.deploy(sources, "lane", "t")
+    case, _ = care.runtime.start(StartRequest("hello_care", {}), "test")
+    lane = {}
+    for language in ("de", "cs"):
+        page = speaking(care, site, "sam", language).get(f"/instances/{case['id']}").text
+        lane[language] = label(diagram_of(page), "lane_support")
+    assert lane == {"de": "Kundendienst-Team", "cs": "First-line support"}
+    care.identity.update_group("support", display_name="")  # a team nobody named: its name
+    assert label(diagram_of(site.get(f"/instances/{case['id']}").text), "lane_support") == "support"
+
+
 def test_the_heat_map_and_the_designers_diagram_are_drawn_in_the_readers_language(site, care):
     care.runtime.start(StartRequest("hello_care", {}), "test")
     lead = speaking(care, site, "sam", "de")

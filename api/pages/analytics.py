@@ -17,12 +17,13 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from api import analytics_charts as charts
 from api.auth import current_principal
+from api.pages.diagrams import diagram
 from api.pages.locale import CHANNEL_NAMES, gettext
-from api.pages.model_words import model_text, translator
+from api.pages.model_words import model_text
 from api.pages.team_names import team_name
 from api.routes.common import care
 from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, NONE, Window
-from engine.diagram import Heat, render_svg
+from engine.diagram import Heat
 from engine.errors import InvalidRequest
 
 blueprint = Blueprint("analytics_pages", __name__)
@@ -314,13 +315,11 @@ def process(key: str):
     report = _report(key, window)
     shown = "count" if request.args.get("heat") == "count" else "time"
     _, xml = care().repository.xml(key, report["version"])
-    words = translator(key, report["version"])
-    diagram = render_svg(xml, process_id=key, heat=heat_map(report, shown), translate=words)
     page = render_template(
         "analytics/process.html",
         report=report,
         tables=process_tables(report),
-        diagram=diagram,
+        diagram=diagram(xml, key, report["version"], heat=heat_map(report, shown)),
         shown=shown,
         first=first,
         last=last,

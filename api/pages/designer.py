@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from markupsafe import Markup
 
 from api.auth import current_principal
+from api.pages.diagrams import diagram
 from api.pages.locale import gettext
-from api.pages.model_words import translator
 from api.pages.signin import check_csrf
 from api.routes.common import care
 from api.routes.deployments import uploaded_sources
-from engine.diagram import render_svg
 from engine.errors import DeploymentInvalid, InvalidRequest
 
 blueprint = Blueprint("designer", __name__)
@@ -53,9 +51,8 @@ def _processes_page(problems: list | None = None, status: int = 200):
         key = selected or definitions[0].key
         versions = care().repository.versions(key)
         _, xml = care().repository.xml(key)
-        words = translator(key, None)  # the latest version's, as the latest is drawn
-        diagram = render_svg(xml, counts=care().runtime.waiting_counts(key), process_id=key, translate=words)
-        detail = {"key": key, "versions": versions, "diagram": Markup(diagram)}
+        drawn = diagram(xml, key, None, counts=care().runtime.waiting_counts(key))  # the latest, in its words
+        detail = {"key": key, "versions": versions, "diagram": drawn}
     page = render_template(
         "designer/processes.html",
         definitions=definitions,

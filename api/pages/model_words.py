@@ -7,18 +7,14 @@ helpers look those up in the page's language and fall back to the model's own te
 - in templates, ``{{ model_text(process_key, version, text) }}`` (``version`` None: the latest),
   in the template's ``lang`` (the customer pages' own, else the viewer's: :func:`locale.page_language`);
 - in Python, :func:`model_text`, :func:`task_name` for a task dict and :func:`translate_fields`
-  for the fields of :func:`api.pages.form_fields.fields_for`; :func:`translator` gives the same
-  lookup as a function of the text alone, for code outside Flask that takes one (the diagrams
-  :func:`engine.diagram.render_svg` draws).
+  for the fields of :func:`api.pages.form_fields.fields_for`; the diagrams draw their names through
+  :func:`translations` (:mod:`api.pages.diagrams`).
 
 Catalogs are read once per definition version and kept; within one request, "the latest version
 of a process" is looked up once.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from functools import partial
 
 from flask import Flask, current_app, g
 from jinja2 import pass_context
@@ -43,11 +39,6 @@ def model_text(process_key: str, version: int | None, text: str | None, language
     if not text:
         return text or ""
     return translations(process_key, version).text(language or page_language(), text)
-
-
-def translator(process_key: str, version: int | None, language: str | None = None) -> Callable[[str], str]:
-    """A function giving a text of the process version (None: the latest) in ``language`` (default: the page's)."""
-    return partial(translations(process_key, version).text, language or page_language())
 
 
 def task_name(task: dict, language: str | None = None) -> str:

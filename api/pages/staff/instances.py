@@ -13,20 +13,19 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import quote
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from markupsafe import Markup
 
 from api import policy
 from api.auth import current_principal, current_scope
 from api.pages.case_data import case_data
+from api.pages.diagrams import diagram
 from api.pages.feedback import act
 from api.pages.locale import gettext, page_language, page_zone
-from api.pages.model_words import model_text, translator
+from api.pages.model_words import model_text
 from api.pages.signin import check_csrf
 from api.pages.staff import case_words
 from api.requests import numbers_up_to
 from api.routes.common import care
 from engine import case_history, instance_list
-from engine.diagram import render_svg
 from engine.errors import CareError
 from engine.instance_list import InstanceListFilter
 from engine.models import MAX_ID
@@ -237,10 +236,7 @@ def instance(instance_id: int):
         for entry in reversed(story)
     ]
     _, xml = care().repository.xml(view["process_key"], view["version"])
-    words = translator(view["process_key"], view["version"])
-    diagram = Markup(
-        render_svg(xml, care().runtime.states(instance_id, scope), process_id=view["process_key"], translate=words)
-    )
+    drawn = diagram(xml, view["process_key"], view["version"], states=care().runtime.states(instance_id, scope))
     secret = summary["tracking_code"]
     return render_template(
         "staff/instance.html",
@@ -257,7 +253,7 @@ def instance(instance_id: int):
         data=case_data(
             view.get("data") or {}, definition, None if policy.may_read_tracking_codes(principal) else secret
         ),
-        diagram=diagram,
+        diagram=drawn,
         can_retry=principal.is_admin,
         principal=principal,
     )

@@ -51,13 +51,19 @@ def office(database_url, clock):
     care.close()
 
 
-def test_the_agent_chooses_the_case_during_the_call_and_the_hangup_logs_it_there(office):
+def answered_call(office) -> tuple[str, dict, object]:
+    """A call from Ada's number answered by sam: the CTI URL, the hangup still to send, sam's signed-in browser."""
     care, base, token, case = office
     new_call, answer, hangup = call_events("+49 30 1234567", answered_by="sam", cause="normalClearing")
     url = f"{base}/api/cti/{token}"
     post(url, new_call, "json")
     post(url, answer, "json")
-    site = signed_in(base, "sam")
+    return url, hangup, signed_in(base, "sam")
+
+
+def test_the_agent_chooses_the_case_during_the_call_and_the_hangup_logs_it_there(office):
+    care, base, token, case = office
+    url, hangup, site = answered_call(office)
     page = site.get(f"{base}/calls")  # without JavaScript: the call going on, with its form
     call_id = int(re.search(r'action="/calls/(\d+)/choice"', page)[1])
     assert "Ada Lovelace" in page and case["reference"] in page
@@ -327,11 +333,7 @@ def test_a_call_nobody_gave_a_subject_reads_in_each_readers_language(office):
     from tests.test_portal_session import portal_mails
 
     care, base, token, case = office
-    new_call, answer, hangup = call_events("+49 30 1234567", answered_by="sam", cause="normalClearing")
-    url = f"{base}/api/cti/{token}"
-    post(url, new_call, "json")
-    post(url, answer, "json")
-    site = signed_in(base, "sam")
+    url, hangup, site = answered_call(office)
     site.opener.addheaders = [("Accept-Language", "de")]  # a German-speaking agent
     page = site.get(f"{base}/calls")
     subject_input = re.search(r'<input type="text" id="[\w-]+-subject" name="subject"[^>]*>', page)[0]

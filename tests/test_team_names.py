@@ -11,10 +11,8 @@ from engine.errors import InvalidRequest, NotFound
 from process_library.store import Customer
 from tests.conftest import make_engine, source
 from tests.test_admin_pages import csrf, field_error, flashes, text
+from tests.test_customer_pages import INTAKE_FILES, PASSWORD
 from tests.test_pages import sign_in
-
-INTAKE_FILES = ("inquiry_intake.bpmn", "escalation.bpmn", "classify_inquiry.dmn", "inquiry_sla.dmn")
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture

@@ -33,6 +33,10 @@ inlined into a page (or served as ``image/svg+xml``):
   catalogs in the reader's language, so German readers see the German task names the model ships.
   It is a plain function so that this module needs no Flask and knows nothing of catalogs;
   wrapping and fitting work on the translated text, since that is what is drawn;
+- the words the diagram adds itself (element types and states in the titles, the badges' titles,
+  the ``aria-label``, the message drawn instead of a diagram) are English unless the caller gives
+  ``words``, a function like gettext from each text in :data:`WORDS` to the reader's language
+  (placeholders such as ``%(count)s`` kept): the pages pass their own catalogs';
 - the uploaded file is untrusted: it is parsed without DTDs, entities or network access, and the
   SVG is built as an lxml tree, so every name is escaped as text or attribute value.
 """
@@ -47,13 +51,21 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-__all__ = ["NO_DIAGRAM", "Heat", "render_svg"]
+__all__ = ["NO_DIAGRAM", "WORDS", "Heat", "render_svg"]
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
 NO_DIAGRAM = "No diagram in this file"
 NO_PROCESS_DIAGRAM = "No diagram of this process in this file"
 UNREADABLE = "This file could not be read as BPMN"
+DIAGRAM_OF = "BPMN diagram of %(name)s"
+WAITING = "%(count)s waiting"  # in a title, after the state
+WAITING_HERE = ("%(count)s running instance waiting here", "%(count)s running instances waiting here")  # one, more
+SUMMARIES = {  # in the aria-label, after the process's name
+    "completed": "%(count)s completed",
+    "active": "%(count)s active: %(names)s",
+    "failed": "%(count)s failed: %(names)s",
+}
 
 STATES = ("completed", "active", "failed")
 
@@ -106,15 +118,78 @@ DATA_OBJECTS = {"dataObjectReference", "dataObject", "dataInput", "dataOutput"}
 DATA_STORES = {"dataStoreReference", "dataStore"}
 POOLS = {"participant", "process"}  # some exporters draw the pool as a shape of the process itself
 
-_TYPE_WORDS = {
-    "participant": "Pool",
-    "process": "Pool",
+# what a title calls an element, by its tag (a tag not listed: its name made readable, in English)
+TYPE_WORDS = {
+    "startEvent": "Start event",
+    "endEvent": "End event",
+    "intermediateCatchEvent": "Intermediate catch event",
+    "intermediateThrowEvent": "Intermediate throw event",
+    "implicitThrowEvent": "Implicit throw event",
+    "boundaryEvent": "Boundary event",
+    "task": "Task",
+    "userTask": "User task",
+    "manualTask": "Manual task",
+    "scriptTask": "Script task",
+    "serviceTask": "Service task",
+    "sendTask": "Send task",
+    "receiveTask": "Receive task",
+    "businessRuleTask": "Business rule task",
     "subProcess": "Subprocess",
     "adHocSubProcess": "Ad-hoc subprocess",
+    "transaction": "Transaction",
+    "callActivity": "Call activity",
+    "exclusiveGateway": "Exclusive gateway",
+    "parallelGateway": "Parallel gateway",
+    "inclusiveGateway": "Inclusive gateway",
+    "eventBasedGateway": "Event based gateway",
+    "complexGateway": "Complex gateway",
     "dataObjectReference": "Data object",
+    "dataObject": "Data object",
+    "dataInput": "Data input",
+    "dataOutput": "Data output",
     "dataStoreReference": "Data store",
+    "dataStore": "Data store",
+    "participant": "Pool",
+    "process": "Pool",
+    "lane": "Lane",
+    "textAnnotation": "Text annotation",
+    "group": "Group",
+    "sequenceFlow": "Sequence flow",
+    "messageFlow": "Message flow",
+    "association": "Association",
+    "dataInputAssociation": "Data input association",
+    "dataOutputAssociation": "Data output association",
     "unknown": "Unknown element",
 }
+# what a title says of an element in parentheses: its event definitions (by tag, without EventDefinition) and more
+DETAIL_WORDS = (
+    "message",
+    "timer",
+    "signal",
+    "error",
+    "escalation",
+    "terminate",
+    "conditional",
+    "cancel",
+    "compensate",
+    "link",
+    "non-interrupting",
+    "event subprocess",
+)
+
+# every text the diagram says besides the model's names: what a page translates for ``words``
+WORDS = (
+    *dict.fromkeys(TYPE_WORDS.values()),
+    *DETAIL_WORDS,
+    *(look.word for look in _LOOKS.values() if look.word),
+    WAITING,
+    *WAITING_HERE,
+    DIAGRAM_OF,
+    *SUMMARIES.values(),
+    NO_DIAGRAM,
+    NO_PROCESS_DIAGRAM,
+    UNREADABLE,
+)
 
 # the heat map's fills, from little to much (a sequential scale; text on each stays dark enough to read)
 HEAT_FILLS = ("#fff7e6", "#ffe2b3", "#ffc680", "#ffa64d", "#f47c3c")
@@ -144,6 +219,7 @@ def render_svg(
     process_id: str | None = None,
     heat: Mapping[str, Heat] | None = None,
     translate: Callable[[str], str] | None = None,
+    words: Callable[[str], str] | None = None,
 ) -> str:
     """Return an ``<svg>`` document (a string, no XML declaration) drawing the file's BPMN diagram.
 
@@ -152,27 +228,29 @@ def render_svg(
     is not shown).  ``process_id`` chooses the diagram plane: the one drawing that process (or
     embedded subprocess), or the collaboration containing it; without it the first plane is drawn.
     ``heat`` draws a heat map (see the module's notes).  ``translate`` turns a model text (a name)
-    into the text shown; without it names are shown as the file has them.
+    into the text shown; without it names are shown as the file has them.  ``words`` does the same for
+    the diagram's own words (:data:`WORDS`); without it they are English.
     Never raises for a bad or diagram-less file: a small SVG with a message is returned instead.
     """
     if isinstance(bpmn_xml, str):  # lenient with callers that already decoded the file
         bpmn_xml = bpmn_xml.encode("utf-8")
+    say = words or _as_written
     root = _parse(bpmn_xml)
     if root is None:
-        return _message_svg(UNREADABLE)
+        return _message_svg(say(UNREADABLE))
     elements = _index(root)
     planes = list(root.iter("{*}BPMNPlane"))
     if not planes:
-        return _message_svg(NO_DIAGRAM)
+        return _message_svg(say(NO_DIAGRAM))
     plane = _choose_plane(planes, elements, process_id)
     if plane is None:
-        return _message_svg(NO_PROCESS_DIAGRAM)
+        return _message_svg(say(NO_PROCESS_DIAGRAM))
     digest = hashlib.sha256(bpmn_xml + b"\0" + (process_id or "").encode("utf-8", "replace")).hexdigest()
-    words = translate or _as_written
-    renderer = _Renderer(elements, states or {}, counts or {}, f"bpmn-{digest[:12]}", heat or {}, words)
-    svg = renderer.render(plane, _diagram_name(plane, elements, process_id, words))
+    names = translate or _as_written
+    renderer = _Renderer(elements, states or {}, counts or {}, f"bpmn-{digest[:12]}", heat or {}, names, say)
+    svg = renderer.render(plane, _diagram_name(plane, elements, process_id, names))
     if svg is None:
-        return _message_svg(NO_DIAGRAM)
+        return _message_svg(say(NO_DIAGRAM))
     return etree.tostring(svg, encoding="unicode")
 
 
@@ -343,9 +421,9 @@ def _event_definitions(node: etree._Element, elements: Mapping[str, etree._Eleme
     return kinds
 
 
-def _type_words(kind: str) -> str:
-    if kind in _TYPE_WORDS:
-        return _TYPE_WORDS[kind]
+def _type_words(kind: str, say: Callable[[str], str]) -> str:
+    if kind in TYPE_WORDS:
+        return say(TYPE_WORDS[kind])
     words = re.sub(r"(?<=[a-z0-9])([A-Z])", r" \1", kind).lower()
     return words[:1].upper() + words[1:] if words else "Element"
 
@@ -449,7 +527,7 @@ def _new_svg(**attrs: object) -> etree._Element:
 
 
 def _message_svg(message: str) -> str:
-    width, height = 320, 48
+    width, height = max(320, round(len(message) * 14 * CHAR_WIDTH) + 40), 48  # translations run longer
     svg = _new_svg(
         cls="bpmn-diagram bpmn-diagram-empty",
         role="img",
@@ -491,9 +569,11 @@ class _Renderer:
         prefix: str,
         heat: Mapping[str, Heat],
         translate: Callable[[str], str],
+        say: Callable[[str], str],
     ) -> None:
         self.elements = elements
         self.translate = translate
+        self.say = say
         self.heat = heat
         self.states = states
         self.counts = counts
@@ -583,16 +663,18 @@ class _Renderer:
         self.svg.set("data-height", _num(height))
         return self.svg
 
+    def _said(self, text: str, **values: object) -> str:
+        """One of :data:`WORDS` in the reader's language, its placeholders filled in."""
+        return self.say(text) % values
+
     def _aria_label(self, name: str) -> str:
-        label = f"BPMN diagram of {' '.join(name.split())}"
+        label = self._said(DIAGRAM_OF, name=" ".join(name.split()))
         summary = []
         for state in STATES:
             names = self.summary[state]
-            if names and state == "completed":
-                summary.append(f"{len(names)} completed")
-            elif names:
+            if names:
                 shown = ", ".join(names[:5]) + (", \u2026" if len(names) > 5 else "")
-                summary.append(f"{len(names)} {state}: {shown}")
+                summary.append(self._said(SUMMARIES[state], count=len(names), names=shown))
         return label + (" (" + "; ".join(summary) + ")" if summary else "")
 
     # ---- bookkeeping
@@ -612,11 +694,14 @@ class _Renderer:
         except (TypeError, ValueError):
             return 0
 
-    def _title(self, kind: str, name: str, ref: str, state: str | None, count: int, detail: str = "") -> str:
-        words = _type_words(kind) + (f" ({detail})" if detail else "")
+    def _title(self, kind: str, name: str, ref: str, state: str | None, count: int, details: Iterable[str] = ()) -> str:
+        said = ", ".join(self.say(word) if word in DETAIL_WORDS else word for word in details)
+        words = _type_words(kind, self.say) + (f" ({said})" if said else "")
         title = f"{words}: {' '.join(name.split())}" if name else f"{words} {ref}".rstrip()
-        details = ([_LOOKS[state].word] if state else []) + ([f"{count} waiting"] if count else [])
-        return f"{title} \u2014 {', '.join(details)}" if details else title
+        after = ([self.say(_LOOKS[state].word)] if state else []) + (
+            [self._said(WAITING, count=count)] if count else []
+        )
+        return f"{title} \u2014 {', '.join(after)}" if after else title
 
     def _group(self, layer: str, base: str, ref: str, kind: str, state: str | None, title: str) -> etree._Element:
         css = " ".join([base, f"bpmn-{kind}"] + ([state] if state else []))
@@ -624,11 +709,11 @@ class _Renderer:
         _el(group, "title", title)
         return group
 
-    def _begin(self, shape: _Shape, layer: str, detail: str = "") -> tuple[etree._Element, _Look, str]:
+    def _begin(self, shape: _Shape, layer: str, details: Iterable[str] = ()) -> tuple[etree._Element, _Look, str]:
         """Open the shape's group (title, classes), note its extent and draw its overlays."""
         state, count = self._state(shape.ref), self._count(shape.ref)
         name = _element_name(shape.element, self.elements, self.translate)
-        title = self._title(shape.kind, name, shape.ref, state, count, detail)
+        title = self._title(shape.kind, name, shape.ref, state, count, details)
         heat = self.heat.get(shape.ref) if shape.ref else None
         look = _LOOKS[state]
         if heat is not None and state is None:
@@ -668,7 +753,7 @@ class _Renderer:
             text = str(count)
             width = max(18.0, 7.0 * len(text) + 10)
             badge = _el(overlays, "g", cls="bpmn-count", data_for=shape.ref, data_count=count)
-            _el(badge, "title", f"{count} running {'instance' if count == 1 else 'instances'} waiting here")
+            _el(badge, "title", self._said(WAITING_HERE[count != 1], count=count))
             _el(badge, "rect", x=x + w - width / 2, y=y - 9, width=width, height=18, rx=9, fill=BADGE)
             _el(
                 badge,
@@ -803,7 +888,7 @@ class _Renderer:
     def _draw_activity(self, shape: _Shape, layer: str, *, expanded: bool) -> None:
         element, kind = shape.element, shape.kind
         event_sub = kind == "subProcess" and element is not None and element.get("triggeredByEvent") == "true"
-        group, look, name = self._begin(shape, layer, "event subprocess" if event_sub else "")
+        group, look, name = self._begin(shape, layer, ["event subprocess"] if event_sub else [])
         x, y, w, h = shape.bounds
         _el(
             group,
@@ -919,8 +1004,8 @@ class _Renderer:
             (kind == "boundaryEvent" and element.get("cancelActivity") == "false")
             or (kind == "startEvent" and element.get("isInterrupting") == "false")
         )
-        detail = ", ".join(sorted(set(definitions)) + (["non-interrupting"] if non_interrupting else []))
-        group, look, name = self._begin(shape, "boundary" if kind == "boundaryEvent" else "nodes", detail)
+        details = sorted(set(definitions)) + (["non-interrupting"] if non_interrupting else [])
+        group, look, name = self._begin(shape, "boundary" if kind == "boundaryEvent" else "nodes", details)
         x, y, w, h = shape.bounds
         cx, cy, r = x + w / 2, y + h / 2, min(w, h) / 2
         dash = "5 3" if non_interrupting else None

@@ -189,6 +189,39 @@ def test_a_catalog_that_translates_a_lane_wins_over_the_teams_display_name(site,
     assert label(diagram_of(site.get(f"/instances/{case['id']}").text), "lane_support") == "support"
 
 
+@pytest.mark.parametrize(
+    ("language", "task", "start", "diagram"),
+    [("de", "Benutzeraufgabe: Anfrage beantworten \u2014 aktiv", "Startereignis: Anfrage eingegangen \u2014 erledigt",
+      "BPMN-Diagramm von Hallo Kundendienst (1 erledigt; 1 aktiv: Anfrage beantworten)"),
+     ("cs", "Uživatelský úkol: Zodpovědět dotaz \u2014 aktivní", "Počáteční událost: Dotaz přijat \u2014 dokončeno",
+      "Diagram BPMN procesu Ahoj, zákaznická péče (dokončeno: 1; aktivní (1): Zodpovědět dotaz)"),
+     ("en", "User task: Answer the inquiry \u2014 active", "Start event: Inquiry received \u2014 completed",
+      "BPMN diagram of Hello care (1 completed; 1 active: Answer the inquiry)")],
+    ids=["de", "cs", "en"],
+)  # fmt: skip
+def test_the_diagrams_own_words_are_in_the_readers_language(site, care, language, task, start, diagram):
+    """Tooltips (``<title>``) and the ``aria-label`` name types and states in the page's language."""
+    case, _ = care.runtime.start(StartRequest("hello_care", {}), "test")
+    svg = diagram_of(speaking(care, site, "sam", language).get(f"/instances/{case['id']}").text)
+    titles = {
+        element_id: svg.xpath("string(//svg:g[@data-element-id=$id]/svg:title)", namespaces=SVG, id=element_id)
+        for element_id in ("answer_inquiry", "start")
+    }
+    assert titles == {"answer_inquiry": task, "start": start}
+    assert svg.get("aria-label") == diagram
+
+
+def test_the_designers_waiting_badge_says_its_count_in_the_readers_language(site, care):
+    for _ in range(2):
+        care.runtime.start(StartRequest("hello_care", {}), "test")
+    page = speaking(care, site, "dana", "de").get("/processes?key=hello_care").text
+    [badge] = diagram_of(page).xpath("//svg:g[@class='bpmn-count']/svg:title/text()", namespaces=SVG)
+    assert badge == "2 laufende Instanzen warten hier"
+    assert "Benutzeraufgabe: Anfrage beantworten \u2014 2 wartend" in etree.tostring(
+        diagram_of(page), encoding="unicode"
+    )
+
+
 def test_the_heat_map_and_the_designers_diagram_are_drawn_in_the_readers_language(site, care):
     care.runtime.start(StartRequest("hello_care", {}), "test")
     lead = speaking(care, site, "sam", "de")

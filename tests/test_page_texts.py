@@ -10,6 +10,7 @@ from babel.messages.pofile import read_po
 
 from api import i18n
 from api.pages import errors, locale, navigation, signin
+from engine import diagram
 from engine.identity import ROLES
 
 TEMPLATES = Path(i18n.__file__).parent / "templates"
@@ -32,6 +33,7 @@ def code_texts() -> set[str]:
         | {signin.LOGIN_FAILED, signin.FORM_EXPIRED, signin.FORM_HAS_NUL}
         | set(ROLES)
         | set(locale.CHANNEL_NAMES.values())
+        | set(diagram.WORDS)  # the server-drawn diagrams' own words (api/pages/diagrams.py)
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from lxml import etree
+from lxml import etree, html
 
 from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
@@ -232,6 +232,30 @@ def test_the_heat_map_and_the_designers_diagram_are_drawn_in_the_readers_languag
     assert label(diagram_of(designer.get("/processes?key=hello_care").text), "answer_inquiry") == (
         "Anfrage beantworten"
     )
+
+
+def table_rows(page: str, table_id: str) -> list[list[str]]:
+    rows = html.fromstring(page).xpath("//table[@id=$id]/tbody/tr", id=table_id)
+    return [[" ".join(cell.text_content().split()) for cell in row] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("language", "start", "task", "end"),
+    [("de", "Anfrage eingegangen", "Anfrage beantworten", "Anfrage beantwortet"),
+     ("en", "Inquiry received", "Answer the inquiry", "Inquiry answered")],
+    ids=["de", "en"],
+)  # fmt: skip
+def test_the_analytics_tables_name_elements_and_flows_as_the_heat_map_does(site, care, language, start, task, end):
+    """Elements by their translated names; a flow without a name by where it leads from and to, not its id."""
+    care.runtime.start(StartRequest("hello_care", {}), "test")
+    care.analytics.refresh()
+    lead = speaking(care, site, "sam", language)
+    page = lead.get("/analytics/processes/hello_care").text
+    assert [row[0] for row in table_rows(page, "table-elements")] == [task, start]  # entered once each: by id
+    flows = [row[:3] for row in table_rows(page, "table-flows")]
+    assert flows == [[f"{task} \u2192 {end}", task, end], [f"{start} \u2192 {task}", start, task]]
+    exported = lead.get("/analytics/processes/hello_care/flows.csv").text.splitlines()
+    assert exported[2].startswith(f"{start} \u2192 {task},{start},{task},1,1,")
 
 
 def test_a_case_is_drawn_with_the_catalogs_of_its_own_version(site, care):

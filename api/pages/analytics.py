@@ -17,11 +17,12 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from api import analytics_charts as charts
 from api.auth import current_principal
-from api.pages.diagrams import diagram
+from api.pages.diagrams import diagram, diagram_names
 from api.pages.locale import CHANNEL_NAMES, gettext
 from api.pages.model_words import model_text
 from api.pages.team_names import team_name
 from api.routes.common import care
+from engine.analytics_paths import outline
 from engine.analytics_reports import DEFAULT_DAYS, MAX_DAYS, NONE, Window
 from engine.diagram import Heat
 from engine.errors import InvalidRequest
@@ -151,8 +152,22 @@ def dashboard_tables(window: Window, bucket: str) -> dict[str, Table]:
     }
 
 
-def process_tables(report: dict) -> dict[str, Table]:
-    names = {e["id"]: e["name"] or e["id"] for e in report["elements"]}
+def element_names(key: str, version: int | None, xml: bytes) -> dict[str, str]:
+    """The names of a process file's elements and flows by id, in the reader's language, as its heat map draws them."""
+    shown = diagram_names(key, version)
+    return {element_id: shown(name) for element_id, name in outline(xml).names.items() if name}
+
+
+def process_tables(report: dict, names: dict[str, str]) -> dict[str, Table]:
+    """The tables under the heat map; ``names`` from :func:`element_names` (an element without one: its id,
+    a flow without one: from where to where)."""
+
+    def named(element_id: str) -> str:
+        return names.get(element_id) or element_id
+
+    def flow(f: dict) -> str:
+        return names.get(f["id"]) or f"{named(f['source'])} \u2192 {named(f['target'])}"
+
     return {
         "elements": Table(
             "elements",
@@ -162,7 +177,7 @@ def process_tables(report: dict) -> dict[str, Table]:
             ["text", "count", "count", "seconds", "seconds", "seconds", "seconds"],
             [
                 [
-                    e["name"] or e["id"],
+                    named(e["id"]),
                     e["entered"],
                     e["completed"],
                     (e["time_spent"] or {}).get("mean"),
@@ -180,14 +195,7 @@ def process_tables(report: dict) -> dict[str, Table]:
             + [gettext("Share of started")],
             ["text", "text", "text", "count", "count", "share"],
             [
-                [
-                    f["name"] or f["id"],
-                    names.get(f["source"], f["source"]),
-                    names.get(f["target"], f["target"]),
-                    f["taken"],
-                    f["instances"],
-                    f["share"],
-                ]
+                [flow(f), named(f["source"]), named(f["target"]), f["taken"], f["instances"], f["share"]]
                 for f in report["flows"]
             ],
         ),
@@ -318,7 +326,7 @@ def process(key: str):
     page = render_template(
         "analytics/process.html",
         report=report,
-        tables=process_tables(report),
+        tables=process_tables(report, element_names(key, report["version"], xml)),
         diagram=diagram(xml, key, report["version"], heat=heat_map(report, shown)),
         shown=shown,
         first=first,
@@ -334,7 +342,8 @@ def process(key: str):
 @blueprint.get("/analytics/processes/<key>/<any(elements, flows):name>.csv")
 def process_export(key: str, name: str):
     report = _report(key, _window()[0])
-    return _csv(process_tables(report)[name])
+    _, xml = care().repository.xml(key, report["version"])
+    return _csv(process_tables(report, element_names(key, report["version"], xml))[name])
 
 
 def heat_map(report: dict, shown: str) -> dict[str, Heat]:

@@ -20,9 +20,12 @@ DMN = """<?xml version="1.0" encoding="UTF-8"?>
     namespace="http://camunda.org/schema/1.0/dmn" exporter="Camunda Modeler" exporterVersion="5.17.0">
   <decision id="route" name="Route the order">
     <decisionTable id="table" hitPolicy="FIRST">
-      <input id="in_tier" label="Tier"><inputExpression id="ie_tier" typeRef="string"><text>tier</text></inputExpression></input>
-      <input id="in_amount" label="Amount"><inputExpression id="ie_amount" typeRef="number"><text>amount</text></inputExpression></input>
-      <input id="in_vip" label="VIP"><inputExpression id="ie_vip" typeRef="boolean"><text>vip</text></inputExpression></input>
+      <input id="in_tier" label="Tier">
+        <inputExpression id="ie_tier" typeRef="string"><text>tier</text></inputExpression></input>
+      <input id="in_amount" label="Amount">
+        <inputExpression id="ie_amount" typeRef="number"><text>amount</text></inputExpression></input>
+      <input id="in_vip" label="VIP">
+        <inputExpression id="ie_vip" typeRef="boolean"><text>vip</text></inputExpression></input>
       <output id="out_lane" label="Lane" name="lane" typeRef="string" />
       <rule id="r_vip">
         <inputEntry id="e1"><text>-</text></inputEntry><inputEntry id="e2"><text>-</text></inputEntry>
@@ -30,12 +33,14 @@ DMN = """<?xml version="1.0" encoding="UTF-8"?>
         <outputEntry id="o1"><text>"vip"</text></outputEntry>
       </rule>
       <rule id="r_fast">
-        <inputEntry id="e4"><text>"gold", "silver"</text></inputEntry><inputEntry id="e5"><text>[1000..5000]</text></inputEntry>
+        <inputEntry id="e4"><text>"gold", "silver"</text></inputEntry>
+        <inputEntry id="e5"><text>[1000..5000]</text></inputEntry>
         <inputEntry id="e6"><text>-</text></inputEntry>
         <outputEntry id="o2"><text>"fast"</text></outputEntry>
       </rule>
       <rule id="r_manual">
-        <inputEntry id="e7"><text>not("bronze")</text></inputEntry><inputEntry id="e8"><text>&gt; 5000</text></inputEntry>
+        <inputEntry id="e7"><text>not("bronze")</text></inputEntry>
+        <inputEntry id="e8"><text>&gt; 5000</text></inputEntry>
         <inputEntry id="e9"><text>-</text></inputEntry>
         <outputEntry id="o3"><text>"manual"</text></outputEntry>
       </rule>
@@ -69,6 +74,11 @@ BPMN = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
+
+
+def line_of(text: str) -> int:
+    """The line of the DMN file that holds ``text``."""
+    return next(number for number, line in enumerate(DMN.splitlines(), start=1) if text in line)
 
 
 def deploy(care, dmn: str = DMN):
@@ -131,7 +141,7 @@ def test_an_entry_nothing_could_evaluate_is_refused_at_deploy_and_nothing_is_sto
     with pytest.raises(DeploymentInvalid) as refused:
         deploy(care, broken)
     mine = [p for p in refused.value.problems if p.file == "routing.dmn"]
-    assert len(mine) == 1 and mine[0].element_id == "r_fast" and mine[0].line == 16
+    assert len(mine) == 1 and mine[0].element_id == "r_fast" and mine[0].line == line_of('id="e4"')
     assert mine[0].message.startswith(f"input entry '{entry}' of rule 2: {reason}")
     caller = [p for p in refused.value.problems if p.file == "routing.bpmn"]
     assert [p.message for p in caller] == [

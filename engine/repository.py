@@ -23,6 +23,7 @@ from engine.bpmn import ElementInfo, ParsedFiles, SourceFile
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import Conflict, DeploymentInvalid, DeploymentProblem, NotFound
+from engine.layout_warnings import layout_warnings
 from engine.models import Deployment, DeploymentResource, ProcessDefinition
 from engine.reachability import reachability_warnings
 from engine.service_specs import service_task_problems
@@ -247,7 +248,10 @@ class Repository:
             warning
             for filename, tree in parsed.trees.items()
             if filename in uploaded_bpmn
-            for warning in reachability_warnings(filename, tree.getroot())
+            for warning in [
+                *reachability_warnings(filename, tree.getroot()),
+                *layout_warnings(filename, tree.getroot()),
+            ]
         ]
         warnings += self._translation_warnings(parsed, sources, form_sources, catalogs, outcomes)
         return _Plan(parsed, external, form_sources, outcomes, warnings)

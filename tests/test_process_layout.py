@@ -1,9 +1,10 @@
-"""The shipped processes' diagrams can be read right: no flow runs through an element it does not connect.
+"""Diagrams can be read right: a flow drawn through an element it does not connect is warned about.
 
-Staff read these diagrams on every case page ("where the case stands"). A flow drawn through a gateway
-or an event it does not touch reads as leading into it: license renewal's first "License renewed" ran
-through "Fewer than 3 reminders?", system update's "yes" behind "Record the failure". Checked on the
-diagram interchange (DI) of every file in processes/, as drawn by engine/diagram.py.
+The check is engine/layout_warnings.py.
+
+Staff read the diagrams on every case page ("where the case stands"). A flow drawn through a gateway or
+an event it does not touch reads as leading into it: the shipped license renewal's first "License
+renewed" ran through "Fewer than 3 reminders?", system update's "yes" behind "Record the failure".
 """
 
 from __future__ import annotations
@@ -13,57 +14,57 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from engine.bpmn import SourceFile
 from engine.config import PROJECT_ROOT
-from engine.extensions import BPMN_NS, is_flow_node
+from engine.layout_warnings import layout_warnings
 
-DI = {
-    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-    "dc": "http://www.omg.org/spec/DD/20100524/DC",
-    "di": "http://www.omg.org/spec/DD/20100524/DI",
-    "bpmn": BPMN_NS,
-}
-MARGIN = 3  # a line may touch an element's outline where it ends or bends beside it
 PROCESSES = sorted((PROJECT_ROOT / "processes").glob("*.bpmn"))
 
-
-def _boxes(tree: etree._ElementTree) -> dict[str, tuple[float, float, float, float]]:
-    """Each flow node's box, by element id."""
-    nodes = {node.get("id"): node for node in tree.iter(f"{{{BPMN_NS}}}*") if node.get("id") and is_flow_node(node)}
-    boxes = {}
-    for shape in tree.xpath("//bpmndi:BPMNShape", namespaces=DI):
-        if shape.get("bpmnElement") in nodes:
-            bounds = shape.find("dc:Bounds", DI)
-            boxes[shape.get("bpmnElement")] = tuple(float(bounds.get(k)) for k in ("x", "y", "width", "height"))
-    return boxes
-
-
-def _crosses(start, end, box) -> bool:
-    """Whether the axis-parallel segment from ``start`` to ``end`` passes inside ``box`` (shrunk by MARGIN)."""
-    x, y, width, height = box
-    left, top, right, bottom = x + MARGIN, y + MARGIN, x + width - MARGIN, y + height - MARGIN
-    (x1, y1), (x2, y2) = start, end
-    if x1 == x2:
-        return left < x1 < right and max(min(y1, y2), top) < min(max(y1, y2), bottom)
-    if y1 == y2:
-        return top < y1 < bottom and max(min(x1, x2), left) < min(max(x1, x2), right)
-    raise AssertionError(f"a diagonal segment {start} -> {end}: the shipped diagrams draw flows at right angles")
+MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+    xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="defs" targetNamespace="http://carecenter.example/test">
+  <bpmn:process id="drawn" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing><bpmn:outgoing>f2</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:scriptTask id="first" name="First"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>a = 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first" />
+    <bpmn:sequenceFlow id="f2" sourceRef="start" targetRef="end" />
+    <bpmn:sequenceFlow id="f3" sourceRef="first" targetRef="end" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="d"><bpmndi:BPMNPlane id="p" bpmnElement="drawn">
+    <bpmndi:BPMNShape id="start_di" bpmnElement="start">
+      <dc:Bounds x="100" y="132" width="36" height="36" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="first_di" bpmnElement="first">
+      <dc:Bounds x="200" y="110" width="100" height="80" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="end_di" bpmnElement="end">
+      <dc:Bounds x="400" y="132" width="36" height="36" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNEdge id="f1_di" bpmnElement="f1">
+      <di:waypoint x="136" y="150" /><di:waypoint x="200" y="150" /></bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="f2_di" bpmnElement="f2">{f2}</bpmndi:BPMNEdge>
+    <bpmndi:BPMNEdge id="f3_di" bpmnElement="f3">
+      <di:waypoint x="300" y="150" /><di:waypoint x="400" y="150" /></bpmndi:BPMNEdge>
+  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+THROUGH = '<di:waypoint x="118" y="168" /><di:waypoint x="418" y="132" />'  # a diagonal across 'First'
+AROUND = (
+    '<di:waypoint x="118" y="168" /><di:waypoint x="118" y="240" />'
+    '<di:waypoint x="418" y="240" /><di:waypoint x="418" y="168" />'
+)
 
 
 @pytest.mark.parametrize("path", PROCESSES, ids=lambda path: path.name)
-def test_no_flow_runs_through_an_element_it_does_not_connect(path: Path):
-    tree = etree.parse(str(path))
-    boxes = _boxes(tree)
-    flows = {flow.get("id"): flow for flow in tree.iter(f"{{{BPMN_NS}}}sequenceFlow")}
-    hosts = {event.get("id"): event.get("attachedToRef") for event in tree.iter(f"{{{BPMN_NS}}}boundaryEvent")}
-    through = []
-    for edge in tree.xpath("//bpmndi:BPMNEdge", namespaces=DI):
-        flow = flows.get(edge.get("bpmnElement"))
-        if flow is None:
-            continue
-        ends = {flow.get("sourceRef"), flow.get("targetRef"), hosts.get(flow.get("sourceRef"))}
-        points = [(float(p.get("x")), float(p.get("y"))) for p in edge.findall("di:waypoint", DI)]
-        for start, end in zip(points, points[1:], strict=False):
-            through += [
-                (flow.get("id"), node) for node, box in boxes.items() if node not in ends and _crosses(start, end, box)
-            ]
-    assert through == [], f"{path.name}: flows drawn through elements they do not connect: {through}"
+def test_no_shipped_process_draws_a_flow_through_an_element_it_does_not_connect(path: Path):
+    assert layout_warnings(path.name, etree.parse(str(path)).getroot()) == []
+
+
+def test_a_flow_drawn_through_another_element_is_a_warning_at_deploy_not_a_refusal(care):
+    result = care.repository.deploy([SourceFile("drawn.bpmn", MODEL.format(f2=THROUGH).encode())], "t", "test")
+    assert [d.status for d in result.definitions] == ["created"]  # deployed: the process runs as modelled
+    [warning] = [w for w in result.warnings if w.message.startswith("the diagram draws")]
+    assert (warning.file, warning.element_id, warning.line) == ("drawn.bpmn", "f2", 11)
+    assert warning.message.startswith("the diagram draws this flow through 'First', which it does not connect")
+    around = care.repository.deploy([SourceFile("drawn.bpmn", MODEL.format(f2=AROUND).encode())], "t", "test")
+    assert not [w for w in around.warnings if w.message.startswith("the diagram draws")]

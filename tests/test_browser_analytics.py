@@ -37,7 +37,7 @@ def keep(name: str) -> None:
 
 
 def test_a_team_lead_reads_the_dashboard_and_a_heat_map(server, browser_page):
-    base, _ = server
+    base, care = server
     page = browser_page
     sign_in(page, base, "lea")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
@@ -61,3 +61,6 @@ def test_a_team_lead_reads_the_dashboard_and_a_heat_map(server, browser_page):
     keep("analytics-heatmap")
     page.get_by_role("link", name="How often entered").click()
     assert diagram.locator('.bpmn-heat-note[data-for="review"] text').text_content() == "5\u00d7"
+    care.identity.set_preferences(care.identity.by_name("lea").id, language="de", time_zone=None)
+    page.goto(page.url.replace("heat=count&", ""))  # time again: durations with the units of the reader's language
+    assert diagram.locator('[data-element-id="review"] title').text_content().endswith("\u2300 53 Min.")

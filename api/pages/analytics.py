@@ -203,20 +203,22 @@ def process_tables(report: dict, names: dict[str, str]) -> dict[str, Table]:
 
 
 def duration(seconds: float | None) -> str:
-    """A duration as people read it: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    """A duration as people read it, with the units of the page's language: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
     if seconds is None:
         return "\u2014"
     whole = round(seconds)
     if whole < 60:
-        return f"{whole} s"
+        return gettext("%(seconds)s s", seconds=whole)
     minutes = whole // 60
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(minutes)s min", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        if minutes:
+            return gettext("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+        return gettext("%(hours)s h", hours=hours)
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return gettext("%(days)s d %(hours)s h", days=days, hours=hours) if hours else gettext("%(days)s d", days=days)
 
 
 def cell(value, kind: str) -> str:

@@ -268,7 +268,8 @@ class Jobs:
 
     def _complete(self, session, row, job, task, result) -> None:
         now = self.clock.now()
-        if task.task_spec.merges_result:  # a Camunda 8 job: what the worker completes with becomes variables
+        if task.task_spec.merges_result and isinstance(result, dict | None):
+            # a Camunda job or external task without a result variable: what it completes with becomes variables
             task.data.update(result or {})
         else:
             task.data[job.result_variable] = result

@@ -63,8 +63,9 @@ class CareServiceTask(SpiffServiceTask):
     ``external_topic`` marks Camunda external tasks (``camunda:type="external"``), whose topic may
     name an operation or be left to outside workers; ``priority`` and ``properties`` (the element's
     extension properties) are what such workers are told.  Camunda 8 jobs also tell outside workers
-    their ``initial_retries`` at the first fetch, and ``merges_result``: the operation's result
-    becomes variables of the instance.
+    their ``initial_retries`` at the first fetch.  ``merges_result`` (Camunda 8 jobs, and Camunda 7
+    external tasks without ``camunda:resultVariable``): the operation's result, an object, becomes
+    variables of the instance, as what a Camunda worker completes the task with does.
     """
 
     def __init__(
@@ -202,17 +203,21 @@ class CareCamundaServiceTaskParser(TaskParser):
             if param.get("name")
         }
         attempts, backoff = _retry_settings(self.node, None, None)
+        result_variable = (self.node.get(f"{{{CAMUNDA_NS}}}resultVariable") or "").strip() or None
         return CareServiceTask(
             self.spec,
             self.bpmn_id,
             operation_name=topic,
             operation_params=params,
-            result_variable=self.node.get(f"{{{CAMUNDA_NS}}}resultVariable"),
+            result_variable=result_variable,
             max_attempts=attempts,
             backoff_seconds=backoff,
             external_topic=True,
             priority=int(priority_text),
             properties=extension_properties(self.node),
+            # without a result variable, what the operation answers becomes variables, as what a Camunda
+            # worker completes an external task with does
+            merges_result=result_variable is None,
             **self.bpmn_attributes,
         )
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from engine.bpmn import SourceFile
 from engine.config import Settings
 from engine.core import CareEngine
 from engine.errors import DeploymentInvalid
@@ -135,6 +136,18 @@ def test_camunda_external_tasks_call_their_topic_with_input_parameters(care):
     # retries=0: the first transient failure is the last try
     assert care.runtime.get(broken["id"], with_data=False)["status"] == "failed"
     assert jobs_of(care, broken["id"])[0].attempts == 1
+
+
+def test_a_camunda_external_task_without_result_variable_gets_the_answer_as_variables(care):
+    """As a Camunda worker completes an external task with variables; not under SpiffWorkflow's spiff__call_result."""
+    model = source("service_camunda.bpmn")
+    care.repository.deploy(
+        [SourceFile(model.filename, model.content.replace(b' camunda:resultVariable="answer"', b""))], "test", "test"
+    )
+    started, _ = care.runtime.start(StartRequest("service_camunda", {"behaviour": "ok"}), "test")
+    care.jobs.run_due("w1")
+    data = care.runtime.get(started["id"])["data"]
+    assert data["tries"] == 1 and data["key"] and "answer" not in data and "spiff__call_result" not in data
 
 
 def test_camunda_external_tasks_whose_topic_is_no_operation_wait_for_outside_workers(care):

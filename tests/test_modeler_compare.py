@@ -164,3 +164,15 @@ def test_the_compare_page_is_for_designers_and_linked_from_the_versions(site):
     assert "/processes/hello_care/compare?from=1&amp;to=2" in page
     editor = site.get("/processes/hello_care/edit").get_data(as_text=True)
     assert 'href="/processes/hello_care/compare"' in editor
+
+
+def test_camunda_8_settings_are_named_with_their_zeebe_prefix():
+    from tests.test_zeebe import SUPPORT_CASE, model
+
+    before = model("a.bpmn", SUPPORT_CASE).content.decode()
+    after = before.replace('candidateGroups="support, billing"', 'candidateGroups="support"', 1)
+    result = diff(before, after)
+    assert [element.id for element in result.changed] == ["answer"]
+    assert changes_of(result, "answer") == {
+        "zeebe:assignmentDefinition@candidateGroups": ("support, billing", "support")
+    }

@@ -221,6 +221,11 @@ class CareCamundaServiceTaskParser(TaskParser):
             **self.bpmn_attributes,
         )
 
+    def _job_input(self, source: str) -> str:
+        """A Camunda 8 input mapping's source as Python: FEEL (``=...``) translated, other text a string."""
+        python = _translated(source, TEXT, self.node, self.filename) if source.startswith("=") else None
+        return repr(source) if python is None else python
+
     def _job_task(self, job: zeebe.JobDefinition) -> CareServiceTask:
         """A Camunda 8 service task: the job's type as topic, tried as often as its retries say."""
         attempts, backoff = _retry_settings(self.node, job.retries - 1, None)
@@ -228,7 +233,9 @@ class CareCamundaServiceTaskParser(TaskParser):
             self.spec,
             self.bpmn_id,
             operation_name=job.topic,
-            operation_params={},
+            operation_params={
+                name: {"value": self._job_input(source), "type": "any"} for name, source in job.inputs.items()
+            },
             result_variable=None,
             max_attempts=attempts,
             backoff_seconds=backoff,

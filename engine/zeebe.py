@@ -66,11 +66,11 @@ SAME_AS = {
 # Where carecenter takes a fixed name that Camunda 8 would evaluate when it starts with '='.
 FIXED_NAMES = (("message", "name"), ("signal", "name"), ("error", "errorCode"), ("escalation", "escalationCode"))
 
+INPUT_ELSEWHERE = (
+    "input mappings are applied on service tasks only (as the job's parameters): every other task sees all "
+    "variables of its instance; set the variable before the element (a worker's result, a Python script task)"
+)
 REFUSED = {
-    "input": (
-        "input mappings are not applied by carecenter: every task sees all variables of its instance; "
-        "set the variable before the element (a worker's result, a Python script task)"
-    ),
     "output": (
         "output mappings are not applied by carecenter: what a task sets becomes a variable of the instance "
         "under its own name; rename it where it is set (a worker's result, a Python script task)"
@@ -141,6 +141,7 @@ class JobDefinition:
     retries: int  # how many times the job is tried, as Camunda 8 counts (the first try included)
     priority: int
     headers: dict[str, str]  # zeebe:taskHeaders, what its workers are told besides the variables
+    inputs: dict[str, str]  # zeebe:input target -> source (FEEL with '=', else text): the job's parameters
 
 
 def declares_zeebe(node: etree._Element) -> bool:
@@ -185,7 +186,13 @@ def job_definition(node: etree._Element) -> JobDefinition | None:
         for header in node.xpath("./bpmn:extensionElements/zeebe:taskHeaders/zeebe:header", namespaces=NS)
         if header.get("key")
     }
-    return JobDefinition(topic, retries, _whole_number(priority, "zeebe:jobPriorityDefinition priority", 0), headers)
+    inputs = {
+        mapping.get("target").strip(): (mapping.get("source") or "").strip()
+        for mapping in node.xpath("./bpmn:extensionElements/zeebe:ioMapping/zeebe:input", namespaces=NS)
+        if (mapping.get("target") or "").strip()
+    }
+    priority_number = _whole_number(priority, "zeebe:jobPriorityDefinition priority", 0)
+    return JobDefinition(topic, retries, priority_number, headers, inputs)
 
 
 def name_called_processes(tree: etree._ElementTree) -> None:
@@ -351,6 +358,17 @@ def _check_job(node: etree._Element, refuse) -> None:
         refuse(node, error.what, error.reason)
 
 
+def _check_input(node: etree._Element, refuse) -> None:
+    """An input mapping: a parameter of a service task's job (a variable name as target, FEEL or text as source)."""
+    owner = _owner(node)
+    what = _described(node)
+    if _local(owner) != "serviceTask" or _extension(owner, "taskDefinition") is None:
+        refuse(node, what, INPUT_ELSEWHERE)
+        return
+    if not (node.get("target") or "").strip().isidentifier():
+        refuse(node, what, "its target must be a variable name (letters, digits, _), the parameter of the job")
+
+
 def _check_headers(node: etree._Element, refuse) -> None:
     owner = _local(_owner(node))
     if owner != "serviceTask":
@@ -438,6 +456,7 @@ CHECKS = {
     "taskSchedule": _check_schedule,
     "formDefinition": _check_form,
     "taskDefinition": _check_job,
+    "input": _check_input,
     "taskHeaders": _check_headers,
     "jobPriorityDefinition": _check_priority,
     "calledElement": _check_call,

@@ -141,6 +141,48 @@ if REGISTRY.get("test_zeebe_score") is None:
     REGISTRY.register(score, name="test_zeebe_score", parameters={})
 
 
+def greet(context, *, name: str, channel: str) -> dict:
+    """Test operation with parameters: a Camunda 8 job passes them as its input mappings."""
+    return {"greeting": f"Hello {name} by {channel}"}
+
+
+if REGISTRY.get("test_zeebe_greet") is None:
+    REGISTRY.register(greet, name="test_zeebe_greet", parameters={"name": "whom", "channel": "how"})
+
+GREET = """  <bpmn:process id="greet" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="say" />
+    <bpmn:serviceTask id="say" name="Greet the customer">
+      <bpmn:extensionElements>
+        <zeebe:taskDefinition type="test_zeebe_greet" />
+        <zeebe:ioMapping>
+          <zeebe:input source="=customer.name" target="name" />
+          <zeebe:input source="mail" target="channel" />
+        </zeebe:ioMapping>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="say" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+"""
+
+
+def test_an_operation_gets_its_parameters_from_the_input_mappings(care):
+    care.repository.deploy([model("greet.bpmn", GREET)], "zeebe", "tester")
+    view, _ = care.runtime.start(StartRequest("greet", {"customer": {"name": "Ada"}}), "tester")
+    [job] = jobs_of(care, view["id"])
+    assert job.arguments == {"name": "Ada", "channel": "mail"}  # FEEL evaluated, text as written
+    assert care.jobs.run_due("w1") == 1
+    data = care.runtime.get(view["id"])["data"]
+    assert data == {"customer": {"name": "Ada"}, "greeting": "Hello Ada by mail"}  # the inputs stay local to the job
+    without = GREET.replace('<zeebe:input source="mail" target="channel" />', "")
+    with pytest.raises(DeploymentInvalid) as refused:  # the operation's parameters are checked at deploy
+        care.repository.deploy([model("greet.bpmn", without)], "zeebe", "tester")
+    [problem] = refused.value.problems
+    assert problem.element_id == "say" and "channel" in problem.message
+
+
 def jobs_of(care, instance_id: int) -> list[ServiceJob]:
     with care.db.read() as session:
         return list(session.scalars(select(ServiceJob).where(ServiceJob.instance_id == instance_id)))
@@ -314,13 +356,19 @@ CATCH_PAID = {"kind": "intermediateCatchEvent", "body": '<bpmn:messageEventDefin
     ("model_file", "line", "element", "message"),
     [
         (
+            refused(extension='<zeebe:ioMapping><zeebe:input source="=customer.id" target="id" /></zeebe:ioMapping>'),
+            10,
+            "work",
+            'zeebe:input source="=customer.id" target="id": input mappings are applied on service tasks only',
+        ),
+        (
             refused(
                 **SERVICE,
-                extension=JOB + '<zeebe:ioMapping><zeebe:input source="=customer.id" target="id" /></zeebe:ioMapping>',
+                extension=JOB + '<zeebe:ioMapping><zeebe:input source="=customer.id" target="a b" /></zeebe:ioMapping>',
             ),
             10,
             "work",
-            'zeebe:input source="=customer.id" target="id": input mappings are not applied by carecenter',
+            'zeebe:input source="=customer.id" target="a b": its target must be a variable name',
         ),
         (
             refused(extension='<zeebe:ioMapping><zeebe:output source="=answer" target="reply" /></zeebe:ioMapping>'),

@@ -240,7 +240,7 @@ class Calls:
             instance_id=call.instance_id,
             channel="phone",
             direction=call.direction,
-            subject=call.subject or default_subject(call),
+            subject=call.subject or default_subject(call.status, call.direction),
             text=contact_text(call),
             recorded_by=call.agent or call.chosen_by or f"{PHONE_SYSTEM_PREFIX}{system}"[:200],
             at=now,
@@ -387,8 +387,9 @@ def contact_text(call: Call) -> str:
     return "\n".join(lines)
 
 
-def default_subject(call: Call) -> str:
-    """The subject a call is logged with when nobody gave it one: one of :data:`DEFAULT_SUBJECTS`."""
-    if call.status != "answered":
+def default_subject(status: str, direction: str) -> str:
+    """The subject a call of ``status`` and ``direction`` is logged with when nobody gave it one (one of
+    :data:`DEFAULT_SUBJECTS`); the pages show the same (``call_default_subject``)."""
+    if status != "answered":
         return MISSED_CALL
-    return CALL_IN if call.direction == "in" else CALL_OUT
+    return CALL_IN if direction == "in" else CALL_OUT

@@ -233,4 +233,6 @@ def screen_pop(principal: Principal | None) -> bool:
 
 def configure(app: Flask) -> None:
     app.register_blueprint(blueprint)
-    app.jinja_env.globals.update(screen_pop=screen_pop, phone_display=phone_numbers.display)
+    app.jinja_env.globals.update(
+        screen_pop=screen_pop, phone_display=phone_numbers.display, call_default_subject=call_log.default_subject
+    )

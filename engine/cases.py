@@ -62,6 +62,8 @@ class Cases:
             return {
                 "instance": {
                     "id": row.id,
+                    "definition_id": row.definition_id,
+                    "tracking_code": row.tracking_code,  # for the page to hide where a value holds it
                     "reference": row.reference,
                     "status": row.status,
                     "process_key": row.process_key,

@@ -16,7 +16,7 @@ from api.pages.staff import tasks as task_pages
 from engine.bpmn import SourceFile
 from engine.clock import VirtualClock
 from engine.forms import MESSAGES
-from engine.models import Contact, HistoryEvent
+from engine.models import Contact, HistoryEvent, ProcessInstance
 from engine.runtime import StartRequest
 from process_library.csv_import import import_csv
 from tests.conftest import make_engine, source
@@ -188,8 +188,11 @@ def test_case_data_is_readable_without_reprs(app, care):
         "devices": ["P-1", "P-2"],
         "contract": {"level": "gold"},
         "minutes_spent": 5,
+        "link": "https://care.example.com/track/KNOWN-SECRET-CODE",
     }
     instance = care.runtime.start(StartRequest("hello_care", variables, customer_id="C-404"), "test")[0]
+    with care.db.write() as session:  # the case's secret is the one the link holds
+        session.get(ProcessInstance, instance["id"]).tracking_code = "KNOWN-SECRET-CODE"
     page = text_of(sign_in(app, "sam").get(f"/tasks/{instance['tasks'][0]['id']}"))
     assert "Printer" in page and "It jams." in page
     details = page.split('class="case-details"')[1].split("</details>")[0]
@@ -198,6 +201,7 @@ def test_case_data_is_readable_without_reprs(app, care):
     # a variable the process labels reads by its label, its name in small print (api.pages.case_data)
     assert '<dt>Minutes spent <span class="variable-name">minutes_spent</span></dt><dd>5</dd>' in details
     assert not REPR.search(details)
+    assert "KNOWN-SECRET-CODE" not in page and "https://care.example.com/track/•••" in details  # hidden from staff
     assert '<a href="/customers/C-404">C-404</a>' in page  # no name known: the customer number
 
 

@@ -27,7 +27,7 @@ from api.pages.signin import check_csrf, safe_next
 from api.pages.team_names import team_name
 from api.requests import numbers_up_to
 from api.routes.common import care
-from engine import forms, instance_list
+from engine import forms
 from engine.errors import CareError, TaskNotOpen
 from engine.forms import FormDataInvalid
 from engine.models import MAX_ID
@@ -279,11 +279,9 @@ def _task_page(
 
 def _case_data(case: dict, principal) -> dict:
     """The case's data under the labels its process gives them, as the case page shows it (api.pages.case_data)."""
-    instance_id = case["instance"]["id"]
-    with care().db.read() as session:
-        listed = instance_list.summary(session, instance_id)
-    definition = care().repository.load(listed["definition_id"])
-    secret = None if policy.may_read_tracking_codes(principal) else listed["tracking_code"]
+    instance = case["instance"]
+    secret = None if policy.may_read_tracking_codes(principal) else instance["tracking_code"]
+    definition = care().repository.load(instance["definition_id"])  # cached per version
     return case_data({detail["name"]: detail["value"] for detail in case["details"]}, definition, secret)
 
 

@@ -25,6 +25,7 @@ import re
 from lxml import etree
 
 from engine.errors import DeploymentProblem
+from engine.expression_specs import quoted
 from engine.sandbox import restriction_problems
 
 DMN_NAMESPACE_PREFIX = ("http://www.omg.org/spec/DMN/", "https://www.omg.org/spec/DMN/")
@@ -67,7 +68,7 @@ def problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]
         reason = _python_problem(text, text) if text else None  # empty: only rules saying "-" may use it
         if reason:
             owner = expression.getparent().getparent()
-            message = f"input expression {_shown(text)} of input {owner.get('label') or owner.get('id')}: {reason}"
+            message = f"input expression {quoted(text)} of input {owner.get('label') or owner.get('id')}: {reason}"
             found.append(DeploymentProblem(filename, expression.sourceline, owner.get("id"), message))
     for table in root.xpath("//*[local-name()='decisionTable']"):
         rules = table.xpath("./*[local-name()='rule']")
@@ -77,7 +78,7 @@ def problems(filename: str, tree: etree._ElementTree) -> list[DeploymentProblem]
                 try:
                     _check(text)
                 except EntryError as error:
-                    message = f"input entry {_shown(text)} of rule {row}: {error}"
+                    message = f"input entry {quoted(text)} of rule {row}: {error}"
                     found.append(DeploymentProblem(filename, entry.sourceline, rule.get("id"), message))
     return found
 
@@ -192,8 +193,3 @@ def _closes_at_end(text: str) -> bool:
 
 def _input_entry_texts(root: etree._Element) -> list[etree._Element]:
     return root.xpath("//*[local-name()='rule']/*[local-name()='inputEntry']/*[local-name()='text']")
-
-
-def _shown(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")

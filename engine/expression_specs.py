@@ -178,7 +178,7 @@ def expression_problems(filename: str, tree: etree._ElementTree) -> list[Deploym
                     python = translate(item, TEXT if use == "names" else use)
                 except ExpressionError as error:
                     line = node.sourceline + (0 if is_attribute else text[: error.offset].count("\n"))
-                    message = f"{what} {_shorten(item)}: {error}"
+                    message = f"{what} {quoted(item)}: {error}"
                     problems.append(DeploymentProblem(filename, line, owner.get("id"), message))
                     continue
                 if python is not None:
@@ -204,6 +204,7 @@ def _is_flow_element(node: etree._Element) -> bool:
     return parent is not None and etree.QName(parent).localname in CONTAINERS and bool(node.get("id"))
 
 
-def _shorten(text: str, limit: int = 80) -> str:
+def quoted(text: str, limit: int = 80) -> str:
+    """An expression as a deploy problem quotes it: on one line, cut at ``limit`` characters."""
     text = " ".join(text.split())
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")

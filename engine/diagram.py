@@ -385,7 +385,8 @@ def _floats(node: etree._Element, *names: str) -> tuple[float, ...] | None:
     return values if all(math.isfinite(value) for value in values) else None
 
 
-def _bounds(node: etree._Element) -> Box | None:
+def shape_bounds(node: etree._Element) -> Box | None:
+    """The ``dc:Bounds`` of a DI shape or label as (x, y, width, height); None where missing or unusable."""
     for child in node:
         if _local(child) == "Bounds":
             values = _floats(child, "x", "y", "width", "height")
@@ -398,13 +399,14 @@ def _bounds(node: etree._Element) -> Box | None:
 def _label_bounds(di: etree._Element) -> Box | None:
     for child in di:
         if _local(child) == "BPMNLabel":
-            bounds = _bounds(child)
+            bounds = shape_bounds(child)
             if bounds is not None and bounds[2] > 0 and bounds[3] > 0:
                 return bounds
     return None
 
 
-def _waypoints(di: etree._Element) -> list[tuple[float, float]]:
+def waypoints(di: etree._Element) -> list[tuple[float, float]]:
+    """The usable ``di:waypoint``s of a DI edge, in order."""
     points = (_floats(child, "x", "y") for child in di if _local(child) == "waypoint")
     return [(point[0], point[1]) for point in points if point is not None]
 
@@ -590,12 +592,12 @@ class _Renderer:
     def render(self, plane: etree._Element, name: str) -> etree._Element | None:
         shapes = []
         for di in plane.iter("{*}BPMNShape"):
-            bounds = _bounds(di)
+            bounds = shape_bounds(di)
             if bounds is not None:
                 ref = di.get("bpmnElement") or ""
                 element = _lookup(self.elements, ref)
                 shapes.append(_Shape(di, ref, element, _local(element) if element is not None else "unknown", bounds))
-        edges = [di for di in plane.iter("{*}BPMNEdge") if len(_waypoints(di)) >= 2]
+        edges = [di for di in plane.iter("{*}BPMNEdge") if len(waypoints(di)) >= 2]
         if not shapes and not edges:
             return None
 
@@ -1190,7 +1192,7 @@ class _Renderer:
     # ---- edges
 
     def _draw_edge(self, di: etree._Element) -> None:
-        points = _waypoints(di)
+        points = waypoints(di)
         ref = di.get("bpmnElement") or ""
         element = _lookup(self.elements, ref)
         kind = _local(element) if element is not None else "unknown"

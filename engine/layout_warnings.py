@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from lxml import etree
 
+from engine.diagram import shape_bounds, waypoints
 from engine.errors import DeploymentProblem
 from engine.extensions import BPMN_NS, is_flow_node
 
 DI = "http://www.omg.org/spec/BPMN/20100524/DI"
-DC = "http://www.omg.org/spec/DD/20100524/DC"
-DD_DI = "http://www.omg.org/spec/DD/20100524/DI"
 MARGIN = 3.0  # a line may touch an outline where it ends at, or bends beside, an element
 Box = tuple[float, float, float, float]  # left, top, right, bottom
 
@@ -34,7 +33,7 @@ def layout_warnings(filename: str, root: etree._Element) -> list[DeploymentProbl
         source = nodes.get(flow.get("sourceRef"))
         host = source.get("attachedToRef") if source is not None else None  # a boundary event's line leaves its task
         ends = {flow.get("sourceRef"), flow.get("targetRef"), host}
-        points = _waypoints(edge)
+        points = waypoints(edge)
         crossed = [
             node_id
             for node_id, box in boxes.items()
@@ -52,24 +51,14 @@ def layout_warnings(filename: str, root: etree._Element) -> list[DeploymentProbl
 
 
 def _boxes(root: etree._Element, nodes: dict[str, etree._Element]) -> dict[str, Box]:
+    """Each flow node's drawn box, shrunk by MARGIN, as (left, top, right, bottom)."""
     boxes = {}
     for shape in root.iter(f"{{{DI}}}BPMNShape"):
-        bounds = shape.find(f"{{{DC}}}Bounds")
-        if shape.get("bpmnElement") in nodes and bounds is not None:
-            x, y, width, height = (_number(bounds.get(name)) for name in ("x", "y", "width", "height"))
+        bounds = shape_bounds(shape) if shape.get("bpmnElement") in nodes else None
+        if bounds is not None:
+            x, y, width, height = bounds
             boxes[shape.get("bpmnElement")] = (x + MARGIN, y + MARGIN, x + width - MARGIN, y + height - MARGIN)
     return boxes
-
-
-def _waypoints(edge: etree._Element) -> list[tuple[float, float]]:
-    return [(_number(point.get("x")), _number(point.get("y"))) for point in edge.iter(f"{{{DD_DI}}}waypoint")]
-
-
-def _number(text: str | None) -> float:
-    try:
-        return float(text or 0)
-    except ValueError:
-        return 0.0
 
 
 def _crosses(start: tuple[float, float], end: tuple[float, float], box: Box) -> bool:

@@ -14,6 +14,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"  # the diagram interchange: shapes and edges as drawn
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS, "zeebe": ZEEBE_NS}
 CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}  # elements that hold flow elements
 ACTIVITIES = {"subProcess", "transaction", "adHocSubProcess", "callActivity"}  # flow nodes not named *Task

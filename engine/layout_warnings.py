@@ -13,9 +13,8 @@ from lxml import etree
 
 from engine.diagram import shape_bounds, waypoints
 from engine.errors import DeploymentProblem
-from engine.extensions import BPMN_NS, is_flow_node
+from engine.extensions import BPMN_NS, BPMNDI_NS, is_flow_node
 
-DI = "http://www.omg.org/spec/BPMN/20100524/DI"
 MARGIN = 3.0  # a line may touch an outline where it ends at, or bends beside, an element
 Box = tuple[float, float, float, float]  # left, top, right, bottom
 
@@ -26,7 +25,7 @@ def layout_warnings(filename: str, root: etree._Element) -> list[DeploymentProbl
     boxes = _boxes(root, nodes)
     flows = {flow.get("id"): flow for flow in root.iter(f"{{{BPMN_NS}}}sequenceFlow")}
     warnings = []
-    for edge in root.iter(f"{{{DI}}}BPMNEdge"):
+    for edge in root.iter(f"{{{BPMNDI_NS}}}BPMNEdge"):
         flow = flows.get(edge.get("bpmnElement"))
         if flow is None:
             continue
@@ -53,7 +52,7 @@ def layout_warnings(filename: str, root: etree._Element) -> list[DeploymentProbl
 def _boxes(root: etree._Element, nodes: dict[str, etree._Element]) -> dict[str, Box]:
     """Each flow node's drawn box, shrunk by MARGIN, as (left, top, right, bottom)."""
     boxes = {}
-    for shape in root.iter(f"{{{DI}}}BPMNShape"):
+    for shape in root.iter(f"{{{BPMNDI_NS}}}BPMNShape"):
         bounds = shape_bounds(shape) if shape.get("bpmnElement") in nodes else None
         if bounds is not None:
             x, y, width, height = bounds

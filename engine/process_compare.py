@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from engine.bpmn import SourceFile, read_xml
-from engine.extensions import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
+from engine.extensions import BPMN_NS, BPMNDI_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
 
-BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 PREFIXES = {BPMN_NS: "", CAMUNDA_NS: "camunda:", SPIFF_NS: "spiffworkflow:", ZEEBE_NS: "zeebe:", XSI_NS: "xsi:"}
 REDUNDANT = {f"{{{BPMN_NS}}}incoming", f"{{{BPMN_NS}}}outgoing"}
